@@ -1,0 +1,98 @@
+"""The engine's composition root: settings, database, caches and the unit of work.
+
+Web views, the CLI and workers all build one :class:`BpmEngine` and call the service
+modules (``engine.definitions``, ``engine.instances``, ``engine.tasks`` ...) with it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.audit import append_events
+from engine.clock import utcnow
+from engine.config import Settings, load_settings
+from engine.errors import Conflict, EngineError
+from engine.identity import Actor
+from engine.runtime import SpecCache
+from engine.store.db import Database
+
+
+class ServiceUnavailable(EngineError):
+    status, code = 503, "unavailable"
+
+
+class UnitOfWork:
+    """One user action: a session in one transaction plus the audit events it records."""
+
+    def __init__(self, session: Session, actor: Actor) -> None:
+        self.session = session
+        self.actor = actor
+        self.events: list[dict] = []
+        self.after_commit: list = []
+
+    def audit(
+        self,
+        action: str,
+        *,
+        instance_id: str | None = None,
+        task_id: str | None = None,
+        element_id: str | None = None,
+        **details,
+    ) -> None:
+        self.events.append(
+            {
+                "at": utcnow(),
+                "actor": self.actor.username,
+                "action": action,
+                "instance_id": instance_id,
+                "task_id": task_id,
+                "element_id": element_id,
+                "details": details,
+            }
+        )
+
+
+class BpmEngine:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(self.settings.database_url)
+        self.specs = SpecCache()
+        self.form_cache: dict[tuple[str, int], dict] = {}
+
+    @contextmanager
+    def uow(self, actor: Actor) -> Iterator[UnitOfWork]:
+        """Run one unit of work; races and lock time-outs become clean errors."""
+        uow = None
+        try:
+            with self.db.transaction() as session:
+                uow = UnitOfWork(session, actor)
+                yield uow
+                session.flush()
+                append_events(session, uow.events)
+        except StaleDataError as exc:
+            raise Conflict("the instance was changed by someone else at the same time; reload and try again") from exc
+        except IntegrityError as exc:
+            raise Conflict("a concurrent change conflicts with this one; reload and try again", str(exc.orig)[:200]) from exc
+        except OperationalError as exc:
+            if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
+                raise Conflict("the database is busy with a conflicting change; try again") from exc
+            raise ServiceUnavailable("the database is not available", str(exc.orig)[:200]) from exc
+        for callback in uow.after_commit if uow else ():
+            callback()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        try:
+            with self.db.reader() as session:
+                yield session
+        except OperationalError as exc:
+            raise ServiceUnavailable("the database is not available", str(exc.orig)[:200]) from exc
+
+    def close(self) -> None:
+        self.db.dispose()

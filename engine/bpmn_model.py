@@ -1,0 +1,260 @@
+"""Read and check a BPMN 2.0 document before anything is stored.
+
+Checks run in order and every problem is reported as ``{"element_id", "message"}``:
+well-formed XML, the BPMN 2.0 XSD, SpiffWorkflow's parser, then our rules (candidate
+groups naming known roles, forms that exist, sandboxed expressions and scripts, timers
+that parse, unsupported elements). Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from lxml import etree
+
+from engine.expressions import ExpressionError, check_expression, check_script, evaluate
+from engine.roles import is_known_role
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+MAX_XML_BYTES = 2 * 1024 * 1024
+ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
+
+UNSUPPORTED = {
+    "serviceTask": "service tasks are not supported: model the work as a user task or a script task",
+    "sendTask": "send tasks are not supported",
+    "businessRuleTask": "business rule tasks are not supported",
+    "complexGateway": "complex gateways are not supported",
+    "transaction": "transactions are not supported",
+}
+
+
+@dataclass
+class ParsedModel:
+    """What a valid document yields: the executable process and its metadata."""
+
+    process_id: str
+    name: str | None
+    meta: dict
+    errors: list[dict] = field(default_factory=list)
+
+
+def _err(element_id: str | None, message: str) -> dict:
+    return {"element_id": element_id, "message": message}
+
+
+def _split_roles(raw: str | None) -> list[str]:
+    return [r.strip() for r in (raw or "").split(",") if r.strip()]
+
+
+def _local(tag) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+@functools.lru_cache(maxsize=1)
+def _xsd():
+    from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+
+    return BpmnValidator().validator
+
+
+def _element_at_line(root, line: int) -> str | None:
+    best = None
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if el.sourceline is not None and el.sourceline <= line and el.get("id"):
+            best = el.get("id")
+        if el.sourceline is not None and el.sourceline > line:
+            break
+    return best
+
+
+def parse_xml(xml: bytes) -> tuple[etree._Element | None, list[dict]]:
+    """Well-formedness and XSD validation with a parser that resolves nothing external."""
+    if len(xml) > MAX_XML_BYTES:
+        return None, [_err(None, f"document is larger than {MAX_XML_BYTES} bytes")]
+    try:
+        xml.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [_err(None, f"document must be UTF-8 encoded: {exc}")]
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
+    try:
+        root = etree.fromstring(xml, parser)
+    except etree.XMLSyntaxError as exc:
+        return None, [_err(None, f"XML is not well-formed: {exc}")]
+    except ValueError as exc:
+        return None, [_err(None, f"XML could not be read: {exc}")]
+    if root.tag != f"{{{BPMN_NS}}}definitions":
+        return None, [_err(None, f"not a BPMN 2.0 document: root element is {root.tag!r}, expected bpmn:definitions")]
+    schema = _xsd()
+    if not schema.validate(root):
+        errors = []
+        for entry in list(schema.error_log)[:20]:
+            errors.append(_err(_element_at_line(root, entry.line), f"BPMN schema (line {entry.line}): {entry.message}"))
+        return None, errors
+    return root, []
+
+
+def _properties(el) -> dict:
+    props = {}
+    for prop in el.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", NS):
+        name = prop.get("name")
+        if name:
+            props[name] = prop.get("value")
+    return props
+
+
+def _check_timer(el_id: str, timer_el, errors: list[dict]) -> None:
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as T
+
+    for kind in ("timeDuration", "timeDate", "timeCycle"):
+        expr_el = timer_el.find(f"bpmn:{kind}", NS)
+        if expr_el is None:
+            continue
+        expr = (expr_el.text or "").strip()
+        try:
+            check_expression(expr)
+            value = evaluate(expr, {})
+        except ExpressionError as exc:
+            errors.append(_err(el_id, f"timer {kind} {expr!r}: {exc} (durations must be quoted, e.g. \"PT24H\")"))
+            return
+        try:
+            if kind == "timeCycle":
+                T.parse_iso_recurring_interval(str(value))
+            elif kind == "timeDate":
+                T.get_datetime(str(value))
+            else:
+                T.parse_iso_duration(str(value))
+        except Exception as exc:  # noqa: BLE001 - any parse failure is a model error
+            errors.append(_err(el_id, f"timer {kind} {value!r} is not a valid ISO 8601 value: {exc}"))
+        return
+    errors.append(_err(el_id, "timer has no timeDuration, timeDate or timeCycle"))
+
+
+def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Callable[[str], bool]) -> None:
+    kind = _local(el.tag)
+    el_id = el.get("id")
+    if kind in UNSUPPORTED:
+        errors.append(_err(el_id, UNSUPPORTED[kind]))
+        return
+    info = {"type": kind, "name": el.get("name")}
+    props = _properties(el)
+    if props:
+        info["properties"] = props
+    if kind == "userTask":
+        groups = _split_roles(el.get(f"{{{CAMUNDA_NS}}}candidateGroups"))
+        form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
+        if not groups:
+            errors.append(_err(el_id, "user task has no camunda:candidateGroups: name the role(s) that may work on it"))
+        for role in groups:
+            if not is_known_role(role):
+                errors.append(_err(el_id, f"unknown role {role!r} in camunda:candidateGroups"))
+        if not form_key:
+            errors.append(_err(el_id, "user task has no camunda:formKey: name the form it shows"))
+        elif not form_exists(form_key):
+            errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first"))
+        info.update(candidate_groups=groups, form_key=form_key)
+    elif kind == "startEvent" and el.getparent() is process:
+        form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
+        if form_key:
+            if not form_exists(form_key):
+                errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first"))
+            meta["start_form"] = form_key
+    elif kind == "scriptTask":
+        script = el.findtext("bpmn:script", default="", namespaces=NS)
+        try:
+            check_script(script)
+        except ExpressionError as exc:
+            errors.append(_err(el_id, f"script: {exc}"))
+    elif kind == "sequenceFlow":
+        cond = el.find("bpmn:conditionExpression", NS)
+        if cond is not None:
+            try:
+                check_expression((cond.text or "").strip())
+            except ExpressionError as exc:
+                errors.append(_err(el_id, f"condition {(cond.text or '').strip()!r}: {exc}"))
+    if kind == "subProcess" and el.get("triggeredByEvent") == "true":
+        for start in el.iterfind("bpmn:startEvent", NS):
+            for bad in ("escalationEventDefinition", "errorEventDefinition"):
+                if start.find(f"bpmn:{bad}", NS) is not None:
+                    errors.append(_err(start.get("id"), f"event subprocess started by {bad[:-15]} events is not supported"))
+    for timer in el.iterfind("bpmn:timerEventDefinition", NS):
+        _check_timer(el_id, timer, errors)
+    for loop in el.iterfind("bpmn:multiInstanceLoopCharacteristics", NS):
+        for tag in ("loopCardinality", "completionCondition"):
+            text = loop.findtext(f"bpmn:{tag}", default=None, namespaces=NS)
+            if text and text.strip():
+                try:
+                    check_expression(text.strip())
+                except ExpressionError as exc:
+                    errors.append(_err(el_id, f"{tag}: {exc}"))
+    if el_id:
+        meta["elements"][el_id] = info
+
+
+def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
+    """Apply our rules to a schema-valid document and collect its metadata."""
+    processes = root.findall("bpmn:process", NS)
+    executable = [p for p in processes if p.get("isExecutable", "true") == "true"] or processes
+    if len(executable) != 1:
+        msg = "the document must contain exactly one executable process" + (
+            f" (found {', '.join(p.get('id') for p in executable)})" if executable else ""
+        )
+        return ParsedModel("", None, {}, [_err(None, msg)])
+    process = executable[0]
+    pid = process.get("id") or ""
+    errors: list[dict] = []
+    if not ID_RE.match(pid):
+        errors.append(_err(pid or None, "process id must start with a letter and use letters, digits, _ . -"))
+    starters = _split_roles(process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups"))
+    if not starters:
+        errors.append(_err(pid, "process has no camunda:candidateStarterGroups: name the role(s) that may start it"))
+    for role in starters:
+        if not is_known_role(role):
+            errors.append(_err(pid, f"unknown role {role!r} in camunda:candidateStarterGroups"))
+    meta: dict = {
+        "name": process.get("name"),
+        "candidate_starter_groups": starters,
+        "start_form": None,
+        "properties": _properties(process),
+        "elements": {},
+        "lanes": {},
+    }
+    for lane in process.iterfind(".//bpmn:lane", NS):
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+            meta["lanes"][(ref.text or "").strip()] = lane.get("name") or lane.get("id")
+    for el in process.iter():
+        if isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN_NS}}}") and el is not process:
+            _check_element(el, process, meta, errors, form_exists)
+    return ParsedModel(pid, process.get("name"), meta, errors)
+
+
+def spiff_parse(xml: bytes, process_id: str):
+    """Parse with SpiffWorkflow; return ``(spec, subprocess_specs)``."""
+    from SpiffWorkflow.bpmn.parser import BpmnParser
+
+    parser = BpmnParser()
+    parser.add_bpmn_str(xml, filename=f"{process_id}.bpmn")
+    spec = parser.get_spec(process_id)
+    return spec, parser.get_subprocess_specs(process_id)
+
+
+def validate_document(xml: bytes, form_exists: Callable[[str], bool]) -> ParsedModel:
+    """Run every check; ``errors`` is empty only when the document may be deployed."""
+    root, errors = parse_xml(xml)
+    if root is None:
+        return ParsedModel("", None, {}, errors)
+    model = read_model(root, form_exists)
+    if not model.process_id:
+        return model
+    try:
+        spiff_parse(xml, model.process_id)
+    except Exception as exc:  # noqa: BLE001 - the parser raises many kinds; all are model errors
+        element = getattr(exc, "id", None) or None
+        model.errors.insert(0, _err(element, f"SpiffWorkflow could not parse the process: {exc}"))
+    return model

@@ -1,0 +1,163 @@
+"""The ``bpm`` command line: init, serve, worker, deploy, users."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from engine.config import DEFAULT_SECRET, load_settings, project_root
+from engine.errors import EngineError
+from engine.identity import SYSTEM
+from engine.roles import ROLES
+
+
+def _engine():
+    from engine.app import BpmEngine
+
+    return BpmEngine(load_settings())
+
+
+def _fail(exc: EngineError) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    if exc.details:
+        click.echo(json.dumps(exc.details, ensure_ascii=False, indent=2, default=str), err=True)
+    sys.exit(2)
+
+
+def deploy_path(engine, path: Path, echo=click.echo) -> None:
+    """Deploy one .bpmn or .form file as the system actor."""
+    from engine import definitions, formdefs
+
+    with engine.uow(SYSTEM) as uow:
+        if path.suffix == ".bpmn":
+            row, created = definitions.deploy_process(uow, path.read_bytes())
+            label = f"process {row.key} v{row.version}"
+        else:
+            try:
+                content = json.loads(path.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise EngineError(f"{path}: not valid JSON: {exc}") from exc
+            row, created = formdefs.deploy_form(uow, content)
+            label = f"form {row.form_key} v{row.version}"
+    echo(f"{'deployed' if created else 'unchanged'}: {label} ({path.name})")
+
+
+def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=click.echo) -> None:
+    from engine import identity
+    from engine.store.migrate import upgrade
+
+    upgrade(engine.settings.database_url)
+    root = project_root()
+    for path in sorted((root / "forms").glob("*.form")):
+        deploy_path(engine, path, echo)
+    for path in sorted((root / "processes").glob("*.bpmn")):
+        deploy_path(engine, path, echo)
+    if demo:
+        with engine.uow(SYSTEM) as uow:
+            existing = {u["username"] for u in identity.list_users(uow.session)}
+            for role, (zh, en) in ROLES.items():
+                if role not in existing:
+                    identity.add_user(uow.session, role, demo_password, [role], display_name=f"{zh} ({en})", org_unit="hall-1")
+                    uow.audit("user_created", username=role, roles=[role])
+        echo("demo users (username = role, password: %s): %s" % (demo_password, ", ".join(ROLES)))
+
+
+@click.group()
+def main() -> None:
+    """BPM engine: BPMN processes, forms, tasks, SLAs and audit."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Create one demo user per role (username = role key).")
+@click.option("--demo-password", default="demo", show_default=True)
+def init(demo: bool, demo_password: str) -> None:
+    """Create or migrate the database and deploy processes/ and forms/."""
+    engine = _engine()
+    try:
+        init_database(engine, demo, demo_password)
+    except EngineError as exc:
+        _fail(exc)
+    click.echo(f"database ready: {engine.settings.database_url.split('@')[-1]}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def deploy(file: Path) -> None:
+    """Deploy a .bpmn process or a .form form file."""
+    try:
+        deploy_path(_engine(), file)
+    except EngineError as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--no-timers", is_flag=True, help="Do not run the timer worker inside the web process.")
+def serve(host: str, port: int, workers: int, threads: int, no_timers: bool) -> None:
+    """Serve the web app and API (and, by default, the timer worker) with gunicorn."""
+    settings = load_settings()
+    if settings.production and settings.secret_key == DEFAULT_SECRET:
+        click.echo("error: BPM_ENV=production needs BPM_SECRET_KEY set to a real secret", err=True)
+        sys.exit(2)
+    from engine.serving import run_gunicorn
+
+    run_gunicorn(host, port, workers, threads, timers=not no_timers)
+
+
+@main.command()
+def worker() -> None:
+    """Fire due timers until interrupted (run several for scale-out)."""
+    from engine.timers import run_worker
+
+    engine = _engine()
+    stop = threading.Event()
+    click.echo("timer worker started")
+    try:
+        run_worker(engine, stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@main.group()
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(list(ROLES)))
+@click.option("--name", "display_name", default=None)
+@click.option("--unit", "org_unit", default=None)
+def users_add(username, password, roles, display_name, org_unit) -> None:
+    from engine import identity
+
+    try:
+        with _engine().uow(SYSTEM) as uow:
+            identity.add_user(uow.session, username, password, list(roles), display_name, org_unit)
+            uow.audit("user_created", username=username, roles=sorted(roles))
+    except EngineError as exc:
+        _fail(exc)
+    click.echo(f"user {username} added")
+
+
+@users.command("list")
+def users_list() -> None:
+    from engine import identity
+
+    with _engine().read() as session:
+        for user in identity.list_users(session):
+            click.echo(f"{user['username']:24} {','.join(user['roles']):40} {user['org_unit'] or '-'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Errors raised by engine services; the web layer maps ``status`` to HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EngineError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict:
+        return {"error": self.code, "message": self.message, "details": self.details}
+
+
+class BadRequest(EngineError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(EngineError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(EngineError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(EngineError):
+    status, code = 404, "not_found"
+
+
+class Conflict(EngineError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(EngineError):
+    status, code = 413, "payload_too_large"
+
+
+class ValidationFailed(EngineError):
+    """422: ``details`` is ``{"errors": ...}`` in the shape the caller documents."""
+
+    status, code = 422, "validation_failed"
+
+    def __init__(self, message: str, errors: Any) -> None:
+        super().__init__(message, {"errors": errors})
+        self.errors = errors

@@ -1,0 +1,162 @@
+"""Users, roles, password hashing (argon2) and bearer tokens.
+
+This is the minimal identity the engine needs to enforce who may start, claim and
+complete; org units and the full permission model build on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engine.clock import utcnow
+from engine.errors import Conflict, Unauthorized, ValidationFailed
+from engine.roles import ROLES, is_known_role
+from engine.store.models import ApiToken, User, UserRole
+
+_hasher = PasswordHasher()
+# A real hash to verify against when the user does not exist, so timing does not leak it.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user (with roles) or the engine itself."""
+
+    username: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    display_name: str | None = None
+    org_unit: str | None = None
+
+    def has_any(self, roles) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+SYSTEM = Actor("system", frozenset({"system"}), "系统")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _actor(session: Session, user: User) -> Actor:
+    roles = session.execute(select(UserRole.role).where(UserRole.user_id == user.id)).scalars().all()
+    return Actor(user.username, frozenset(roles), user.display_name, user.org_unit)
+
+
+def add_user(
+    session: Session,
+    username: str,
+    password: str,
+    roles: list[str],
+    display_name: str | None = None,
+    org_unit: str | None = None,
+) -> User:
+    errors = {}
+    if not username or len(username) > 64:
+        errors["username"] = ["must be 1-64 characters"]
+    if len(password) < 4:
+        errors["password"] = ["must be at least 4 characters"]
+    unknown = [r for r in roles if not is_known_role(r)]
+    if unknown:
+        errors["roles"] = [f"unknown role(s): {', '.join(unknown)}; known: {', '.join(ROLES)}"]
+    if errors:
+        raise ValidationFailed("invalid user", errors)
+    if session.execute(select(User.id).where(User.username == username)).first():
+        raise Conflict(f"user {username!r} already exists")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        org_unit=org_unit,
+        is_active=True,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    for role in sorted(set(roles)):
+        session.add(UserRole(user_id=user.id, role=role))
+    return user
+
+
+def set_password(session: Session, username: str, password: str) -> None:
+    user = session.execute(select(User).where(User.username == username)).scalar_one()
+    user.password_hash = hash_password(password)
+
+
+def list_users(session: Session) -> list[dict]:
+    users = session.execute(select(User).order_by(User.username)).scalars().all()
+    out = []
+    for user in users:
+        actor = _actor(session, user)
+        out.append(
+            {
+                "username": user.username,
+                "display_name": user.display_name,
+                "roles": sorted(actor.roles),
+                "org_unit": user.org_unit,
+                "is_active": user.is_active,
+            }
+        )
+    return out
+
+
+def issue_token(session: Session, username: str, password: str, ttl_seconds: int) -> tuple[str, Actor]:
+    """Check the password and create a bearer token; the same error for every failure."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or not user.is_active:
+        verify_password(_DUMMY_HASH, password)
+        raise Unauthorized("invalid username or password")
+    if not verify_password(user.password_hash, password):
+        raise Unauthorized("invalid username or password")
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        ApiToken(token_hash=_token_hash(token), user_id=user.id, created_at=now, expires_at=now + timedelta(seconds=ttl_seconds))
+    )
+    return token, _actor(session, user)
+
+
+def authenticate(session: Session, token: str) -> Actor:
+    row = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == _token_hash(token))
+    ).first()
+    if row is None:
+        raise Unauthorized("invalid token")
+    tok, user = row
+    if tok.revoked_at is not None or tok.expires_at <= utcnow() or not user.is_active:
+        raise Unauthorized("token expired or revoked")
+    return _actor(session, user)
+
+
+def revoke_token(session: Session, token: str) -> None:
+    tok = session.get(ApiToken, _token_hash(token))
+    if tok is not None and tok.revoked_at is None:
+        tok.revoked_at = utcnow()
+
+
+def delete_user_tokens(session: Session, username: str) -> None:
+    user = session.execute(select(User).where(User.username == username)).scalar_one()
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))

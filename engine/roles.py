@@ -1,0 +1,22 @@
+"""The roles of the domain (DOMAIN.md) with their Chinese and English names."""
+
+from __future__ import annotations
+
+ROLES: dict[str, tuple[str, str]] = {
+    "enforcement_officer": ("专卖人员", "Enforcement officer"),
+    "service_center_head": ("客服中心负责人", "Service-center head"),
+    "info_clerk": ("内务信息员", "Information clerk"),
+    "customer_manager": ("客户经理", "Customer manager"),
+    "counter_staff": ("营业员", "Counter staff"),
+    "duty_manager": ("值班经理", "Duty manager"),
+    "hall_manager": ("厅经理", "Hall manager"),
+    "process_owner": ("流程负责人", "Process owner"),
+    "auditor": ("审计", "Auditor"),
+    "admin": ("系统管理员", "Administrator"),
+}
+
+DEPLOYER_ROLES = frozenset({"process_owner", "admin"})
+
+
+def is_known_role(role: str) -> bool:
+    return role in ROLES

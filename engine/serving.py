@@ -1,0 +1,47 @@
+"""Run the Flask app under gunicorn, with the timer worker in-process by default."""
+
+from __future__ import annotations
+
+import threading
+
+from gunicorn.app.base import BaseApplication
+
+
+class _App(BaseApplication):
+    def __init__(self, options: dict, timers: bool) -> None:
+        self.options = options
+        self.timers = timers
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+        if self.timers:
+            self.cfg.set("post_worker_init", _start_timer_thread)
+
+    def load(self):
+        from web import create_app
+
+        return create_app()
+
+
+def _start_timer_thread(worker) -> None:
+    from engine.timers import run_worker
+
+    engine = worker.wsgi.extensions["bpm"]
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(engine, stop), name="timer-worker", daemon=True)
+    thread.start()
+
+
+def run_gunicorn(host: str, port: int, workers: int, threads: int, timers: bool = True) -> None:
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "accesslog": None,
+        "timeout": 60,
+        "graceful_timeout": 10,
+    }
+    _App(options, timers).run()

@@ -1,0 +1,162 @@
+"""Human tasks: tasklist queries, claim, unclaim, complete with form validation."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, update
+from SpiffWorkflow.util.task import TaskState
+
+from engine import documents, formdefs
+from engine.access import can_read_instance, is_candidate, reads_everything
+from engine.clock import utcnow
+from engine.errors import BadRequest, Conflict, Forbidden, NotFound
+from engine.identity import Actor
+from engine.instances import validate_form_data
+from engine.progress import load_workflow, save
+from engine.runtime import advance
+from engine.store.models import ProcessDefinition, ProcessInstance, Task, TaskCandidate
+
+SCOPES = ("mine", "candidate", "all")
+
+
+def task_to_dict(task: Task) -> dict:
+    return {
+        "id": task.id,
+        "instance_id": task.instance_id,
+        "process_key": task.process_key,
+        "element_id": task.element_id,
+        "name": task.name,
+        "status": task.status,
+        "form_key": task.form_key,
+        "form_version": task.form_version,
+        "candidate_groups": task.candidate_groups,
+        "assignee": task.assignee,
+        "created_at": task.created_at,
+        "claimed_at": task.claimed_at,
+        "due_at": task.due_at,
+        "completed_at": task.completed_at,
+        "completed_by": task.completed_by,
+        "properties": task.properties,
+    }
+
+
+def list_tasks(session, actor: Actor, scope: str, instance_id: str | None, page: int, per_page: int) -> dict:
+    """mine: assigned to me; candidate: unclaimed in my groups; all: both (admins/auditors: every open task)."""
+    if scope not in SCOPES:
+        raise BadRequest(f"scope must be one of {', '.join(SCOPES)}")
+    in_my_groups = Task.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.role.in_(sorted(actor.roles))))
+    query = select(Task).where(Task.status == "open")
+    if scope == "mine":
+        query = query.where(Task.assignee == actor.username)
+    elif scope == "candidate":
+        query = query.where(Task.assignee.is_(None), in_my_groups)
+    elif not reads_everything(actor):
+        query = query.where((Task.assignee == actor.username) | in_my_groups)
+    if instance_id:
+        query = query.where(Task.instance_id == instance_id)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(
+        query.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).scalars()
+    return {"items": [task_to_dict(t) for t in rows], "page": page, "per_page": per_page, "total": total}
+
+
+def _load(session, task_id: str) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id!r} not found")
+    return task
+
+
+def get_task(engine, session, actor: Actor, task_id: str) -> dict:
+    task = _load(session, task_id)
+    if not (is_candidate(actor, task) or task.assignee == actor.username or reads_everything(actor)):
+        inst = session.get(ProcessInstance, task.instance_id)
+        if not can_read_instance(session, actor, inst):
+            raise Forbidden("you may not see this task")
+    out = task_to_dict(task)
+    out["form"] = (
+        formdefs.form_content(engine, session, task.form_key, task.form_version) if task.form_key and task.form_version else None
+    )
+    out["submitted"] = task.submitted
+    inst = session.get(ProcessInstance, task.instance_id)
+    out["data"] = inst.data if inst else {}
+    return out
+
+
+def _check_worker(actor: Actor, task: Task, verb: str) -> None:
+    if task.status != "open":
+        raise Conflict(f"task is already {task.status}")
+    if not is_candidate(actor, task):
+        raise Forbidden(f"only {', '.join(task.candidate_groups)} may {verb} this task")
+
+
+def claim(uow, task_id: str) -> Task:
+    task = _load(uow.session, task_id)
+    _check_worker(uow.actor, task, "claim")
+    if task.assignee == uow.actor.username:
+        return task
+    if task.assignee is not None:
+        raise Conflict(f"task is already claimed by {task.assignee}")
+    done = uow.session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.status == "open", Task.assignee.is_(None))
+        .values(assignee=uow.actor.username, claimed_at=utcnow())
+    ).rowcount
+    if done != 1:
+        raise Conflict("task was claimed by someone else at the same time")
+    uow.audit("task_claimed", instance_id=task.instance_id, task_id=task.id, element_id=task.element_id)
+    uow.session.refresh(task)
+    return task
+
+
+def unclaim(uow, task_id: str) -> Task:
+    task = _load(uow.session, task_id)
+    if task.status != "open":
+        raise Conflict(f"task is already {task.status}")
+    if task.assignee is None:
+        return task
+    if task.assignee != uow.actor.username and not uow.actor.is_admin:
+        raise Forbidden(f"task is claimed by {task.assignee}; only they or an administrator may release it")
+    uow.session.execute(update(Task).where(Task.id == task_id).values(assignee=None, claimed_at=None))
+    uow.audit("task_unclaimed", instance_id=task.instance_id, task_id=task.id, element_id=task.element_id, previous=task.assignee)
+    uow.session.refresh(task)
+    return task
+
+
+def complete(engine, uow, task_id: str, data: dict) -> tuple[Task, ProcessInstance]:
+    """Validate the form data, run the task and the engine to the next wait state."""
+    session = uow.session
+    task = _load(session, task_id)
+    _check_worker(uow.actor, task, "complete")
+    if task.assignee is not None and task.assignee != uow.actor.username:
+        raise Conflict(f"task is claimed by {task.assignee}")
+    cleaned, docs = (data, [])
+    if task.form_key:
+        cleaned, docs = validate_form_data(session, engine, task.form_key, task.form_version, data)
+    inst = session.get(ProcessInstance, task.instance_id)
+    definition = session.get(ProcessDefinition, inst.definition_id)
+    workflow = load_workflow(engine, inst, definition)
+    spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
+    if spiff_task is None or not spiff_task.has_state(TaskState.READY):
+        raise Conflict("task is no longer waiting for input")
+    now = utcnow()
+    done = session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.status == "open")
+        .values(status="completed", completed_at=now, completed_by=uow.actor.username, submitted=cleaned,
+                assignee=uow.actor.username, claimed_at=task.claimed_at or now)
+    ).rowcount
+    if done != 1:
+        raise Conflict("task was completed by someone else at the same time")
+    spiff_task.data.update(cleaned)
+    spiff_task.run()
+    uow.audit("task_completed", instance_id=inst.id, task_id=task_id, element_id=task.element_id, data=cleaned)
+    result = advance(workflow)
+    save(uow, inst, definition, workflow, result)
+    documents.link(uow, "data", docs, inst.id)
+    uow.session.refresh(task)
+    return task, inst

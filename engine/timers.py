@@ -1,0 +1,82 @@
+"""Durable timers: fire due ``bpm_timer`` rows, one transaction per timer.
+
+Workers take due rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
+workers never fire the same timer; on SQLite writers are serialized anyway. A timer
+row only turns ``fired`` in the transaction that advanced the instance, so a worker
+killed mid-fire leaves it pending for the next poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import select
+
+from engine.clock import utcnow
+from engine.identity import SYSTEM
+from engine.progress import load_workflow, save
+from engine.runtime import advance
+from engine.store.models import ProcessDefinition, ProcessInstance, Timer
+
+log = logging.getLogger(__name__)
+
+
+def _take_due(uow):
+    query = (
+        select(Timer)
+        .where(Timer.state == "pending", Timer.fire_at <= utcnow())
+        .order_by(Timer.fire_at)
+        .limit(1)
+    )
+    if uow.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return uow.session.execute(query).scalar_one_or_none()
+
+
+def fire_one(engine) -> bool:
+    """Fire the most overdue timer; return False when none is due."""
+    with engine.uow(SYSTEM) as uow:
+        timer = _take_due(uow)
+        if timer is None:
+            return False
+        inst = uow.session.get(ProcessInstance, timer.instance_id)
+        timer.attempts += 1
+        if inst is None or inst.status != "running":
+            timer.state = "cancelled"
+            return True
+        definition = uow.session.get(ProcessDefinition, inst.definition_id)
+        workflow = load_workflow(engine, inst, definition)
+        workflow.refresh_timers()
+        timer.state = "fired"
+        timer.fired_at = utcnow()
+        uow.audit("timer_fired", instance_id=inst.id, element_id=timer.element_id, due=timer.fire_at.isoformat())
+        result = advance(workflow)
+        save(uow, inst, definition, workflow, result)
+    return True
+
+
+def fire_due(engine, limit: int = 1000) -> int:
+    fired = 0
+    while fired < limit:
+        try:
+            if not fire_one(engine):
+                break
+        except Exception:  # noqa: BLE001 - one broken timer must not stop the worker
+            log.exception("firing a timer failed; it stays pending and is retried")
+            break
+        fired += 1
+    return fired
+
+
+def run_worker(engine, stop: threading.Event, poll_seconds: float | None = None) -> None:
+    """Poll for due timers until ``stop`` is set."""
+    interval = poll_seconds or engine.settings.timer_poll_seconds
+    while not stop.is_set():
+        try:
+            fired = fire_due(engine)
+        except Exception:  # noqa: BLE001
+            log.exception("timer worker loop failed")
+            fired = 0
+        if not fired:
+            stop.wait(interval)

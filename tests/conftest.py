@@ -1,0 +1,185 @@
+"""Shared fixtures: every engine/API test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is taken from ``BPM_TEST_POSTGRES_URL`` (default: the local cluster). When it
+is unreachable the PostgreSQL variants are skipped, unless ``BPM_REQUIRE_POSTGRES=1``
+(set by ``.ci/run``), which turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine.app import BpmEngine
+from engine.config import load_settings
+from engine.identity import SYSTEM, issue_token
+from engine.roles import ROLES
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PG_URL = os.environ.get("BPM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+KEEP_TABLES = {"bpm_user", "bpm_user_role", "bpm_api_token", "alembic_version"}
+
+
+def _pg_admin_url() -> str:
+    url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    return url
+
+
+def _pg_available() -> bool:
+    try:
+        eng = create_engine(_pg_admin_url(), connect_args={"connect_timeout": 3})
+        with eng.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        eng.dispose()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _seed(url: str, var_dir: Path) -> dict[str, str]:
+    """Migrate, create one user per role (+ a multi-role user) and issue their tokens."""
+    from engine import identity
+    from engine.store.migrate import upgrade
+
+    upgrade(url)
+    engine = BpmEngine(load_settings(database_url=url, var_dir=var_dir))
+    tokens = {}
+    with engine.uow(SYSTEM) as uow:
+        for role in ROLES:
+            identity.add_user(uow.session, role, "demo", [role], org_unit="hall-1")
+        identity.add_user(uow.session, "nobody", "demo", [], org_unit="hall-1")
+        identity.add_user(uow.session, "counter2", "demo", ["counter_staff"], org_unit="hall-1")
+        uow.session.flush()
+        for name in [*ROLES, "nobody", "counter2"]:
+            tokens[name] = issue_token(uow.session, name, "demo", 24 * 3600)[0]
+    engine.close()
+    return tokens
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    path = folder / "template.sqlite3"
+    tokens = _seed(f"sqlite:///{path}", folder)
+    return path, tokens
+
+
+@pytest.fixture(scope="session")
+def pg_database(tmp_path_factory):
+    if not _pg_available():
+        if os.environ.get("BPM_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required but not reachable at {PG_URL}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    name = f"bpm_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = _pg_admin_url().rsplit("/", 1)[0] + f"/{name}"
+    tokens = _seed(url, tmp_path_factory.mktemp("pg"))
+    yield url, tokens
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+        wipe = [t for t in tables if t not in KEEP_TABLES]
+        if wipe:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in wipe) + " RESTART IDENTITY CASCADE"))
+    eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """``(url, tokens)`` of a clean database with the seeded users."""
+    if request.param == "sqlite":
+        path, tokens = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "bpm.sqlite3"
+        shutil.copy(path, target)
+        return f"sqlite:///{target}", tokens
+    url, tokens = request.getfixturevalue("pg_database")
+    _truncate(url)
+    return url, tokens
+
+
+@pytest.fixture
+def engine(db, tmp_path):
+    from engine.clock import clock
+
+    url, _ = db
+    eng = BpmEngine(load_settings(database_url=url, var_dir=tmp_path / "var", max_upload_bytes=1024 * 1024))
+    yield eng
+    clock.reset()
+    eng.close()
+
+
+@pytest.fixture
+def tokens(db):
+    return db[1]
+
+
+@pytest.fixture
+def app(engine):
+    from web import create_app
+
+    application = create_app(engine)
+    application.testing = True
+    return application
+
+
+class Api:
+    """Test client that speaks JSON with a bearer token per user."""
+
+    def __init__(self, client, tokens):
+        self.client = client
+        self.tokens = tokens
+
+    def headers(self, user):
+        return {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+
+    def call(self, method, path, user=None, json=None, **kw):
+        headers = {**self.headers(user), **kw.pop("headers", {})}
+        return self.client.open(path, method=method, json=json, headers=headers, **kw)
+
+    def get(self, path, user=None, **kw):
+        return self.call("GET", path, user, **kw)
+
+    def post(self, path, user=None, json=None, **kw):
+        return self.call("POST", path, user, json=json, **kw)
+
+    def deploy_xml(self, xml, user="process_owner"):
+        if isinstance(xml, str):
+            xml = xml.encode("utf-8")
+        return self.call("POST", "/api/process-definitions", user, data=xml, content_type="application/xml")
+
+    def deploy_form(self, form, user="process_owner"):
+        return self.post("/api/forms", user, json=form)
+
+
+@pytest.fixture
+def api(app, tokens):
+    return Api(app.test_client(), tokens)
+
+
+def fixture_text(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def four_step(api):
+    """Deploy the simple_note form and the four_step process; return the api."""
+    import json
+
+    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    r = api.deploy_xml(fixture_text("four_step.bpmn"))
+    assert r.status_code == 201, r.get_json()
+    return api

@@ -1,0 +1,152 @@
+"""API: authentication, health, process definitions, forms and documents."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import text
+
+from engine import definitions, documents, formdefs, identity
+from engine.access import can_read_instance, reads_everything
+from engine.errors import BadRequest, Forbidden, ValidationFailed
+from engine.store.models import ProcessInstance
+from web import schemas as s
+from web.auth import bearer_token
+from web.routing import actor, api_route, openapi_document
+
+bp = Blueprint("catalog", __name__, url_prefix="/api")
+
+
+def _engine():
+    return current_app.extensions["bpm"]
+
+
+@api_route(bp, "/health", summary="Liveness and database check", response=s.HealthSchema, auth=False, errors=(503,))
+def health():
+    with _engine().read() as session:
+        session.execute(text("SELECT 1"))
+    return {"status": "ok", "database": "ok"}
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@api_route(bp, "/auth/token", "POST", summary="Exchange username and password for a bearer token",
+           body=s.TokenRequest, response=s.TokenResponse, auth=False)
+def token(body):
+    engine = _engine()
+    with engine.uow(identity.SYSTEM) as uow:
+        tok, who = identity.issue_token(uow.session, body["username"], body["password"], engine.settings.token_ttl_seconds)
+    return {"token": tok, "expires_in": engine.settings.token_ttl_seconds, "username": who.username, "roles": sorted(who.roles)}
+
+
+@api_route(bp, "/auth/logout", "POST", summary="Revoke the bearer token used for this request", status=204)
+def logout():
+    with _engine().uow(actor()) as uow:
+        identity.revoke_token(uow.session, bearer_token())
+    return Response(status=204)
+
+
+@api_route(bp, "/me", summary="The authenticated user", response=s.MeSchema)
+def me():
+    who = actor()
+    return {"username": who.username, "display_name": who.display_name, "roles": sorted(who.roles), "org_unit": who.org_unit}
+
+
+def _read_xml() -> bytes:
+    if "file" in request.files:
+        return request.files["file"].read()
+    data = request.get_data(cache=False)
+    if not data:
+        raise BadRequest("send the BPMN XML as the request body (Content-Type: application/xml) or as multipart field 'file'")
+    return data
+
+
+@api_route(bp, "/process-definitions", summary="Latest version of every process definition", response=s.DefinitionList)
+def list_definitions():
+    with _engine().read() as session:
+        return {"items": [definitions.definition_to_dict(r) for r in definitions.list_latest(session)]}
+
+
+@api_route(bp, "/process-definitions", "POST", summary="Deploy BPMN XML (new version unless identical)",
+           response=s.DefinitionSchema, status=201, content="application/xml", errors=(400, 403, 413, 422))
+def deploy_definition():
+    xml = _read_xml()
+    with _engine().uow(actor()) as uow:
+        row, created = definitions.deploy_process(uow, xml)
+        out = definitions.definition_to_dict(row)
+    out["created"] = created
+    return jsonify(s.DefinitionSchema().dump(out)), (201 if created else 200)
+
+
+@api_route(bp, "/process-definitions/<key>", summary="All versions of one process definition",
+           response=s.DefinitionVersions, errors=(404,))
+def definition_versions(key):
+    with _engine().read() as session:
+        return {"key": key, "versions": [definitions.definition_to_dict(r) for r in definitions.versions(session, key)]}
+
+
+@api_route(bp, "/process-definitions/<key>/xml", summary="BPMN XML of a version (latest by default)",
+           query=s.VersionQuery, errors=(404,))
+def definition_xml(key, args):
+    with _engine().read() as session:
+        row = definitions.get_version(session, key, args.get("version"))
+        return Response(row.xml, mimetype="application/xml")
+
+
+@api_route(bp, "/forms", summary="Latest version of every form", response=s.FormList)
+def list_forms():
+    with _engine().read() as session:
+        return {"items": formdefs.list_forms(session)}
+
+
+@api_route(bp, "/forms", "POST", summary="Deploy a form-js form (new version unless identical)",
+           body=s.FormBody, response=s.FormSchema, status=201, errors=(403,))
+def deploy_form(body):
+    with _engine().uow(actor()) as uow:
+        row, created = formdefs.deploy_form(uow, request.get_json())
+        out = formdefs.form_to_dict(row)
+    out["created"] = created
+    return jsonify(s.FormSchema().dump(out)), (201 if created else 200)
+
+
+@api_route(bp, "/forms/<form_id>", summary="A form (latest version unless ?version=N)", query=s.VersionQuery,
+           response=s.FormSchema, errors=(404,))
+def get_form(form_id, args):
+    with _engine().read() as session:
+        return formdefs.form_to_dict(formdefs.get_form(session, form_id, args.get("version")))
+
+
+@api_route(bp, "/documents", "POST", summary="Upload a file (multipart field 'file')", response=s.DocumentSchema,
+           status=201, content="multipart/form-data", errors=(400, 413))
+def upload_document():
+    engine = _engine()
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationFailed("no file", {"file": ["send the file as multipart/form-data field 'file'"]})
+    content = upload.read(engine.settings.max_upload_bytes + 1)
+    with engine.uow(actor()) as uow:
+        doc = documents.upload(uow, engine.settings, upload.filename, upload.mimetype, content)
+        return documents.document_to_dict(doc)
+
+
+@api_route(bp, "/documents/<doc_id>", summary="Download a document's bytes", errors=(403, 404))
+def download_document(doc_id):
+    who = actor()
+    with _engine().read() as session:
+        doc = documents.get(session, doc_id)
+        allowed = doc.created_by == who.username or reads_everything(who) or any(
+            can_read_instance(session, who, session.get(ProcessInstance, iid))
+            for iid in documents.linked_instances(session, doc_id)
+        )
+        if not allowed:
+            raise Forbidden("you may not read this document")
+        body = documents.content(session, doc)
+    response = Response(body, mimetype=doc.content_type)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(doc.filename)}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["ETag"] = doc.sha256
+    return response

@@ -1,0 +1,97 @@
+"""API: process instances and tasks."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+
+from engine import instances, tasks
+from web import schemas as s
+from web.routing import actor, api_route
+
+bp = Blueprint("runtime", __name__, url_prefix="/api")
+
+
+def _engine():
+    return current_app.extensions["bpm"]
+
+
+def _instance(session, inst):
+    return instances.instance_to_dict(session, inst)
+
+
+@api_route(bp, "/process-definitions/<key>/instances", "POST", summary="Start an instance of the latest version",
+           body=s.StartInstanceRequest, response=s.InstanceSchema, status=201, errors=(403, 404))
+def start_instance(key, body):
+    engine = _engine()
+    with engine.uow(actor()) as uow:
+        inst = instances.start(engine, uow, key, body["data"], body.get("business_key"))
+        return _instance(uow.session, inst)
+
+
+@api_route(bp, "/process-instances", summary="Instances the caller may read", query=s.InstanceQuery,
+           response=s.InstancePage)
+def list_instances(args):
+    with _engine().read() as session:
+        return instances.list_instances(
+            session, actor(), args.get("key"), args.get("status"), args["page"], args["per_page"]
+        )
+
+
+@api_route(bp, "/process-instances/<instance_id>", summary="Status, data, open tasks, pending timers, incident",
+           response=s.InstanceSchema, errors=(403, 404))
+def get_instance(instance_id):
+    with _engine().read() as session:
+        return _instance(session, instances.get_readable(session, actor(), instance_id))
+
+
+@api_route(bp, "/process-instances/<instance_id>/timeline", summary="Audit events of the instance in order",
+           response=s.Timeline, errors=(403, 404))
+def instance_timeline(instance_id):
+    with _engine().read() as session:
+        return {"instance_id": instance_id, "events": instances.timeline(session, actor(), instance_id)}
+
+
+@api_route(bp, "/process-instances/<instance_id>/retry", "POST", summary="Retry the failed element of an incident",
+           body=s.RetryRequest, response=s.InstanceSchema, errors=(403, 404, 409))
+def retry_instance(instance_id, body):
+    engine = _engine()
+    with engine.uow(actor()) as uow:
+        inst = instances.retry(engine, uow, instance_id, body.get("data"))
+        return _instance(uow.session, inst)
+
+
+@api_route(bp, "/tasks", summary="Tasklist: mine, my groups' unclaimed, or all visible", query=s.TaskQuery,
+           response=s.TaskPage)
+def list_tasks(args):
+    with _engine().read() as session:
+        return tasks.list_tasks(session, actor(), args["scope"], args.get("instance"), args["page"], args["per_page"])
+
+
+@api_route(bp, "/tasks/<task_id>", summary="A task with its form", response=s.TaskSchema, errors=(403, 404))
+def get_task(task_id):
+    engine = _engine()
+    with engine.read() as session:
+        return tasks.get_task(engine, session, actor(), task_id)
+
+
+@api_route(bp, "/tasks/<task_id>/claim", "POST", summary="Claim a task for yourself", response=s.TaskSchema,
+           errors=(403, 404, 409))
+def claim_task(task_id):
+    with _engine().uow(actor()) as uow:
+        return tasks.task_to_dict(tasks.claim(uow, task_id))
+
+
+@api_route(bp, "/tasks/<task_id>/unclaim", "POST", summary="Release a claimed task", response=s.TaskSchema,
+           errors=(403, 404, 409))
+def unclaim_task(task_id):
+    with _engine().uow(actor()) as uow:
+        return tasks.task_to_dict(tasks.unclaim(uow, task_id))
+
+
+@api_route(bp, "/tasks/<task_id>/complete", "POST", summary="Complete a task with its form data",
+           body=s.CompleteTaskRequest, response=s.CompleteTaskResponse, errors=(403, 404, 409))
+def complete_task(task_id, body):
+    engine = _engine()
+    with engine.uow(actor()) as uow:
+        task, inst = tasks.complete(engine, uow, task_id, body["data"])
+        return {"task": tasks.task_to_dict(task), "instance": _instance(uow.session, inst)}

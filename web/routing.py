@@ -1,0 +1,149 @@
+"""A route decorator that validates bodies with marshmallow and records OpenAPI data.
+
+Every JSON endpoint is declared with :func:`api_route`: the request body and query
+string are loaded through their schemas (422 with field errors on failure), the view
+returns plain data that is dumped through the response schema, and the same metadata
+feeds ``GET /api/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+
+from flask import Blueprint, g, jsonify, request
+from marshmallow import Schema, ValidationError
+
+from engine.errors import BadRequest, ValidationFailed
+
+
+@dataclass
+class Operation:
+    rule: str
+    method: str
+    summary: str
+    tag: str
+    body: type[Schema] | None
+    query: type[Schema] | None
+    response: type[Schema] | None
+    status: int
+    auth: bool
+    content: str = "application/json"
+    errors: tuple[int, ...] = field(default_factory=tuple)
+
+
+OPERATIONS: list[Operation] = []
+_schemas: dict[type, Schema] = {}
+
+
+def schema(cls: type[Schema]) -> Schema:
+    inst = _schemas.get(cls)
+    if inst is None:
+        inst = _schemas[cls] = cls()
+    return inst
+
+
+def _load(cls: type[Schema], payload, where: str):
+    try:
+        return schema(cls).load(payload)
+    except ValidationError as exc:
+        raise ValidationFailed(f"invalid {where}", exc.messages) from exc
+
+
+def api_route(
+    bp: Blueprint,
+    rule: str,
+    method: str = "GET",
+    *,
+    summary: str,
+    body: type[Schema] | None = None,
+    query: type[Schema] | None = None,
+    response: type[Schema] | None = None,
+    status: int = 200,
+    auth: bool = True,
+    content: str = "application/json",
+    errors: tuple[int, ...] = (),
+):
+    """Register a JSON endpoint; the view gets ``body=`` / ``args=`` keyword arguments."""
+
+    def decorator(view):
+        OPERATIONS.append(
+            Operation(bp.url_prefix + rule, method, summary, bp.name, body, query, response, status, auth, content, errors)
+        )
+
+        @functools.wraps(view)
+        def wrapper(**kwargs):
+            if auth:
+                from web.auth import require_actor
+
+                require_actor()
+            if body is not None:
+                payload = request.get_json(silent=True)
+                if payload is None:
+                    raise BadRequest("request body must be a JSON object (Content-Type: application/json)")
+                kwargs["body"] = _load(body, payload, "request body")
+            if query is not None:
+                kwargs["args"] = _load(query, request.args.to_dict(), "query parameters")
+            result = view(**kwargs)
+            if response is None or not isinstance(result, (dict, list)):
+                return result
+            return jsonify(schema(response).dump(result)), status
+
+        bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=[method])
+        return wrapper
+
+    return decorator
+
+
+def actor():
+    return g.actor
+
+
+_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+
+
+def openapi_document() -> dict:
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    spec = APISpec(
+        title="BPM engine API",
+        version="1.0.0",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": "Process definitions, forms, documents, instances and tasks."},
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    from web.schemas import ErrorSchema
+
+    spec.components.schema("Error", schema=ErrorSchema)
+    paths: dict[str, dict] = {}
+    for op in OPERATIONS:
+        path = _PARAM.sub(r"{\1}", op.rule)
+        params = [
+            {"in": "path", "name": name, "required": True, "schema": {"type": "string"}} for name in _PARAM.findall(op.rule)
+        ]
+        if op.query is not None:
+            params.append({"in": "query", "schema": op.query})
+        operation: dict = {"summary": op.summary, "tags": [op.tag], "parameters": params, "responses": {}}
+        if op.body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
+        elif op.content != "application/json":
+            operation["requestBody"] = {"required": True, "content": {op.content: {"schema": {"type": "string", "format": "binary"}}}}
+        ok = {"description": "success"}
+        if op.response is not None:
+            ok["content"] = {"application/json": {"schema": op.response}}
+        operation["responses"][str(op.status)] = ok
+        codes = set(op.errors) | ({401} if op.auth else set()) | ({422} if (op.body or op.query) else set())
+        for code in sorted(codes):
+            operation["responses"][str(code)] = {
+                "description": "error",
+                "content": {"application/json": {"schema": "Error"}},
+            }
+        if op.auth:
+            operation["security"] = [{"bearer": []}]
+        paths.setdefault(path, {})[op.method.lower()] = operation
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()

@@ -1,0 +1,227 @@
+"""Marshmallow schemas for every REST request and response body."""
+
+from __future__ import annotations
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+
+class ErrorSchema(Schema):
+    error = fields.Str(required=True, metadata={"description": "machine-readable code"})
+    message = fields.Str(required=True)
+    details = fields.Raw(allow_none=True)
+
+
+class TokenRequest(Schema):
+    username = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.Str(required=True, validate=validate.Length(min=1, max=256))
+
+
+class TokenResponse(Schema):
+    token = fields.Str(required=True)
+    expires_in = fields.Int()
+    username = fields.Str()
+    roles = fields.List(fields.Str())
+
+
+class MeSchema(Schema):
+    username = fields.Str()
+    display_name = fields.Str(allow_none=True)
+    roles = fields.List(fields.Str())
+    org_unit = fields.Str(allow_none=True)
+
+
+class HealthSchema(Schema):
+    status = fields.Str()
+    database = fields.Str()
+
+
+class UserTaskInfo(Schema):
+    element_id = fields.Str()
+    name = fields.Str(allow_none=True)
+    candidate_groups = fields.List(fields.Str())
+    form_key = fields.Str(allow_none=True)
+    lane = fields.Str(allow_none=True)
+    properties = fields.Dict()
+
+
+class DefinitionSchema(Schema):
+    id = fields.Int()
+    key = fields.Str()
+    version = fields.Int()
+    name = fields.Str(allow_none=True)
+    sha256 = fields.Str()
+    deployed_at = fields.DateTime()
+    deployed_by = fields.Str(allow_none=True)
+    candidate_starter_groups = fields.List(fields.Str())
+    start_form = fields.Str(allow_none=True)
+    user_tasks = fields.List(fields.Nested(UserTaskInfo))
+    created = fields.Bool(metadata={"description": "false when the XML equals the latest version (no-op)"})
+
+
+class DefinitionVersions(Schema):
+    key = fields.Str()
+    versions = fields.List(fields.Nested(DefinitionSchema))
+
+
+class DefinitionList(Schema):
+    items = fields.List(fields.Nested(DefinitionSchema))
+
+
+class VersionQuery(Schema):
+    version = fields.Int(validate=validate.Range(min=1))
+
+
+class FormBody(Schema):
+    """A form-js form; the full content is checked by the engine (422 with errors)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.Str(required=True)
+    type = fields.Str(required=True)
+    components = fields.List(fields.Dict(), required=True)
+
+
+class FormSchema(Schema):
+    id = fields.Str()
+    version = fields.Int()
+    sha256 = fields.Str()
+    deployed_at = fields.DateTime()
+    deployed_by = fields.Str(allow_none=True)
+    content = fields.Dict()
+    created = fields.Bool()
+
+
+class FormList(Schema):
+    items = fields.List(fields.Nested(FormSchema))
+
+
+class DocumentSchema(Schema):
+    id = fields.Str()
+    sha256 = fields.Str()
+    filename = fields.Str()
+    size = fields.Int()
+    content_type = fields.Str()
+    created_at = fields.DateTime()
+    created_by = fields.Str(allow_none=True)
+
+
+class StartInstanceRequest(Schema):
+    business_key = fields.Str(allow_none=True, validate=validate.Length(max=128))
+    data = fields.Dict(keys=fields.Str(), load_default=dict)
+
+
+class OpenTaskSummary(Schema):
+    id = fields.Str()
+    element_id = fields.Str()
+    name = fields.Str(allow_none=True)
+    assignee = fields.Str(allow_none=True)
+    candidate_groups = fields.List(fields.Str())
+    created_at = fields.DateTime()
+    due_at = fields.DateTime(allow_none=True)
+
+
+class TimerSummary(Schema):
+    id = fields.Int()
+    element_id = fields.Str()
+    kind = fields.Str()
+    fire_at = fields.DateTime()
+
+
+class InstanceSchema(Schema):
+    id = fields.Str()
+    process_key = fields.Str()
+    definition_version = fields.Int()
+    name = fields.Str(allow_none=True)
+    business_key = fields.Str(allow_none=True)
+    status = fields.Str()
+    started_by = fields.Str(allow_none=True)
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    incident = fields.Dict(allow_none=True)
+    data = fields.Dict()
+    completed_elements = fields.List(fields.Str())
+    open_tasks = fields.List(fields.Nested(OpenTaskSummary))
+    pending_timers = fields.List(fields.Nested(TimerSummary))
+
+
+class InstancePage(Schema):
+    items = fields.List(fields.Nested(InstanceSchema))
+    page = fields.Int()
+    per_page = fields.Int()
+    total = fields.Int()
+
+
+class InstanceQuery(Schema):
+    key = fields.Str()
+    status = fields.Str(validate=validate.OneOf(["running", "completed", "incident", "cancelled"]))
+    page = fields.Int(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class RetryRequest(Schema):
+    data = fields.Dict(keys=fields.Str(), load_default=dict)
+
+
+class TimelineEvent(Schema):
+    seq = fields.Int()
+    at = fields.DateTime()
+    actor = fields.Str(allow_none=True)
+    action = fields.Str()
+    task_id = fields.Str(allow_none=True)
+    element_id = fields.Str(allow_none=True)
+    details = fields.Dict()
+
+
+class Timeline(Schema):
+    instance_id = fields.Str()
+    events = fields.List(fields.Nested(TimelineEvent))
+
+
+class TaskSchema(Schema):
+    id = fields.Str()
+    instance_id = fields.Str()
+    process_key = fields.Str()
+    element_id = fields.Str()
+    name = fields.Str(allow_none=True)
+    status = fields.Str()
+    form_key = fields.Str(allow_none=True)
+    form_version = fields.Int(allow_none=True)
+    candidate_groups = fields.List(fields.Str())
+    assignee = fields.Str(allow_none=True)
+    created_at = fields.DateTime()
+    claimed_at = fields.DateTime(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.Str(allow_none=True)
+    properties = fields.Dict()
+    form = fields.Dict(allow_none=True)
+    submitted = fields.Dict(allow_none=True)
+    data = fields.Dict()
+
+
+class TaskPage(Schema):
+    items = fields.List(fields.Nested(TaskSchema))
+    page = fields.Int()
+    per_page = fields.Int()
+    total = fields.Int()
+
+
+class TaskQuery(Schema):
+    scope = fields.Str(load_default="all", validate=validate.OneOf(["mine", "candidate", "all"]))
+    instance = fields.Str()
+    page = fields.Int(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class CompleteTaskRequest(Schema):
+    data = fields.Dict(keys=fields.Str(), load_default=dict)
+
+
+class CompleteTaskResponse(Schema):
+    task = fields.Nested(TaskSchema)
+    instance = fields.Nested(InstanceSchema)
+
+
+class Empty(Schema):
+    pass
