@@ -6,8 +6,8 @@ modules (``engine.definitions``, ``engine.instances``, ``engine.tasks`` ...) wit
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -34,6 +34,7 @@ class UnitOfWork:
         self.actor = actor
         self.events: list[dict] = []
         self.after_commit: list = []
+        self.created_tasks: list[str] = []
 
     def audit(
         self,
@@ -64,6 +65,7 @@ class BpmEngine:
         self.db = Database(self.settings.database_url)
         self.specs = SpecCache()
         self.form_cache: dict[tuple[str, int], dict] = {}
+        self.definitions: dict[int, object] = {}
 
     @contextmanager
     def uow(self, actor: Actor) -> Iterator[UnitOfWork]:

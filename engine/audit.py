@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
+HEAD = AuditHead.__table__
+EVENTS = AuditEvent.__table__
+_RESERVE = (
+    update(HEAD).where(HEAD.c.id == 1).values(seq=HEAD.c.seq + bindparam("n")).returning(HEAD.c.seq, HEAD.c.hash)
+)
+_SET_HASH = update(HEAD).where(HEAD.c.id == 1).values(hash=bindparam("b_hash"))
+_INSERT = insert(EVENTS)
 
 
 def canonical(obj: Any) -> str:
@@ -26,8 +33,8 @@ def canonical(obj: Any) -> str:
 
 def _iso(at: datetime) -> str:
     if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_hash(row: dict) -> str:
@@ -41,11 +48,10 @@ def append_events(session: Session, events: list[dict]) -> None:
     if not events:
         return
     n = len(events)
-    result = session.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + n).returning(AuditHead.seq, AuditHead.hash)
-    ).one_or_none()
+    conn = session.connection()
+    result = conn.execute(_RESERVE, {"n": n}).one_or_none()
     if result is None:  # first event ever: create the head (unique pk makes racing creators collide)
-        session.execute(insert(AuditHead).values(id=1, seq=n, hash=GENESIS))
+        conn.execute(insert(HEAD).values(id=1, seq=n, hash=GENESIS))
         last_seq, prev = n, GENESIS
     else:
         last_seq, prev = result
@@ -67,8 +73,8 @@ def append_events(session: Session, events: list[dict]) -> None:
         row["details"] = json.loads(canonical(row["details"]))
         row["hash"] = prev = event_hash(row)
         rows.append(row)
-    session.execute(insert(AuditEvent), rows)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
+    conn.execute(_INSERT, rows)
+    conn.execute(_SET_HASH, {"b_hash": prev})
 
 
 def verify_chain(session: Session, batch: int = 5000) -> dict:

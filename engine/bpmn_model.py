@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from lxml import etree
 
@@ -23,6 +23,9 @@ CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 MAX_XML_BYTES = 2 * 1024 * 1024
 ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
+# Column sizes of what the runtime stores per element (task and audit rows).
+MAX_ELEMENT_ID = 128
+MAX_NAME = 256
 
 UNSUPPORTED = {
     "serviceTask": "service tasks are not supported: model the work as a user task or a script task",
@@ -74,6 +77,26 @@ def _element_at_line(root, line: int) -> str | None:
     return best
 
 
+def _schema_error_element(root, entry) -> str | None:
+    """The id of the element a schema error is about (or its nearest ancestor with an id).
+
+    libxml2 reports the XPath of the offending node; the line number alone is ambiguous
+    when several elements share a line (a document written on one line names the last one).
+    """
+    found = None
+    if entry.path:
+        try:
+            hits = root.getroottree().xpath(entry.path, namespaces={k: v for k, v in root.nsmap.items() if k})
+            found = hits[0] if hits and isinstance(hits[0], etree._Element) else None
+        except (etree.XPathError, TypeError, ValueError):
+            found = None
+    while found is not None:
+        if found.get("id"):
+            return found.get("id")
+        found = found.getparent()
+    return _element_at_line(root, entry.line)
+
+
 def parse_xml(xml: bytes) -> tuple[etree._Element | None, list[dict]]:
     """Well-formedness and XSD validation with a parser that resolves nothing external."""
     if len(xml) > MAX_XML_BYTES:
@@ -89,13 +112,16 @@ def parse_xml(xml: bytes) -> tuple[etree._Element | None, list[dict]]:
         return None, [_err(None, f"XML is not well-formed: {exc}")]
     except ValueError as exc:
         return None, [_err(None, f"XML could not be read: {exc}")]
+    if root.getroottree().docinfo.doctype:
+        # BPMN needs no DTD; entities would let text differ between this check and the runtime parser.
+        return None, [_err(None, "DOCTYPE declarations (DTDs, entities) are not allowed in BPMN documents")]
     if root.tag != f"{{{BPMN_NS}}}definitions":
         return None, [_err(None, f"not a BPMN 2.0 document: root element is {root.tag!r}, expected bpmn:definitions")]
     schema = _xsd()
     if not schema.validate(root):
         errors = []
         for entry in list(schema.error_log)[:20]:
-            errors.append(_err(_element_at_line(root, entry.line), f"BPMN schema (line {entry.line}): {entry.message}"))
+            errors.append(_err(_schema_error_element(root, entry), f"BPMN schema (line {entry.line}): {entry.message}"))
         return None, errors
     return root, []
 
@@ -142,6 +168,11 @@ def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Cal
     if kind in UNSUPPORTED:
         errors.append(_err(el_id, UNSUPPORTED[kind]))
         return
+    if el_id and len(el_id) > MAX_ELEMENT_ID:
+        errors.append(_err(el_id, f"element id is longer than {MAX_ELEMENT_ID} characters"))
+        return
+    if kind == "userTask" and len(el.get("name") or "") > MAX_NAME:
+        errors.append(_err(el_id, f"user task name is longer than {MAX_NAME} characters"))
     info = {"type": kind, "name": el.get("name")}
     props = _properties(el)
     if props:
@@ -172,6 +203,9 @@ def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Cal
         except ExpressionError as exc:
             errors.append(_err(el_id, f"script: {exc}"))
     elif kind == "sequenceFlow":
+        for ref in ("sourceRef", "targetRef"):
+            if el.get(ref) not in meta["ids"]:
+                errors.append(_err(el_id, f"{ref} {el.get(ref)!r} does not name an element of the process"))
         cond = el.find("bpmn:conditionExpression", NS)
         if cond is not None:
             try:
@@ -203,7 +237,7 @@ def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
     executable = [p for p in processes if p.get("isExecutable", "true") == "true"] or processes
     if len(executable) != 1:
         msg = "the document must contain exactly one executable process" + (
-            f" (found {', '.join(p.get('id') for p in executable)})" if executable else ""
+            f" (found {', '.join(p.get('id') or '(no id)' for p in executable)})" if executable else ""
         )
         return ParsedModel("", None, {}, [_err(None, msg)])
     process = executable[0]
@@ -211,6 +245,8 @@ def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
     errors: list[dict] = []
     if not ID_RE.match(pid):
         errors.append(_err(pid or None, "process id must start with a letter and use letters, digits, _ . -"))
+    if len(process.get("name") or "") > MAX_NAME:
+        errors.append(_err(pid, f"process name is longer than {MAX_NAME} characters"))
     starters = _split_roles(process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups"))
     if not starters:
         errors.append(_err(pid, "process has no camunda:candidateStarterGroups: name the role(s) that may start it"))
@@ -224,6 +260,7 @@ def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
         "properties": _properties(process),
         "elements": {},
         "lanes": {},
+        "ids": {el.get("id") for el in process.iter() if isinstance(el.tag, str) and el.get("id")},
     }
     for lane in process.iterfind(".//bpmn:lane", NS):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
@@ -231,6 +268,7 @@ def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
     for el in process.iter():
         if isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN_NS}}}") and el is not process:
             _check_element(el, process, meta, errors, form_exists)
+    del meta["ids"]
     return ParsedModel(pid, process.get("name"), meta, errors)
 
 

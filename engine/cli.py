@@ -64,7 +64,7 @@ def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=
                 if role not in existing:
                     identity.add_user(uow.session, role, demo_password, [role], display_name=f"{zh} ({en})", org_unit="hall-1")
                     uow.audit("user_created", username=role, roles=[role])
-        echo("demo users (username = role, password: %s): %s" % (demo_password, ", ".join(ROLES)))
+        echo(f"demo users (username = role, password: {demo_password}): {', '.join(ROLES)}")
 
 
 @click.group()

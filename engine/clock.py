@@ -9,7 +9,7 @@ SpiffWorkflow's timer module calls ``datetime.now(timezone.utc)`` directly, so
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class Clock:
@@ -24,13 +24,13 @@ class Clock:
         pinned = self._pinned
         if pinned is not None:
             return pinned
-        return datetime.now(timezone.utc) + self._offset
+        return datetime.now(UTC) + self._offset
 
     def set(self, when: datetime) -> None:
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         with self._lock:
-            self._pinned = when.astimezone(timezone.utc)
+            self._pinned = when.astimezone(UTC)
 
     def advance(self, delta: timedelta) -> None:
         with self._lock:
@@ -61,7 +61,7 @@ class _ClockDatetime(datetime):
     @classmethod
     def now(cls, tz=None):  # noqa: D102 - mirrors datetime.now
         current = clock.now()
-        return current if tz is None or tz is timezone.utc else current.astimezone(tz)
+        return current if tz is None or tz is UTC else current.astimezone(tz)
 
 
 def install_spiff_clock() -> None:

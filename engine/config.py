@@ -56,8 +56,8 @@ def project_root() -> Path:
 
 
 def load_settings(**overrides) -> Settings:
-    var_dir = Path(os.environ.get("BPM_VAR_DIR", project_root() / "var"))
-    url = os.environ.get("BPM_DATABASE_URL") or f"sqlite:///{var_dir / 'bpm.sqlite3'}"
+    var_dir = Path(overrides.pop("var_dir", None) or os.environ.get("BPM_VAR_DIR") or project_root() / "var")
+    url = overrides.pop("database_url", None) or os.environ.get("BPM_DATABASE_URL") or f"sqlite:///{var_dir / 'bpm.sqlite3'}"
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     values = dict(

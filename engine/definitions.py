@@ -112,5 +112,17 @@ def deploy_process(uow, xml: bytes) -> tuple[ProcessDefinition, bool]:
     return row, True
 
 
+def by_id(engine, session: Session, definition_id: int) -> ProcessDefinition:
+    """A definition version by id, cached in-process (deployed versions never change)."""
+    row = engine.definitions.get(definition_id)
+    if row is None:
+        row = session.get(ProcessDefinition, definition_id)
+        if row is None:
+            raise NotFound(f"process definition #{definition_id} not found")
+        session.expunge(row)
+        engine.definitions[definition_id] = row
+    return row
+
+
 def spec_for(engine, row: ProcessDefinition):
     return engine.specs.get(row.id, row.xml, row.key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import re
 import uuid
 
 from sqlalchemy import select
@@ -13,7 +14,10 @@ from sqlalchemy.orm import Session
 
 from engine.clock import utcnow
 from engine.errors import NotFound, PayloadTooLarge, ValidationFailed
-from engine.store.models import Blob, Document, DocumentLink
+from engine.store.models import Blob, Document, DocumentLink, ProcessInstance
+
+# Control characters (NUL included: PostgreSQL text cannot hold it) never belong in a file name.
+_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 _MAGIC = {
     "application/pdf": (b"%PDF-",),
@@ -61,7 +65,7 @@ def upload(uow, settings, filename: str, declared_type: str | None, content: byt
         raise PayloadTooLarge(f"file is larger than {settings.max_upload_bytes} bytes")
     if not content:
         raise ValidationFailed("empty file", {"file": ["file is empty"]})
-    name = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    name = _UNSAFE_NAME_CHARS.sub("", (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1])[:255].strip() or "upload"
     ctype = _content_type(name, declared_type, content, settings.allowed_upload_types)
     sha = store_blob(uow.session, content)
     doc = Document(
@@ -78,21 +82,42 @@ def upload(uow, settings, filename: str, declared_type: str | None, content: byt
     return doc
 
 
+def may_read(session: Session, actor, doc: Document) -> bool:
+    """The uploader, admins and auditors, and whoever may read an instance using the document."""
+    from engine.access import can_read_instance, reads_everything
+
+    if doc.created_by == actor.username or reads_everything(actor) or actor.username == "system":
+        return True
+    return any(
+        can_read_instance(session, actor, session.get(ProcessInstance, iid)) for iid in linked_instances(session, doc.id)
+    )
+
+
 def link(uow, field_errors_key: str, doc_ids: list[str], instance_id: str) -> None:
-    """Attach documents named in form data to an instance; unknown ids are a 422."""
+    """Attach documents named in form data to an instance; unknown ids are a 422.
+
+    Only documents the actor may read can be attached: otherwise naming someone else's
+    document id in a filepicker field would grant read access to it through the instance.
+    """
     if not doc_ids:
         return
     found = {
         d.id: d for d in uow.session.execute(select(Document).where(Document.id.in_(doc_ids))).scalars()
     }
-    missing = [d for d in doc_ids if d not in found]
-    if missing:
-        raise ValidationFailed("unknown documents", {field_errors_key: [f"document {d!r} does not exist" for d in missing]})
     existing = set(
         uow.session.execute(
             select(DocumentLink.document_id).where(DocumentLink.instance_id == instance_id, DocumentLink.document_id.in_(doc_ids))
         ).scalars()
     )
+    missing = [
+        d for d in doc_ids
+        if d not in found or (d not in existing and not may_read(uow.session, uow.actor, found[d]))
+    ]
+    if missing:
+        raise ValidationFailed(
+            "unknown documents",
+            {field_errors_key: [f"document {d!r} does not exist or you may not use it" for d in dict.fromkeys(missing)]},
+        )
     for doc_id in dict.fromkeys(doc_ids):
         if doc_id not in existing:
             uow.session.add(DocumentLink(document_id=doc_id, instance_id=instance_id))

@@ -13,6 +13,7 @@ from engine.errors import Forbidden, NotFound, ValidationFailed
 from engine.forms import check_form
 from engine.roles import DEPLOYER_ROLES
 from engine.store.models import FormDefinition
+from engine.store.records import LATEST_FORM_VERSION
 
 
 def form_to_dict(row: FormDefinition, with_content: bool = True) -> dict:
@@ -32,6 +33,10 @@ def latest(session: Session, form_key: str) -> FormDefinition | None:
     return session.execute(
         select(FormDefinition).where(FormDefinition.form_key == form_key).order_by(FormDefinition.version.desc()).limit(1)
     ).scalar_one_or_none()
+
+
+def latest_version(session: Session, form_key: str) -> int | None:
+    return session.connection().execute(LATEST_FORM_VERSION, {"b_key": form_key}).scalar_one_or_none()
 
 
 def exists(session: Session, form_key: str) -> bool:

@@ -594,7 +594,8 @@ def _text_rules(rules: dict) -> list:
     if rules.get("validationType") == "email":
         out.append(_rule(_EMAIL_RE.fullmatch, "Field must be a valid email."))
     if rules.get("validationType") == "phone":
-        out.append(_rule(_PHONE_RE.fullmatch, "Field must be a valid international phone number. (e.g. +4930664040900)"))
+        out.append(_rule(_PHONE_RE.fullmatch,
+                         "Field must be a valid international phone number. (e.g. +4930664040900)"))
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from engine import definitions, documents, formdefs
 from engine.access import can_read_instance, reads_everything
@@ -16,14 +16,28 @@ from engine.identity import Actor
 from engine.progress import load_workflow, save
 from engine.runtime import advance, describe, new_workflow
 from engine.store.models import AuditEvent, ProcessDefinition, ProcessInstance, Task, Timer
+from engine.store.records import InstanceRecord, load_instance
 
 STATUSES = ("running", "completed", "incident", "cancelled")
+_T, _TM, _D = Task.__table__, Timer.__table__, ProcessDefinition.__table__
+DEFINITION_LABEL = select(_D.c.version, _D.c.name).where(_D.c.id == bindparam("b_id"))
+OPEN_TASKS = (
+    select(_T.c.id, _T.c.element_id, _T.c.name, _T.c.assignee, _T.c.candidate_groups, _T.c.created_at, _T.c.due_at)
+    .where(_T.c.instance_id == bindparam("b_instance"), _T.c.status == "open")
+    .order_by(_T.c.created_at)
+)
+PENDING_TIMERS = (
+    select(_TM.c.id, _TM.c.element_id, _TM.c.kind, _TM.c.fire_at)
+    .where(_TM.c.instance_id == bindparam("b_instance"), _TM.c.state == "pending")
+    .order_by(_TM.c.fire_at)
+)
 
 
 def validate_form_data(session, engine, form_key: str, version: int | None, data) -> tuple[dict, list[str]]:
     """Validate ``data`` against a deployed form; 422 with ``{field: [messages]}``."""
-    row = formdefs.get_form(session, form_key, version)
-    content = formdefs.form_content(engine, session, row.form_key, row.version)
+    if version is None:
+        version = formdefs.get_form(session, form_key).version
+    content = formdefs.form_content(engine, session, form_key, version)
     try:
         cleaned = validate_submission(content, data)
     except ValidationError as exc:
@@ -45,7 +59,7 @@ def start(engine, uow, key: str, data: dict, business_key: str | None = None) ->
     workflow = new_workflow(spec, subspecs)
     workflow.task_tree.data.update(data)
     result = advance(workflow)
-    inst = ProcessInstance(
+    inst = InstanceRecord(
         id=inst_id,
         definition_id=definition.id,
         process_key=definition.key,
@@ -54,8 +68,11 @@ def start(engine, uow, key: str, data: dict, business_key: str | None = None) ->
         data={},
         state="",
         visited=[],
+        incident=None,
+        lock_version=1,
         started_by=uow.actor.username,
         started_at=utcnow(),
+        ended_at=None,
     )
     uow.audit(
         "instance_started",
@@ -80,7 +97,8 @@ def get_readable(session, actor: Actor, instance_id: str) -> ProcessInstance:
 
 
 def instance_to_dict(session, inst: ProcessInstance, detail: bool = True) -> dict:
-    definition = session.get(ProcessDefinition, inst.definition_id)
+    conn = session.connection()
+    definition = conn.execute(DEFINITION_LABEL, {"b_id": inst.definition_id}).one()
     out = {
         "id": inst.id,
         "process_key": inst.process_key,
@@ -94,12 +112,8 @@ def instance_to_dict(session, inst: ProcessInstance, detail: bool = True) -> dic
         "incident": inst.incident,
     }
     if detail:
-        tasks = session.execute(
-            select(Task).where(Task.instance_id == inst.id, Task.status == "open").order_by(Task.created_at)
-        ).scalars()
-        timers = session.execute(
-            select(Timer).where(Timer.instance_id == inst.id, Timer.state == "pending").order_by(Timer.fire_at)
-        ).scalars()
+        tasks = conn.execute(OPEN_TASKS, {"b_instance": inst.id})
+        timers = conn.execute(PENDING_TIMERS, {"b_instance": inst.id})
         out.update(
             data=inst.data,
             completed_elements=inst.visited,
@@ -151,7 +165,7 @@ def retry(engine, uow, instance_id: str, data: dict | None = None) -> ProcessIns
     """Re-run the failed element (optionally with corrected variables) and continue."""
     if not uow.actor.is_admin:
         raise Forbidden("only an administrator may retry incidents")
-    inst = uow.session.get(ProcessInstance, instance_id)
+    inst = load_instance(uow.session, instance_id)
     if inst is None:
         raise NotFound(f"process instance {instance_id!r} not found")
     if inst.status != "incident":

@@ -6,47 +6,55 @@ incident, so each of them is one transaction with the same bookkeeping.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from engine import formdefs
 from engine.clock import utcnow
 from engine.definitions import spec_for
+from engine.errors import Conflict
 from engine.runtime import StepResult, bpmn_id, compact, dump_state, load_state
-from engine.store.models import ProcessDefinition, ProcessInstance, Task, TaskCandidate, Timer
+from engine.store.models import ProcessDefinition, Task, TaskCandidate, Timer
+from engine.store.records import OPEN_TASK_IDS, InstanceRecord, insert_instance, update_instance
+
+TASKS = Task.__table__
+CANDIDATES = TaskCandidate.__table__
+INSERT_TASK = insert(TASKS)
+INSERT_CANDIDATE = insert(CANDIDATES)
 
 
-def load_workflow(engine, inst: ProcessInstance, definition: ProcessDefinition):
+def load_workflow(engine, inst: InstanceRecord, definition: ProcessDefinition):
     spec, subspecs = spec_for(engine, definition)
     return load_state(inst.state, spec, subspecs)
 
 
-def _create_task(uow, inst: ProcessInstance, definition: ProcessDefinition, spiff_task, now) -> Task:
+def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff_task, now) -> dict:
+    """Insert the tasklist row (and its candidate rows) for a newly waiting user task."""
     element = bpmn_id(spiff_task)
     info = (definition.meta.get("elements") or {}).get(element, {})
     form_key = info.get("form_key")
-    form_row = formdefs.latest(uow.session, form_key) if form_key else None
     groups = info.get("candidate_groups", [])
-    row = Task(
-        id=str(spiff_task.id),
-        instance_id=inst.id,
-        process_key=inst.process_key,
-        element_id=element,
-        name=info.get("name") or spiff_task.task_spec.bpmn_name,
-        form_key=form_key,
-        form_version=form_row.version if form_row else None,
-        candidate_groups=groups,
-        properties=info.get("properties", {}),
-        status="open",
-        created_at=now,
-    )
-    uow.session.add(row)
-    for role in groups:
-        uow.session.add(TaskCandidate(task_id=row.id, role=role))
-    uow.audit("task_created", instance_id=inst.id, task_id=row.id, element_id=element, name=row.name, candidate_groups=groups)
+    row = {
+        "id": str(spiff_task.id),
+        "instance_id": inst.id,
+        "process_key": inst.process_key,
+        "element_id": element,
+        "name": info.get("name") or spiff_task.task_spec.bpmn_name,
+        "form_key": form_key,
+        "form_version": formdefs.latest_version(uow.session, form_key) if form_key else None,
+        "candidate_groups": groups,
+        "properties": info.get("properties", {}),
+        "status": "open",
+        "created_at": now,
+    }
+    conn = uow.session.connection()
+    conn.execute(INSERT_TASK, row)
+    if groups:
+        conn.execute(INSERT_CANDIDATE, [{"task_id": row["id"], "role": role} for role in groups])
+    uow.audit("task_created", instance_id=inst.id, task_id=row["id"], element_id=element, name=row["name"], candidate_groups=groups)
     return row
 
 
-def _sync_timers(uow, inst: ProcessInstance, result: StepResult, now) -> None:
+def _sync_timers(uow, inst: InstanceRecord, result: StepResult, now) -> None:
     pending = {
         t.task_id: t
         for t in uow.session.execute(
@@ -75,8 +83,8 @@ def _sync_timers(uow, inst: ProcessInstance, result: StepResult, now) -> None:
             uow.audit("timer_scheduled", instance_id=inst.id, element_id=timer.element_id, fire_at=timer.fire_at.isoformat())
 
 
-def save(uow, inst: ProcessInstance, definition: ProcessDefinition, workflow, result: StepResult, new: bool = False) -> list[Task]:
-    """Write everything one step changed; the ORM version check guards ``inst``."""
+def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, result: StepResult, new: bool = False) -> list[dict]:
+    """Write everything one step changed; the version check on ``inst`` refuses lost updates."""
     now = utcnow()
     previous = None if new else inst.status
     inst.status = result.status
@@ -96,23 +104,22 @@ def save(uow, inst: ProcessInstance, definition: ProcessDefinition, workflow, re
             message=result.incident.get("message"),
         )
     if new:
-        uow.session.add(inst)
-        uow.session.flush()
+        insert_instance(uow.session, inst)
         open_ids: set[str] = set()
     else:
-        open_ids = set(
-            uow.session.execute(select(Task.id).where(Task.instance_id == inst.id, Task.status == "open")).scalars()
-        )
+        if not update_instance(uow.session, inst):
+            raise Conflict("the instance was changed by someone else at the same time; reload and try again")
+        open_ids = set(uow.session.connection().execute(OPEN_TASK_IDS, {"b_instance": inst.id}).scalars())
     ready = {str(t.id): t for t in result.ready_tasks}
     created = [_create_task(uow, inst, definition, t, now) for tid, t in ready.items() if tid not in open_ids]
+    uow.created_tasks.extend(row["id"] for row in created)
     gone = [tid for tid in open_ids if tid not in ready]
     if gone:
-        uow.session.execute(
-            update(Task).where(Task.id.in_(gone), Task.status == "open").values(status="cancelled", completed_at=now)
+        uow.session.connection().execute(
+            update(TASKS).where(TASKS.c.id.in_(gone), TASKS.c.status == "open").values(status="cancelled", completed_at=now)
         )
         for tid in gone:
             uow.audit("task_cancelled", instance_id=inst.id, task_id=tid)
     if (definition.meta or {}).get("has_timers"):
         _sync_timers(uow, inst, result, now)
-    uow.session.flush()  # the version check on the instance happens here
     return created

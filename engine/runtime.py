@@ -15,7 +15,7 @@ import json
 import threading
 from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -170,8 +170,8 @@ def _timer_due(task) -> datetime | None:
     except ValueError:
         return None
     if due is not None and due.tzinfo is None:
-        due = due.replace(tzinfo=timezone.utc)
-    return due.astimezone(timezone.utc) if due else None
+        due = due.replace(tzinfo=UTC)
+    return due.astimezone(UTC) if due else None
 
 
 def _error_task(workflow):

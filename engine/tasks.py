@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, update
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, func, select, update
 
-from engine import documents, formdefs
+from engine import definitions, documents, formdefs
 from engine.access import can_read_instance, is_candidate, reads_everything
 from engine.clock import utcnow
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -15,7 +15,21 @@ from engine.identity import Actor
 from engine.instances import validate_form_data
 from engine.progress import load_workflow, save
 from engine.runtime import advance
-from engine.store.models import ProcessDefinition, ProcessInstance, Task, TaskCandidate
+from engine.store.models import ProcessInstance, Task, TaskCandidate
+from engine.store.records import TASKS, InstanceRecord, load_instance, load_task
+
+COMPLETE_TASK = (
+    update(TASKS)
+    .where(TASKS.c.id == bindparam("b_id"), TASKS.c.status == "open")
+    .values(
+        status="completed",
+        completed_at=bindparam("completed_at"),
+        completed_by=bindparam("completed_by"),
+        submitted=bindparam("submitted"),
+        assignee=bindparam("assignee"),
+        claimed_at=bindparam("claimed_at"),
+    )
+)
 
 SCOPES = ("mine", "candidate", "all")
 
@@ -127,28 +141,30 @@ def unclaim(uow, task_id: str) -> Task:
     return task
 
 
-def complete(engine, uow, task_id: str, data: dict) -> tuple[Task, ProcessInstance]:
+def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecord]:
     """Validate the form data, run the task and the engine to the next wait state."""
     session = uow.session
-    task = _load(session, task_id)
+    task = load_task(session, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id!r} not found")
     _check_worker(uow.actor, task, "complete")
     if task.assignee is not None and task.assignee != uow.actor.username:
         raise Conflict(f"task is claimed by {task.assignee}")
     cleaned, docs = (data, [])
     if task.form_key:
         cleaned, docs = validate_form_data(session, engine, task.form_key, task.form_version, data)
-    inst = session.get(ProcessInstance, task.instance_id)
-    definition = session.get(ProcessDefinition, inst.definition_id)
+    inst = load_instance(session, task.instance_id)
+    definition = definitions.by_id(engine, session, inst.definition_id)
     workflow = load_workflow(engine, inst, definition)
     spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
     if spiff_task is None or not spiff_task.has_state(TaskState.READY):
         raise Conflict("task is no longer waiting for input")
     now = utcnow()
-    done = session.execute(
-        update(Task)
-        .where(Task.id == task_id, Task.status == "open")
-        .values(status="completed", completed_at=now, completed_by=uow.actor.username, submitted=cleaned,
-                assignee=uow.actor.username, claimed_at=task.claimed_at or now)
+    claimed_at = task.claimed_at or now
+    done = session.connection().execute(
+        COMPLETE_TASK,
+        {"b_id": task_id, "completed_at": now, "completed_by": uow.actor.username, "submitted": cleaned,
+         "assignee": uow.actor.username, "claimed_at": claimed_at},
     ).rowcount
     if done != 1:
         raise Conflict("task was completed by someone else at the same time")
@@ -158,5 +174,7 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[Task, ProcessInstan
     result = advance(workflow)
     save(uow, inst, definition, workflow, result)
     documents.link(uow, "data", docs, inst.id)
-    uow.session.refresh(task)
-    return task, inst
+    out = task_to_dict(task)
+    out.update(status="completed", completed_at=now, completed_by=uow.actor.username, assignee=uow.actor.username,
+               claimed_at=claimed_at)
+    return out, inst

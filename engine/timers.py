@@ -17,7 +17,8 @@ from engine.clock import utcnow
 from engine.identity import SYSTEM
 from engine.progress import load_workflow, save
 from engine.runtime import advance
-from engine.store.models import ProcessDefinition, ProcessInstance, Timer
+from engine.store.models import ProcessDefinition, Timer
+from engine.store.records import load_instance
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def fire_one(engine) -> bool:
         timer = _take_due(uow)
         if timer is None:
             return False
-        inst = uow.session.get(ProcessInstance, timer.instance_id)
+        inst = load_instance(uow.session, timer.instance_id)
         timer.attempts += 1
         if inst is None or inst.status != "running":
             timer.state = "cancelled"

@@ -8,11 +8,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import text
 
 from engine import definitions, documents, formdefs, identity
-from engine.access import can_read_instance, reads_everything
 from engine.errors import BadRequest, Forbidden, ValidationFailed
-from engine.store.models import ProcessInstance
 from web import schemas as s
-from web.auth import bearer_token
+from web.auth import bearer_token, forget_token
 from web.routing import actor, api_route, openapi_document
 
 bp = Blueprint("catalog", __name__, url_prefix="/api")
@@ -29,7 +27,7 @@ def health():
     return {"status": "ok", "database": "ok"}
 
 
-@bp.get("/openapi.json")
+@api_route(bp, "/openapi.json", summary="This OpenAPI 3 description of the API", auth=False)
 def openapi():
     return jsonify(openapi_document())
 
@@ -45,8 +43,10 @@ def token(body):
 
 @api_route(bp, "/auth/logout", "POST", summary="Revoke the bearer token used for this request", status=204)
 def logout():
+    token = bearer_token()
     with _engine().uow(actor()) as uow:
-        identity.revoke_token(uow.session, bearer_token())
+        identity.revoke_token(uow.session, token)
+    forget_token(token)
     return Response(status=204)
 
 
@@ -72,7 +72,8 @@ def list_definitions():
 
 
 @api_route(bp, "/process-definitions", "POST", summary="Deploy BPMN XML (new version unless identical)",
-           response=s.DefinitionSchema, status=201, content="application/xml", errors=(400, 403, 413, 422))
+           response=s.DefinitionSchema, status=201, alt_status=(200,), content=("application/xml", "multipart/form-data"),
+           errors=(400, 403, 413, 422))
 def deploy_definition():
     xml = _read_xml()
     with _engine().uow(actor()) as uow:
@@ -104,7 +105,7 @@ def list_forms():
 
 
 @api_route(bp, "/forms", "POST", summary="Deploy a form-js form (new version unless identical)",
-           body=s.FormBody, response=s.FormSchema, status=201, errors=(403,))
+           body=s.FormBody, response=s.FormSchema, status=201, alt_status=(200,), errors=(403,))
 def deploy_form(body):
     with _engine().uow(actor()) as uow:
         row, created = formdefs.deploy_form(uow, request.get_json())
@@ -121,7 +122,7 @@ def get_form(form_id, args):
 
 
 @api_route(bp, "/documents", "POST", summary="Upload a file (multipart field 'file')", response=s.DocumentSchema,
-           status=201, content="multipart/form-data", errors=(400, 413))
+           status=201, content="multipart/form-data", errors=(400, 413, 422))
 def upload_document():
     engine = _engine()
     upload = request.files.get("file")
@@ -138,15 +139,14 @@ def download_document(doc_id):
     who = actor()
     with _engine().read() as session:
         doc = documents.get(session, doc_id)
-        allowed = doc.created_by == who.username or reads_everything(who) or any(
-            can_read_instance(session, who, session.get(ProcessInstance, iid))
-            for iid in documents.linked_instances(session, doc_id)
-        )
-        if not allowed:
+        if not documents.may_read(session, who, doc):
             raise Forbidden("you may not read this document")
         body = documents.content(session, doc)
-    response = Response(body, mimetype=doc.content_type)
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(doc.filename)}"
+        # read while the session is open: the reader rolls back on exit, expiring the row
+        filename, content_type, sha = doc.filename, doc.content_type, doc.sha256
+    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "") or "download"
+    response = Response(body, mimetype=content_type)
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["ETag"] = doc.sha256
+    response.set_etag(sha)
     return response

@@ -94,4 +94,4 @@ def complete_task(task_id, body):
     engine = _engine()
     with engine.uow(actor()) as uow:
         task, inst = tasks.complete(engine, uow, task_id, body["data"])
-        return {"task": tasks.task_to_dict(task), "instance": _instance(uow.session, inst)}
+        return {"task": task, "instance": _instance(uow.session, inst)}

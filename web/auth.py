@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app, g, request
 
 from engine import identity
 from engine.errors import Unauthorized
+
+# A token is re-checked against the database at most every few seconds per process, so
+# a revocation made by another process takes effect within TOKEN_CACHE_SECONDS.
+TOKEN_CACHE_SECONDS = 5.0
+_cache: dict[str, tuple] = {}
 
 
 def bearer_token() -> str | None:
@@ -24,6 +31,20 @@ def require_actor():
     if token is None:
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
     engine = current_app.extensions["bpm"]
+    cached = _cache.get(token)
+    now = time.monotonic()
+    if cached is not None and cached[1] > now:
+        g.actor = cached[0]
+        return g.actor
     with engine.read() as session:
         g.actor = identity.authenticate(session, token)
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[token] = (g.actor, now + TOKEN_CACHE_SECONDS)
     return g.actor
+
+
+def forget_token(token: str | None) -> None:
+    """Drop a token from this process's cache (logout, revocation)."""
+    if token:
+        _cache.pop(token, None)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from flask import Blueprint, g, jsonify, request
 from marshmallow import Schema, ValidationError
 
-from engine.errors import BadRequest, ValidationFailed
+from engine.errors import BadRequest, NotFound, ValidationFailed
 
 
 @dataclass
@@ -29,8 +29,9 @@ class Operation:
     response: type[Schema] | None
     status: int
     auth: bool
-    content: str = "application/json"
+    content: str | tuple[str, ...] = "application/json"
     errors: tuple[int, ...] = field(default_factory=tuple)
+    alt_status: tuple[int, ...] = field(default_factory=tuple)
 
 
 OPERATIONS: list[Operation] = []
@@ -62,14 +63,23 @@ def api_route(
     response: type[Schema] | None = None,
     status: int = 200,
     auth: bool = True,
-    content: str = "application/json",
+    content: str | tuple[str, ...] = "application/json",
     errors: tuple[int, ...] = (),
+    alt_status: tuple[int, ...] = (),
 ):
-    """Register a JSON endpoint; the view gets ``body=`` / ``args=`` keyword arguments."""
+    """Register a JSON endpoint; the view gets ``body=`` / ``args=`` keyword arguments.
+
+    ``content`` names the accepted non-JSON body type(s) (a multipart body carries field
+    ``file``); ``alt_status`` lists other success codes the view may return (e.g. 200 for
+    an idempotent no-op), documented with the same response schema.
+    """
 
     def decorator(view):
         OPERATIONS.append(
-            Operation(bp.url_prefix + rule, method, summary, bp.name, body, query, response, status, auth, content, errors)
+            Operation(
+                bp.url_prefix + rule, method, summary, bp.name, body, query, response, status, auth, content, errors,
+                alt_status,
+            )
         )
 
         @functools.wraps(view)
@@ -78,12 +88,21 @@ def api_route(
                 from web.auth import require_actor
 
                 require_actor()
+            if any(isinstance(v, str) and "\x00" in v for v in kwargs.values()):
+                # nothing is named with a NUL character (and PostgreSQL text cannot even hold one)
+                raise NotFound("not found: the path contains a NUL character")
             if body is not None:
-                payload = request.get_json(silent=True)
+                try:
+                    payload = request.get_json(silent=True)
+                except RecursionError:
+                    raise BadRequest("request body is nested too deeply") from None
                 if payload is None:
                     raise BadRequest("request body must be a JSON object (Content-Type: application/json)")
                 kwargs["body"] = _load(body, payload, "request body")
             if query is not None:
+                nul = sorted({k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v})
+                if nul:
+                    raise ValidationFailed("invalid query parameters", {k: ["must not contain NUL characters"] for k in nul})
                 kwargs["args"] = _load(query, request.args.to_dict(), "query parameters")
             result = view(**kwargs)
             if response is None or not isinstance(result, (dict, list)):
@@ -118,6 +137,14 @@ def openapi_document() -> dict:
     from web.schemas import ErrorSchema
 
     spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.schema(
+        "FileUpload",
+        {
+            "type": "object",
+            "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary", "description": "the file"}},
+        },
+    )
     paths: dict[str, dict] = {}
     for op in OPERATIONS:
         path = _PARAM.sub(r"{\1}", op.rule)
@@ -130,11 +157,19 @@ def openapi_document() -> dict:
         if op.body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
         elif op.content != "application/json":
-            operation["requestBody"] = {"required": True, "content": {op.content: {"schema": {"type": "string", "format": "binary"}}}}
-        ok = {"description": "success"}
-        if op.response is not None:
-            ok["content"] = {"application/json": {"schema": op.response}}
-        operation["responses"][str(op.status)] = ok
+            kinds = (op.content,) if isinstance(op.content, str) else op.content
+            operation["requestBody"] = {
+                "required": True,
+                "content": {
+                    kind: {"schema": "FileUpload" if kind == "multipart/form-data" else {"type": "string", "format": "binary"}}
+                    for kind in kinds
+                },
+            }
+        for code in (op.status, *op.alt_status):
+            ok = {"description": "success"}
+            if op.response is not None:
+                ok["content"] = {"application/json": {"schema": op.response}}
+            operation["responses"][str(code)] = ok
         codes = set(op.errors) | ({401} if op.auth else set()) | ({422} if (op.body or op.query) else set())
         for code in sorted(codes):
             operation["responses"][str(code)] = {

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+# Limits that keep values inside what the database columns can hold: PostgreSQL text
+# cannot contain NUL characters, and its INTEGER is 32-bit.
+NO_NUL = validate.Regexp(r"^[^\x00]*\Z", error="must not contain NUL characters")
+MAX_INT32 = 2**31 - 1
+MAX_PAGE = 1_000_000
+
 
 class ErrorSchema(Schema):
     error = fields.Str(required=True, metadata={"description": "machine-readable code"})
@@ -12,8 +18,8 @@ class ErrorSchema(Schema):
 
 
 class TokenRequest(Schema):
-    username = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    password = fields.Str(required=True, validate=validate.Length(min=1, max=256))
+    username = fields.Str(required=True, validate=[validate.Length(min=1, max=64), NO_NUL])
+    password = fields.Str(required=True, validate=[validate.Length(min=1, max=256), NO_NUL])
 
 
 class TokenResponse(Schema):
@@ -68,7 +74,7 @@ class DefinitionList(Schema):
 
 
 class VersionQuery(Schema):
-    version = fields.Int(validate=validate.Range(min=1))
+    version = fields.Int(validate=validate.Range(min=1, max=MAX_INT32))
 
 
 class FormBody(Schema):
@@ -107,7 +113,7 @@ class DocumentSchema(Schema):
 
 
 class StartInstanceRequest(Schema):
-    business_key = fields.Str(allow_none=True, validate=validate.Length(max=128))
+    business_key = fields.Str(allow_none=True, validate=[validate.Length(max=128), NO_NUL])
     data = fields.Dict(keys=fields.Str(), load_default=dict)
 
 
@@ -155,7 +161,7 @@ class InstancePage(Schema):
 class InstanceQuery(Schema):
     key = fields.Str()
     status = fields.Str(validate=validate.OneOf(["running", "completed", "incident", "cancelled"]))
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
+    page = fields.Int(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -210,7 +216,7 @@ class TaskPage(Schema):
 class TaskQuery(Schema):
     scope = fields.Str(load_default="all", validate=validate.OneOf(["mine", "candidate", "all"]))
     instance = fields.Str()
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
+    page = fields.Int(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
 
 

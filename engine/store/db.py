@@ -8,8 +8,9 @@ PostgreSQL runs at READ COMMITTED; races are settled by the optimistic version c
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -56,11 +57,18 @@ class Database:
             self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False, autoflush=False
         )
         self.is_sqlite = url.startswith("sqlite")
+        self._write_lock = threading.Lock()
         self.is_postgres = self.engine.dialect.name == "postgresql"
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commit on success, roll back on any exception."""
+        """One unit of work: commit on success, roll back on any exception.
+
+        On SQLite, writers of this process queue on a lock first: SQLite's own busy
+        handler polls with growing sleeps, which turns contention into long tails.
+        """
+        if self.is_sqlite:
+            self._write_lock.acquire()
         session = self._sessions()
         try:
             yield session
@@ -70,6 +78,8 @@ class Database:
             raise
         finally:
             session.close()
+            if self.is_sqlite:
+                self._write_lock.release()
 
     @contextmanager
     def reader(self) -> Iterator[Session]:

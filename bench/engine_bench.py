@@ -1,0 +1,263 @@
+"""Engine benchmark: prints one JSON object with the figures of the engine issue.
+
+    python bench/engine_bench.py [--lifecycles N] [--http-lifecycles N] [--database-url URL]
+
+* lifecycles/s of a 4-user-task process (start + 4 completions), in-process through the
+  engine services (a transaction per step, SQLite by default) and over HTTP against
+  ``bpm serve`` (gunicorn) with concurrent clients;
+* p50/p95 task-completion latency for both;
+* raw SpiffWorkflow in memory on the same process (no persistence) for the ratio;
+* step cost and stored state size at loop iteration 10 vs 1000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+ROLES = ["counter_staff", "duty_manager", "hall_manager", "info_clerk"]
+
+
+def pct(values, q):
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 3)
+
+
+def make_engine(url: str | None, var_dir: Path):
+    from engine.app import BpmEngine
+    from engine.cli import deploy_path, init_database
+    from engine.config import load_settings
+
+    settings = load_settings(var_dir=var_dir, **({"database_url": url} if url else {}))
+    engine = BpmEngine(settings)
+    quiet = lambda *_: None  # noqa: E731
+    init_database(engine, echo=quiet)
+    for name in ("simple_note.form", "four_step.bpmn"):
+        deploy_path(engine, FIXTURES / name, echo=quiet)
+    deploy_path(engine, ROOT / "bench" / "loop.bpmn", echo=quiet)
+    return engine
+
+
+def in_process(engine, n: int) -> dict:
+    from engine import instances, tasks
+    from engine.identity import Actor
+
+    actors = {r: Actor(r, frozenset({r})) for r in ROLES}
+    latencies = []
+
+    def lifecycle():
+        with engine.uow(actors["counter_staff"]) as uow:
+            inst = instances.start(engine, uow, "four_step", {"n": 1})
+            next_id = inst.id
+        task_id = _open_task(engine, next_id)
+        for role in ROLES:
+            t0 = time.perf_counter()
+            with engine.uow(actors[role]) as uow:
+                task, inst = tasks.complete(engine, uow, task_id, {"note": "ok", "amount": 1})
+                created = uow.created_tasks
+            latencies.append(time.perf_counter() - t0)
+            task_id = created[0] if created else None
+
+    for _ in range(20):
+        lifecycle()
+    latencies.clear()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        lifecycle()
+    elapsed = time.perf_counter() - t0
+    return {"lifecycles_per_s": round(n / elapsed, 1), "complete_p50_ms": pct(latencies, 0.5), "complete_p95_ms": pct(latencies, 0.95)}
+
+
+def _open_task(engine, instance_id):
+    from sqlalchemy import select
+
+    from engine.store.models import Task
+
+    with engine.read() as session:
+        return session.execute(select(Task.id).where(Task.instance_id == instance_id, Task.status == "open")).scalar_one()
+
+
+def raw_spiff(n: int) -> dict:
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+    from SpiffWorkflow.bpmn.parser import BpmnParser
+    from SpiffWorkflow.util.task import TaskState
+
+    parser = BpmnParser()
+    parser.add_bpmn_file(str(FIXTURES / "four_step.bpmn"))
+    spec = parser.get_spec("four_step")
+    t0 = time.perf_counter()
+    for _ in range(n):
+        wf = BpmnWorkflow(spec)
+        wf.do_engine_steps()
+        for _ in range(4):
+            task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
+            task.data.update({"note": "ok", "amount": 1})
+            task.run()
+            wf.do_engine_steps()
+        assert wf.is_completed()
+    return {"lifecycles_per_s": round(n / (time.perf_counter() - t0), 1)}
+
+
+def loop_cost(engine, iterations: int = 1000) -> dict:
+    from sqlalchemy import select
+
+    from engine import instances, tasks
+    from engine.identity import Actor
+    from engine.store.models import ProcessInstance
+
+    who = Actor("counter_staff", frozenset({"counter_staff"}))
+    with engine.uow(who) as uow:
+        inst = instances.start(engine, uow, "bench_loop", {})
+        inst_id = inst.id
+    task_id = _open_task(engine, inst_id)
+    samples, sizes = {}, {}
+    for i in range(1, iterations + 1):
+        t0 = time.perf_counter()
+        with engine.uow(who) as uow:
+            tasks.complete(engine, uow, task_id, {"note": f"i{i}", "amount": i % 1000, "approved": False})
+            task_id = uow.created_tasks[0]
+        samples[i] = time.perf_counter() - t0
+        if i in (10, iterations):
+            with engine.read() as session:
+                sizes[i] = len(session.execute(select(ProcessInstance.state).where(ProcessInstance.id == inst_id)).scalar_one())
+    # median of a window around each point keeps one noisy sample from deciding the ratio
+    early = statistics.median(samples[i] for i in range(5, 16))
+    late = statistics.median(samples[i] for i in range(iterations - 10, iterations + 1))
+    return {
+        "iterations": iterations,
+        "step_ms_at_10": round(early * 1000, 3),
+        "step_ms_at_1000": round(late * 1000, 3),
+        "step_ratio_1000_vs_10": round(late / early, 2),
+        "state_bytes_at_10": sizes[10],
+        "state_bytes_at_1000": sizes[iterations],
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int) -> dict:
+    import requests
+
+    port = _free_port()
+    env = {**os.environ, "BPM_VAR_DIR": str(var_dir)}
+    if url:
+        env["BPM_DATABASE_URL"] = url
+    server = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", str(workers), "--threads", "4", "--no-timers"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(base + "/api/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        tokens = {}
+        for role in ROLES:
+            r = requests.post(base + "/api/auth/token", json={"username": role, "password": "bench"}, timeout=10)
+            tokens[role] = {"Authorization": f"Bearer {r.json()['token']}"}
+        latencies, errors = [], []
+        lock = threading.Lock()
+
+        def worker(count):
+            s = requests.Session()
+            for _ in range(count):
+                r = s.post(base + "/api/process-definitions/four_step/instances", json={"data": {}}, headers=tokens["counter_staff"])
+                if r.status_code != 201:
+                    errors.append(r.status_code)
+                    continue
+                task_id = r.json()["open_tasks"][0]["id"]
+                for role in ROLES:
+                    t0 = time.perf_counter()
+                    r = s.post(f"{base}/api/tasks/{task_id}/complete", json={"data": {"note": "ok"}}, headers=tokens[role])
+                    dt = time.perf_counter() - t0
+                    if r.status_code != 200:
+                        errors.append(r.status_code)
+                        break
+                    with lock:
+                        latencies.append(dt)
+                    open_tasks = r.json()["instance"]["open_tasks"]
+                    task_id = open_tasks[0]["id"] if open_tasks else None
+
+        per = max(1, n // clients)
+        warm = threading.Thread(target=worker, args=(5,))
+        warm.start()
+        warm.join()
+        latencies.clear()
+        threads = [threading.Thread(target=worker, args=(per,)) for _ in range(clients)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        return {
+            "lifecycles_per_s": round(per * clients / elapsed, 1),
+            "complete_p50_ms": pct(latencies, 0.5),
+            "complete_p95_ms": pct(latencies, 0.95),
+            "clients": clients,
+            "gunicorn_workers": workers,
+            "errors": len(errors),
+        }
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lifecycles", type=int, default=500)
+    parser.add_argument("--http-lifecycles", type=int, default=400)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--loop", type=int, default=1000)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary folder")
+    args = parser.parse_args()
+    import logging
+
+    logging.disable(logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        var_dir = Path(tmp)
+        engine = make_engine(args.database_url, var_dir)
+        from engine import identity
+        from engine.identity import SYSTEM
+
+        with engine.uow(SYSTEM) as uow:
+            for role in ROLES:
+                if role not in {u["username"] for u in identity.list_users(uow.session)}:
+                    identity.add_user(uow.session, role, "bench", [role])
+        result = {
+            "database": engine.db.engine.dialect.name,
+            "machine_cpus": os.cpu_count(),
+            "in_process": in_process(engine, args.lifecycles),
+            "raw_spiffworkflow_in_memory": raw_spiff(args.lifecycles),
+            "loop": loop_cost(engine, args.loop),
+        }
+        result["in_process_vs_raw"] = round(
+            result["in_process"]["lifecycles_per_s"] / result["raw_spiffworkflow_in_memory"]["lifecycles_per_s"], 3
+        )
+        engine.close()
+        if args.http_lifecycles:
+            result["http"] = over_http(var_dir, args.database_url, args.http_lifecycles, args.clients, args.workers)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The `bpm` command and the real server, as an operator would use them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from engine.cli import main
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A project folder with processes/ and forms/ and its own SQLite database."""
+    (tmp_path / "forms").mkdir()
+    (tmp_path / "processes").mkdir()
+    shutil.copy(FIXTURES / "simple_note.form", tmp_path / "forms")
+    shutil.copy(FIXTURES / "four_step.bpmn", tmp_path / "processes")
+    monkeypatch.setenv("BPM_HOME", str(tmp_path))
+    monkeypatch.setenv("BPM_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("BPM_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+def test_init_deploys_folders_and_creates_demo_users(home):
+    runner = CliRunner()
+    result = runner.invoke(main, ["init", "--demo", "--demo-password", "s3cret"])
+    assert result.exit_code == 0, result.output
+    assert "deployed: form simple_note v1" in result.output
+    assert "deployed: process four_step v1" in result.output
+    assert "password: s3cret" in result.output
+    again = runner.invoke(main, ["init", "--demo"])
+    assert again.exit_code == 0 and "unchanged: process four_step v1" in again.output
+    users = runner.invoke(main, ["users", "list"])
+    assert "service_center_head" in users.output and "auditor" in users.output
+
+
+def test_deploy_reports_validation_errors_with_element(home, tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    bad = (FIXTURES / "four_step.bpmn").read_text(encoding="utf-8").replace('candidateGroups="duty_manager"', 'candidateGroups="janitor"')
+    path = tmp_path / "bad.bpmn"
+    path.write_text(bad, encoding="utf-8")
+    result = runner.invoke(main, ["deploy", str(path)])
+    assert result.exit_code == 2
+    assert "unknown role 'janitor'" in result.output and '"element_id": "t2"' in result.output
+    changed = (FIXTURES / "four_step.bpmn").read_text(encoding="utf-8").replace("四步流程", "四步流程二")
+    path.write_text(changed, encoding="utf-8")
+    result = runner.invoke(main, ["deploy", str(path)])
+    assert result.exit_code == 0 and "deployed: process four_step v2" in result.output
+
+
+def test_users_add_and_duplicate(home):
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    ok = runner.invoke(main, ["users", "add", "li", "--role", "auditor", "--unit", "hall-2"], input="pw1234\npw1234\n")
+    assert ok.exit_code == 0, ok.output
+    dup = runner.invoke(main, ["users", "add", "li", "--role", "auditor"], input="pw1234\npw1234\n")
+    assert dup.exit_code == 2 and "already exists" in dup.output
+    listed = runner.invoke(main, ["users", "list"]).output
+    assert "li" in listed and "hall-2" in listed
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_bpm_serve_answers_the_api(home):
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", "--demo"]).exit_code == 0
+    port = _free_port()
+    env = {**os.environ}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if requests.get(base + "/api/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("server did not come up")
+        token = requests.post(base + "/api/auth/token", json={"username": "counter_staff", "password": "demo"}).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        r = requests.post(base + "/api/process-definitions/four_step/instances", json={"data": {}}, headers=headers)
+        assert r.status_code == 201, r.text
+        assert r.json()["open_tasks"][0]["element_id"] == "t1"
+        assert requests.get(base + "/api/process-definitions", timeout=5).status_code == 401
+        spec = requests.get(base + "/api/openapi.json").json()
+        assert spec["openapi"].startswith("3.") and "/api/tasks/{task_id}/complete" in spec["paths"]
+    finally:
+        server.terminate()
+        server.wait(15)
+
+
+def test_production_mode_refuses_the_development_secret(home, monkeypatch):
+    monkeypatch.setenv("BPM_ENV", "production")
+    monkeypatch.delenv("BPM_SECRET_KEY", raising=False)
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 2 and "BPM_SECRET_KEY" in result.output
