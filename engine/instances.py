@@ -97,6 +97,10 @@ def get_readable(session, actor: Actor, instance_id: str) -> ProcessInstance:
 
 
 def instance_to_dict(session, inst: ProcessInstance, detail: bool = True) -> dict:
+    if detail:
+        # Core reads below bypass autoflush: write pending ORM changes of this unit of work
+        # first (save() changes timer rows through the ORM), or a response lists stale timers
+        session.flush()
     conn = session.connection()
     definition = conn.execute(DEFINITION_LABEL, {"b_id": inst.definition_id}).one()
     out = {
@@ -176,11 +180,11 @@ def retry(engine, uow, instance_id: str, data: dict | None = None) -> ProcessIns
     failed = workflow.get_task_from_id(uuid.UUID(failed_id)) if failed_id else None
     if failed is None:
         raise Conflict("the failed element is no longer in the instance state")
-    new_data = None
+    workflow.reset_from_task_id(failed.id)
     if data:
-        new_data = dict(failed.parent.data if failed.parent is not None else failed.data)
-        new_data.update(data)
-    workflow.reset_from_task_id(failed.id, data=new_data)
+        # SpiffWorkflow's reset re-inherits the parent's data over any data passed to it
+        # (parent values win), so the corrections go onto the reset, now READY, task itself.
+        failed.data.update(data)
     uow.audit("incident_retried", instance_id=inst.id, element_id=inst.incident.get("element_id"), data=data or {})
     result = advance(workflow)
     save(uow, inst, definition, workflow, result)

@@ -131,6 +131,8 @@ def unclaim(uow, task_id: str) -> Task:
     task = _load(uow.session, task_id)
     if task.status != "open":
         raise Conflict(f"task is already {task.status}")
+    if not (is_candidate(uow.actor, task) or uow.actor.is_admin or task.assignee == uow.actor.username):
+        raise Forbidden(f"only {', '.join(task.candidate_groups)} may release this task")
     if task.assignee is None:
         return task
     if task.assignee != uow.actor.username and not uow.actor.is_admin:

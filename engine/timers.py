@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 def _take_due(uow):
     query = (
         select(Timer)
-        .where(Timer.state == "pending", Timer.fire_at <= utcnow())
+        # strictly past due, as SpiffWorkflow decides (``due < now``): at the very due
+        # instant the workflow would not fire yet and the row must stay pending
+        .where(Timer.state == "pending", Timer.fire_at < utcnow())
         .order_by(Timer.fire_at)
         .limit(1)
     )
@@ -49,12 +51,35 @@ def fire_one(engine) -> bool:
         definition = uow.session.get(ProcessDefinition, inst.definition_id)
         workflow = load_workflow(engine, inst, definition)
         workflow.refresh_timers()
-        timer.state = "fired"
-        timer.fired_at = utcnow()
-        uow.audit("timer_fired", instance_id=inst.id, element_id=timer.element_id, due=timer.fire_at.isoformat())
         result = advance(workflow)
+        _mark_fired(uow, timer, inst.id, {t.task_id for t in result.timers})
         save(uow, inst, definition, workflow, result)
     return True
+
+
+def _mark_fired(uow, timer: Timer, instance_id: str, still_waiting: set[str]) -> None:
+    """Mark the instance's due timers that the step consumed as fired.
+
+    ``refresh_timers`` fires every due timer of the instance, not only the one taken.
+    Rows must be flushed before ``save()``: it looks up the pending rows in the database
+    and would cancel these as no longer wanted. A timer the workflow still waits on (not
+    yet due in SpiffWorkflow's terms) stays pending.
+    """
+    now = utcnow()
+    siblings = (
+        select(Timer)
+        .where(Timer.instance_id == instance_id, Timer.state == "pending", Timer.fire_at < now, Timer.id != timer.id)
+        .order_by(Timer.id)
+    )
+    if uow.session.get_bind().dialect.name == "postgresql":
+        siblings = siblings.with_for_update(skip_locked=True)  # a row another worker holds is its business
+    for row in [timer, *uow.session.execute(siblings).scalars()]:
+        if row.task_id in still_waiting:
+            continue
+        row.state = "fired"
+        row.fired_at = now
+        uow.audit("timer_fired", instance_id=instance_id, element_id=row.element_id, due=row.fire_at.isoformat())
+    uow.session.flush()
 
 
 def fire_due(engine, limit: int = 1000) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine.errors import EngineError
@@ -28,6 +29,14 @@ def register(app: Flask) -> None:
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc):
         return _json(413, "payload_too_large", "request body is too large")
+
+    @app.errorhandler(DataError)
+    def data_error(exc: DataError):
+        # Last line of defence: the database refused a value (too long for its column, out of
+        # range, a NUL character in text). That is bad input, not a server fault.
+        log.warning("database rejected a value: %s", str(exc.orig)[:300])
+        message = "a value was rejected by the database (too long, out of range or not storable)"
+        return _json(422, "validation_failed", message, {"errors": {"request": [message]}})
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -8,7 +8,6 @@ import pytest
 
 from tests.conftest import fixture_text
 
-
 # --------------------------------------------------------------------------- helpers
 
 

@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import fixture_text
 
 NOTE = {"note": "ok", "amount": 10}
+LOOP_ROUNDS = 600  # past the tree depth at which raw SpiffWorkflow stalls (~333 rounds of loop.bpmn)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -192,6 +193,19 @@ def test_unclaim_only_by_assignee_or_admin(four_step):
     assert_error(api.post(f"/api/tasks/{tid}/claim", "counter2"), 409)
 
 
+def test_unclaim_of_an_unclaimed_task_is_refused_to_outsiders(four_step):
+    """Someone who may not even read the task must not get it back from unclaim."""
+    api = four_step
+    tid = only_task(api, start(api)["id"])
+    assert_error(api.get(f"/api/tasks/{tid}", "nobody"), 403)
+    for user in ("nobody", "duty_manager"):
+        r = api.post(f"/api/tasks/{tid}/unclaim", user)
+        assert r.status_code == 403, (user, r.status_code, r.get_json())
+    # for its candidates releasing an unclaimed task is a harmless no-op
+    r = api.post(f"/api/tasks/{tid}/unclaim", "counter2")
+    assert r.status_code == 200 and r.get_json()["assignee"] is None
+
+
 # --------------------------------------------------------------------------- complete
 
 
@@ -286,3 +300,23 @@ def test_start_form_validates_start_data(start_form_api):
     assert inst["data"] == {"note": "申请", "amount": 7, "approved": True}
     assert [t["element_id"] for t in inst["open_tasks"]] == ["review"]
     assert api.get("/api/process-instances", "admin").get_json()["total"] == 1
+
+
+# --------------------------------------------------------------------------- a long loop
+
+
+def test_long_loop_through_the_api_does_not_stall(api):
+    assert api.deploy_form(json.loads(fixture_text("loop_step.form"))).status_code == 201
+    assert api.deploy_xml(fixture_text("loop.bpmn")).status_code == 201
+    inst = start(api, "loop", data={"count": 0})
+    for i in range(1, LOOP_ROUNDS + 1):
+        [open_task] = inst["open_tasks"]
+        assert open_task["element_id"] == "work", (i, inst)
+        r = api.post(f"/api/tasks/{open_task['id']}/complete", "counter_staff",
+                     json={"data": {"done": i == LOOP_ROUNDS, "note": f"round {i}"}})
+        assert r.status_code == 200, (i, r.get_json())
+        inst = r.get_json()["instance"]
+    assert inst["status"] == "completed" and inst["open_tasks"] == []
+    assert inst["data"]["count"] == LOOP_ROUNDS and inst["data"]["note"] == f"round {LOOP_ROUNDS}"
+    history = api.get(f"/api/process-instances/{inst['id']}/timeline", "auditor").get_json()["events"]
+    assert [e["action"] for e in history].count("task_completed") == LOOP_ROUNDS

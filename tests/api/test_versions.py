@@ -110,3 +110,28 @@ def test_version_history_and_xml_per_version(versioned):
 
     latest = {d["key"]: d["version"] for d in api.get("/api/process-definitions", "counter_staff").get_json()["items"]}
     assert latest == {"versioned": 2}
+
+
+def test_open_task_keeps_the_form_version_it_was_created_with(versioned):
+    api = versioned
+    deploy(api, "versioned_v1.bpmn")
+    old = start(api)
+    form = json.loads(fixture_text("simple_note.form"))
+    form["components"].append({"type": "textfield", "key": "reason", "label": "理由 Reason", "validate": {"required": True}})
+    r = api.deploy_form(form)
+    assert r.status_code == 201 and r.get_json()["version"] == 2
+    new = start(api)
+
+    old_task = api.get(f"/api/tasks/{old['open_tasks'][0]['id']}", "counter_staff").get_json()
+    new_task = api.get(f"/api/tasks/{new['open_tasks'][0]['id']}", "counter_staff").get_json()
+    assert old_task["form_version"] == 1 and "reason" not in [c["key"] for c in old_task["form"]["components"]]
+    assert new_task["form_version"] == 2 and "reason" in [c["key"] for c in new_task["form"]["components"]]
+
+    r = api.post(f"/api/tasks/{new_task['id']}/complete", "counter_staff", json={"data": NOTE})
+    assert r.status_code == 422 and "reason" in r.get_json()["details"]["errors"]
+    r = api.post(f"/api/tasks/{old_task['id']}/complete", "counter_staff", json={"data": {**NOTE, "reason": "x"}})
+    assert r.status_code == 422 and "reason" in r.get_json()["details"]["errors"]  # not a field of v1
+    assert complete_only_task(api, old, "counter_staff")["status"] == "completed"
+    r = api.post(f"/api/tasks/{new_task['id']}/complete", "counter_staff", json={"data": {**NOTE, "reason": "因为"}})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["instance"]["data"]["reason"] == "因为"
