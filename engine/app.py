@@ -43,16 +43,27 @@ class UnitOfWork:
         instance_id: str | None = None,
         task_id: str | None = None,
         element_id: str | None = None,
+        before: dict | None = None,
+        after: dict | None = None,
+        reason: str | None = None,
+        actor: Actor | None = None,
         **details,
     ) -> None:
+        """Record one state change; it is written, hash-chained, when the unit commits."""
+        who = actor or self.actor
         self.events.append(
             {
                 "at": utcnow(),
-                "actor": self.actor.username,
+                "actor": who.username,
+                "actor_roles": ",".join(sorted(who.roles)) or None,
+                "actor_unit": who.org_unit,
                 "action": action,
                 "instance_id": instance_id,
                 "task_id": task_id,
                 "element_id": element_id,
+                "before": before,
+                "after": after,
+                "reason": reason,
                 "details": details,
             }
         )
@@ -82,7 +93,9 @@ class BpmEngine:
         except IntegrityError as exc:
             raise Conflict("a concurrent change conflicts with this one; reload and try again", str(exc.orig)[:200]) from exc
         except OperationalError as exc:
-            if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
+            sqlstate = getattr(exc.orig, "sqlstate", None)
+            if sqlstate in ("40001", "40P01") or "database is locked" in str(exc).lower():
+                # serialization failure / deadlock (PostgreSQL) or lock time-out (SQLite)
                 raise Conflict("the database is busy with a conflicting change; try again") from exc
             raise ServiceUnavailable("the database is not available", str(exc.orig)[:200]) from exc
         for callback in uow.after_commit if uow else ():

@@ -37,10 +37,22 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+HASHED_FIELDS = (
+    "seq", "actor", "actor_roles", "actor_unit", "action", "instance_id", "task_id", "element_id",
+    "details", "before", "after", "reason",
+)
+
+
 def event_hash(row: dict) -> str:
-    body = {k: row.get(k) for k in ("seq", "actor", "action", "instance_id", "task_id", "element_id", "details")}
+    """SHA-256 over the canonical JSON of the event's fields (time in UTC) plus ``prev_hash``."""
+    body = {k: row.get(k) for k in HASHED_FIELDS}
     body["at"] = _iso(row["at"])
     return hashlib.sha256((canonical(body) + row["prev_hash"]).encode("utf-8")).hexdigest()
+
+
+def _plain(value):
+    """JSON-native copy (datetimes become strings) so that what is hashed is what is stored."""
+    return None if value is None else json.loads(canonical(value))
 
 
 def append_events(session: Session, events: list[dict]) -> None:
@@ -63,32 +75,86 @@ def append_events(session: Session, events: list[dict]) -> None:
             "seq": seq,
             "at": ev["at"],
             "actor": ev.get("actor"),
+            "actor_roles": ev.get("actor_roles"),
+            "actor_unit": ev.get("actor_unit"),
             "action": ev["action"],
             "instance_id": ev.get("instance_id"),
             "task_id": ev.get("task_id"),
             "element_id": ev.get("element_id"),
-            "details": ev.get("details") or {},
+            "details": _plain(ev.get("details") or {}),
+            "before": _plain(ev.get("before")),
+            "after": _plain(ev.get("after")),
+            "reason": ev.get("reason"),
             "prev_hash": prev,
         }
-        row["details"] = json.loads(canonical(row["details"]))
         row["hash"] = prev = event_hash(row)
         rows.append(row)
     conn.execute(_INSERT, rows)
     conn.execute(_SET_HASH, {"b_hash": prev})
 
 
+_COLUMNS = [EVENTS.c[name] for name in (*HASHED_FIELDS, "at", "prev_hash", "hash")]
+
+
+def read_head(conn) -> tuple[int, str]:
+    """``(seq, hash)`` of the recorded chain head; ``(0, GENESIS)`` before the first event."""
+    row = conn.execute(select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1)).one_or_none()
+    return (0, GENESIS) if row is None else (row.seq, row.hash)
+
+
+def _batch_after(conn, last: int, batch: int) -> list:
+    return conn.execute(select(*_COLUMNS).where(EVENTS.c.seq > last).order_by(EVENTS.c.seq).limit(batch)).all()
+
+
+def _report(ok: bool, checked: int, bad: int | None, head: tuple[int, str], reason: str | None) -> dict:
+    return {"ok": ok, "checked": checked, "first_bad_seq": bad, "head_seq": head[0], "head_hash": head[1], "reason": reason}
+
+
+def _check_row(row, expected_seq: int, prev: str) -> str | None:
+    """Why ``row`` cannot be event ``expected_seq`` following hash ``prev`` (``None`` when it is)."""
+    if row.seq != expected_seq:
+        return f"event {expected_seq} is missing (the next stored event is {row.seq})"
+    if row.prev_hash != prev:
+        return f"event {row.seq} does not link to the event before it (prev_hash differs)"
+    if event_hash(row._mapping) != row.hash:
+        return f"event {row.seq} was altered (its content does not match its hash)"
+    return None
+
+
 def verify_chain(session: Session, batch: int = 5000) -> dict:
-    """Recompute every hash; report ``{"ok", "checked", "first_bad_seq"}``."""
-    prev, expected_seq, checked, last = GENESIS, 1, 0, 0
+    """Recompute the whole chain in seq order, ``batch`` rows at a time (keyset pagination).
+
+    Reports ``{"ok", "checked", "first_bad_seq", "head_seq", "head_hash", "reason"}``:
+    an edited row fails at its own seq, a deleted row at the gap, swapped rows at the first
+    of them. The chain must end exactly at the recorded head (``bpm_audit_head``): events
+    missing at the end, or stored beyond the head, are reported too. ``head_seq`` and
+    ``head_hash`` are the recorded head's. Events appended while the check runs are
+    followed until the head read after the last batch.
+    """
+    conn = session.connection()
+    prev, expected, checked = GENESIS, 1, 0
     while True:
-        rows = session.execute(
-            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
-        ).scalars().all()
+        rows = _batch_after(conn, expected - 1, batch)
         if not rows:
-            break
-        for ev in rows:
-            row = {c: getattr(ev, c) for c in ("seq", "at", "actor", "action", "instance_id", "task_id", "element_id", "details", "prev_hash")}
-            if ev.seq != expected_seq or ev.prev_hash != prev or event_hash(row) != ev.hash:
-                return {"ok": False, "checked": checked, "first_bad_seq": expected_seq if ev.seq != expected_seq else ev.seq}
-            prev, expected_seq, checked, last = ev.hash, expected_seq + 1, checked + 1, ev.seq
-    return {"ok": True, "checked": checked, "first_bad_seq": None, "head_hash": prev}
+            head = read_head(conn)
+            # the head is read after the rows: anything below it was committed with it
+            if head[0] < expected or not (rows := _batch_after(conn, expected - 1, batch)):
+                break
+        for row in rows:
+            reason = _check_row(row, expected, prev)
+            if reason is not None:
+                return _report(False, checked, expected, read_head(conn), reason)
+            prev, expected, checked = row.hash, expected + 1, checked + 1
+    last = expected - 1
+    if head[0] > last:
+        return _report(False, checked, expected, head, f"events {expected}..{head[0]} are missing (the head is at seq {head[0]})")
+    if head[0] < last:
+        return _report(False, checked, head[0] + 1, head, f"events beyond the recorded head (seq {head[0]}) were stored")
+    if head[1] != prev:
+        return _report(False, checked, last or None, head, "the recorded head hash does not match the last event")
+    return _report(True, checked, None, head, None)
+
+
+def event_at(conn, seq: int):
+    """The stored row of event ``seq`` (``None`` when there is none)."""
+    return conn.execute(select(*_COLUMNS).where(EVENTS.c.seq == seq)).one_or_none()

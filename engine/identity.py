@@ -17,11 +17,19 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.clock import utcnow
-from engine.errors import Conflict, Unauthorized, ValidationFailed
+from engine.errors import Conflict, EngineError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from engine.roles import ROLES, is_known_role
-from engine.store.models import ApiToken, User, UserRole
+from engine.store.models import ApiToken, LoginThrottle, OrgUnit, User, UserRole
 
 _hasher = PasswordHasher()
+
+
+class TooManyRequests(EngineError):
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, {"retry_after": retry_after})
+        self.retry_after = retry_after
 # A real hash to verify against when the user does not exist, so timing does not leak it.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
@@ -131,12 +139,71 @@ def issue_token(session: Session, username: str, password: str, ttl_seconds: int
         raise Unauthorized("invalid username or password")
     if not verify_password(user.password_hash, password):
         raise Unauthorized("invalid username or password")
+    return _new_token(session, user, ttl_seconds), _actor(session, user)
+
+
+def _new_token(session: Session, user: User, ttl_seconds: int) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(
         ApiToken(token_hash=_token_hash(token), user_id=user.id, created_at=now, expires_at=now + timedelta(seconds=ttl_seconds))
     )
-    return token, _actor(session, user)
+    return token
+
+
+# Login throttling: after FREE_FAILURES consecutive failures every further attempt must wait
+# 2^(n - FREE_FAILURES) seconds after the last failure; at LOCK_FAILURES the username is
+# locked for LOCK_MINUTES. Unknown usernames are throttled exactly like known ones.
+FREE_FAILURES = 3
+LOCK_FAILURES = 6
+LOCK_MINUTES = 15
+
+
+@dataclass
+class LoginResult:
+    token: str | None = None
+    actor: Actor | None = None
+    error: Exception | None = None
+
+
+def login(uow, username: str, password: str, ttl_seconds: int) -> LoginResult:
+    """Check credentials with throttling; failures are recorded (and audited) even though they fail.
+
+    The caller commits the unit of work and then raises ``result.error`` if set, so the
+    failure count and the audit event survive the refusal.
+    """
+    session, now = uow.session, utcnow()
+    throttle = session.get(LoginThrottle, username)
+    if throttle is not None:
+        if throttle.locked_until is not None and throttle.locked_until > now:
+            wait = int((throttle.locked_until - now).total_seconds()) + 1
+            return LoginResult(error=TooManyRequests(f"too many failed logins: locked for {wait} s", retry_after=wait))
+        if throttle.failures >= FREE_FAILURES:
+            ready_at = throttle.last_failed_at + timedelta(seconds=2 ** (throttle.failures - FREE_FAILURES))
+            if ready_at > now:
+                wait = int((ready_at - now).total_seconds()) + 1
+                return LoginResult(error=TooManyRequests(f"too many failed logins: wait {wait} s", retry_after=wait))
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    ok = user is not None and user.is_active and verify_password(user.password_hash, password)
+    if user is None or not user.is_active:
+        verify_password(_DUMMY_HASH, password)
+    if ok:
+        if throttle is not None:
+            session.delete(throttle)
+        actor = _actor(session, user)
+        uow.audit("login", actor=actor)
+        return LoginResult(token=_new_token(session, user, ttl_seconds), actor=actor)
+    if throttle is None:
+        throttle = LoginThrottle(username=username, failures=0, last_failed_at=now)
+        session.add(throttle)
+    throttle.failures += 1
+    throttle.last_failed_at = now
+    who = Actor(username[:64], frozenset(), None, user.org_unit if user else None)
+    uow.audit("login_failed", actor=who, failures=throttle.failures, known_user=user is not None)
+    if throttle.failures >= LOCK_FAILURES:
+        throttle.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+        uow.audit("account_locked", actor=who, until=throttle.locked_until.isoformat(), failures=throttle.failures)
+    return LoginResult(error=Unauthorized("invalid username or password"))
 
 
 def authenticate(session: Session, token: str) -> Actor:

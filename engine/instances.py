@@ -8,14 +8,14 @@ from marshmallow import ValidationError
 from sqlalchemy import bindparam, func, select
 
 from engine import definitions, documents, formdefs
-from engine.access import can_read_instance, reads_everything
+from engine.access import MANAGER_ROLES, can_read_instance, reads_everything
 from engine.clock import utcnow
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.forms import document_ids, validate_submission
 from engine.identity import Actor
 from engine.progress import load_workflow, save
 from engine.runtime import advance, describe, new_workflow
-from engine.store.models import AuditEvent, ProcessDefinition, ProcessInstance, Task, Timer
+from engine.store.models import ProcessDefinition, ProcessInstance, Task, Timer
 from engine.store.records import InstanceRecord, load_instance
 
 STATUSES = ("running", "completed", "incident", "cancelled")
@@ -73,6 +73,7 @@ def start(engine, uow, key: str, data: dict, business_key: str | None = None) ->
         started_by=uow.actor.username,
         started_at=utcnow(),
         ended_at=None,
+        org_unit=uow.actor.org_unit,
     )
     uow.audit(
         "instance_started",
@@ -114,6 +115,7 @@ def instance_to_dict(session, inst: ProcessInstance, detail: bool = True) -> dic
         "started_at": inst.started_at,
         "ended_at": inst.ended_at,
         "incident": inst.incident,
+        "org_unit": inst.org_unit,
     }
     if detail:
         tasks = conn.execute(OPEN_TASKS, {"b_instance": inst.id})
@@ -152,7 +154,10 @@ def list_instances(session, actor: Actor, key: str | None, status: str | None, p
         participated = select(Task.instance_id).where(
             (Task.assignee == actor.username) | (Task.completed_by == actor.username)
         )
-        query = query.where((ProcessInstance.started_by == actor.username) | ProcessInstance.id.in_(participated))
+        visible = (ProcessInstance.started_by == actor.username) | ProcessInstance.id.in_(participated)
+        if actor.org_unit and actor.has_any(MANAGER_ROLES):
+            visible = visible | (ProcessInstance.org_unit == actor.org_unit)
+        query = query.where(visible)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = session.execute(
         query.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id).offset((page - 1) * per_page).limit(per_page)
@@ -192,22 +197,14 @@ def retry(engine, uow, instance_id: str, data: dict | None = None) -> ProcessIns
 
 
 def timeline(session, actor: Actor, instance_id: str) -> list[dict]:
+    """The instance's audit events in seq order, with actor names, action labels and element names.
+
+    Readable by whoever may read the instance (auditors and admins read every instance).
+    """
+    from engine import audit_views
+
     get_readable(session, actor, instance_id)
-    rows = session.execute(
-        select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.seq)
-    ).scalars()
-    return [
-        {
-            "seq": r.seq,
-            "at": r.at,
-            "actor": r.actor,
-            "action": r.action,
-            "task_id": r.task_id,
-            "element_id": r.element_id,
-            "details": r.details,
-        }
-        for r in rows
-    ]
+    return audit_views.timeline(session, instance_id)
 
 
 __all__ = ["start", "get_readable", "instance_to_dict", "list_instances", "retry", "timeline", "describe"]

@@ -33,6 +33,7 @@ def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff
     info = (definition.meta.get("elements") or {}).get(element, {})
     form_key = info.get("form_key")
     groups = info.get("candidate_groups", [])
+    props = info.get("properties", {})
     row = {
         "id": str(spiff_task.id),
         "instance_id": inst.id,
@@ -42,9 +43,10 @@ def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff
         "form_key": form_key,
         "form_version": formdefs.latest_version(uow.session, form_key) if form_key else None,
         "candidate_groups": groups,
-        "properties": info.get("properties", {}),
+        "properties": props,
         "status": "open",
         "created_at": now,
+        "org_unit": inst.org_unit if props.get("candidateScope") == "starter_unit" else None,
     }
     conn = uow.session.connection()
     conn.execute(INSERT_TASK, row)
@@ -81,6 +83,7 @@ def _sync_timers(uow, inst: InstanceRecord, result: StepResult, now) -> None:
                 )
             )
             uow.audit("timer_scheduled", instance_id=inst.id, element_id=timer.element_id, fire_at=timer.fire_at.isoformat())
+    uow.session.flush()  # later reads in this unit (the response) must see the timer rows
 
 
 def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, result: StepResult, new: bool = False) -> list[dict]:

@@ -52,6 +52,7 @@ def task_to_dict(task: Task) -> dict:
         "completed_at": task.completed_at,
         "completed_by": task.completed_by,
         "properties": task.properties,
+        "org_unit": task.org_unit,
     }
 
 
@@ -59,7 +60,9 @@ def list_tasks(session, actor: Actor, scope: str, instance_id: str | None, page:
     """mine: assigned to me; candidate: unclaimed in my groups; all: both (admins/auditors: every open task)."""
     if scope not in SCOPES:
         raise BadRequest(f"scope must be one of {', '.join(SCOPES)}")
-    in_my_groups = Task.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.role.in_(sorted(actor.roles))))
+    in_my_groups = Task.id.in_(
+        select(TaskCandidate.task_id).where(TaskCandidate.role.in_(sorted(actor.roles)))
+    ) & (Task.org_unit.is_(None) | (Task.org_unit == actor.org_unit))
     query = select(Task).where(Task.status == "open")
     if scope == "mine":
         query = query.where(Task.assignee == actor.username)

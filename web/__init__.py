@@ -19,10 +19,12 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["bpm"] = engine
 
-    from web import api_catalog, api_runtime, errors
+    from web import api_admin, api_audit, api_catalog, api_runtime, errors
 
     app.register_blueprint(api_catalog.bp)
     app.register_blueprint(api_runtime.bp)
+    app.register_blueprint(api_audit.bp)
+    app.register_blueprint(api_admin.bp)
     errors.register(app)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     return app

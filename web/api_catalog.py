@@ -33,12 +33,16 @@ def openapi():
 
 
 @api_route(bp, "/auth/token", "POST", summary="Exchange username and password for a bearer token",
-           body=s.TokenRequest, response=s.TokenResponse, auth=False)
+           body=s.TokenRequest, response=s.TokenResponse, auth=False, errors=(429,))
 def token(body):
     engine = _engine()
     with engine.uow(identity.SYSTEM) as uow:
-        tok, who = identity.issue_token(uow.session, body["username"], body["password"], engine.settings.token_ttl_seconds)
-    return {"token": tok, "expires_in": engine.settings.token_ttl_seconds, "username": who.username, "roles": sorted(who.roles)}
+        result = identity.login(uow, body["username"], body["password"], engine.settings.token_ttl_seconds)
+    if result.error is not None:
+        raise result.error
+    who = result.actor
+    return {"token": result.token, "expires_in": engine.settings.token_ttl_seconds, "username": who.username,
+            "roles": sorted(who.roles)}
 
 
 @api_route(bp, "/auth/logout", "POST", summary="Revoke the bearer token used for this request", status=204)

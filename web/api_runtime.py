@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 
 from engine import instances, tasks
+from web import api_audit
 from web import schemas as s
 from web.routing import actor, api_route
 
@@ -44,11 +45,11 @@ def get_instance(instance_id):
         return _instance(session, instances.get_readable(session, actor(), instance_id))
 
 
-@api_route(bp, "/process-instances/<instance_id>/timeline", summary="Audit events of the instance in order",
-           response=s.Timeline, errors=(403, 404))
-def instance_timeline(instance_id):
-    with _engine().read() as session:
-        return {"instance_id": instance_id, "events": instances.timeline(session, actor(), instance_id)}
+@api_route(bp, "/process-instances/<instance_id>/timeline",
+           summary="Audit events of the instance in order; ?format=csv|json downloads them",
+           query=api_audit.ExportQuery, response=api_audit.InstanceTimeline, errors=(403, 404))
+def instance_timeline(instance_id, args):
+    return api_audit.instance_timeline(instance_id, args)
 
 
 @api_route(bp, "/process-instances/<instance_id>/retry", "POST", summary="Retry the failed element of an incident",

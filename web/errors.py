@@ -24,7 +24,10 @@ def _json(status: int, code: str, message: str, details=None):
 def register(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def engine_error(exc: EngineError):
-        return _json(exc.status, exc.code, exc.message, exc.details)
+        response = _json(exc.status, exc.code, exc.message, exc.details)
+        if getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc):

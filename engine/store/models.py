@@ -7,12 +7,13 @@ is compacted before it is stored (see ``engine.runtime.compaction``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -60,6 +61,29 @@ class User(Base):
     org_unit: Mapped[str | None] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    email: Mapped[str | None] = mapped_column(String(256))
+
+
+class LoginThrottle(Base):
+    """Consecutive failed logins per username (known or not, so both behave alike)."""
+
+    __tablename__ = "bpm_login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OrgUnit(Base):
+    """A service hall or a department; users and instances belong to one."""
+
+    __tablename__ = "bpm_org_unit"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class UserRole(Base):
@@ -127,6 +151,7 @@ class ProcessInstance(Base):
     started_by: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    org_unit: Mapped[str | None] = mapped_column(String(64), index=True)
 
     __mapper_args__ = {"version_id_col": lock_version}
 
@@ -157,6 +182,9 @@ class Task(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by: Mapped[str | None] = mapped_column(String(64))
     submitted: Mapped[dict | None] = mapped_column(JSON)
+    org_unit: Mapped[str | None] = mapped_column(String(64))
+    sla: Mapped[dict | None] = mapped_column(JSON)
+    sla_state: Mapped[str | None] = mapped_column(String(16))
 
 
 class TaskCandidate(Base):
@@ -183,6 +211,7 @@ class Timer(Base):
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Document(Base):
@@ -240,5 +269,38 @@ class AuditEvent(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     element_id: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict] = mapped_column(JSON)
+    actor_roles: Mapped[str | None] = mapped_column(String(256))
+    actor_unit: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Notification(Base):
+    """An in-app notification (SLA warning, breach, escalation ...) for one user."""
+
+    __tablename__ = "bpm_notification"
+    __table_args__ = (Index("ix_notification_user", "username", "read_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(256))
+    body: Mapped[str | None] = mapped_column(Text)
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CalendarOverride(Base):
+    """A local exception to the official calendar: a closure or an extra working day."""
+
+    __tablename__ = "bpm_calendar_override"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_working: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(256))

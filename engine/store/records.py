@@ -37,6 +37,7 @@ class InstanceRecord:
     started_by: str | None
     started_at: datetime
     ended_at: datetime | None
+    org_unit: str | None = None
 
 
 _COLUMNS = [f.name for f in fields(InstanceRecord)]

@@ -137,7 +137,7 @@ def test_task_detail_has_groups_assignee_due_date_and_form(four_step):
     # auditors read everything; unknown ids are 404, unrelated roles 403
     assert task(api, tid, "auditor")["id"] == tid
     assert_error(api.get("/api/tasks/does-not-exist", "admin"), 404, "not_found")
-    assert_error(api.get(f"/api/tasks/{tid}", "hall_manager"), 403, "forbidden")
+    assert_error(api.get(f"/api/tasks/{tid}", "manager_hall2"), 403, "forbidden")
     assert_error(api.get(f"/api/tasks/{tid}", "nobody"), 403, "forbidden")
 
 
