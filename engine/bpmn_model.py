@@ -135,6 +135,21 @@ def _properties(el) -> dict:
     return props
 
 
+def _reads_data(expr: str) -> bool:
+    """True when the expression names process variables (not only whitelisted functions)."""
+    import ast
+
+    from engine.expressions import EXPRESSION_FUNCTIONS
+
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        return False
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return bool(names - called) or bool(called & {"now", "today"})
+
+
 def _check_timer(el_id: str, timer_el, errors: list[dict]) -> None:
     from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as T
 
@@ -145,6 +160,10 @@ def _check_timer(el_id: str, timer_el, errors: list[dict]) -> None:
         expr = (expr_el.text or "").strip()
         try:
             check_expression(expr)
+            if re.fullmatch(r"P[0-9YMWDTHS.]+", expr):
+                raise ExpressionError(f"{expr} is not quoted")
+            if _reads_data(expr):
+                return  # e.g. a date computed from process data: its value is checked when the timer starts
             value = evaluate(expr, {})
         except ExpressionError as exc:
             errors.append(_err(el_id, f"timer {kind} {expr!r}: {exc} (durations must be quoted, e.g. \"PT24H\")"))
@@ -190,6 +209,12 @@ def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Cal
         elif not form_exists(form_key):
             errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first"))
         info.update(candidate_groups=groups, form_key=form_key)
+        try:
+            from engine.sla import parse_policy
+
+            parse_policy(props)
+        except ValueError as exc:
+            errors.append(_err(el_id, f"SLA policy: {exc}"))
     elif kind == "startEvent" and el.getparent() is process:
         form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
         if form_key:

@@ -47,6 +47,9 @@ def deploy_path(engine, path: Path, echo=click.echo) -> None:
     echo(f"{'deployed' if created else 'unchanged'}: {label} ({path.name})")
 
 
+DEMO_UNITS = [("hall-1", "中心营业厅 Central service hall", "hall"), ("hall-2", "城东营业厅 East service hall", "hall")]
+
+
 def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=click.echo) -> None:
     from engine import identity
     from engine.store.migrate import upgrade
@@ -58,7 +61,13 @@ def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=
     for path in sorted((root / "processes").glob("*.bpmn")):
         deploy_path(engine, path, echo)
     if demo:
+        from engine import users as svc
+
         with engine.uow(SYSTEM) as uow:
+            known_units = {u["key"] for u in svc.list_units(uow.session)}
+            for key, name, kind in DEMO_UNITS:
+                if key not in known_units:
+                    svc.create_unit(uow, key, name, kind)
             existing = {u["username"] for u in identity.list_users(uow.session)}
             for role, (zh, en) in ROLES.items():
                 if role not in existing:
@@ -71,6 +80,7 @@ def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=
 def main() -> None:
     """BPM engine: BPMN processes, forms, tasks, SLAs and audit."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -96,6 +106,26 @@ def deploy(file: Path) -> None:
         _fail(exc)
 
 
+def production_problems(settings) -> list[str]:
+    """Reasons production mode must not start: development secret, demo passwords."""
+    from engine.identity import users_with_password
+
+    problems = []
+    if settings.secret_key == DEFAULT_SECRET or len(settings.secret_key) < 32:
+        problems.append("BPM_ENV=production needs BPM_SECRET_KEY set to a random secret of at least 32 characters")
+    engine = _engine()
+    try:
+        with engine.read() as session:
+            weak = users_with_password(session, ["demo", "password", "123456"])
+    except Exception:  # noqa: BLE001 - no database yet: nothing to check
+        weak = []
+    finally:
+        engine.close()
+    if weak:
+        problems.append(f"users still have demo passwords: {', '.join(weak)}; change them with `bpm users set NAME --reset-password`")
+    return problems
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -105,9 +135,12 @@ def deploy(file: Path) -> None:
 def serve(host: str, port: int, workers: int, threads: int, no_timers: bool) -> None:
     """Serve the web app and API (and, by default, the timer worker) with gunicorn."""
     settings = load_settings()
-    if settings.production and settings.secret_key == DEFAULT_SECRET:
-        click.echo("error: BPM_ENV=production needs BPM_SECRET_KEY set to a real secret", err=True)
-        sys.exit(2)
+    if settings.production:
+        problems = production_problems(settings)
+        if problems:
+            for problem in problems:
+                click.echo(f"error: {problem}", err=True)
+            sys.exit(2)
     from engine.serving import run_gunicorn
 
     run_gunicorn(host, port, workers, threads, timers=not no_timers)
@@ -129,7 +162,16 @@ def worker() -> None:
 
 @main.group()
 def users() -> None:
-    """Manage users."""
+    """Manage users (every change is audited)."""
+
+
+def _admin_call(fn):
+    """Run a users.* service as the system actor, turning engine errors into exit code 2."""
+    try:
+        with _engine().uow(SYSTEM) as uow:
+            return fn(uow)
+    except EngineError as exc:
+        _fail(exc)
 
 
 @users.command("add")
@@ -137,26 +179,93 @@ def users() -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--role", "roles", multiple=True, required=True, type=click.Choice(list(ROLES)))
 @click.option("--name", "display_name", default=None)
-@click.option("--unit", "org_unit", default=None)
-def users_add(username, password, roles, display_name, org_unit) -> None:
-    from engine import identity
+@click.option("--unit", "org_unit", default=None, help="org unit key (must exist: see `bpm units list`)")
+@click.option("--email", default=None)
+def users_add(username, password, roles, display_name, org_unit, email) -> None:
+    from engine import users as svc
 
-    try:
-        with _engine().uow(SYSTEM) as uow:
-            identity.add_user(uow.session, username, password, list(roles), display_name, org_unit)
-            uow.audit("user_created", username=username, roles=sorted(roles))
-    except EngineError as exc:
-        _fail(exc)
+    _admin_call(lambda uow: svc.create_user(uow, username, password, list(roles), display_name, org_unit, email))
     click.echo(f"user {username} added")
 
 
 @users.command("list")
 def users_list() -> None:
-    from engine import identity
+    from engine import users as svc
 
     with _engine().read() as session:
-        for user in identity.list_users(session):
-            click.echo(f"{user['username']:24} {','.join(user['roles']):40} {user['org_unit'] or '-'}")
+        for user in svc.list_users(session, SYSTEM):
+            flags = ("" if user["is_active"] else " inactive") + (" LOCKED" if user["locked"] else "")
+            click.echo(f"{user['username']:24} {','.join(user['roles']):40} {user['org_unit'] or '-':12}{flags}")
+
+
+@users.command("set")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, type=click.Choice(list(ROLES)), help="replace the roles")
+@click.option("--unit", "org_unit", default=None)
+@click.option("--name", "display_name", default=None)
+@click.option("--email", default=None)
+@click.option("--active/--inactive", "is_active", default=None)
+@click.option("--reset-password", is_flag=True, help="prompt for a new password")
+def users_set(username, roles, org_unit, display_name, email, is_active, reset_password) -> None:
+    """Change a user's roles, unit, name, e-mail, active flag or password."""
+    from engine import users as svc
+
+    changes = {k: v for k, v in {"org_unit": org_unit, "display_name": display_name, "email": email,
+                                 "is_active": is_active}.items() if v is not None}
+    if roles:
+        changes["roles"] = list(roles)
+    if reset_password:
+        changes["password"] = click.prompt("new password", hide_input=True, confirmation_prompt=True)
+    if not changes:
+        raise click.UsageError("nothing to change")
+    _admin_call(lambda uow: svc.update_user(uow, username, changes))
+    click.echo(f"user {username} updated")
+
+
+@users.command("unlock")
+@click.argument("username")
+def users_unlock(username) -> None:
+    """Lift a login lockout."""
+    from engine import users as svc
+
+    _admin_call(lambda uow: svc.unlock(uow, username))
+    click.echo(f"user {username} unlocked")
+
+
+@users.command("revoke-tokens")
+@click.argument("username")
+def users_revoke(username) -> None:
+    """Revoke every bearer token of a user."""
+    from engine import users as svc
+
+    count = _admin_call(lambda uow: svc.revoke_tokens(uow, username))
+    click.echo(f"revoked {count} token(s) of {username}")
+
+
+@main.group()
+def units() -> None:
+    """Manage org units (service halls, departments)."""
+
+
+@units.command("add")
+@click.argument("key")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["hall", "department", "branch"]), default="hall", show_default=True)
+@click.option("--parent", "parent_key", default=None)
+def units_add(key, name, kind, parent_key) -> None:
+    from engine import users as svc
+
+    _admin_call(lambda uow: svc.create_unit(uow, key, name, kind, parent_key))
+    click.echo(f"org unit {key} added")
+
+
+@units.command("list")
+def units_list() -> None:
+    from engine import users as svc
+
+    with _engine().read() as session:
+        for unit in svc.list_units(session):
+            click.echo(f"{unit['key']:20} {unit['kind']:11} {unit['name']}  {unit['parent_key'] or ''}")
 
 
 @main.group()
@@ -220,7 +329,6 @@ def audit_public_key_cmd() -> None:
 
     key = load_or_create_key(key_path(load_settings()))
     click.echo(public_pem(key.public_key()), nl=False)
-
 
 if __name__ == "__main__":
     main()

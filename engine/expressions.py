@@ -32,6 +32,8 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from engine.datefuncs import DATE_FUNCTIONS
+
 MAX_EXPRESSION_LENGTH = 10_000
 MAX_SCRIPT_LENGTH = 100_000
 MAX_RANGE = 100_000
@@ -40,6 +42,7 @@ MAX_INT_BITS = 10_000
 # Functions callable from expressions (no dict(): literals cover it; no clock: time is injected).
 EXPRESSION_FUNCTIONS: dict[str, Any] = {f.__name__: f for f in (
     len, min, max, abs, round, int, float, str, bool, sum, any, all, sorted, list, set, tuple)}
+EXPRESSION_FUNCTIONS.update(DATE_FUNCTIONS)
 # Read-only methods callable on values in expressions, per exact type (nothing that mutates
 # task data, nothing that can blow up memory such as str.center/ljust/replace, no str.format).
 _STR_METHODS = {
@@ -212,7 +215,7 @@ _UNSAFE_BUILTINS = {"__build_class__", "setattr", "delattr", "_getattr_", "BaseE
 SCRIPT_BUILTINS: dict[str, Any] = {k: v for k, v in safe_builtins.items() if k not in _UNSAFE_BUILTINS}
 SCRIPT_BUILTINS.update({f.__name__: f for f in (
     len, min, max, abs, round, sum, any, all, sorted, list, dict, set, tuple, enumerate, zip,
-    str, int, float, bool)}, range=_safe_range)
+    str, int, float, bool)}, range=_safe_range, **DATE_FUNCTIONS)
 _SCRIPT_GLOBALS: dict[str, Any] = {
     "__builtins__": SCRIPT_BUILTINS, "__name__": "<script>",
     "_getattr_": safer_getattr_raise, "_getitem_": operator.getitem, "_getiter_": iter,

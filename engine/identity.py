@@ -131,6 +131,15 @@ def list_users(session: Session) -> list[dict]:
     return out
 
 
+def users_with_password(session: Session, candidates: list[str]) -> list[str]:
+    """Active users whose password is one of ``candidates`` (production start-up check)."""
+    weak = []
+    for user in session.execute(select(User).where(User.is_active.is_(True)).order_by(User.username)).scalars():
+        if any(verify_password(user.password_hash, pw) for pw in candidates):
+            weak.append(user.username)
+    return weak
+
+
 def issue_token(session: Session, username: str, password: str, ttl_seconds: int) -> tuple[str, Actor]:
     """Check the password and create a bearer token; the same error for every failure."""
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()

@@ -8,17 +8,37 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select, update
 
-from engine import formdefs
+from engine import formdefs, sla_events
 from engine.clock import utcnow
 from engine.definitions import spec_for
 from engine.errors import Conflict
 from engine.runtime import StepResult, bpmn_id, compact, dump_state, load_state
+from engine.sla import calendar_for, parse_policy, plan
 from engine.store.models import ProcessDefinition, Task, TaskCandidate, Timer
 from engine.store.records import OPEN_TASK_IDS, InstanceRecord, insert_instance, update_instance
 
 TASKS = Task.__table__
 CANDIDATES = TaskCandidate.__table__
 INSERT_TASK = insert(TASKS)
+INSERT_TIMER = insert(Timer.__table__)
+_policies: dict[tuple[int, str], object] = {}
+
+
+def _policy(definition: ProcessDefinition, element: str):
+    """The element's SLA policy, parsed once per definition version."""
+    key = (definition.id, element)
+    if key not in _policies:
+        props = ((definition.meta.get("elements") or {}).get(element) or {}).get("properties") or {}
+        _policies[key] = parse_policy(props)
+    return _policies[key]
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value.isoformat() if hasattr(value, "isoformat") else value
 INSERT_CANDIDATE = insert(CANDIDATES)
 
 
@@ -48,8 +68,19 @@ def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff
         "created_at": now,
         "org_unit": inst.org_unit if props.get("candidateScope") == "starter_unit" else None,
     }
+    policy = _policy(definition, element)
+    if policy is not None:
+        sla_plan = plan(policy, now, calendar_for(uow.session))
+        row.update(due_at=sla_plan["due_at"], sla=_jsonable(sla_plan), sla_state="on_time")
     conn = uow.session.connection()
     conn.execute(INSERT_TASK, row)
+    if policy is not None:
+        conn.execute(INSERT_TIMER, [
+            {"instance_id": inst.id, "task_id": row["id"], "element_id": element, "kind": "sla", "fire_at": t["at"],
+             "state": "pending", "attempts": 0,
+             "payload": {k: v for k, v in t.items() if k != "at"}}
+            for t in sla_plan["thresholds"]
+        ])
     if groups:
         conn.execute(INSERT_CANDIDATE, [{"task_id": row["id"], "role": role} for role in groups])
     uow.audit("task_created", instance_id=inst.id, task_id=row["id"], element_id=element, name=row["name"], candidate_groups=groups)
@@ -123,6 +154,7 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
         )
         for tid in gone:
             uow.audit("task_cancelled", instance_id=inst.id, task_id=tid)
+            sla_events.close(uow.session, tid, completed=False, completed_at=now, due_at=None)
     if (definition.meta or {}).get("has_timers"):
         _sync_timers(uow, inst, result, now)
     return created

@@ -7,7 +7,7 @@ import uuid
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, func, select, update
 
-from engine import definitions, documents, formdefs
+from engine import definitions, documents, formdefs, sla_events
 from engine.access import can_read_instance, is_candidate, reads_everything
 from engine.clock import utcnow
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -173,6 +173,7 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     ).rowcount
     if done != 1:
         raise Conflict("task was completed by someone else at the same time")
+    sla_events.close(session, task_id, completed=True, completed_at=now, due_at=task.due_at)
     spiff_task.data.update(cleaned)
     spiff_task.run()
     uow.audit("task_completed", instance_id=inst.id, task_id=task_id, element_id=task.element_id, data=cleaned)

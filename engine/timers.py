@@ -13,6 +13,7 @@ import threading
 
 from sqlalchemy import select
 
+from engine import sla_events
 from engine.clock import utcnow
 from engine.identity import SYSTEM
 from engine.progress import load_workflow, save
@@ -43,8 +44,12 @@ def fire_one(engine) -> bool:
         timer = _take_due(uow)
         if timer is None:
             return False
-        inst = load_instance(uow.session, timer.instance_id)
         timer.attempts += 1
+        if timer.kind == "sla":
+            fired = sla_events.fire(uow, timer)
+            timer.state, timer.fired_at = ("fired", utcnow()) if fired else ("cancelled", None)
+            return True
+        inst = load_instance(uow.session, timer.instance_id)
         if inst is None or inst.status != "running":
             timer.state = "cancelled"
             return True
@@ -68,7 +73,8 @@ def _mark_fired(uow, timer: Timer, instance_id: str, still_waiting: set[str]) ->
     now = utcnow()
     siblings = (
         select(Timer)
-        .where(Timer.instance_id == instance_id, Timer.state == "pending", Timer.fire_at < now, Timer.id != timer.id)
+        .where(Timer.instance_id == instance_id, Timer.state == "pending", Timer.kind == "bpmn",
+               Timer.fire_at < now, Timer.id != timer.id)
         .order_by(Timer.id)
     )
     if uow.session.get_bind().dialect.name == "postgresql":

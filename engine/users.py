@@ -62,6 +62,8 @@ def create_user(uow, username: str, password: str, roles: list[str], display_nam
                 org_unit: str | None = None, email: str | None = None) -> dict:
     require_admin(uow.actor)
     _check_unit(uow.session, org_unit)
+    if len(password) < 8:
+        raise ValidationFailed("password too short", {"password": ["must be at least 8 characters"]})
     user = identity.add_user(uow.session, username, password, roles, display_name, org_unit)
     user.email = email
     after = user_to_dict(uow.session, user)

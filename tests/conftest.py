@@ -23,7 +23,7 @@ from engine.roles import ROLES
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_URL = os.environ.get("BPM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-KEEP_TABLES = {"bpm_user", "bpm_user_role", "bpm_api_token", "alembic_version"}
+KEEP_TABLES = {"bpm_user", "bpm_user_role", "bpm_api_token", "bpm_org_unit", "alembic_version"}
 
 
 def _pg_admin_url() -> str:
@@ -46,6 +46,7 @@ def _seed(url: str, var_dir: Path) -> dict[str, str]:
     """Migrate, create one user per role (+ a multi-role user) and issue their tokens."""
     from engine import identity
     from engine.store.migrate import upgrade
+    from engine.store.models import OrgUnit
 
     upgrade(url)
     engine = BpmEngine(load_settings(database_url=url, var_dir=var_dir))
@@ -58,8 +59,11 @@ def _seed(url: str, var_dir: Path) -> dict[str, str]:
         # the same roles in another hall, for org-unit scoping
         identity.add_user(uow.session, "counter_hall2", "demo", ["counter_staff"], org_unit="hall-2")
         identity.add_user(uow.session, "manager_hall2", "demo", ["hall_manager"], org_unit="hall-2")
+        identity.add_user(uow.session, "duty_hall2", "demo", ["duty_manager"], org_unit="hall-2")
+        for key, name in (("hall-1", "中心营业厅"), ("hall-2", "城东营业厅")):
+            uow.session.add(OrgUnit(key=key, name=name, kind="hall"))
         uow.session.flush()
-        for name in [*ROLES, "nobody", "counter2", "counter_hall2", "manager_hall2"]:
+        for name in [*ROLES, "nobody", "counter2", "counter_hall2", "manager_hall2", "duty_hall2"]:
             tokens[name] = issue_token(uow.session, name, "demo", 24 * 3600)[0]
     engine.close()
     return tokens

@@ -15,16 +15,41 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
     app.config["SECRET_KEY"] = engine.settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = engine.settings.max_upload_bytes + 1024 * 1024
     app.config["JSON_AS_ASCII"] = False
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=engine.settings.production,
+        SESSION_COOKIE_NAME="bpm_session",
+        PERMANENT_SESSION_LIFETIME=engine.settings.token_ttl_seconds,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+    )
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["bpm"] = engine
 
-    from web import api_admin, api_audit, api_catalog, api_runtime, errors
+    from flask_wtf.csrf import CSRFError, CSRFProtect
+
+    from web import api_admin, api_audit, api_catalog, api_runtime, errors, pages
 
     app.register_blueprint(api_catalog.bp)
     app.register_blueprint(api_runtime.bp)
     app.register_blueprint(api_audit.bp)
     app.register_blueprint(api_admin.bp)
+    app.register_blueprint(pages.bp)
+    # Browser forms carry a CSRF token; the JSON API authenticates with bearer tokens
+    # (never cookies), so it is exempt.
+    csrf = CSRFProtect(app)
+    for name, blueprint in app.blueprints.items():
+        if name != "pages":
+            csrf.exempt(blueprint)
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc):
+        from flask import render_template
+
+        from web.i18n import t
+
+        return render_template("login.html", error=t("csrf")), 400
     errors.register(app)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     return app

@@ -62,10 +62,10 @@ def test_deploy_reports_validation_errors_with_element(home, tmp_path):
 
 def test_users_add_and_duplicate(home):
     runner = CliRunner()
-    assert runner.invoke(main, ["init"]).exit_code == 0
-    ok = runner.invoke(main, ["users", "add", "li", "--role", "auditor", "--unit", "hall-2"], input="pw1234\npw1234\n")
+    assert runner.invoke(main, ["init", "--demo"]).exit_code == 0
+    ok = runner.invoke(main, ["users", "add", "li", "--role", "auditor", "--unit", "hall-2"], input="pw123456\npw123456\n")
     assert ok.exit_code == 0, ok.output
-    dup = runner.invoke(main, ["users", "add", "li", "--role", "auditor"], input="pw1234\npw1234\n")
+    dup = runner.invoke(main, ["users", "add", "li", "--role", "auditor"], input="pw123456\npw123456\n")
     assert dup.exit_code == 2 and "already exists" in dup.output
     listed = runner.invoke(main, ["users", "list"]).output
     assert "li" in listed and "hall-2" in listed
@@ -114,3 +114,12 @@ def test_production_mode_refuses_the_development_secret(home, monkeypatch):
     monkeypatch.delenv("BPM_SECRET_KEY", raising=False)
     result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code == 2 and "BPM_SECRET_KEY" in result.output
+
+
+def test_production_mode_refuses_demo_passwords(home, monkeypatch):
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", "--demo"]).exit_code == 0
+    monkeypatch.setenv("BPM_ENV", "production")
+    monkeypatch.setenv("BPM_SECRET_KEY", "x" * 40)
+    result = runner.invoke(main, ["serve"])
+    assert result.exit_code == 2 and "demo passwords" in result.output and "auditor" in result.output

@@ -1,0 +1,61 @@
+"""Date helpers for sandboxed expressions and scripts.
+
+Values in process data are JSON, so dates travel as ISO 8601 strings; these helpers take
+and return strings. Local dates and times are China Standard Time (Asia/Shanghai). The
+current time comes from the engine clock, so tests and the controlled clock move it too.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from engine.clock import utcnow
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+
+
+def _parse(value: str) -> date | datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO 8601 date or date-time string, got {type(value).__name__}")
+    text = value.strip().replace("Z", "+00:00")
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL)
+
+
+def now() -> str:
+    """The current instant, ISO 8601 with the +08:00 offset."""
+    return utcnow().astimezone(LOCAL).isoformat(timespec="seconds")
+
+
+def today() -> str:
+    """Today's local date, YYYY-MM-DD."""
+    return utcnow().astimezone(LOCAL).date().isoformat()
+
+
+def add_days(value: str, days: int) -> str:
+    """``value`` (a date or a date-time) moved by ``days`` calendar days, in the same form."""
+    if not isinstance(days, int) or isinstance(days, bool) or abs(days) > 36500:
+        raise ValueError("days must be an integer within 100 years")
+    parsed = _parse(value)
+    return (parsed + timedelta(days=days)).isoformat()
+
+
+def date_time(value: str, hhmm: str = "00:00") -> str:
+    """The local date-time at ``hhmm`` on the date ``value`` (ISO 8601 with offset)."""
+    parsed = _parse(value)
+    day = parsed.astimezone(LOCAL).date() if isinstance(parsed, datetime) else parsed
+    return datetime.combine(day, time.fromisoformat(hhmm), LOCAL).isoformat()
+
+
+def days_between(start: str, end: str) -> int:
+    """Whole calendar days from ``start`` to ``end`` (negative when end is earlier)."""
+    a, b = _parse(start), _parse(end)
+    a = a.astimezone(LOCAL).date() if isinstance(a, datetime) else a
+    b = b.astimezone(LOCAL).date() if isinstance(b, datetime) else b
+    return (b - a).days
+
+
+DATE_FUNCTIONS = {f.__name__: f for f in (now, today, add_days, date_time, days_between)}
