@@ -35,6 +35,7 @@ class UnitOfWork:
         self.events: list[dict] = []
         self.after_commit: list = []
         self.created_tasks: list[str] = []
+        self.engine = None
 
     def audit(
         self,
@@ -85,6 +86,7 @@ class BpmEngine:
         try:
             with self.db.transaction() as session:
                 uow = UnitOfWork(session, actor)
+                uow.engine = self
                 yield uow
                 session.flush()
                 append_events(session, uow.events)

@@ -111,6 +111,8 @@ def production_problems(settings) -> list[str]:
     from engine.identity import users_with_password
 
     problems = []
+    if settings.controlled_clock:
+        problems.append("BPM_CONTROLLED_CLOCK=1 is for acceptance tests and is refused in production")
     if settings.secret_key == DEFAULT_SECRET or len(settings.secret_key) < 32:
         problems.append("BPM_ENV=production needs BPM_SECRET_KEY set to a random secret of at least 32 characters")
     engine = _engine()
@@ -141,6 +143,9 @@ def serve(host: str, port: int, workers: int, threads: int, no_timers: bool) -> 
             for problem in problems:
                 click.echo(f"error: {problem}", err=True)
             sys.exit(2)
+    if settings.controlled_clock and workers > 1:
+        click.echo("error: the controlled clock lives in one process: use --workers 1 with BPM_CONTROLLED_CLOCK=1", err=True)
+        sys.exit(2)
     from engine.serving import run_gunicorn
 
     run_gunicorn(host, port, workers, threads, timers=not no_timers)

@@ -43,6 +43,7 @@ class Settings:
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
     timer_poll_seconds: float = 0.2
+    controlled_clock: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -67,6 +68,7 @@ def load_settings(**overrides) -> Settings:
         production=os.environ.get("BPM_ENV", "development") == "production",
         token_ttl_seconds=_int("BPM_TOKEN_TTL", 8 * 3600),
         max_upload_bytes=_int("BPM_MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
+        controlled_clock=os.environ.get("BPM_CONTROLLED_CLOCK") == "1",
     )
     values.update(overrides)
     return Settings(**values)

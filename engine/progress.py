@@ -157,4 +157,10 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
             sla_events.close(uow.session, tid, completed=False, completed_at=now, due_at=None)
     if (definition.meta or {}).get("has_timers"):
         _sync_timers(uow, inst, result, now)
+    for element, data in result.thrown:
+        props = ((definition.meta.get("elements") or {}).get(element) or {}).get("properties") or {}
+        if props.get("startProcess"):
+            from engine.instances import start_linked
+
+            start_linked(uow, inst, element, props, data)
     return created

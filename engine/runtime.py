@@ -155,6 +155,7 @@ class StepResult:
     timers: list[PendingTimer] = field(default_factory=list)
     incident: dict | None = None
     completed_elements: set[str] = field(default_factory=set)
+    thrown: list[tuple[str, dict]] = field(default_factory=list)
 
 
 def _timer_due(task) -> datetime | None:
@@ -186,8 +187,15 @@ def advance(workflow: BpmnWorkflow) -> StepResult:
     retry continues from the failed element.
     """
     incident = None
+    thrown: list[tuple[str, dict]] = []
+
+    def _completed(task) -> None:
+        # none intermediate throw events carry engine actions (e.g. start a linked process)
+        if type(task.task_spec).__name__ == "IntermediateThrowEvent":
+            thrown.append((bpmn_id(task), dict(task.data)))
+
     try:
-        workflow.do_engine_steps()
+        workflow.do_engine_steps(did_complete_task=_completed)
     except SpiffWorkflowException as exc:
         task = getattr(exc, "task", None) or _error_task(workflow)
         if task is not None and not task.has_state(TaskState.ERROR):
@@ -197,7 +205,9 @@ def advance(workflow: BpmnWorkflow) -> StepResult:
             "task_id": str(task.id) if task is not None else None,
             "message": str(exc),
         }
-    return describe(workflow, incident)
+    result = describe(workflow, incident)
+    result.thrown = thrown
+    return result
 
 
 def describe(workflow: BpmnWorkflow, incident: dict | None = None) -> StepResult:

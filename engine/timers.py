@@ -13,7 +13,7 @@ import threading
 
 from sqlalchemy import select
 
-from engine import sla_events
+from engine import notifications, sla_events
 from engine.clock import utcnow
 from engine.identity import SYSTEM
 from engine.progress import load_workflow, save
@@ -110,5 +110,9 @@ def run_worker(engine, stop: threading.Event, poll_seconds: float | None = None)
         except Exception:  # noqa: BLE001
             log.exception("timer worker loop failed")
             fired = 0
+        try:
+            notifications.deliver_email(engine)
+        except Exception:  # noqa: BLE001
+            log.exception("e-mail delivery failed")
         if not fired:
             stop.wait(interval)

@@ -22,7 +22,8 @@ def api_endpoints(app):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/"):
             continue
-        path = re.sub(r"<(?:[^:>]+:)?[^>]+>", "x", rule.rule)
+        path = re.sub(r"<int:[^>]+>", "1", rule.rule)
+        path = re.sub(r"<(?:[^:>]+:)?[^>]+>", "x", path)
         out |= {(m, path) for m in rule.methods - {"HEAD", "OPTIONS"}}
     return sorted(out)
 
