@@ -21,12 +21,12 @@ TASKS = Task.__table__
 CANDIDATES = TaskCandidate.__table__
 INSERT_TASK = insert(TASKS)
 INSERT_TIMER = insert(Timer.__table__)
-_policies: dict[tuple[int, str], object] = {}
+_policies: dict[tuple[str, str], object] = {}
 
 
 def _policy(definition: ProcessDefinition, element: str):
-    """The element's SLA policy, parsed once per definition version."""
-    key = (definition.id, element)
+    """The element's SLA policy, parsed once per definition content (ids repeat across databases)."""
+    key = (definition.sha256, element)
     if key not in _policies:
         props = ((definition.meta.get("elements") or {}).get(element) or {}).get("properties") or {}
         _policies[key] = parse_policy(props)
