@@ -69,6 +69,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def actor_by_name(session: Session, username: str) -> Actor | None:
+    user = session.execute(select(User).where(User.username == username, User.is_active.is_(True))).scalar_one_or_none()
+    return _actor(session, user) if user is not None else None
+
+
 def _actor(session: Session, user: User) -> Actor:
     roles = session.execute(select(UserRole.role).where(UserRole.user_id == user.id)).scalars().all()
     return Actor(user.username, frozenset(roles), user.display_name, user.org_unit)

@@ -8,9 +8,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, func, select, update
 
 from engine import definitions, documents, formdefs, sla_events
-from engine.access import can_read_instance, is_candidate, reads_everything
+from engine.access import MANAGER_ROLES, can_read_instance, is_candidate, reads_everything
 from engine.clock import utcnow
-from engine.errors import BadRequest, Conflict, Forbidden, NotFound
+from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.identity import Actor
 from engine.instances import validate_form_data
 from engine.progress import load_workflow, save
@@ -53,6 +53,8 @@ def task_to_dict(task: Task) -> dict:
         "completed_by": task.completed_by,
         "properties": task.properties,
         "org_unit": task.org_unit,
+        "sla": task.sla,
+        "sla_state": task.sla_state,
     }
 
 
@@ -126,6 +128,28 @@ def claim(uow, task_id: str) -> Task:
     if done != 1:
         raise Conflict("task was claimed by someone else at the same time")
     uow.audit("task_claimed", instance_id=task.instance_id, task_id=task.id, element_id=task.element_id)
+    uow.session.refresh(task)
+    return task
+
+
+def assign(uow, task_id: str, username: str, reason: str | None = None) -> Task:
+    """Hand an open task to an eligible user (admin, or a manager of the instance's unit)."""
+    from engine.identity import actor_by_name
+
+    task = _load(uow.session, task_id)
+    if task.status != "open":
+        raise Conflict(f"task is already {task.status}")
+    inst = uow.session.get(ProcessInstance, task.instance_id)
+    me = uow.actor
+    if not (me.is_admin or (me.has_any(MANAGER_ROLES) and me.org_unit and me.org_unit == inst.org_unit)):
+        raise Forbidden("only an administrator or a manager of the instance's org unit may reassign tasks")
+    target = actor_by_name(uow.session, username)
+    if target is None or not is_candidate(target, task):
+        raise ValidationFailed("user cannot take this task", {"assignee": [f"{username!r} is not an eligible candidate"]})
+    before = task.assignee
+    uow.session.execute(update(Task).where(Task.id == task_id).values(assignee=username, claimed_at=utcnow()))
+    uow.audit("task_reassigned", instance_id=task.instance_id, task_id=task.id, element_id=task.element_id,
+              before={"assignee": before}, after={"assignee": username}, reason=reason)
     uow.session.refresh(task)
     return task
 

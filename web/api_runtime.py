@@ -82,6 +82,13 @@ def claim_task(task_id):
         return tasks.task_to_dict(tasks.claim(uow, task_id))
 
 
+@api_route(bp, "/tasks/<task_id>/assign", "POST", summary="Reassign a task (admin, or a manager of its unit)",
+           body=s.AssignRequest, response=s.TaskSchema, errors=(403, 404, 409))
+def assign_task(task_id, body):
+    with _engine().uow(actor()) as uow:
+        return tasks.task_to_dict(tasks.assign(uow, task_id, body["assignee"], body.get("reason")))
+
+
 @api_route(bp, "/tasks/<task_id>/unclaim", "POST", summary="Release a claimed task", response=s.TaskSchema,
            errors=(403, 404, 409))
 def unclaim_task(task_id):

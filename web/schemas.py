@@ -203,6 +203,8 @@ class TaskSchema(Schema):
     completed_by = fields.Str(allow_none=True)
     properties = fields.Dict()
     org_unit = fields.Str(allow_none=True)
+    sla = fields.Dict(allow_none=True, metadata={"description": "due date plan: kind, amount, due_at, provisional, thresholds"})
+    sla_state = fields.Str(allow_none=True, metadata={"description": "on_time, warning, breached, escalated, met, missed"})
     form = fields.Dict(allow_none=True)
     submitted = fields.Dict(allow_none=True)
     data = fields.Dict()
@@ -220,6 +222,11 @@ class TaskQuery(Schema):
     instance = fields.Str()
     page = fields.Int(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class AssignRequest(Schema):
+    assignee = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    reason = fields.Str(allow_none=True, validate=validate.Length(max=500))
 
 
 class CompleteTaskRequest(Schema):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,12 +24,12 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 # --------------------------------------------------------------------------- files
 
 
-@lru_cache(maxsize=None)
+@cache
 def process_xml(key: str) -> str:
     return (PROCESSES / f"{key}.bpmn").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def form_json(form_id: str) -> dict:
     return json.loads((FORMS / f"{form_id}.form").read_text(encoding="utf-8"))
 
@@ -170,11 +170,3 @@ def instances_of(api, key: str, user: str = READER) -> list[dict]:
     assert r.status_code == 200, r.get_json()
     return r.get_json()["items"]
 
-
-def relogin(api, *users: str) -> None:
-    """Fresh tokens for ``users`` (after the clock moved past the seeded tokens' lifetime)."""
-    api.tokens = dict(api.tokens)  # the seeded dict is shared by every test: never change it
-    for user in users:
-        r = api.client.post("/api/auth/token", json={"username": user, "password": "demo"})
-        assert r.status_code == 200, r.get_json()
-        api.tokens[user] = r.get_json()["token"]

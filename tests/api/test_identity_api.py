@@ -213,3 +213,22 @@ def test_task_routed_to_the_role_within_the_starters_hall(scoped):
     assert api.get(f"/api/process-instances/{inst_id}", "hall_manager").status_code == 403
     assert api.post(f"/api/tasks/{t2}/complete", "duty_hall2", json={"data": {"note": "好"}}).status_code == 200
     assert api.get(f"/api/process-instances/{inst_id}", "hall_manager").status_code == 200
+
+
+def test_manager_of_the_unit_reassigns_a_task_and_it_is_audited(four_step):
+    api = four_step
+    inst = api.post("/api/process-definitions/four_step/instances", "counter_staff", json={"data": {}}).get_json()
+    tid = inst["open_tasks"][0]["id"]
+    assert api.post(f"/api/tasks/{tid}/claim", "counter_staff").status_code == 200
+    body = {"assignee": "counter2", "reason": "营业员请假 on leave"}
+    assert api.post(f"/api/tasks/{tid}/assign", "counter2", json=body).status_code == 403
+    assert api.post(f"/api/tasks/{tid}/assign", "manager_hall2", json=body).status_code == 403  # other hall
+    assert api.post(f"/api/tasks/{tid}/assign", "hall_manager", json={"assignee": "auditor"}).status_code == 422
+    r = api.post(f"/api/tasks/{tid}/assign", "hall_manager", json=body)
+    assert r.status_code == 200 and r.get_json()["assignee"] == "counter2"
+    event = [e for e in api.get(f"/api/process-instances/{inst['id']}/timeline", "auditor").get_json()["events"]
+             if e["action"] == "task_reassigned"][0]
+    assert event["before"] == {"assignee": "counter_staff"} and event["after"] == {"assignee": "counter2"}
+    assert event["reason"] == "营业员请假 on leave" and event["actor"] == "hall_manager"
+    assert api.post(f"/api/tasks/{tid}/complete", "counter_staff", json={"data": {"note": "x"}}).status_code == 409
+    assert api.post(f"/api/tasks/{tid}/complete", "counter2", json={"data": {"note": "x"}}).status_code == 200

@@ -52,6 +52,7 @@ def _forbidden_cases(inst, task, doc):
         ("GET", "/api/tasks/<task_id>"): ("nobody", f"/api/tasks/{task}", None),
         ("POST", "/api/tasks/<task_id>/claim"): ("hall_manager", f"/api/tasks/{task}/claim", None),
         ("POST", "/api/tasks/<task_id>/unclaim"): ("counter2", f"/api/tasks/{task}/unclaim", None),
+        ("POST", "/api/tasks/<task_id>/assign"): ("counter_staff", f"/api/tasks/{task}/assign", {"assignee": "counter2"}),
         ("POST", "/api/tasks/<task_id>/complete"): ("hall_manager", f"/api/tasks/{task}/complete", {"data": {"note": "x"}}),
         ("GET", "/api/documents/<doc_id>"): ("hall_manager", f"/api/documents/{doc}", None),
         ("GET", "/api/users"): ("auditor", "/api/users", None),

@@ -63,6 +63,8 @@ def test_due_date_warning_breach_and_two_escalations(sla_api):
     task = api.get(f"/api/tasks/{inst['open_tasks'][0]['id']}", "counter_staff").get_json()
     assert task["due_at"] == "2026-11-24T01:00:00+00:00"
     assert inst["open_tasks"][0]["due_at"] == task["due_at"]
+    assert task["sla_state"] == "on_time" and task["sla"]["provisional"] is False
+    assert [t["level"] for t in task["sla"]["thresholds"]] == ["warning", "breach", "escalation", "escalation"]
     # nothing before 80 % (19 h 12 min)
     clock.advance(timedelta(hours=19, minutes=11))
     assert fire_due(api.client.application.extensions["bpm"]) == 0
