@@ -35,6 +35,7 @@ class UnitOfWork:
         self.events: list[dict] = []
         self.after_commit: list = []
         self.created_tasks: list[str] = []
+        self.secrets: dict = {}
         self.engine = None
 
     def audit(

@@ -274,6 +274,23 @@ def units_list() -> None:
 
 
 @main.group()
+def halls() -> None:
+    """Service halls: queue snapshots for the congestion evaluator."""
+
+
+@halls.command("snapshot")
+@click.argument("hall")
+@click.option("--waiting", type=click.IntRange(0, 100_000), required=True)
+@click.option("--open", "open_counters", type=click.IntRange(0, 1_000), required=True)
+def halls_snapshot(hall, waiting, open_counters) -> None:
+    """Report waiting customers and open counters; prints the resulting level."""
+    from engine import congestion
+
+    state = _admin_call(lambda uow: congestion.record_snapshot(uow, hall, waiting, open_counters))
+    click.echo(json.dumps(state, ensure_ascii=False, default=str))
+
+
+@main.group()
 def audit() -> None:
     """Audit log: signed checkpoints and verification of the hash chain."""
 

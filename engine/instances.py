@@ -88,17 +88,36 @@ def start(engine, uow, key: str, data: dict, business_key: str | None = None) ->
     return inst
 
 
+def start_unchecked(uow, key: str, data: dict, org_unit: str | None, business_key: str | None = None,
+                    **audit_details) -> InstanceRecord:
+    """Start the latest version of ``key`` on the engine's own initiative (linked starts,
+    congestion alerts): the model or the evaluator decided it, so starter groups are not
+    checked; ``started_by`` still records whose action caused it."""
+    definition = definitions.get_version(uow.session, key)
+    spec, subspecs = definitions.spec_for(uow.engine, definition)
+    workflow = new_workflow(spec, subspecs)
+    workflow.task_tree.data.update(data)
+    result = advance(workflow)
+    inst = InstanceRecord(
+        id=str(uuid.uuid4()), definition_id=definition.id, process_key=definition.key, business_key=business_key,
+        status="running", data={}, state="", visited=[], incident=None, lock_version=1,
+        started_by=uow.actor.username, started_at=utcnow(), ended_at=None, org_unit=org_unit,
+    )
+    uow.audit("instance_started", instance_id=inst.id, key=definition.key, version=definition.version, data=data,
+              **audit_details)
+    save(uow, inst, definition, workflow, result, new=True)
+    return inst
+
+
 def start_linked(uow, parent: InstanceRecord, element: str, props: dict, data: dict) -> InstanceRecord:
     """Start the process named by ``startProcess`` from a throw event of ``parent``.
 
-    The model author decided this start, so the starter groups are not checked; the new
-    instance records who caused it, belongs to the same org unit, and both instances
-    point at each other (``linked_from`` in its data, an audit event in each).
+    The new instance records who caused it, belongs to the same org unit, and both
+    instances point at each other (``linked_from`` in its data, an audit event in each).
     """
     from engine.expressions import ExpressionError, evaluate
 
     key = props["startProcess"]
-    definition = definitions.get_version(uow.session, key)
     new_data: dict = {}
     for name, expr in props.items():
         if name.startswith("startData."):
@@ -107,21 +126,8 @@ def start_linked(uow, parent: InstanceRecord, element: str, props: dict, data: d
             except ExpressionError as exc:
                 raise Conflict(f"cannot start {key!r} from {element!r}: startData {name}: {exc}") from exc
     new_data["linked_from"] = {"instance_id": parent.id, "process_key": parent.process_key, "element_id": element}
-    engine = uow.engine
-    spec, subspecs = definitions.spec_for(engine, definition)
-    workflow = new_workflow(spec, subspecs)
-    workflow.task_tree.data.update(new_data)
-    result = advance(workflow)
-    child = InstanceRecord(
-        id=str(uuid.uuid4()), definition_id=definition.id, process_key=definition.key,
-        business_key=parent.business_key, status="running", data={}, state="", visited=[], incident=None,
-        lock_version=1, started_by=uow.actor.username, started_at=utcnow(), ended_at=None, org_unit=parent.org_unit,
-    )
-    uow.audit("instance_started", instance_id=child.id, key=definition.key, version=definition.version,
-              linked_from=parent.id, data=new_data)
-    uow.audit("linked_instance_started", instance_id=parent.id, element_id=element, child_instance_id=child.id,
-              key=definition.key)
-    save(uow, child, definition, workflow, result, new=True)
+    child = start_unchecked(uow, key, new_data, parent.org_unit, parent.business_key, linked_from=parent.id)
+    uow.audit("linked_instance_started", instance_id=parent.id, element_id=element, child_instance_id=child.id, key=key)
     return child
 
 

@@ -170,6 +170,13 @@ def unclaim(uow, task_id: str) -> Task:
     return task
 
 
+def split_secrets(data: dict) -> tuple[dict, dict]:
+    """Separate fields whose key contains ``pin`` (e.g. a seal PIN): they are handed to the step
+    that needs them (``uow.secrets``) and never stored in process data, task history or audit."""
+    secrets = {k: v for k, v in data.items() if "pin" in k.lower()}
+    return ({k: v for k, v in data.items() if k not in secrets}, secrets) if secrets else (data, {})
+
+
 def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecord]:
     """Validate the form data, run the task and the engine to the next wait state."""
     session = uow.session
@@ -182,6 +189,7 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     cleaned, docs = (data, [])
     if task.form_key:
         cleaned, docs = validate_form_data(session, engine, task.form_key, task.form_version, data)
+    cleaned, uow.secrets = split_secrets(cleaned)
     inst = load_instance(session, task.instance_id)
     definition = definitions.by_id(engine, session, inst.definition_id)
     workflow = load_workflow(engine, inst, definition)

@@ -29,13 +29,14 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError, CSRFProtect
 
-    from web import api_admin, api_audit, api_catalog, api_notify, api_runtime, errors, pages
+    from web import api_admin, api_audit, api_catalog, api_halls, api_notify, api_runtime, errors, pages
 
     app.register_blueprint(api_catalog.bp)
     app.register_blueprint(api_runtime.bp)
     app.register_blueprint(api_audit.bp)
     app.register_blueprint(api_admin.bp)
     app.register_blueprint(api_notify.bp)
+    app.register_blueprint(api_halls.bp)
     if engine.settings.controlled_clock:
         app.register_blueprint(api_notify.testing_bp)
     app.register_blueprint(pages.bp)

@@ -296,6 +296,35 @@ class Notification(Base):
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class HallState(Base):
+    """The congestion evaluator's memory per service hall (debounce and hysteresis)."""
+
+    __tablename__ = "bpm_hall_state"
+
+    hall: Mapped[str] = mapped_column(String(64), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+    candidate_level: Mapped[int | None] = mapped_column(Integer)
+    candidate_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    instance_ids: Mapped[list] = mapped_column(JSON)
+
+
+class QueueSnapshot(Base):
+    """One reading of a hall's queue: waiting customers and open counters."""
+
+    __tablename__ = "bpm_queue_snapshot"
+    __table_args__ = (Index("ix_queue_snapshot_hall_at", "hall", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    hall: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    waiting: Mapped[int] = mapped_column(Integer)
+    open_counters: Mapped[int] = mapped_column(Integer)
+    raw_level: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    reported_by: Mapped[str | None] = mapped_column(String(64))
+
+
 class CalendarOverride(Base):
     """A local exception to the official calendar: a closure or an extra working day."""
 

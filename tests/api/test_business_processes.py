@@ -8,9 +8,6 @@ same role in another hall, and every start form rejects bad data with 422 naming
 The first tests need no database: they check the files themselves (diagram interchange that
 bpmn-js can lay out, the Camunda conventions, SLA properties, form-js forms).
 
-Tests marked ``xfail(strict=True)`` describe engine features that are not there yet; when
-the feature lands the test passes, the strict marker turns that into a failure, and the
-marker must go.
 """
 
 from __future__ import annotations
@@ -76,9 +73,6 @@ OVERWRITTEN = {
 SLA_KINDS = {"calendar", "working_time", "working_days"}
 ISO_DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
 
-needs_pin_handling = pytest.mark.xfail(
-    reason="needs engine: seal PIN verified and never stored (*pin* fields kept out of instance data, "
-           "task submissions and audit events)", strict=True)
 
 
 def tree(key):
@@ -460,7 +454,6 @@ def test_supply_rejected_and_withdrawn(api):
     assert final["data"]["reason"] == "春节前备货"
 
 
-@needs_pin_handling
 def test_seal_pin_is_never_stored(api):
     deploy(api, "supply_approval")
     iid = start(api, "enforcement_officer", "supply_approval", supply_request(api))["id"]
@@ -805,7 +798,8 @@ def test_hall_congestion_is_answered_by_level(api, level, starter, element, resp
     iid = start(api, starter, "hall_congestion", congestion(level, waiting=12 if level == 1 else 16))["id"]
     assert open_elements(api, iid) == [element]
     task = open_task(api, iid, element)
-    assert task["org_unit"] is None  # raised by the queue evaluator: not scoped to a starter's hall
+    assert task["org_unit"] == "hall-1"  # scoped to the hall where the congestion was raised
+    assert api.get(f"/api/tasks/{task['id']}", "manager_hall2" if level == 2 else "duty_hall2").status_code == 403
     assert "actions" in errors_of(try_complete(api, responder, task["id"], {"actions": []}))
     done = work(api, responder, iid, element,
                 {"actions": ["open_counters", "self_service", "security_guidance"], "counters_opened": 2,

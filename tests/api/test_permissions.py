@@ -22,6 +22,7 @@ OPEN_TO_ALL = {
     ("GET", "/api/tasks"),
     ("GET", "/api/org-units"),
     ("GET", "/api/notifications"),
+    ("GET", "/api/halls/<hall>/congestion"),
 }
 PUBLIC = {("GET", "/api/health"), ("GET", "/api/openapi.json"), ("POST", "/api/auth/token")}
 
@@ -52,6 +53,8 @@ def _forbidden_cases(inst, task, doc):
         ("GET", "/api/tasks/<task_id>"): ("nobody", f"/api/tasks/{task}", None),
         ("POST", "/api/tasks/<task_id>/claim"): ("hall_manager", f"/api/tasks/{task}/claim", None),
         ("POST", "/api/tasks/<task_id>/unclaim"): ("counter2", f"/api/tasks/{task}/unclaim", None),
+        ("POST", "/api/process-instances/<instance_id>/messages"): ("auditor", f"/api/process-instances/{inst}/messages", {"name": "x"}),
+        ("POST", "/api/halls/<hall>/queue-snapshots"): ("counter_hall2", "/api/halls/hall-1/queue-snapshots", {"waiting": 1, "open_counters": 1}),
         ("POST", "/api/tasks/<task_id>/assign"): ("counter_staff", f"/api/tasks/{task}/assign", {"assignee": "counter2"}),
         ("POST", "/api/tasks/<task_id>/complete"): ("hall_manager", f"/api/tasks/{task}/complete", {"data": {"note": "x"}}),
         ("GET", "/api/documents/<doc_id>"): ("hall_manager", f"/api/documents/{doc}", None),
