@@ -287,6 +287,14 @@ def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
         "lanes": {},
         "ids": {el.get("id") for el in process.iter() if isinstance(el.tag, str) and el.get("id")},
     }
+    cycle = meta["properties"].get("schedule.cycle")
+    if cycle:
+        from engine.schedules import parse_cycle
+
+        try:
+            parse_cycle(cycle)
+        except ValueError as exc:
+            errors.append(_err(pid, str(exc)))
     for lane in process.iterfind(".//bpmn:lane", NS):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             meta["lanes"][(ref.text or "").strip()] = lane.get("name") or lane.get("id")

@@ -274,6 +274,59 @@ def units_list() -> None:
 
 
 @main.group()
+def calendar() -> None:
+    """Local exceptions to the official working-day calendar (closures, extra working days)."""
+
+
+def _set_override(day, is_working: bool, reason: str | None) -> None:
+    from engine import sla
+    from engine.store.models import CalendarOverride
+
+    def apply(uow):
+        row = uow.session.get(CalendarOverride, day)
+        before = {"is_working": row.is_working, "reason": row.reason} if row else None
+        if row is None:
+            row = CalendarOverride(day=day, is_working=is_working, reason=reason)
+            uow.session.add(row)
+        else:
+            row.is_working, row.reason = is_working, reason
+        uow.audit("calendar_override_set", before=before, after={"is_working": is_working, "reason": reason},
+                  day=day.isoformat())
+
+    _admin_call(apply)
+    sla.forget_calendar()
+
+
+@calendar.command("close")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--reason", required=True)
+def calendar_close(day, reason) -> None:
+    """Mark DAY (YYYY-MM-DD) as a local closure: not a working day."""
+    _set_override(day.date(), False, reason)
+    click.echo(f"{day.date()} closed: {reason}")
+
+
+@calendar.command("work")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--reason", required=True)
+def calendar_work(day, reason) -> None:
+    """Mark DAY (YYYY-MM-DD) as an extra working day."""
+    _set_override(day.date(), True, reason)
+    click.echo(f"{day.date()} is a working day: {reason}")
+
+
+@calendar.command("list")
+def calendar_list() -> None:
+    from sqlalchemy import select
+
+    from engine.store.models import CalendarOverride
+
+    with _engine().read() as session:
+        for row in session.execute(select(CalendarOverride).order_by(CalendarOverride.day)).scalars():
+            click.echo(f"{row.day}  {'working' if row.is_working else 'closed':8} {row.reason or ''}")
+
+
+@main.group()
 def halls() -> None:
     """Service halls: queue snapshots for the congestion evaluator."""
 

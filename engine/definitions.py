@@ -109,6 +109,13 @@ def deploy_process(uow, xml: bytes) -> tuple[ProcessDefinition, bool]:
     uow.session.add(row)
     uow.session.flush()
     uow.audit("process_deployed", key=row.key, version=row.version, sha256=sha)
+    cycle = (meta.get("properties") or {}).get("schedule.cycle")
+    if cycle or current is not None:
+        from engine.schedules import reschedule
+
+        next_start = reschedule(uow.session, row.key, cycle)
+        if next_start is not None:
+            uow.audit("start_scheduled", key=row.key, cycle=cycle, next_start=next_start.isoformat())
     return row, True
 
 

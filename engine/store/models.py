@@ -202,10 +202,13 @@ class Timer(Base):
     __table_args__ = (Index("ix_timer_due", "state", "fire_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    instance_id: Mapped[str] = mapped_column(ForeignKey("bpm_process_instance.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[str | None] = mapped_column(
+        ForeignKey("bpm_process_instance.id", ondelete="CASCADE"), index=True, nullable=True
+    )
     task_id: Mapped[str] = mapped_column(String(36))
     element_id: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))
+    process_key: Mapped[str | None] = mapped_column(String(128))
     fire_at: Mapped[datetime] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(16))
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

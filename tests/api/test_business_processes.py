@@ -60,7 +60,7 @@ USER_TASKS = {
     "supply_approval": {"review", "seal", "maintain", "supply", "revise"},
     "complaint_handling": {"resolve_counter", "resolve_technical", "answer_written", "close"},
     "group_agreement": {"approve", "rework", "sign", "archive", "active", "expiry", "mark_void"},
-    "agreement_inventory": {"check"},
+    "agreement_inventory": {"count", "check"},
     "one_counter": {"handle", "on_the_spot"},
     "hall_congestion": {"respond_l1", "respond_l2"},
 }
@@ -337,13 +337,6 @@ START_CASES = {
         ({"term_end": "2026-13-01"}, "term_end"),
         ({"term_start": None}, "term_start"),
         ({"agreement_no": None}, "agreement_no"),
-    ]),
-    "agreement_inventory": ("info_clerk", "hall_manager", lambda api: inventory(), [
-        ({"month": "2026-13"}, "month"),
-        ({"month": "202610"}, "month"),
-        ({"received": -1}, "received"),
-        ({"stored": 1.5}, "stored"),
-        ({"issued": None}, "issued"),
     ]),
     "one_counter": ("counter_staff", "duty_manager", lambda api: counter_business(), [
         ({"category": "lottery"}, "category"),
@@ -710,7 +703,14 @@ def test_agreement_expiry_reminder_renews_then_terminates(agreements, engine):
 
 def test_monthly_agreement_inventory_is_counted_and_checked(api):
     deploy(api, "agreement_inventory")
-    iid = start(api, "info_clerk", "agreement_inventory", inventory())["id"]
+    assert api.post("/api/process-definitions/agreement_inventory/instances", "hall_manager",
+                    json={"data": {}}).status_code == 403
+    iid = start(api, "info_clerk", "agreement_inventory", {})["id"]
+    count = open_task(api, iid, "count")
+    for bad, field in [({"month": "2026-13"}, "month"), ({"month": "202610"}, "month"), ({"received": -1}, "received"),
+                       ({"stored": 1.5}, "stored"), ({"issued": None}, "issued")]:
+        assert field in errors_of(try_complete(api, "info_clerk", count["id"], inventory(**bad))), bad
+    work(api, "info_clerk", iid, "count", inventory(), wrong=("hall_manager", "counter_staff"))
     check = open_task(api, iid, "check")
     assert "check_comment" in errors_of(try_complete(api, "hall_manager", check["id"], {"check_result": "discrepancy"}))
     done = work(api, "hall_manager", iid, "check", {"check_result": "confirmed"}, wrong=("info_clerk", "duty_manager"))

@@ -123,3 +123,31 @@ def test_production_mode_refuses_demo_passwords(home, monkeypatch):
     monkeypatch.setenv("BPM_SECRET_KEY", "x" * 40)
     result = runner.invoke(main, ["serve"])
     assert result.exit_code == 2 and "demo passwords" in result.output and "auditor" in result.output
+
+
+def test_calendar_overrides_change_working_day_due_dates(home):
+    from datetime import datetime, timezone
+
+    from engine.app import BpmEngine
+    from engine.business_calendar import BusinessCalendar
+    from engine.config import load_settings
+    from engine.sla import calendar_for
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    result = runner.invoke(main, ["calendar", "close", "2026-12-01", "--reason", "停电检修 power maintenance"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(main, ["calendar", "work", "2026-12-06", "--reason", "年终冲刺"]).exit_code == 0
+    listed = runner.invoke(main, ["calendar", "list"]).output
+    assert "2026-12-01  closed" in listed and "2026-12-06  working" in listed
+    engine = BpmEngine(load_settings())
+    try:
+        with engine.read() as session:
+            cal = calendar_for(session)
+    finally:
+        engine.close()
+    start = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)  # Monday 09:00 local
+    # Tue 12-01 closed: day 1 is Wed 12-02 (without the override it would be Tue)
+    assert cal.add(start, "working_days", 1).at.date().isoformat() == "2026-12-02"
+    assert BusinessCalendar().add(start, "working_days", 1).at.date().isoformat() == "2026-12-01"
+    assert cal.is_working_day(datetime(2026, 12, 6).date()) == (True, False)

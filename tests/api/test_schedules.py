@@ -1,0 +1,65 @@
+"""Scheduled process starts (``schedule.cycle``): the monthly agreement inventory."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from engine.clock import clock
+from engine.schedules import next_occurrence, occurrence, parse_cycle
+from engine.store.models import Timer
+from engine.timers import fire_due
+
+
+def test_calendar_months_do_not_drift():
+    cycle = "R/2026-12-01T09:00:00+08:00/P1M"
+    assert [occurrence(cycle, k).isoformat() for k in range(4)] == [
+        "2026-12-01T01:00:00+00:00", "2027-01-01T01:00:00+00:00", "2027-02-01T01:00:00+00:00",
+        "2027-03-01T01:00:00+00:00"]
+    assert occurrence("R2/2026-12-01T09:00:00+08:00/P1M", 2) is None
+    assert next_occurrence(cycle, datetime(2027, 1, 1, 1, 0, tzinfo=timezone.utc))[0] == 2
+
+
+@pytest.mark.parametrize("bad", ["P1M", "R/2026-12-01/P1M", "R/2026-12-01T09:00:00/P1M", "R/2026-12-01T09:00:00+08:00/1M",
+                                 "Rx/2026-12-01T09:00:00+08:00/P1M", "R/2026-12-01T09:00:00+08:00/PT0S"])
+def test_invalid_cycles(bad):
+    with pytest.raises(ValueError):
+        parse_cycle(bad)
+
+
+def _start_timers(engine):
+    with engine.read() as session:
+        rows = session.execute(select(Timer).where(Timer.kind == "start").order_by(Timer.id)).scalars().all()
+        return [(r.state, r.fire_at.isoformat(), r.instance_id) for r in rows]
+
+
+def test_monthly_inventory_is_started_by_the_engine(api, engine):
+    from tests.api.business_helpers import deploy, open_task
+
+    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc))
+    try:
+        deploy(api, "agreement_inventory")
+        assert _start_timers(engine) == [("pending", "2026-12-01T01:00:00+00:00", None)]
+        clock.set(datetime(2026, 12, 1, 0, 59, tzinfo=timezone.utc))
+        assert fire_due(engine) == 0
+        clock.set(datetime(2026, 12, 1, 1, 0, 1, tzinfo=timezone.utc))
+        assert fire_due(engine) == 1
+        timers = _start_timers(engine)
+        assert timers[0][0] == "fired" and timers[0][2] is not None
+        assert timers[1] == ("pending", "2027-01-01T01:00:00+00:00", None)
+        inst = api.get(f"/api/process-instances/{timers[0][2]}", "info_clerk").get_json()
+        assert inst["started_by"] == "system" and inst["business_key"] == "agreement_inventory-2026-12-01"
+        assert inst["data"]["period"] == "2026-12"
+        assert open_task(api, inst["id"], "count")["candidate_groups"] == ["info_clerk"]
+        assert fire_due(engine) == 0  # exactly once
+        # a new version replaces the schedule instead of adding a second one
+        from tests.api.business_helpers import process_xml
+
+        xml = process_xml("agreement_inventory").replace("P1M", "P2M")
+        assert api.deploy_xml(xml).status_code == 201
+        pending = [t for t in _start_timers(engine) if t[0] == "pending"]
+        assert pending == [("pending", "2027-02-01T01:00:00+00:00", None)]
+    finally:
+        clock.reset()
