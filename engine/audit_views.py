@@ -54,6 +54,18 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "sla_escalated": ("超时升级", "SLA escalated"),
     "seal_applied": ("加盖印章", "Seal applied"),
     "seal_verified": ("核验印章", "Seal verified"),
+    "seal_failed": ("盖章失败（PIN错误）", "Seal refused (wrong PIN)"),
+    "seal_locked": ("印章已锁定", "Seal locked"),
+    "seal_unlocked": ("印章解锁", "Seal unlocked"),
+    "seal_countersigned": ("确认签名", "Countersigned"),
+    "seal_issued": ("签发印章证书", "Seal certificate issued"),
+    "seal_system_issued": ("签发系统签名证书", "System signer certificate issued"),
+    "seal_imported": ("导入印章证书", "Seal certificate imported"),
+    "seal_retired": ("停用印章证书", "Seal certificate retired"),
+    "seal_pin_changed": ("修改印章PIN", "Seal PIN changed"),
+    "seal_image_set": ("更换印章图片", "Seal image replaced"),
+    "seal_ca_created": ("创建机构根证书", "Organisation CA created"),
+    "seal_ca_trusted": ("信任外部根证书", "External CA trusted"),
     "audit_exported": ("导出审计记录", "Audit log exported"),
 }
 # Families whose members come from other parts of the engine: a generic label until listed.

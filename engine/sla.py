@@ -95,6 +95,25 @@ def plan(policy: Policy, start: datetime, calendar: BusinessCalendar) -> dict:
     }
 
 
+def working_hours(text: str | None = None):
+    """Working periods from ``BPM_WORKING_HOURS`` ("08:30-12:00,14:00-17:30", the default)."""
+    import os
+    from datetime import time as dtime
+
+    from engine.business_calendar import DEFAULT_WORKING_HOURS
+
+    text = text if text is not None else os.environ.get("BPM_WORKING_HOURS", "")
+    if not text.strip():
+        return DEFAULT_WORKING_HOURS
+    periods = []
+    for part in text.split(","):
+        start, sep, end = part.strip().partition("-")
+        if not sep:
+            raise ValueError(f"BPM_WORKING_HOURS: {part!r} must look like 08:30-12:00")
+        periods.append((dtime.fromisoformat(start.strip()), dtime.fromisoformat(end.strip())))
+    return periods
+
+
 _calendar_cache: dict[str, tuple[float, BusinessCalendar]] = {}
 CALENDAR_TTL_SECONDS = 60.0
 
@@ -108,7 +127,7 @@ def calendar_for(session) -> BusinessCalendar:
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
     overrides = {row.day: row.is_working for row in session.execute(select(CalendarOverride)).scalars()}
-    calendar = BusinessCalendar(overrides=overrides)
+    calendar = BusinessCalendar(working_hours=working_hours(), overrides=overrides)
     _calendar_cache[key] = (time.monotonic() + CALENDAR_TTL_SECONDS, calendar)
     return calendar
 

@@ -7,7 +7,7 @@ import uuid
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, func, select, update
 
-from engine import definitions, documents, formdefs, sla_events
+from engine import definitions, documents, formdefs, seals, sla_events
 from engine.access import MANAGER_ROLES, can_read_instance, is_candidate, reads_everything
 from engine.clock import utcnow
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
@@ -196,6 +196,10 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
     if spiff_task is None or not spiff_task.has_state(TaskState.READY):
         raise Conflict("task is no longer waiting for input")
+    # Electronic seal (engine/seals): a task marked `seal=<template>` signs the instance's PDF with
+    # the PIN in uow.secrets, a later signer's task adds its incremental signature; either may add
+    # the signed document's id to the data. A refusal raises (403) before anything is written.
+    cleaned = seals.on_task_complete(engine, uow, task, inst, spiff_task, cleaned)
     now = utcnow()
     claimed_at = task.claimed_at or now
     done = session.connection().execute(

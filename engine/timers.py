@@ -9,7 +9,8 @@ the step needs (the instance's other pending timers, its open task rows) is take
 ``SKIP LOCKED`` too; when one is held elsewhere (a user completing a task right now) the
 timer is *busy*: the worker lets go of everything and tries again a moment later. So a
 worker never waits on a lock while holding one, and never deadlocks with a user request.
-On SQLite writers are serialized anyway.
+Scheduled process starts (kind ``start``) have no instance yet; only their own row is
+locked. On SQLite writers are serialized anyway.
 
 **On time.** :func:`run_worker` fires in batches and loops again at once while there is
 work; when idle it sleeps until the next ``fire_at`` (read with a cheap indexed query) or
@@ -87,6 +88,20 @@ def due_timer_query(now: datetime, exclude=(), for_update: bool = False):
     return query
 
 
+def due_start_query(now: datetime, exclude=(), for_update: bool = False):
+    """Due scheduled process starts (``kind = 'start'``, see ``engine.schedules``): timer
+    rows without an instance, which :func:`due_timer_query` (an inner join) never sees."""
+    query = (
+        select(Timer)
+        .where(Timer.state == "pending", Timer.fire_at < now, Timer.instance_id.is_(None), Timer.kind == "start")
+        .order_by(Timer.fire_at)
+        .limit(1)
+    )
+    if exclude:
+        query = query.where(Timer.id.not_in(sorted(exclude)))
+    return query.with_for_update(skip_locked=True) if for_update else query
+
+
 def next_due_query(now: datetime):
     """The earliest ``fire_at`` still ahead (an index-only scan of ``ix_timer_due``)."""
     return select(func.min(Timer.fire_at)).where(Timer.state == "pending", Timer.fire_at >= now)
@@ -127,20 +142,9 @@ def _locked_all(uow, statement, params: dict) -> bool:
 # --------------------------------------------------------------------------- firing one timer
 
 
-def due_start_query(now: datetime, exclude=(), for_update: bool = False):
-    """Due scheduled process starts (``kind = 'start'``): timer rows without an instance."""
-    query = (
-        select(Timer)
-        .where(Timer.state == "pending", Timer.fire_at < now, Timer.instance_id.is_(None), Timer.kind == "start")
-        .order_by(Timer.fire_at)
-        .limit(1)
-    )
-    if exclude:
-        query = query.where(Timer.id.not_in(sorted(exclude)))
-    return query.with_for_update(skip_locked=True) if for_update else query
-
-
 def _take_due(uow, exclude=()) -> Timer | None:
+    """The most overdue instance timer, else the most overdue scheduled start (both rare
+    and cheap to find: the same index)."""
     now, lock = utcnow(), _is_postgres(uow)
     timer = uow.session.execute(due_timer_query(now, exclude, for_update=lock)).scalar_one_or_none()
     if timer is None:

@@ -29,7 +29,7 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError, CSRFProtect
 
-    from web import api_admin, api_audit, api_catalog, api_halls, api_notify, api_runtime, errors, pages
+    from web import api_admin, api_audit, api_catalog, api_halls, api_notify, api_runtime, api_seals, errors, pages
 
     app.register_blueprint(api_catalog.bp)
     app.register_blueprint(api_runtime.bp)
@@ -37,6 +37,7 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
     app.register_blueprint(api_admin.bp)
     app.register_blueprint(api_notify.bp)
     app.register_blueprint(api_halls.bp)
+    app.register_blueprint(api_seals.bp)
     if engine.settings.controlled_clock:
         app.register_blueprint(api_notify.testing_bp)
     app.register_blueprint(pages.bp)

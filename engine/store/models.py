@@ -336,3 +336,43 @@ class CalendarOverride(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     is_working: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(String(256))
+
+
+class SealCredential(Base):
+    """A certificate of the electronic seal (engine/seals): the organisation CA, the system
+    signer or a person's seal. Private keys are held only as PKCS#12 encrypted under the
+    holder's seal PIN (and the server's seal key-encryption secret); CA rows hold no key."""
+
+    __tablename__ = "bpm_seal_credential"
+    __table_args__ = (Index("ix_seal_credential_owner", "kind", "username", "active"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # ca | system | seal
+    username: Mapped[str | None] = mapped_column(String(64))
+    org_unit: Mapped[str | None] = mapped_column(String(64))
+    certificate: Mapped[bytes] = mapped_column(LargeBinary)  # DER
+    chain: Mapped[bytes | None] = mapped_column(LargeBinary)  # PEM bundle of the issuing certificates
+    p12: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted PKCS#12 (never a plain key)
+    serial: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(512))
+    issuer: Mapped[str] = mapped_column(String(512))
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16))  # issued | imported
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SealImage(Base):
+    """An org unit's uploaded seal image (PNG in ``bpm_blob``); without one a red round seal is drawn."""
+
+    __tablename__ = "bpm_seal_image"
+
+    org_unit: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("bpm_blob.sha256"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(64))

@@ -183,7 +183,11 @@ def test_tasks_follow_the_conventions(key):
         assert lane_of[task.get("id")] == groups[0], f"{task.get('id')} is drawn in the lane of its first role"
         assert task.get(f"{CAMUNDA}formKey") in form_ids()
         props = props_of(task)
-        assert set(props) <= {"candidateScope", "sla.kind", "sla.amount", "sla.warn", "sla.escalate"}, props
+        assert set(props) <= {"candidateScope", "sla.kind", "sla.amount", "sla.warn", "sla.escalate", "seal"}, props
+        if "seal" in props:
+            from engine.seals.templates import TEMPLATES
+
+            assert props["seal"] in TEMPLATES, props["seal"]
         assert props.get("candidateScope", "starter_unit") == "starter_unit"
         if "sla.kind" in props:
             assert props["sla.kind"] in SLA_KINDS
@@ -375,7 +379,10 @@ def test_start_form_rejects_bad_data_naming_the_field(api, key):
 # =========================================================================== supply approval
 
 
-def test_supply_approved_sealed_maintained_and_supplied(api):
+def test_supply_approved_sealed_maintained_and_supplied(api, engine):
+    from engine.seals.admin import setup_demo_seal
+
+    setup_demo_seal(engine, "123456")  # the organisation CA and the head's seal (engine/seals)
     deploy(api, "supply_approval")
     inst = start(api, "enforcement_officer", "supply_approval", supply_request(api), business_key="GH-2026-001")
     iid = inst["id"]
@@ -447,7 +454,10 @@ def test_supply_rejected_and_withdrawn(api):
     assert final["data"]["reason"] == "春节前备货"
 
 
-def test_seal_pin_is_never_stored(api):
+def test_seal_pin_is_never_stored(api, engine):
+    from engine.seals.admin import setup_demo_seal
+
+    setup_demo_seal(engine, "246810")
     deploy(api, "supply_approval")
     iid = start(api, "enforcement_officer", "supply_approval", supply_request(api))["id"]
     work(api, "service_center_head", iid, "review", {"decision": "approve"})

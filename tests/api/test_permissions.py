@@ -23,6 +23,8 @@ OPEN_TO_ALL = {
     ("GET", "/api/org-units"),
     ("GET", "/api/notifications"),
     ("GET", "/api/halls/<hall>/congestion"),
+    ("GET", "/api/org-units/<key>/seal-image"),
+    ("GET", "/api/seals/ca-certificates"),
 }
 PUBLIC = {("GET", "/api/health"), ("GET", "/api/openapi.json"), ("POST", "/api/auth/token")}
 
@@ -68,6 +70,11 @@ def _forbidden_cases(inst, task, doc):
         ("GET", "/api/audit/events"): ("counter_staff", "/api/audit/events", None),
         ("GET", "/api/audit/verify"): ("hall_manager", "/api/audit/verify", None),
         ("POST", "/api/notifications/<int:notification_id>/read"): ("counter_staff", "/api/notifications/999999/read", None),
+        ("GET", "/api/documents/<doc_id>/verification"): ("hall_manager", f"/api/documents/{doc}/verification", None),
+        ("GET", "/api/process-instances/<instance_id>/documents"): ("manager_hall2", f"/api/process-instances/{inst}/documents", None),
+        ("GET", "/api/tasks/<task_id>/documents"): ("nobody", f"/api/tasks/{task}/documents", None),
+        ("PUT", "/api/org-units/<key>/seal-image"): ("hall_manager", "/api/org-units/hall-1/seal-image", None),
+        ("GET", "/api/seals"): ("counter_staff", "/api/seals", None),
     }
 
 

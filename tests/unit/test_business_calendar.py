@@ -316,3 +316,18 @@ def test_fraction_point_rejects_bad_input(cal: BusinessCalendar) -> None:
         cal.fraction_point(start, start + H, "calendar", -0.1)
     with pytest.raises(ValueError):
         cal.fraction_point(start, start + H, "fortnights", 0.5)
+
+
+def test_working_hours_come_from_configuration(monkeypatch):
+    from datetime import datetime, time, timezone
+
+    from engine.sla import working_hours
+
+    assert working_hours("09:00-12:00, 13:30-18:00") == [(time(9, 0), time(12, 0)), (time(13, 30), time(18, 0))]
+    monkeypatch.setenv("BPM_WORKING_HOURS", "09:00-17:00")
+    cal = BusinessCalendar(working_hours=working_hours())
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)  # Monday 16:00 local
+    # two working hours from 16:00 with a 17:00 close: 1 h on Monday, 1 h from 09:00 Tuesday
+    assert cal.add(start, "working_time", timedelta(hours=2)).at == datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
+    with pytest.raises(ValueError):
+        working_hours("nine to five")

@@ -1,0 +1,438 @@
+"""Applying, extending and verifying seals; the documents of an instance.
+
+* :func:`seal_task` — completing a task marked ``seal=<template>``: re-authenticate the
+  head with the seal PIN, render the instance as the template's PDF, sign it (certification
+  signature with the visible seal, empty fields for the later signers), store the bytes
+  content-addressed and immutable, link them to the instance and audit ``seal_applied``
+  with the SHA-256. Any refusal raises :class:`SealRefused` before anything is written.
+* :func:`later_signature` — completing a later slot's task (e.g. the clerk's ``maintain``):
+  an incremental signature by the system signer into the pre-created field, stored as a
+  new document (the sealed one is never rewritten), audited ``seal_countersigned``.
+* :func:`verify_bytes` — every signature's integrity, trust, coverage and modifications,
+  plus whether these exact bytes are a document sealed here (SHA-256 in the audit trail:
+  bytes appended after ``%%EOF`` still pass a PDF validator, but not this check).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import definitions, documents, formdefs
+from engine.access import is_candidate, reads_everything
+from engine.clock import utcnow
+from engine.errors import Conflict, Forbidden, NotFound
+from engine.identity import Actor
+from engine.seals import credentials, images
+from engine.seals.errors import SealRefused
+from engine.seals.fonts import cjk_ttf
+from engine.seals.keys import fingerprint, organisation
+from engine.seals.provider import Appearance, SignatureField, Signer, get_provider
+from engine.seals.render import DocumentContent, Section, render
+from engine.seals.templates import Slot, Template, template
+from engine.store.models import AuditEvent, Document, DocumentLink, OrgUnit, ProcessInstance, Task, User
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+SEAL_ACTIONS = ("seal_applied", "seal_countersigned")
+PIN_FIELD = "seal_pin"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _local(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
+
+
+def _display(session: Session, username: str | None) -> str:
+    if not username:
+        return "—"
+    name = session.execute(select(User.display_name).where(User.username == username)).scalar_one_or_none()
+    return f"{name} ({username})" if name and name != username else username
+
+
+def _unit_name(session: Session, key: str | None) -> str | None:
+    if not key:
+        return None
+    unit = session.get(OrgUnit, key)
+    return unit.name if unit is not None else key
+
+
+def _font(engine):
+    return cjk_ttf(engine.settings.var_dir / "fonts")
+
+
+def _store(uow, content: bytes, filename: str, doc_id: str, instance_id: str) -> Document:
+    sha = documents.store_blob(uow.session, content)
+    doc = Document(id=doc_id, sha256=sha, filename=filename, size=len(content), content_type="application/pdf",
+                   created_at=utcnow(), created_by=uow.actor.username)
+    uow.session.add(doc)
+    uow.session.add(DocumentLink(document_id=doc_id, instance_id=instance_id))
+    return doc
+
+
+def _filename(tpl: Template, inst, suffix: str) -> str:
+    ref = inst.business_key or inst.id[:8]
+    return f"{tpl.filename}-{ref}-{suffix}.pdf"
+
+
+# --------------------------------------------------------------------------- the document's content
+
+
+def _form_fields(form: dict) -> dict[str, dict]:
+    """``{path: {label, type, options, columns}}`` of a form-js form (groups and lists walked)."""
+    out: dict[str, dict] = {}
+
+    def walk(components, prefix):
+        for comp in components or []:
+            kind = comp.get("type")
+            if kind == "group":
+                path = comp.get("path")
+                walk(comp.get("components"), prefix + (f"{path}." if path else ""))
+            elif kind == "dynamiclist":
+                path = prefix + (comp.get("path") or "")
+                cols = [(c.get("key"), c.get("label") or c.get("key"), {str(v.get("value")): v.get("label")
+                                                                         for v in c.get("values") or []})
+                        for c in comp.get("components") or [] if c.get("key")]
+                out[path] = {"label": comp.get("label") or path, "type": kind, "columns": cols}
+            elif comp.get("key"):
+                out[prefix + comp["key"]] = {
+                    "label": comp.get("label") or comp["key"], "type": kind,
+                    "options": {str(v.get("value")): v.get("label") for v in comp.get("values") or []},
+                }
+
+    walk(form.get("components"), "")
+    return out
+
+
+def _fmt(value, spec: dict | None) -> object:
+    options = (spec or {}).get("options") or {}
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if spec and spec.get("type") == "filepicker":
+        return f"见附件清单（{len(value) if isinstance(value, list) else 1} 份）"
+    if spec and spec.get("type") == "dynamiclist" and isinstance(value, list):
+        cols = spec.get("columns") or []
+        rows = [[label for _, label, _ in cols]]
+        for item in value:
+            item = item if isinstance(item, dict) else {}
+            rows.append([str(_fmt(item.get(key), {"options": opts})) for key, _, opts in cols])
+        return rows if cols else ", ".join(map(str, value))
+    if isinstance(value, list):
+        return "、".join(str(options.get(str(v), v)) for v in value)
+    if isinstance(value, dict):
+        return "；".join(f"{k}: {_fmt(v, None)}" for k, v in value.items())
+    return str(options.get(str(value), value)) if options else str(value)
+
+
+def _section(title: str, data: dict, fields: dict[str, dict], seen: set[str], note: str | None = None) -> Section:
+    rows = []
+    for path, spec in fields.items():
+        if "[]" in path or "." in path and path.split(".")[0] in fields:
+            continue
+        value = _lookup(data, path)
+        if value is _MISSING:
+            continue
+        seen.add(path.split(".")[0])
+        rows.append((spec["label"], _fmt(value, spec)))
+    return Section(title, rows, note)
+
+
+_MISSING = object()
+
+
+def _lookup(data: dict, path: str):
+    current = data
+    for part in path.split("."):
+        if not isinstance(current, dict) or part not in current:
+            return _MISSING
+        current = current[part]
+    return current
+
+
+def _doc_ids(value, spec) -> list[str]:
+    if spec.get("type") == "filepicker" and isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def build_content(engine, session: Session, tpl: Template, inst, data: dict, actor: Actor, doc_id: str,
+                  current: dict | None = None) -> DocumentContent:
+    """Everything the document shows: header, request, every completed step, attachments.
+
+    ``current`` is the step being completed now (``name``, ``form_key``, ``form_version``,
+    ``submitted``): it is not a completed task row yet.
+    """
+    definition = definitions.by_id(engine, session, inst.definition_id)
+    meta = definition.meta or {}
+    now = utcnow()
+    skip = {s.data_key for s in tpl.slots}
+    seen: set[str] = set(skip)
+    attachments: list[str] = []
+    sections: list[Section] = []
+
+    start_form = meta.get("start_form")
+    if start_form:
+        row = formdefs.latest(session, start_form)
+        fields = _form_fields(row.content) if row is not None else {}
+        sections.append(_section("申请内容 Request", data, fields, seen))
+        attachments += [d for p, s in fields.items() for d in _doc_ids(_lookup(data, p), s)]
+    steps = session.execute(
+        select(Task).where(Task.instance_id == inst.id, Task.status == "completed").order_by(Task.completed_at, Task.id)
+    ).scalars().all()
+    history = [(t.name or t.element_id, t.completed_by, t.completed_at, t.submitted or {}, t.form_key, t.form_version)
+               for t in steps]
+    if current is not None:
+        history.append((current["name"], actor.username, now, current.get("submitted") or {}, current.get("form_key"),
+                        current.get("form_version")))
+    for name, who, when, submitted, form_key, version in history:
+        fields = _form_fields(formdefs.form_content(engine, session, form_key, version)) if form_key and version else {}
+        title = f"{name} — {_display(session, who)} · {_local(when)}"
+        section = _section(title, submitted, fields, seen)
+        extra = [(k, _fmt(v, None)) for k, v in submitted.items() if k not in fields and k not in skip]
+        section.rows += extra
+        if not section.rows:
+            section.rows.append(("—", "（无填写内容）"))
+        sections.append(section)
+        attachments += [d for p, s in fields.items() for d in _doc_ids(_lookup(submitted, p), s)]
+    rest = [(k, _fmt(v, None)) for k, v in data.items() if k not in seen and not k.startswith("_")]
+    if rest:
+        sections.append(Section("其他数据 Other data", rest))
+
+    rows = session.execute(select(Document).where(Document.id.in_(list(dict.fromkeys(attachments))))).scalars().all() \
+        if attachments else []
+    by_id = {d.id: d for d in rows}
+    listed = [{"id": d, "filename": by_id[d].filename if d in by_id else d, "size": by_id[d].size if d in by_id else "—",
+               "sha256": by_id[d].sha256 if d in by_id else None} for d in dict.fromkeys(attachments)]
+    ca = credentials.trust_roots(session)
+    ca_print = fingerprint(ca[-1]) if ca else "—"
+    header = [
+        ("业务编号 Reference", inst.business_key or "—"),
+        ("流程 Process", f"{definition.name or definition.key} (v{definition.version})"),
+        ("实例编号 Instance", inst.id),
+        ("所属机构 Org unit", _unit_name(session, inst.org_unit) or "—"),
+        ("申请人 Submitted by", _display(session, inst.started_by)),
+        ("申请时间 Submitted at", _local(inst.started_at)),
+        ("文件编号 Document", doc_id),
+        ("生成时间 Generated at", _local(now) + "（北京时间）"),
+    ]
+    provider = get_provider()
+    footer = (f"本文件由{organisation()}业务流程平台生成，以 {provider.level} 数字签名加盖电子公章；签章后对文件的任何改动都会使签章失效。"
+              f"核验：PDF 阅读器、`bpm seal verify 文件` 或 GET /api/documents/{doc_id}/verification。"
+              f"电子印章 CA 证书指纹（SHA-256）：{ca_print}")
+    return DocumentContent(title=tpl.title, subtitle=tpl.subtitle, intro=tpl.intro, header=header, sections=sections,
+                           attachments=listed, slots=[(s.name, s.label) for s in tpl.slots], footer=footer,
+                           author=organisation())
+
+
+# --------------------------------------------------------------------------- sealing
+
+
+def _where(task, inst) -> dict:
+    return {"instance_id": inst.id, "task_id": task.id, "element_id": task.element_id}
+
+
+def seal_task(engine, uow, task, inst, spiff_task, cleaned: dict, template_key: str) -> dict:
+    """Seal the instance's document while completing ``task``; returns the data to store."""
+    tpl = template(template_key)
+    slot = tpl.seal
+    actor, session = uow.actor, uow.session
+    where = _where(task, inst)
+    if not actor.has_any(slot.roles):
+        raise SealRefused(f"only {', '.join(slot.roles)} may apply this seal", actor=actor, reason="role", **where)
+    unlocked = credentials.unlock_seal(session, engine.settings, actor, uow.secrets.get(PIN_FIELD), where)
+    data = {**dict(spiff_task.data), **cleaned}
+    current = {"name": task.name or task.element_id, "form_key": task.form_key, "form_version": task.form_version,
+               "submitted": cleaned}
+    doc = seal_document(engine, uow, tpl, inst, task, data, unlocked, current)
+    return {**cleaned, slot.data_key: doc.id}
+
+
+def seal_document(engine, uow, tpl: Template, inst, task, data: dict, unlocked, current: dict | None = None) -> Document:
+    """Render, sign, store and audit; the building block of :func:`seal_task` (and the benchmark)."""
+    actor, session = uow.actor, uow.session
+    slot = tpl.seal
+    doc_id = str(uuid.uuid4())
+    content = build_content(engine, session, tpl, inst, data, actor, doc_id, current)
+    pdf, positions = render(content, _font(engine))
+    unit = actor.org_unit or inst.org_unit
+    png, _ = images.unit_seal(session, unit)
+    signer = Signer(unlocked.key, unlocked.certificate, unlocked.chain, name=_display(session, actor.username),
+                    reason=slot.reason, location=_unit_name(session, unit))
+    provider = get_provider()
+    later = [positions[s.name] for s in tpl.slots[1:]]
+    sealed = provider.sign(pdf, signer, positions[slot.name], Appearance(png), certify=True, prepare=later)
+    doc = _store(uow, sealed, _filename(tpl, inst, "sealed"), doc_id, inst.id)
+    cert = unlocked.certificate
+    uow.audit("seal_applied", instance_id=inst.id, task_id=task.id, element_id=task.element_id,
+              document_id=doc.id, sha256=doc.sha256, size=doc.size, template=tpl.key, field=slot.name,
+              signer=actor.username, certificate_serial=unlocked.row.serial, certificate_fingerprint=unlocked.row.fingerprint,
+              certificate_subject=cert.subject.rfc4514_string(), provider=provider.name, level=provider.level,
+              empty_fields=[f.name for f in later])
+    return doc
+
+
+def _template_of(engine, session: Session, inst) -> Template | None:
+    definition = definitions.by_id(engine, session, inst.definition_id)
+    for info in ((definition.meta or {}).get("elements") or {}).values():
+        key = (info.get("properties") or {}).get("seal")
+        if key:
+            return template(key)
+    return None
+
+
+def later_signature(engine, uow, task, inst, spiff_task, cleaned: dict) -> dict:
+    """If ``task`` is a later slot of the instance's sealed document, sign it incrementally."""
+    tpl = _template_of(engine, uow.session, inst)
+    slot = tpl.later(task.element_id) if tpl is not None else None
+    if slot is None:
+        return cleaned
+    data = inst.data or {}
+    index = tpl.slots.index(slot)
+    prior_id = next((data[s.data_key] for s in reversed(tpl.slots[:index]) if data.get(s.data_key)), None)
+    if prior_id is None:
+        return cleaned
+    doc = countersign(engine, uow, tpl, slot, inst, task, prior_id)
+    return {**cleaned, slot.data_key: doc.id}
+
+
+def countersign(engine, uow, tpl: Template, slot: Slot, inst, task, prior_id: str) -> Document:
+    actor, session = uow.actor, uow.session
+    if not actor.has_any(slot.roles):
+        raise Forbidden(f"only {', '.join(slot.roles)} may sign {slot.label}")
+    prior = documents.get(session, prior_id)
+    content = documents.content(session, prior)
+    if hashlib.sha256(content).hexdigest() != prior.sha256:  # pragma: no cover - blobs are content-addressed
+        raise Conflict("the stored sealed document does not match its SHA-256")
+    system = credentials.unlock_system(session, engine.settings)
+    now_local = _local(utcnow())[:10]
+    name = _display(session, actor.username)
+    person = actor.display_name or actor.username
+    stamp = images.confirmation_stamp(("已确认", slot.label.split("（")[0], person.split(" (")[0][:16], now_local))
+    signer = Signer(system.key, system.certificate, system.chain, name=name, reason=slot.reason,
+                    location=_unit_name(session, actor.org_unit or inst.org_unit))
+    provider = get_provider()
+    signed = provider.sign(content, signer, SignatureField(slot.name, 0, (0, 0, 0, 0), slot.label), Appearance(stamp))
+    doc = _store(uow, signed, _filename(tpl, inst, slot.name), str(uuid.uuid4()), inst.id)
+    uow.audit("seal_countersigned", instance_id=inst.id, task_id=task.id, element_id=task.element_id,
+              document_id=doc.id, sha256=doc.sha256, size=doc.size, template=tpl.key, field=slot.name,
+              signer=actor.username, previous_document_id=prior.id, previous_sha256=prior.sha256,
+              certificate_serial=system.row.serial, certificate_fingerprint=system.row.fingerprint,
+              provider=provider.name, level=provider.level)
+    return doc
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def _recorded(session: Session, sha: str) -> dict | None:
+    """The ``seal_applied``/``seal_countersigned`` event that recorded exactly these bytes."""
+    doc_ids = list(session.execute(select(Document.id).where(Document.sha256 == sha)).scalars())
+    if not doc_ids:
+        return None
+    instance_ids = list(session.execute(
+        select(DocumentLink.instance_id).where(DocumentLink.document_id.in_(doc_ids))).scalars())
+    if not instance_ids:
+        return None
+    events = session.execute(
+        select(AuditEvent).where(AuditEvent.instance_id.in_(instance_ids), AuditEvent.action.in_(SEAL_ACTIONS))
+        .order_by(AuditEvent.seq)
+    ).scalars()
+    for ev in events:
+        details = ev.details or {}
+        if details.get("sha256") == sha and details.get("document_id") in doc_ids:
+            return {"document_id": details["document_id"], "instance_id": ev.instance_id, "action": ev.action,
+                    "audit_seq": ev.seq, "at": ev.at, "actor": ev.actor, "field": details.get("field")}
+    return None
+
+
+def verify_bytes(session: Session, pdf: bytes, extra_roots=()) -> dict:
+    report = get_provider().verify(pdf, credentials.trust_roots(session) + list(extra_roots))
+    out = report.to_dict()
+    record = _recorded(session, report.sha256)
+    out["recorded"] = record
+    out["matches_record"] = record is not None
+    if record is None:
+        out["problems"].append("these bytes are not a document sealed here: no seal_applied/seal_countersigned "
+                               "audit event has this SHA-256 (changed, extended or from elsewhere)")
+    out["valid"] = bool(report.signatures_ok and record is not None)
+    return out
+
+
+def verify_document(engine, uow, doc_id: str) -> dict:
+    doc = documents.get(uow.session, doc_id)
+    if not documents.may_read(uow.session, uow.actor, doc):
+        raise Forbidden("you may not read this document")
+    report = verify_bytes(uow.session, documents.content(uow.session, doc))
+    report["document_id"] = doc.id
+    report["filename"] = doc.filename
+    uow.audit("seal_verified", document_id=doc.id, sha256=report["sha256"], valid=report["valid"],
+              signatures=[s["field"] for s in report["signatures"]])
+    return report
+
+
+# --------------------------------------------------------------------------- documents of an instance
+
+
+def _seal_events(session: Session, instance_id: str) -> dict[str, AuditEvent]:
+    rows = session.execute(select(AuditEvent).where(AuditEvent.instance_id == instance_id,
+                                                    AuditEvent.action.in_(SEAL_ACTIONS))).scalars()
+    return {(ev.details or {}).get("document_id"): ev for ev in rows}
+
+
+def _listing(session: Session, instance_id: str, task_id: str | None = None) -> dict:
+    docs = session.execute(
+        select(Document).join(DocumentLink, DocumentLink.document_id == Document.id)
+        .where(DocumentLink.instance_id == instance_id).order_by(Document.created_at, Document.id)
+    ).scalars().all()
+    events = _seal_events(session, instance_id)
+    items = []
+    for doc in docs:
+        item = documents.document_to_dict(doc)
+        ev = events.get(doc.id)
+        item.update(
+            kind={"seal_applied": "sealed", "seal_countersigned": "countersigned"}.get(ev.action) if ev else "attachment",
+            field=(ev.details or {}).get("field") if ev else None,
+            signed_by=ev.actor if ev else None,
+            signed_at=ev.at if ev else None,
+            task_id=ev.task_id if ev else None,
+            download=f"/api/documents/{doc.id}",
+            verification=f"/api/documents/{doc.id}/verification",
+        )
+        if task_id is not None:
+            item["from_this_task"] = bool(ev and ev.task_id == task_id)
+        items.append(item)
+    return {"instance_id": instance_id, "items": items}
+
+
+def instance_documents(session: Session, actor: Actor, instance_id: str) -> dict:
+    from engine.instances import get_readable
+
+    get_readable(session, actor, instance_id)
+    return _listing(session, instance_id)
+
+
+def task_documents(session: Session, actor: Actor, task_id: str) -> dict:
+    from engine.access import can_read_instance
+
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id!r} not found")
+    if not (is_candidate(actor, task) or task.assignee == actor.username or reads_everything(actor)):
+        inst = session.get(ProcessInstance, task.instance_id)
+        if not can_read_instance(session, actor, inst):
+            raise Forbidden("you may not see this task")
+    out = _listing(session, task.instance_id, task_id)
+    out["task_id"] = task_id
+    return out
