@@ -139,7 +139,6 @@ def _reads_data(expr: str) -> bool:
     """True when the expression names process variables (not only whitelisted functions)."""
     import ast
 
-    from engine.expressions import EXPRESSION_FUNCTIONS
 
     try:
         tree = ast.parse(expr, mode="eval")

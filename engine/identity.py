@@ -17,9 +17,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.clock import utcnow
-from engine.errors import Conflict, EngineError, Forbidden, NotFound, Unauthorized, ValidationFailed
+from engine.errors import Conflict, EngineError, Unauthorized, ValidationFailed
 from engine.roles import ROLES, is_known_role
-from engine.store.models import ApiToken, LoginThrottle, OrgUnit, User, UserRole
+from engine.store.models import ApiToken, LoginThrottle, User, UserRole
 
 _hasher = PasswordHasher()
 

@@ -12,7 +12,7 @@ version replaces the schedule.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import insert, update
@@ -56,7 +56,7 @@ def occurrence(text: str, k: int) -> datetime | None:
     reps, start, period = parse_cycle(text)
     if reps is not None and k >= reps:
         return None
-    return (start + period * k).astimezone(timezone.utc)
+    return (start + period * k).astimezone(UTC)
 
 
 def next_occurrence(text: str, after: datetime) -> tuple[int, datetime] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, current_app
 from marshmallow import Schema, fields, validate
@@ -43,7 +43,7 @@ class NotificationQuery(Schema):
 
 
 class ClockRequest(Schema):
-    now = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
+    now = fields.AwareDateTime(required=True, default_timezone=UTC)
 
 
 class ClockResponse(Schema):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,7 +31,7 @@ def test_hysteresis_on_the_way_down():
 def hall(four_step):
     api = four_step
     assert api.deploy_xml(fixture_text("congestion_min.bpmn")).status_code == 201
-    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
     yield api
     clock.reset()
 
@@ -109,7 +109,7 @@ def test_the_real_model_is_raised_and_cleared_by_the_evaluator(api):
     from tests.api.business_helpers import deploy
 
     deploy(api, "hall_congestion")
-    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
     try:
         snap(api, 9, 2)
         clock.advance(timedelta(seconds=61))

@@ -7,8 +7,8 @@ so tests never change the seeded ones.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -45,7 +45,7 @@ def _events(api, action):
 
 @pytest.fixture
 def pinned():
-    clock.set(datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
     yield clock
     clock.reset()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +19,7 @@ def test_calendar_months_do_not_drift():
         "2026-12-01T01:00:00+00:00", "2027-01-01T01:00:00+00:00", "2027-02-01T01:00:00+00:00",
         "2027-03-01T01:00:00+00:00"]
     assert occurrence("R2/2026-12-01T09:00:00+08:00/P1M", 2) is None
-    assert next_occurrence(cycle, datetime(2027, 1, 1, 1, 0, tzinfo=timezone.utc))[0] == 2
+    assert next_occurrence(cycle, datetime(2027, 1, 1, 1, 0, tzinfo=UTC))[0] == 2
 
 
 @pytest.mark.parametrize("bad", ["P1M", "R/2026-12-01/P1M", "R/2026-12-01T09:00:00/P1M", "R/2026-12-01T09:00:00+08:00/1M",
@@ -38,13 +38,13 @@ def _start_timers(engine):
 def test_monthly_inventory_is_started_by_the_engine(api, engine):
     from tests.api.business_helpers import deploy, open_task
 
-    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
     try:
         deploy(api, "agreement_inventory")
         assert _start_timers(engine) == [("pending", "2026-12-01T01:00:00+00:00", None)]
-        clock.set(datetime(2026, 12, 1, 0, 59, tzinfo=timezone.utc))
+        clock.set(datetime(2026, 12, 1, 0, 59, tzinfo=UTC))
         assert fire_due(engine) == 0
-        clock.set(datetime(2026, 12, 1, 1, 0, 1, tzinfo=timezone.utc))
+        clock.set(datetime(2026, 12, 1, 1, 0, 1, tzinfo=UTC))
         assert fire_due(engine) == 1
         timers = _start_timers(engine)
         assert timers[0][0] == "fired" and timers[0][2] is not None

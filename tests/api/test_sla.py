@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from engine.store.models import Timer
 from engine.timers import fire_due
 from tests.conftest import fixture_text
 
-T0 = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)  # Monday 09:00 in Shanghai
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 
 
 def sla_process(kind="calendar", amount="PT24H", escalate="1.0:duty_manager;1.5:hall_manager", extra=""):
@@ -119,7 +119,7 @@ def test_finished_in_time_cancels_the_thresholds(sla_api):
 def test_working_days_due_date_follows_the_official_calendar(four_step):
     api = four_step
     assert api.deploy_xml(sla_process("working_days", "P3D", "1.0:duty_manager")).status_code == 201
-    clock.set(datetime(2026, 9, 30, 8, 0, tzinfo=timezone.utc))  # Wed 16:00 in Shanghai, before National Day
+    clock.set(datetime(2026, 9, 30, 8, 0, tzinfo=UTC))  # Wed 16:00 in Shanghai, before National Day
     try:
         inst = start(api)
     finally:
@@ -216,8 +216,8 @@ def test_notifications_are_emailed_through_smtp(sla_api, monkeypatch):
 def test_controlled_clock_endpoint(db, tmp_path):
     from engine.app import BpmEngine
     from engine.config import load_settings
-    from web import create_app
     from tests.conftest import Api
+    from web import create_app
 
     url, tokens = db
     engine = BpmEngine(load_settings(database_url=url, var_dir=tmp_path / "v", controlled_clock=True))

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -126,7 +127,7 @@ def test_production_mode_refuses_demo_passwords(home, monkeypatch):
 
 
 def test_calendar_overrides_change_working_day_due_dates(home):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from engine.app import BpmEngine
     from engine.business_calendar import BusinessCalendar
@@ -146,7 +147,7 @@ def test_calendar_overrides_change_working_day_due_dates(home):
             cal = calendar_for(session)
     finally:
         engine.close()
-    start = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)  # Monday 09:00 local
+    start = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Monday 09:00 local
     # Tue 12-01 closed: day 1 is Wed 12-02 (without the override it would be Tue)
     assert cal.add(start, "working_days", 1).at.date().isoformat() == "2026-12-02"
     assert BusinessCalendar().add(start, "working_days", 1).at.date().isoformat() == "2026-12-01"

@@ -319,15 +319,15 @@ def test_fraction_point_rejects_bad_input(cal: BusinessCalendar) -> None:
 
 
 def test_working_hours_come_from_configuration(monkeypatch):
-    from datetime import datetime, time, timezone
+    from datetime import datetime, time
 
     from engine.sla import working_hours
 
     assert working_hours("09:00-12:00, 13:30-18:00") == [(time(9, 0), time(12, 0)), (time(13, 30), time(18, 0))]
     monkeypatch.setenv("BPM_WORKING_HOURS", "09:00-17:00")
     cal = BusinessCalendar(working_hours=working_hours())
-    start = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)  # Monday 16:00 local
+    start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 16:00 local
     # two working hours from 16:00 with a 17:00 close: 1 h on Monday, 1 h from 09:00 Tuesday
-    assert cal.add(start, "working_time", timedelta(hours=2)).at == datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
+    assert cal.add(start, "working_time", timedelta(hours=2)).at == datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
     with pytest.raises(ValueError):
         working_hours("nine to five")

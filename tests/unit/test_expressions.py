@@ -10,8 +10,14 @@ from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine.expressions import (ExpressionError, SandboxScriptEngine, check_expression,
-                                check_script, evaluate, execute_script)
+from engine.expressions import (
+    ExpressionError,
+    SandboxScriptEngine,
+    check_expression,
+    check_script,
+    evaluate,
+    execute_script,
+)
 
 DATA = {"approved": True, "amount": 1500, "category": "b", "lines": [{"qty": 2}, {"qty": 5}],
         "order": {"qty": 4}, "x": 1}
