@@ -4,7 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install system lint bench clean
+.PHONY: run test install system frontend browser lint bench clean
+
+# Front-end packages (web/frontend/package-lock.json) are installed with `npm ci` and their
+# UMD bundles and CSS copied into web/static/vendor/ (gitignored): nothing is fetched at run time.
+FRONTEND := web/frontend
+NPM_STAMP := $(FRONTEND)/node_modules/.ci-stamp
+VENDOR_STAMP := web/static/vendor/.built
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +28,31 @@ system:
 	@command -v pdfsig >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq poppler-utils) || \
 		echo "warning: could not install poppler-utils (pdfsig); its seal checks will be skipped"
 
-install: $(STAMP)
+$(NPM_STAMP): $(FRONTEND)/package-lock.json $(FRONTEND)/package.json
+	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	cd $(FRONTEND) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
-run: $(STAMP)
+$(VENDOR_STAMP): $(NPM_STAMP) $(FRONTEND)/build.js
+	cd $(FRONTEND) && node build.js
+	touch $@
+
+frontend: $(VENDOR_STAMP)
+
+# The browser tests (tests/browser) drive Debian's chromium with Playwright (the test extra);
+# installed as root when missing. Without it they are skipped unless BPM_REQUIRE_BROWSER=1.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium) || \
+		echo "warning: could not install chromium; the browser tests will be skipped"
+
+install: $(STAMP) $(VENDOR_STAMP)
+
+run: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/bpm init --demo
 	@echo "Open http://127.0.0.1:8000  (demo logins: username = role key, password demo)"
 	$(BIN)/bpm serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP)
+test: $(STAMP) $(VENDOR_STAMP) browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -39,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine_bench.py
 
 clean:
-	rm -rf $(VENV) var *.egg-info
+	rm -rf $(VENV) var *.egg-info $(FRONTEND)/node_modules web/static/vendor test-artifacts

@@ -1,15 +1,21 @@
-"""Browser pages: session login/logout with CSRF protection (the web app grows from here).
+"""Browser pages: session sign-in with CSRF protection, the tasklist, task forms and the start page.
 
 A browser session holds a server-issued bearer token, so revocation (logout, admin,
-password change) ends browser sessions exactly like API tokens.
+password change) ends browser sessions exactly like API tokens. Pages call the engine
+services directly (never the HTTP API); every POST carries the CSRF token, as a form
+field or, for ``fetch`` calls, in the ``X-CSRFToken`` header.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from datetime import UTC, datetime
+from functools import wraps
 
-from engine import identity
-from engine.errors import EngineError
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+
+from engine import definitions, documents, formdefs, identity, instances, tasks
+from engine.clock import utcnow
+from engine.errors import EngineError, ValidationFailed
 from web.i18n import LANGUAGES, current_language, t
 
 bp = Blueprint("pages", __name__)
@@ -83,3 +89,252 @@ def set_language(code: str):
         session["lang"] = code
     target = request.referrer or url_for("pages.home")
     return redirect(target if target.startswith(request.host_url) else url_for("pages.home"))
+
+
+# --------------------------------------------------------------------------- helpers
+
+LIST_SIZE = 200  # tasks shown per section (the API pages further; a counter never has more open)
+
+
+def signed_in(json_endpoint: bool = False):
+    """Require a browser session: pages redirect to sign-in, JSON endpoints answer 401."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            g.page_actor = session_actor()
+            if g.page_actor is None:
+                if json_endpoint:
+                    return jsonify({"message": t("signed_out")}), 401
+                return redirect(url_for("pages.login"))
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _error_page(exc: EngineError):
+    return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+
+def _json_error(exc: EngineError):
+    body = {"message": exc.message}
+    if isinstance(exc, ValidationFailed):
+        body["errors"] = exc.errors
+    return jsonify(body), exc.status
+
+
+def _aware(value):
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def _badge(task: dict, now: datetime) -> dict | None:
+    """Due badge of a task: its SLA state, or overdue once the due time has passed."""
+    due = _aware(task.get("due_at"))
+    if due is None:
+        return None
+    state = task.get("sla_state") or "on_time"
+    if state in ("on_time", "warning") and due <= now:
+        state = "breached"
+    return {"state": state, "label": t(f"sla_{state}"), "due": due}
+
+
+def _process_names(session) -> dict[str, str]:
+    return {row.key: row.name or row.key for row in definitions.list_latest(session)}
+
+
+# --------------------------------------------------------------------------- tasklist
+
+
+@bp.app_template_filter("local_time")
+def local_time(value) -> str:
+    """Date and time in China Standard Time, the time of the halls."""
+    from datetime import timedelta, timezone
+
+    value = _aware(value)
+    return value.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+@bp.get("/tasks")
+@signed_in()
+def tasklist():
+    actor = g.page_actor
+    process = request.args.get("process") or None
+    now = utcnow()
+    with _engine().read() as db:
+        names = _process_names(db)
+        sections = {}
+        for scope in ("mine", "candidate"):
+            items = tasks.list_tasks(db, actor, scope, None, 1, LIST_SIZE)["items"]
+            sections[scope] = items
+    keys = sorted({task["process_key"] for items in sections.values() for task in items} | ({process} if process else set()))
+    for items in sections.values():
+        for task in items:
+            task["badge"] = _badge(task, now)
+            task["process_name"] = names.get(task["process_key"], task["process_key"])
+    if process:
+        sections = {scope: [task for task in items if task["process_key"] == process] for scope, items in sections.items()}
+    return render_template("tasks.html", sections=sections, processes=[(k, names.get(k, k)) for k in keys],
+                           process=process)
+
+
+def _back_to_list():
+    process = request.form.get("process")
+    return redirect(url_for("pages.tasklist", process=process) if process else url_for("pages.tasklist"))
+
+
+@bp.post("/tasks/<task_id>/claim")
+@signed_in()
+def claim(task_id: str):
+    try:
+        with _engine().uow(g.page_actor) as uow:
+            tasks.claim(uow, task_id)
+        flash(t("claimed"), "ok")
+    except EngineError as exc:
+        if exc.status == 404:
+            return _error_page(exc)
+        flash(exc.message, "error")
+    return _back_to_list()
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@signed_in()
+def unclaim(task_id: str):
+    try:
+        with _engine().uow(g.page_actor) as uow:
+            tasks.unclaim(uow, task_id)
+        flash(t("unclaimed"), "ok")
+    except EngineError as exc:
+        if exc.status == 404:
+            return _error_page(exc)
+        flash(exc.message, "error")
+    return _back_to_list()
+
+
+@bp.get("/tasks/<task_id>")
+@signed_in()
+def task_page(task_id: str):
+    engine = _engine()
+    try:
+        with engine.read() as db:
+            task = tasks.get_task(engine, db, g.page_actor, task_id)
+            process_name = _process_names(db).get(task["process_key"], task["process_key"])
+    except EngineError as exc:
+        return _error_page(exc)
+    task["badge"] = _badge(task, utcnow())
+    return render_template("task.html", task=task, process_name=process_name, form_schema=task["form"],
+                           form_data=task["data"], submit_url=url_for("pages.complete", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/complete")
+@signed_in(json_endpoint=True)
+def complete(task_id: str):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        return jsonify({"message": t("bad_request")}), 400
+    engine = _engine()
+    try:
+        with engine.uow(g.page_actor) as uow:
+            tasks.complete(engine, uow, task_id, body["data"])
+    except EngineError as exc:
+        return _json_error(exc)
+    flash(t("completed"), "ok")
+    return jsonify({"ok": True, "redirect": url_for("pages.tasklist")})
+
+
+@bp.post("/uploads")
+@signed_in(json_endpoint=True)
+def upload():
+    """A file for a filepicker field: stored as a document, its id becomes the field's value."""
+    engine = _engine()
+    file = request.files.get("file")
+    if file is None:
+        return jsonify({"message": t("no_file"), "errors": {"file": [t("no_file")]}}), 400
+    content = file.read(engine.settings.max_upload_bytes + 1)
+    try:
+        with engine.uow(g.page_actor) as uow:
+            doc = documents.upload(uow, engine.settings, file.filename, file.mimetype, content)
+            out = documents.document_to_dict(doc)
+    except EngineError as exc:
+        return _json_error(exc)
+    return jsonify({"id": out["id"], "filename": out.get("filename")}), 201
+
+
+# --------------------------------------------------------------------------- starting processes
+
+
+def _startable(db, actor) -> list[dict]:
+    out = []
+    for row in definitions.list_latest(db):
+        info = definitions.definition_to_dict(row)
+        if actor.has_any(info["candidate_starter_groups"]):
+            out.append(info)
+    return out
+
+
+@bp.get("/start")
+@signed_in()
+def start_list():
+    with _engine().read() as db:
+        startable = _startable(db, g.page_actor)
+    return render_template("start.html", definitions=startable)
+
+
+def _definition(db, key: str) -> dict:
+    return definitions.definition_to_dict(definitions.get_version(db, key))
+
+
+@bp.get("/start/<key>")
+@signed_in()
+def start_form(key: str):
+    try:
+        with _engine().read() as db:
+            info = _definition(db, key)
+            if not g.page_actor.has_any(info["candidate_starter_groups"]):
+                abort(403)
+            if not info["start_form"]:
+                return redirect(url_for("pages.start_list"))
+            schema = formdefs.get_form(db, info["start_form"]).content
+    except EngineError as exc:
+        return _error_page(exc)
+    return render_template("start_form.html", definition=info, form_schema=schema, form_data={},
+                           submit_url=url_for("pages.start_instance", key=key))
+
+
+@bp.post("/start/<key>")
+@signed_in()
+def start_instance(key: str):
+    """JSON ``{data}`` from a start form (answers JSON), or a plain form post for a process without one."""
+    engine = _engine()
+    as_json = request.is_json
+    data = {}
+    if as_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+            return jsonify({"message": t("bad_request")}), 400
+        data = body["data"]
+    try:
+        with engine.uow(g.page_actor) as uow:
+            inst = instances.start(engine, uow, key, data)
+            name = inst.process_key
+    except EngineError as exc:
+        if as_json:
+            return _json_error(exc)
+        if exc.status in (403, 404):
+            return _error_page(exc)
+        flash(exc.message, "error")
+        return redirect(url_for("pages.start_list"))
+    flash(f"{t('started')}: {name}", "ok")
+    if as_json:
+        return jsonify({"ok": True, "redirect": url_for("pages.tasklist")}), 201
+    return redirect(url_for("pages.tasklist"))
+
+
+@bp.errorhandler(403)
+def forbidden_page(exc):
+    return render_template("error.html", status=403, message=t("forbidden")), 403

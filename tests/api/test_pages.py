@@ -1,0 +1,136 @@
+"""Browser pages: tasklist, claim/unclaim with CSRF, task form page and its JSON completion endpoint."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+from tests.api.business_helpers import PDF, deploy, open_task, start
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+def _sign_in(app, username: str):
+    client = app.test_client()
+    page = client.get("/login", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    r = client.post("/login", data={"username": username, "password": "demo", "csrf_token": _csrf(page)})
+    assert r.status_code == 302
+    return client, _csrf(client.get("/").get_data(as_text=True))
+
+
+def _complaint(api):
+    deploy(api, "complaint_handling")
+    inst = start(api, "counter_staff", "complaint_handling",
+                 {"category": "standard", "customer_name": "张三", "contact_phone": "13800138000",
+                  "description": "话费扣费有误"})
+    return inst, open_task(api, inst["id"], "resolve_counter")
+
+
+def test_pages_need_sign_in(app):
+    client = app.test_client()
+    for path in ("/tasks", "/start", "/tasks/x", "/start/complaint_handling"):
+        r = client.get(path)
+        assert r.status_code == 302 and r.headers["Location"].endswith("/login"), path
+    assert client.post("/tasks/x/complete", json={"data": {}}).status_code in (400, 401)  # no CSRF / not signed in
+
+
+def test_tasklist_claim_and_unclaim_need_csrf(app, api):
+    inst, task = _complaint(api)
+    client, csrf = _sign_in(app, "counter2")
+    page = client.get("/tasks").get_data(as_text=True)
+    assert "可认领任务" in page and "我的任务" in page and "柜台处理" in page and "认领" in page
+    assert 'data-testid="due-badge"' in page and "按时" in page and "截止时间" in page
+    # filter by process
+    assert "柜台处理" not in client.get("/tasks?process=supply_approval").get_data(as_text=True)
+    assert "柜台处理" in client.get("/tasks?process=complaint_handling").get_data(as_text=True)
+    # claiming without the CSRF token is refused
+    assert client.post(f"/tasks/{task['id']}/claim").status_code == 400
+    assert open_task(api, inst["id"], "resolve_counter")["assignee"] is None
+    r = client.post(f"/tasks/{task['id']}/claim", data={"csrf_token": csrf})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/tasks")
+    assert open_task(api, inst["id"], "resolve_counter")["assignee"] == "counter2"
+    page = client.get("/tasks").get_data(as_text=True)
+    assert "已认领任务" in page and "退回" in page
+    assert client.post(f"/tasks/{task['id']}/unclaim").status_code == 400
+    assert client.post(f"/tasks/{task['id']}/unclaim", data={"csrf_token": csrf}).status_code == 302
+    assert open_task(api, inst["id"], "resolve_counter")["assignee"] is None
+    # English labels on request
+    client.get("/lang/en")
+    page = client.get("/tasks").get_data(as_text=True)
+    assert "Claimable tasks" in page and "Claim" in page
+
+
+def test_task_page_embeds_form_and_completion_validates(app, api):
+    inst, task = _complaint(api)
+    client, csrf = _sign_in(app, "counter_staff")
+    page = client.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "柜台处理" in page and "form-viewer.umd.js" in page and "提交" in page
+    schema = json.loads(re.search(r'id="form-schema">(.*?)</script>', page, re.S).group(1))
+    assert schema["id"] == "complaint_counter"
+    url = f"/tasks/{task['id']}/complete"
+    # the JSON endpoint needs the CSRF header
+    assert client.post(url, json={"data": {"counter_action": "已处理"}}).status_code == 400
+    headers = {"X-CSRFToken": csrf}
+    r = client.post(url, json={"data": {}}, headers=headers)
+    assert r.status_code == 422 and "counter_action" in r.get_json()["errors"]
+    r = client.post(url, json={"data": {"counter_action": "x", "bogus": 1}}, headers=headers)
+    assert r.status_code == 422 and "bogus" in r.get_json()["errors"]
+    assert client.post(url, data="nope", headers=headers).status_code == 400
+    r = client.post(url, json={"data": {"counter_action": "已更正扣费"}}, headers=headers)
+    assert r.status_code == 200 and r.get_json() == {"ok": True, "redirect": "/tasks"}
+    assert "柜台处理" not in client.get("/tasks").get_data(as_text=True)
+
+
+def test_wrong_role_is_forbidden(app, api):
+    _, task = _complaint(api)
+    client, csrf = _sign_in(app, "info_clerk")
+    assert "柜台处理" not in client.get("/tasks").get_data(as_text=True)
+    r = client.post(f"/tasks/{task['id']}/complete", json={"data": {"counter_action": "x"}}, headers={"X-CSRFToken": csrf})
+    assert r.status_code == 403 and r.get_json()["message"]
+    assert client.get(f"/tasks/{task['id']}").status_code == 403
+    r = client.post(f"/tasks/{task['id']}/claim", data={"csrf_token": csrf})
+    assert r.status_code == 302
+    assert "flash-error" in client.get("/tasks").get_data(as_text=True)
+    assert client.get("/start/complaint_handling").status_code == 403
+    r = client.post("/start/complaint_handling", json={"data": {}}, headers={"X-CSRFToken": csrf})
+    assert r.status_code == 403
+
+
+def test_start_page_lists_startable_processes_and_starts(app, api):
+    deploy(api, "complaint_handling", "agreement_inventory")
+    client, csrf = _sign_in(app, "counter_staff")
+    page = client.get("/start").get_data(as_text=True)
+    assert "发起流程" in page and "投诉处理" in page and 'href="/start/complaint_handling"' in page
+    assert "agreement_inventory" not in page  # started by the info clerk
+    form_page = client.get("/start/complaint_handling").get_data(as_text=True)
+    assert "complaint_intake" in form_page and "/start/complaint_handling" in form_page
+    headers = {"X-CSRFToken": csrf}
+    r = client.post("/start/complaint_handling", json={"data": {"category": "standard"}}, headers=headers)
+    assert r.status_code == 422 and {"customer_name", "contact_phone", "description"} <= set(r.get_json()["errors"])
+    r = client.post("/uploads", data={"file": (io.BytesIO(PDF), "scan.pdf")}, headers=headers,
+                    content_type="multipart/form-data")
+    assert r.status_code == 201
+    doc_id = r.get_json()["id"]
+    assert client.post("/uploads", data={"file": (io.BytesIO(PDF), "scan.pdf")},
+                       content_type="multipart/form-data").status_code == 400  # no CSRF
+    data = {"category": "standard", "customer_name": "李四", "contact_phone": "13900139000",
+            "description": "网络信号差", "attachments": [doc_id]}
+    r = client.post("/start/complaint_handling", json={"data": data}, headers=headers)
+    assert r.status_code == 201, r.get_json()
+    assert "柜台处理" in client.get("/tasks").get_data(as_text=True)
+
+
+def test_start_page_starts_directly_without_a_start_form(app, api):
+    deploy(api, "agreement_inventory")
+    client, csrf = _sign_in(app, "info_clerk")
+    page = client.get("/start").get_data(as_text=True)
+    assert 'action="/start/agreement_inventory"' in page
+    assert client.post("/start/agreement_inventory").status_code == 400  # no CSRF
+    r = client.post("/start/agreement_inventory", data={"csrf_token": csrf})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/tasks")
+    assert "流程已发起" in client.get("/tasks").get_data(as_text=True)

@@ -1,0 +1,173 @@
+"""The tasklist in a real browser: Playwright drives Debian's chromium against a `bpm serve`
+subprocess with its own SQLite database (`bpm init --demo` deploys the real processes).
+
+Skipped when /usr/bin/chromium or Playwright is missing, unless BPM_REQUIRE_BROWSER=1.
+Screenshots of every page go to test-artifacts/; any browser console error fails the test
+(except the 422 the completion endpoint answers on purpose when the server refuses data).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+BPM = Path(sys.executable).with_name("bpm")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.browser
+
+
+def _missing() -> str | None:
+    if not os.path.exists(CHROMIUM):
+        return f"{CHROMIUM} is not installed (apt-get install -y chromium, or `make test` as root)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    if not (ROOT / "web/static/vendor/form-js/form-viewer.umd.js").exists():
+        return "front-end bundles are not built (make frontend)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    reason = _missing()
+    if reason:
+        if os.environ.get("BPM_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser tests required: {reason}")
+        pytest.skip(reason)
+    var = tmp_path_factory.mktemp("browser-var")
+    env = {**os.environ, "BPM_VAR_DIR": str(var)}
+    env.pop("BPM_DATABASE_URL", None)
+    subprocess.run([str(BPM), "init", "--demo"], env=env, check=True, capture_output=True, timeout=300)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(var / "serve.log", "wb")
+    proc = subprocess.Popen([str(BPM), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-timers"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("bpm serve did not start: " + (var / "serve.log").read_text(errors="replace")[-2000:])
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture
+def browser_page(server):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15000)
+
+        def on_console(msg):
+            if msg.type != "error":
+                return
+            url = (msg.location or {}).get("url", "")
+            if "status of 422" in msg.text and url.endswith("/complete"):
+                return  # the server's field errors, requested on purpose below
+            errors.append(f"{msg.text} ({url})")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+        yield page, errors
+        context.close()
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_counter_staff_starts_works_and_completes_a_complaint(server, browser_page):
+    page, errors = browser_page
+    page.goto(f"{server}/login")
+    _shot(page, "01-login")
+    page.get_by_label("用户名").fill("counter_staff")
+    page.get_by_label("密码").fill("demo")
+    page.locator("main button[type=submit]").click()
+    page.wait_for_url(f"{server}/")
+
+    # start page: the complaint process opens its start form
+    page.get_by_role("link", name="发起流程").first.click()
+    page.wait_for_url(f"{server}/start")
+    _shot(page, "02-start")
+    page.locator("li[data-process-key=complaint_handling] a").click()
+    page.wait_for_url(f"{server}/start/complaint_handling")
+    page.locator(".fjs-form").wait_for()
+    page.locator(".fjs-form-field-select .fjs-input-group").click()
+    page.locator(".fjs-dropdownlist-item", has_text="标准业务").click()
+    page.get_by_label("客户姓名").fill("张三")
+    page.get_by_label("联系电话").fill("13800138000")
+    page.get_by_label("问题描述").fill("话费扣费有误")
+    _shot(page, "03-start-form")
+    page.locator("#form-submit").click()
+    page.wait_for_url(f"{server}/tasks")
+
+    # tasklist: the counter task, claimable, with its due badge
+    item = page.locator("[data-testid=section-candidate] li.task", has_text="柜台处理")
+    item.wait_for()
+    assert item.count() == 1
+    badge = item.locator("[data-testid=due-badge]")
+    assert badge.is_visible() and "截止时间" in badge.inner_text()
+    task_id = item.get_attribute("data-task-id")
+    _shot(page, "04-tasklist")
+    page.set_viewport_size({"width": 375, "height": 800})  # phone width: nothing sticks out
+    assert page.evaluate("document.documentElement.scrollWidth") <= 376
+    _shot(page, "05-tasklist-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # task page: the form-js viewer; a missing required field shows its error
+    item.get_by_role("link", name="办理").click()
+    page.wait_for_url(f"{server}/tasks/{task_id}")
+    page.locator(".fjs-form").wait_for()
+    assert "张三" in page.locator(".fjs-form").inner_text()  # the summary text from the instance data
+    page.locator("#form-submit").click()
+    errors_box = page.locator("#form-errors")
+    errors_box.wait_for(state="visible")
+    assert "处理情况" in errors_box.inner_text()
+    assert page.locator(".fjs-form-field-error").first.is_visible()
+    _shot(page, "06-task-client-error")
+    # the server's 422 field errors appear on the page too
+    with page.expect_response(lambda r: r.url.endswith("/complete")) as response:
+        page.evaluate("bpmForm.send({})")
+    assert response.value.status == 422
+    page.wait_for_function("document.querySelector('#form-errors li[data-field=counter_action]') !== null")
+    assert "处理情况" in errors_box.inner_text()
+    _shot(page, "07-task-server-error")
+
+    page.get_by_label("处理情况").fill("已核实并退还多扣话费")
+    page.locator("#form-submit").click()
+    page.wait_for_url(f"{server}/tasks")
+    page.get_by_text("任务已提交").wait_for()
+    assert page.locator(f"li[data-task-id='{task_id}']").count() == 0
+    _shot(page, "08-tasklist-after")
+    assert not errors, errors

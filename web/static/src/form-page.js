@@ -1,0 +1,168 @@
+// Task and start-form pages: render the form-js JSON embedded in the page with the form-js
+// viewer, upload filepicker files to /uploads, submit the data as JSON (session cookie +
+// X-CSRFToken header) and show the server's 422 field errors on the fields.
+(function () {
+  "use strict";
+
+  function readJson(id) {
+    return JSON.parse(document.getElementById(id).textContent);
+  }
+
+  var schema = readJson("form-schema");
+  var config = readJson("form-config");
+  var errorBox = document.getElementById("form-errors");
+  var statusLine = document.getElementById("form-status");
+  var submitButton = document.getElementById("form-submit");
+  var form = new FormViewer.Form({ container: document.getElementById("form") });
+  var busy = false;
+
+  // key -> component (for labels and form-js error ids), filepicker keys
+  var byKey = {};
+  var filepickers = [];
+  (function walk(components) {
+    (components || []).forEach(function (c) {
+      if (c.key) {
+        byKey[c.key] = c;
+        if (c.type === "filepicker") filepickers.push(c.key);
+      }
+      walk(c.components);
+    });
+  })(schema.components);
+
+  function setStatus(text) {
+    statusLine.textContent = text || "";
+  }
+
+  function showErrors(list) {
+    var ul = errorBox.querySelector("ul");
+    ul.textContent = "";
+    list.forEach(function (item) {
+      var li = document.createElement("li");
+      li.textContent = item.label + "：" + item.messages.join("；");
+      li.setAttribute("data-field", item.key);
+      ul.appendChild(li);
+    });
+    errorBox.hidden = list.length === 0;
+    if (list.length) errorBox.scrollIntoView({ block: "nearest" });
+  }
+
+  function labelOf(key) {
+    var top = String(key).split(".")[0];
+    var component = byKey[top];
+    return (component && (component.label || component.key)) || key;
+  }
+
+  // Server errors {field: [messages]}: on the form-js fields (by component id) and in the list.
+  function showServerErrors(errors) {
+    var onFields = {};
+    var list = [];
+    Object.keys(errors || {}).forEach(function (key) {
+      var messages = [].concat(errors[key]).map(String);
+      var component = byKey[String(key).split(".")[0]];
+      if (component) onFields[component.id] = (onFields[component.id] || []).concat(messages);
+      list.push({ key: key, label: labelOf(key), messages: messages });
+    });
+    if (typeof form.setErrors === "function") {
+      form.setErrors(onFields);
+    } else if (typeof form._setState === "function") {
+      form._setState({ errors: onFields });
+    }
+    showErrors(list);
+  }
+
+  function clientErrors(errors) {
+    var idToKey = {};
+    Object.keys(byKey).forEach(function (key) { idToKey[byKey[key].id] = key; });
+    return Object.keys(errors).map(function (id) {
+      var key = idToKey[id] || id;
+      var messages = errors[id];
+      if (!Array.isArray(messages)) messages = [JSON.stringify(messages)];
+      return { key: key, label: labelOf(key), messages: messages };
+    });
+  }
+
+  function post(url, body, isJson) {
+    var headers = { "X-CSRFToken": config.csrfToken, "Accept": "application/json" };
+    if (isJson) headers["Content-Type"] = "application/json";
+    return fetch(url, { method: "POST", credentials: "same-origin", headers: headers,
+                        body: isJson ? JSON.stringify(body) : body })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (json) {
+          return { status: response.status, ok: response.ok, json: json };
+        });
+      });
+  }
+
+  // Upload the chosen files of every filepicker; its value becomes the list of document ids.
+  function uploadFiles(data, files) {
+    var jobs = [];
+    filepickers.forEach(function (key) {
+      var ref = data[key];
+      if (!ref) { delete data[key]; return; }
+      var chosen = (files && files.get && files.get(ref)) || [];
+      var ids = new Array(chosen.length);
+      chosen.forEach(function (file, i) {
+        var body = new FormData();
+        body.append("file", file, file.name);
+        jobs.push(post(config.uploadUrl, body, false).then(function (r) {
+          if (!r.ok) {
+            var err = {};
+            err[key] = (r.json.errors && r.json.errors.file) || [r.json.message || config.text.failed];
+            throw { fieldErrors: err };
+          }
+          ids[i] = r.json.id;
+          setStatus(config.text.uploading + " " + ids.filter(Boolean).length + "/" + jobs.length);
+        }));
+      });
+      data[key] = ids;
+    });
+    if (jobs.length) setStatus(config.text.uploading + " 0/" + jobs.length);
+    return Promise.all(jobs).then(function () { return data; });
+  }
+
+  function send(data) {
+    setStatus(config.text.submitting);
+    return post(config.submitUrl, { data: data }, true).then(function (r) {
+      if (r.ok) {
+        window.location.assign(r.json.redirect || "/tasks");
+        return r;
+      }
+      setStatus("");
+      if (r.status === 422 && r.json.errors) {
+        showServerErrors(r.json.errors);
+      } else {
+        showErrors([{ key: "", label: config.text.failed, messages: [r.json.message || String(r.status)] }]);
+      }
+      return r;
+    });
+  }
+
+  function onSubmit(event) {
+    if (busy) return;
+    var errors = event.errors || {};
+    if (Object.keys(errors).length) {
+      showErrors(clientErrors(errors));
+      return;
+    }
+    showErrors([]);
+    busy = true;
+    submitButton.disabled = true;
+    uploadFiles(Object.assign({}, event.data), event.files)
+      .then(send)
+      .catch(function (err) {
+        setStatus("");
+        if (err && err.fieldErrors) showServerErrors(err.fieldErrors);
+        else showErrors([{ key: "", label: config.text.failed, messages: [String(err && err.message || err)] }]);
+      })
+      .then(function () { busy = false; submitButton.disabled = false; });
+  }
+
+  form.on("submit", onSubmit);
+  submitButton.addEventListener("click", function () { form.submit(); });
+  form.importSchema(schema, readJson("form-data")).catch(function (err) {
+    showErrors([{ key: "", label: config.text.failed, messages: [String(err && err.message || err)] }]);
+  });
+
+  // for tests and debugging: send data as is (bypassing the viewer's own checks)
+  window.bpmForm = { form: form, send: send };
+})();
