@@ -33,7 +33,7 @@ $(NPM_STAMP): $(FRONTEND)/package-lock.json $(FRONTEND)/package.json
 	cd $(FRONTEND) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(VENDOR_STAMP): $(NPM_STAMP) $(FRONTEND)/build.js
+$(VENDOR_STAMP): $(NPM_STAMP) $(FRONTEND)/build.js $(wildcard web/static/src/*.js)
 	cd $(FRONTEND) && node build.js
 	touch $@
 

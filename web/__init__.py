@@ -29,7 +29,19 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError, CSRFProtect
 
-    from web import api_admin, api_audit, api_catalog, api_halls, api_notify, api_runtime, api_seals, errors, pages
+    from web import (
+        api_admin,
+        api_audit,
+        api_catalog,
+        api_halls,
+        api_notify,
+        api_runtime,
+        api_seals,
+        errors,
+        pages,
+        pages_modeler,
+        pages_records,
+    )
 
     app.register_blueprint(api_catalog.bp)
     app.register_blueprint(api_runtime.bp)
@@ -41,11 +53,13 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
     if engine.settings.controlled_clock:
         app.register_blueprint(api_notify.testing_bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(pages_modeler.bp)
+    app.register_blueprint(pages_records.bp)
     # Browser forms carry a CSRF token; the JSON API authenticates with bearer tokens
     # (never cookies), so it is exempt.
     csrf = CSRFProtect(app)
-    for name, blueprint in app.blueprints.items():
-        if name != "pages":
+    for blueprint in app.blueprints.values():
+        if (blueprint.url_prefix or "").startswith("/api"):
             csrf.exempt(blueprint)
 
     @app.errorhandler(CSRFError)

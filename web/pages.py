@@ -8,17 +8,35 @@ field or, for ``fetch`` calls, in the ``X-CSRFToken`` header.
 
 from __future__ import annotations
 
+import copy
+import logging
 from datetime import UTC, datetime
 from functools import wraps
+from urllib.parse import quote
 
-from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
-from engine import definitions, documents, formdefs, identity, instances, tasks
+from engine import definitions, documents, formdefs, identity, instances, seals, tasks
 from engine.clock import utcnow
-from engine.errors import EngineError, ValidationFailed
+from engine.errors import EngineError, Forbidden, ValidationFailed
+from engine.seals.errors import SealRefused
 from web.i18n import LANGUAGES, current_language, t
 
 bp = Blueprint("pages", __name__)
+log = logging.getLogger(__name__)
 
 
 def _engine():
@@ -216,6 +234,73 @@ def unclaim(task_id: str):
     return _back_to_list()
 
 
+PIN_KEY = "seal_pin"  # the seal PIN: a password input of the page, never part of the rendered form
+
+
+def _without(schema: dict | None, key: str) -> dict | None:
+    """The form without the component ``key`` (the PIN is asked for by the page's own password input)."""
+    if not schema:
+        return schema
+    schema = copy.deepcopy(schema)
+
+    def prune(components):
+        return [dict(c, components=prune(c["components"])) if c.get("components") else c
+                for c in components or [] if c.get("key") != key]
+
+    schema["components"] = prune(schema.get("components"))
+    return schema
+
+
+def _has_key(schema: dict | None, key: str) -> bool:
+    def walk(components):
+        return any(c.get("key") == key or walk(c.get("components")) for c in components or [])
+
+    return bool(schema) and walk(schema.get("components"))
+
+
+def _seal_step(db, task: dict, actor) -> dict | None:
+    """What the seal section of a task marked ``seal=<template>`` shows: who seals what."""
+    from engine.seals.templates import template
+    from engine.store.models import ProcessInstance
+
+    key = (task.get("properties") or {}).get("seal")
+    if not key or task["status"] != "open":
+        return None
+    try:
+        tpl = template(key)
+    except EngineError:
+        return None
+    inst = db.get(ProcessInstance, task["instance_id"])
+    return {"title": tpl.title, "subtitle": tpl.subtitle, "slot": tpl.seal.label, "reason": tpl.seal.reason,
+            "signer": actor.display_name or actor.username, "username": actor.username, "unit": actor.org_unit,
+            "reference": (inst.business_key if inst is not None else None) or task["instance_id"][:8],
+            "pin_in_form": _has_key(task.get("form"), PIN_KEY)}
+
+
+def _signed_documents(engine, actor, task_id: str) -> dict | None:
+    """The sealed (and countersigned) PDFs of the task's instance, the latest one verified."""
+    from engine.seals.service import task_documents, verify_document
+
+    with engine.read() as db:
+        listing = task_documents(db, actor, task_id)
+    signed = [d for d in listing["items"] if d.get("kind") in ("sealed", "countersigned")]
+    if not signed:
+        return None
+    latest = signed[-1]
+    report = None
+    try:
+        with engine.uow(actor) as uow:  # the same audited verification as GET /api/documents/<id>/verification
+            report = verify_document(engine, uow, latest["id"])
+    except EngineError as exc:
+        log.warning("verification of %s failed: %s", latest["id"], exc.message)
+    except Exception:  # noqa: BLE001 - a broken document must not break the task page
+        log.exception("verification of %s failed", latest["id"])
+    signers = [{"signer": s.get("signer") or s.get("signer_subject") or "—", "field": s.get("field"),
+                "time": s.get("timestamp") or s.get("signing_time"), "ok": s.get("ok")}
+               for s in (report or {}).get("signatures") or []]
+    return {"items": signed, "latest": latest, "report": report, "signers": signers}
+
+
 @bp.get("/tasks/<task_id>")
 @signed_in()
 def task_page(task_id: str):
@@ -224,11 +309,26 @@ def task_page(task_id: str):
         with engine.read() as db:
             task = tasks.get_task(engine, db, g.page_actor, task_id)
             process_name = _process_names(db).get(task["process_key"], task["process_key"])
+            seal = _seal_step(db, task, g.page_actor)
+        signed = _signed_documents(engine, g.page_actor, task_id)
     except EngineError as exc:
         return _error_page(exc)
     task["badge"] = _badge(task, utcnow())
-    return render_template("task.html", task=task, process_name=process_name, form_schema=task["form"],
-                           form_data=task["data"], submit_url=url_for("pages.complete", task_id=task_id))
+    schema = _without(task["form"], PIN_KEY) if seal else task["form"]
+    return render_template("task.html", task=task, process_name=process_name, form_schema=schema,
+                           form_data=task["data"], submit_url=url_for("pages.complete", task_id=task_id),
+                           seal=seal, signed=signed)
+
+
+def _refusal(exc: SealRefused) -> str:
+    """The Chinese/English message of a refused seal (never the PIN itself)."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    if exc.reason == "wrong_pin":
+        left = details.get("attempts_left")
+        return t("seal_wrong_pin") + (t("seal_attempts_left").format(n=left) if left is not None else "")
+    if exc.reason in ("no_pin", "locked", "no_seal", "role", "expired"):
+        return t(f"seal_refused_{exc.reason}")
+    return f"{t('seal_refused')}：{exc.message}"
 
 
 @bp.post("/tasks/<task_id>/complete")
@@ -240,11 +340,52 @@ def complete(task_id: str):
     engine = _engine()
     try:
         with engine.uow(g.page_actor) as uow:
-            tasks.complete(engine, uow, task_id, body["data"])
+            done, inst = tasks.complete(engine, uow, task_id, body["data"])
+            marked = (done.get("properties") or {}).get("seal")
+            sealed = (getattr(inst, "data", None) or {}).get("sealed_document") if marked else None
+    except SealRefused as exc:
+        # rolled back: nothing sealed, the task stays open; the refusal is audited in its own unit of work
+        seals.record_refusal(engine, exc)
+        message = _refusal(exc)
+        return jsonify({"error": exc.code, "reason": exc.reason, "message": message, "details": exc.details,
+                        "errors": {PIN_KEY: [message]}}), exc.status
     except EngineError as exc:
         return _json_error(exc)
+    if sealed:
+        flash(t("sealed_ok"), "ok")
+        return jsonify({"ok": True, "sealed_document": sealed,
+                        "redirect": url_for("pages.task_page", task_id=task_id)})
     flash(t("completed"), "ok")
     return jsonify({"ok": True, "redirect": url_for("pages.tasklist")})
+
+
+@bp.get("/documents/<doc_id>")
+@signed_in()
+def document(doc_id: str):
+    """A document's bytes for the signed-in user, inline (PDF preview) or ``?download=1`` as an attachment.
+
+    Readable by the uploader, administrators and auditors, and whoever may read an instance
+    using it: the rule of ``GET /api/documents/<id>``.
+    """
+    try:
+        with _engine().read() as db:
+            doc = documents.get(db, doc_id)
+            if not documents.may_read(db, g.page_actor, doc):
+                raise Forbidden(t("forbidden"))
+            body = documents.content(db, doc)
+            filename, content_type, sha = doc.filename, doc.content_type, doc.sha256
+    except EngineError as exc:
+        return _error_page(exc)
+    inline = request.args.get("download") != "1" and content_type == "application/pdf"
+    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "") or "download"
+    response = Response(body, mimetype=content_type if inline else (content_type or "application/octet-stream"))
+    disposition = "inline" if inline else "attachment"
+    response.headers["Content-Disposition"] = f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.set_etag(sha)
+    return response
 
 
 @bp.post("/uploads")

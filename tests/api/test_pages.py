@@ -6,7 +6,7 @@ import io
 import json
 import re
 
-from tests.api.business_helpers import PDF, deploy, open_task, start
+from tests.api.business_helpers import PDF, deploy, instance, open_task, start
 
 
 def _csrf(html: str) -> str:
@@ -134,3 +134,100 @@ def test_start_page_starts_directly_without_a_start_form(app, api):
     r = client.post("/start/agreement_inventory", data={"csrf_token": csrf})
     assert r.status_code == 302 and r.headers["Location"].endswith("/tasks")
     assert "流程已发起" in client.get("/tasks").get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- electronic seal on the task page
+
+SEAL_PIN = "123456"
+
+
+def _reviewed_supply(api, engine):
+    """A supply approval submitted by the officer and approved by the head: waiting for the seal."""
+    from engine.seals.admin import setup_demo_seal
+    from tests.api.business_helpers import upload, work
+
+    setup_demo_seal(engine, SEAL_PIN)
+    deploy(api, "supply_approval")
+    data = {"licence_no": "420100123456", "retailer_name": "城关便民烟酒店",
+            "lines": [{"brand": "huanghelou", "specification": "硬1916", "quantity": 5}],
+            "reason": "春节前备货", "attachments": [upload(api, "enforcement_officer", "供货审批表.pdf")]}
+    inst = start(api, "enforcement_officer", "supply_approval", data, business_key="GH-2026-777")
+    work(api, "service_center_head", inst["id"], "review", {"decision": "approve"})
+    return inst["id"], open_task(api, inst["id"], "seal")
+
+
+def _audit(api, action, instance_id):
+    r = api.get(f"/api/audit/events?action={action}&instance={instance_id}", "auditor")
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["items"]
+
+
+def test_seal_page_asks_for_the_pin_as_a_password_and_a_wrong_pin_is_refused_and_audited(app, api, engine):
+    iid, task = _reviewed_supply(api, engine)
+    client, csrf = _sign_in(app, "service_center_head")
+    page = client.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert 'data-testid="seal-step"' in page and "电子公章" in page and "卷烟供货审批表" in page and "GH-2026-777" in page
+    pin_input = re.search(r'<input id="seal-pin"[^>]*>', page).group(0)
+    assert 'type="password"' in pin_input and 'inputmode="numeric"' in pin_input and 'autocomplete="off"' in pin_input
+    schema = json.loads(re.search(r'id="form-schema">(.*?)</script>', page, re.S).group(1))
+    assert "seal_pin" not in json.dumps(schema) and "seal_confirm" in json.dumps(schema)  # no plain-text PIN field
+    url, headers = f"/tasks/{task['id']}/complete", {"X-CSRFToken": csrf}
+
+    r = client.post(url, json={"data": {"seal_confirm": True, "seal_pin": "654321"}}, headers=headers)
+    assert r.status_code == 403 and r.is_json
+    body = r.get_json()
+    assert "PIN 错误" in body["message"] and "未盖章" in body["message"] and body["reason"] == "wrong_pin"
+    assert "654321" not in r.get_data(as_text=True)
+    assert open_task(api, iid, "seal")["status"] == "open"  # nothing sealed, the task stays open
+    failed = _audit(api, "seal_failed", iid)
+    assert len(failed) == 1 and failed[0]["reason"] == "wrong_pin" and failed[0]["actor"] == "service_center_head"
+    assert failed[0]["task_id"] == task["id"] and failed[0]["details"]["failures"] == 1
+    assert "654321" not in json.dumps(failed)
+    assert not _audit(api, "seal_applied", iid)
+
+    r = client.post(url, json={"data": {"seal_confirm": True, "seal_pin": SEAL_PIN}}, headers=headers)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["ok"] and body["sealed_document"] and body["redirect"] == f"/tasks/{task['id']}"
+    page = client.get(body["redirect"]).get_data(as_text=True)
+    doc_id = body["sealed_document"]
+    assert f'src="/documents/{doc_id}"' in page and f"/documents/{doc_id}?download=1" in page
+    assert 'data-valid="true"' in page and "有效" in page and "已加盖电子公章" in page
+    assert 'id="seal-pin"' not in page and SEAL_PIN not in page
+
+
+def test_sealed_pdf_page_route_for_participants_only(app, api, engine):
+    iid, task = _reviewed_supply(api, engine)
+    client, csrf = _sign_in(app, "service_center_head")
+    r = client.post(f"/tasks/{task['id']}/complete", json={"data": {"seal_confirm": True, "seal_pin": SEAL_PIN}},
+                    headers={"X-CSRFToken": csrf})
+    doc_id = r.get_json()["sealed_document"]
+
+    # the clerk's maintain task shows the sealed PDF with its status
+    clerk, clerk_csrf = _sign_in(app, "info_clerk")
+    maintain = open_task(api, iid, "maintain")
+    page = clerk.get(f"/tasks/{maintain['id']}").get_data(as_text=True)
+    assert f'src="/documents/{doc_id}"' in page and "有效" in page and 'data-testid="seal-step"' not in page
+
+    for user in ("enforcement_officer", "service_center_head", "auditor", "info_clerk"):
+        reader, _ = _sign_in(app, user)
+        r = reader.get(f"/documents/{doc_id}")
+        assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data.startswith(b"%PDF-"), user
+        assert r.headers["Content-Disposition"].startswith("inline")
+        r = reader.get(f"/documents/{doc_id}?download=1")
+        assert r.status_code == 200 and r.headers["Content-Disposition"].startswith("attachment"), user
+    outsider, _ = _sign_in(app, "counter_staff")
+    assert outsider.get(f"/documents/{doc_id}").status_code == 403
+    assert outsider.get(f"/documents/{doc_id}?download=1").status_code == 403
+    assert outsider.get("/documents/nope").status_code == 404
+    anonymous = app.test_client().get(f"/documents/{doc_id}")
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].endswith("/login")
+
+    # the clerk's confirmation adds the countersigned version, shown on the officer's supply task
+    r = clerk.post(f"/tasks/{maintain['id']}/complete", json={"data": {"system_ref": "JYXT-9"}},
+                   headers={"X-CSRFToken": clerk_csrf})
+    assert r.status_code == 200 and r.get_json()["redirect"] == "/tasks"
+    confirmed = instance(api, iid)["data"]["confirmed_document"]
+    officer, _ = _sign_in(app, "enforcement_officer")
+    page = officer.get(f"/tasks/{open_task(api, iid, 'supply')['id']}").get_data(as_text=True)
+    assert f'src="/documents/{confirmed}"' in page and 'data-valid="true"' in page and "盖章版" in page

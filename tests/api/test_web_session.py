@@ -52,3 +52,22 @@ def test_english_is_available(app):
 def test_api_is_not_subject_to_csrf(api):
     # bearer-token API calls need no CSRF token
     assert api.post("/api/auth/token", json={"username": "auditor", "password": "demo"}).status_code == 200
+
+
+def test_every_browser_form_route_requires_a_csrf_token(app):
+    import re as _re
+
+    client = app.test_client()
+    page = _login_page(client)
+    r = client.post("/login", data={"username": "admin", "password": "demo", "csrf_token": _csrf(page)})
+    assert r.status_code == 302
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api") or rule.rule.startswith("/static") or "POST" not in rule.methods:
+            continue
+        path = _re.sub(r"<int:[^>]+>", "1", rule.rule)
+        path = _re.sub(r"<(?:[^:>]+:)?[^>]+>", "x", path)
+        r = client.post(path, data={"x": "1"})
+        assert r.status_code == 400, (rule.rule, r.status_code)
+        checked.append(rule.rule)
+    assert "/logout" in checked and len(checked) >= 3

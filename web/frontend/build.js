@@ -1,5 +1,7 @@
-// Copies the ready UMD bundles and CSS of the npm packages into web/static/vendor/.
-// Run by `make` after `npm ci`; nothing is fetched at run time. Plain Node, no dependencies.
+// Copies the ready UMD bundles and CSS of the npm packages into web/static/vendor/, and bundles
+// the process modeler (bpmn-js + properties panel with the Camunda 7 provider + bpmnlint with its
+// recommended config) from web/static/src/modeler.js into vendor/modeler.bundle.js with esbuild.
+// Run by `make` after `npm ci`; nothing is fetched at run time.
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -18,6 +20,11 @@ const FILES = [
   ["bpmn-js/dist/bpmn-modeler.production.min.js", "bpmn-js/bpmn-modeler.production.min.js"],
 ];
 const DIRS = [["bpmn-js/dist/assets", "bpmn-js/assets"]];
+// CSS of the bundled modeler (vendor/modeler/); the bpmn-js CSS and font are in vendor/bpmn-js/assets.
+FILES.push(
+  ["@bpmn-io/properties-panel/dist/assets/properties-panel.css", "modeler/properties-panel.css"],
+  ["bpmn-js-bpmnlint/dist/assets/css/bpmn-js-bpmnlint.css", "modeler/bpmn-js-bpmnlint.css"],
+);
 
 fs.rmSync(vendor, { recursive: true, force: true });
 for (const [from, to] of FILES) {
@@ -28,9 +35,69 @@ for (const [from, to] of FILES) {
 for (const [from, to] of DIRS) {
   fs.cpSync(path.join(modules, from), path.join(vendor, to), { recursive: true });
 }
-const versions = {};
-for (const pkg of ["@bpmn-io/form-js", "bpmn-js"]) {
-  versions[pkg] = require(path.join(modules, pkg, "package.json")).version;
+
+// bpmnlint's "recommended" config as an ES module with every rule imported (what
+// bpmnlint-loader generates), served to esbuild as the virtual module "bpmnlint-config".
+function bpmnlintConfigSource() {
+  const rules = require(path.join(modules, "bpmnlint/config/recommended.js")).rules;
+  const lines = [
+    "const cache = {};",
+    "function Resolver() {}",
+    "Resolver.prototype.resolveRule = function (pkg, name) {",
+    "  const rule = cache[pkg + '/' + name];",
+    "  if (!rule) { throw new Error('cannot resolve rule <' + pkg + '/' + name + '>'); }",
+    "  return rule;",
+    "};",
+    "Resolver.prototype.resolveConfig = function (pkg, name) {",
+    "  throw new Error('cannot resolve config <' + name + '> in <' + pkg + '>');",
+    "};",
+    `const config = { rules: ${JSON.stringify(Object.fromEntries(Object.entries(rules).map(([k, v]) => ["bpmnlint/" + k, v])))} };`,
+    "export default { resolver: new Resolver(), config };",
+  ];
+  Object.keys(rules).forEach((name, i) => {
+    lines.push(`import rule_${i} from 'bpmnlint/rules/${name}';`, `cache['bpmnlint/${name}'] = rule_${i};`);
+  });
+  return lines.join("\n");
 }
-fs.writeFileSync(path.join(vendor, "versions.json"), JSON.stringify(versions, null, 2) + "\n");
-console.log("vendor bundles in", path.relative(process.cwd(), vendor) || ".", versions);
+
+const bpmnlintPlugin = {
+  name: "bpmnlint-config",
+  setup(build) {
+    build.onResolve({ filter: /^bpmnlint-config$/ }, () => ({ path: "bpmnlint-config", namespace: "bpmnlint" }));
+    build.onLoad({ filter: /.*/, namespace: "bpmnlint" }, () => ({
+      contents: bpmnlintConfigSource(), resolveDir: here, loader: "js",
+    }));
+  },
+};
+
+async function bundleModeler() {
+  const started = Date.now();
+  await require("esbuild").build({
+    entryPoints: [path.resolve(here, "..", "static", "src", "modeler.js")],
+    outfile: path.join(vendor, "modeler.bundle.js"),
+    bundle: true,
+    minify: true,
+    format: "iife",
+    platform: "browser",
+    target: ["es2019"],
+    nodePaths: [modules],
+    define: { "process.env.NODE_ENV": '"production"' },
+    legalComments: "linked",
+    logLevel: "warning",
+    plugins: [bpmnlintPlugin],
+  });
+  return Date.now() - started;
+}
+
+bundleModeler().then((ms) => {
+  const versions = {};
+  for (const pkg of ["@bpmn-io/form-js", "bpmn-js", "bpmn-js-properties-panel", "@bpmn-io/properties-panel",
+    "camunda-bpmn-moddle", "camunda-bpmn-js-behaviors", "bpmn-js-bpmnlint", "bpmnlint", "esbuild"]) {
+    versions[pkg] = require(path.join(modules, pkg, "package.json")).version;
+  }
+  fs.writeFileSync(path.join(vendor, "versions.json"), JSON.stringify(versions, null, 2) + "\n");
+  console.log("vendor bundles in", path.relative(process.cwd(), vendor) || ".", versions, `(modeler bundled in ${ms} ms)`);
+}, (err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -15,6 +15,29 @@
   var submitButton = document.getElementById("form-submit");
   var form = new FormViewer.Form({ container: document.getElementById("form") });
   var busy = false;
+  // the seal PIN: the page's own password input (never a form-js field, never echoed back)
+  var pinInput = config.pinKey ? document.getElementById("seal-pin") : null;
+  var pinError = document.getElementById("seal-pin-error");
+
+  function showPinError(text) {
+    if (!pinError) return;
+    pinError.textContent = text || "";
+    pinError.hidden = !text;
+    if (pinInput) pinInput.setAttribute("aria-invalid", text ? "true" : "false");
+  }
+
+  // a missing or malformed PIN: an error entry, else null (the value is added to `data`)
+  function takePin(data) {
+    if (!pinInput) return null;
+    var pin = pinInput.value;
+    if (!/^\d{6}$/.test(pin)) {
+      showPinError(config.text.pinFormat);
+      return { key: config.pinKey, label: config.text.pin, messages: [config.text.pinFormat] };
+    }
+    showPinError("");
+    data[config.pinKey] = pin;
+    return null;
+  }
 
   // key -> component (for labels and form-js error ids), filepicker keys
   var byKey = {};
@@ -48,6 +71,7 @@
 
   function labelOf(key) {
     var top = String(key).split(".")[0];
+    if (config.pinKey && top === config.pinKey) return config.text.pin;
     var component = byKey[top];
     return (component && (component.label || component.key)) || key;
   }
@@ -128,6 +152,11 @@
         return r;
       }
       setStatus("");
+      if (pinInput && r.json.errors && r.json.errors[config.pinKey]) {
+        pinInput.value = "";  // a refused PIN is cleared, never shown
+        showPinError([].concat(r.json.errors[config.pinKey]).join("；"));
+        pinInput.focus();
+      }
       if (r.status === 422 && r.json.errors) {
         showServerErrors(r.json.errors);
       } else {
@@ -140,14 +169,16 @@
   function onSubmit(event) {
     if (busy) return;
     var errors = event.errors || {};
-    if (Object.keys(errors).length) {
-      showErrors(clientErrors(errors));
+    var data = Object.assign({}, event.data);
+    var pinProblem = takePin(data);
+    if (Object.keys(errors).length || pinProblem) {
+      showErrors(clientErrors(errors).concat(pinProblem ? [pinProblem] : []));
       return;
     }
     showErrors([]);
     busy = true;
     submitButton.disabled = true;
-    uploadFiles(Object.assign({}, event.data), event.files)
+    uploadFiles(data, event.files)
       .then(send)
       .catch(function (err) {
         setStatus("");

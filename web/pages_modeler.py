@@ -1,0 +1,185 @@
+"""Modeler pages for process owners and administrators: the bpmn-js process modeler and the
+form-js form editor. Save = deploy: the page POSTs the XML / form JSON (session cookie +
+``X-CSRFToken`` header) to an endpoint here, which deploys it through the engine services
+(``deploy_process`` / ``deploy_form``) as the signed-in user; 422 answers carry the errors.
+
+The application exempts every blueprint but ``pages`` from the global CSRF check, so this
+blueprint checks the token itself on every POST.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, render_template, request, url_for
+from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf
+
+from engine import definitions, formdefs
+from engine.errors import EngineError
+from engine.roles import DEPLOYER_ROLES
+from web.i18n import t
+from web.pages import _engine, _json_error, signed_in
+
+bp = Blueprint("modeler", __name__)
+
+MAX_XML_BYTES = 2 * 1024 * 1024
+
+NEW_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" \
+xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" \
+xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" \
+id="defs_new_process" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="new_process" name="新流程 New process" isExecutable="true">
+    <bpmn:startEvent id="start" name="开始 Start" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="diagram_new_process">
+    <bpmndi:BPMNPlane id="plane_new_process" bpmnElement="new_process">
+      <bpmndi:BPMNShape id="start_di" bpmnElement="start">
+        <dc:Bounds x="180" y="160" width="36" height="36" />
+      </bpmndi:BPMNShape>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>
+"""
+
+
+def _deployer(json_endpoint: bool = False):
+    """Signed in (via ``signed_in``) and a process owner or administrator; POSTs carry CSRF."""
+
+    def decorate(view):
+        @signed_in(json_endpoint=json_endpoint)
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if request.method == "POST":
+                try:
+                    validate_csrf(request.headers.get("X-CSRFToken") or request.form.get("csrf_token"))
+                except ValidationError:
+                    return jsonify({"message": t("csrf")}), 400
+            if not g.page_actor.has_any(DEPLOYER_ROLES):
+                if json_endpoint:
+                    return jsonify({"message": t("forbidden")}), 403
+                return render_template("error.html", status=403, message=t("forbidden")), 403
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _error_page(exc: EngineError):
+    return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+
+@bp.get("/modeler")
+@_deployer()
+def modeler_list():
+    with _engine().read() as db:
+        processes = [
+            {"key": row.key, "name": row.name or row.key, "version": row.version,
+             "deployed_at": row.deployed_at, "deployed_by": row.deployed_by}
+            for row in definitions.list_latest(db)
+        ]
+        forms = formdefs.list_forms(db)
+    return render_template("modeler.html", processes=processes, forms=forms, diagram=None)
+
+
+def _modeler_page(xml: str, key: str | None, version: int | None, versions: list[int]):
+    config = {
+        "xml": xml,
+        "key": key,
+        "version": version,
+        "deployUrl": url_for("modeler.deploy_process"),
+        "csrfToken": generate_csrf(),
+        "text": {
+            "saving": t("modeler_saving"), "deployed": t("modeler_deployed"), "unchanged": t("modeler_unchanged"),
+            "invalid": t("modeler_invalid"), "failed": t("failed"), "importFailed": t("modeler_import_failed"),
+            "importWarnings": t("modeler_import_warnings"),
+        },
+    }
+    diagram = {"key": key, "version": version, "versions": versions}
+    return render_template("modeler.html", diagram=diagram, config=config)
+
+
+@bp.get("/modeler/new")
+@_deployer()
+def modeler_new():
+    return _modeler_page(NEW_DIAGRAM, None, None, [])
+
+
+@bp.get("/modeler/<key>")
+@_deployer()
+def modeler_open(key: str):
+    version = request.args.get("version", type=int)
+    try:
+        with _engine().read() as db:
+            row = definitions.get_version(db, key, version)
+            all_versions = [r.version for r in definitions.versions(db, key)]
+            xml, version = row.xml, row.version
+    except EngineError as exc:
+        return _error_page(exc)
+    return _modeler_page(xml, key, version, all_versions)
+
+
+@bp.post("/modeler/deploy")
+@_deployer(json_endpoint=True)
+def deploy_process():
+    body = request.get_json(silent=True)
+    xml = body.get("xml") if isinstance(body, dict) else None
+    if not isinstance(xml, str) or not xml.strip():
+        return jsonify({"message": t("bad_request")}), 400
+    data = xml.encode("utf-8")
+    if len(data) > MAX_XML_BYTES:
+        return jsonify({"message": t("bad_request")}), 413
+    try:
+        with _engine().uow(g.page_actor) as uow:
+            row, created = definitions.deploy_process(uow, data)
+            key, version = row.key, row.version
+    except EngineError as exc:
+        return _json_error(exc)
+    return jsonify({
+        "key": key, "version": version, "created": created,
+        "url": url_for("modeler.modeler_open", key=key, version=version),
+    }), (201 if created else 200)
+
+
+@bp.get("/forms-editor/<form_id>")
+@_deployer()
+def form_editor(form_id: str):
+    version = request.args.get("version", type=int)
+    try:
+        with _engine().read() as db:
+            row = formdefs.get_form(db, form_id, version)
+            schema, version = row.content, row.version
+    except EngineError as exc:
+        return _error_page(exc)
+    config = {
+        "schema": schema,
+        "formId": form_id,
+        "version": version,
+        "deployUrl": url_for("modeler.deploy_form", form_id=form_id),
+        "csrfToken": generate_csrf(),
+        "text": {
+            "saving": t("modeler_saving"), "deployed": t("modeler_deployed"), "unchanged": t("modeler_unchanged"),
+            "invalid": t("modeler_invalid"), "failed": t("failed"),
+        },
+    }
+    return render_template("form_editor.html", form_id=form_id, version=version, config=config)
+
+
+@bp.post("/forms-editor/<form_id>/deploy")
+@_deployer(json_endpoint=True)
+def deploy_form(form_id: str):
+    body = request.get_json(silent=True)
+    schema = body.get("schema") if isinstance(body, dict) else None
+    if not isinstance(schema, dict):
+        return jsonify({"message": t("bad_request")}), 400
+    if schema.get("id") != form_id:
+        return jsonify({"message": t("form_id_mismatch"),
+                        "errors": [{"component": "id", "message": t("form_id_mismatch")}]}), 422
+    try:
+        with _engine().uow(g.page_actor) as uow:
+            row, created = formdefs.deploy_form(uow, schema)
+            version = row.version
+    except EngineError as exc:
+        return _json_error(exc)
+    return jsonify({"form_id": form_id, "version": version, "created": created}), (201 if created else 200)

@@ -1,0 +1,264 @@
+"""Browser pages for records: an instance with its diagram and timeline, my instances, the audit log.
+
+Like ``web.pages`` these pages call the engine services directly with the browser session's
+actor. They only read (GET), except that exports and downloads are audited as the API does.
+Seal badges on the timeline come from verifying each sealed document's bytes with the seal
+service (cached per request).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, g, render_template, request, url_for
+from sqlalchemy import select
+
+from engine import audit_checkpoint, audit_views, documents, instances
+from engine.access import READ_ALL_ROLES
+from engine.audit_views import EventFilter
+from engine.clock import utcnow
+from engine.errors import EngineError, Forbidden
+from engine.store.models import ProcessDefinition, Task
+from web.i18n import current_language, t
+from web.pages import _aware, _badge, _error_page, _process_names, signed_in
+
+bp = Blueprint("records", __name__)
+
+CST = timezone(timedelta(hours=8))  # Asia/Shanghai (no daylight saving)
+INSTANCES_PER_PAGE = 50
+EVENTS_PER_PAGE = 50
+OVERDUE_STATES = ("breached", "escalated")
+
+
+def _engine():
+    return current_app.extensions["bpm"]
+
+
+def _forbidden():
+    return render_template("error.html", status=403, message=t("forbidden")), 403
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 100000))
+    except ValueError:
+        return 1
+
+
+# --------------------------------------------------------------------------- seal verification
+
+
+class SealChecker:
+    """Verifies sealed documents once per request: ``{valid, signer, at, problems}`` per document id."""
+
+    def __init__(self, session, actor) -> None:
+        self.session, self.actor = session, actor
+        self.cache: dict[str, dict] = {}
+
+    def check(self, doc_id: str | None) -> dict:
+        if not doc_id:
+            return {"valid": False, "problems": ["no document"]}
+        if doc_id not in self.cache:
+            self.cache[doc_id] = self._verify(doc_id)
+        return self.cache[doc_id]
+
+    def _verify(self, doc_id: str) -> dict:
+        from engine.seals.service import verify_bytes
+
+        try:
+            doc = documents.get(self.session, doc_id)
+            if not documents.may_read(self.session, self.actor, doc):
+                return {"valid": False, "problems": ["forbidden"]}
+            report = verify_bytes(self.session, documents.content(self.session, doc))
+        except EngineError as exc:
+            return {"valid": False, "problems": [exc.message]}
+        except Exception as exc:  # noqa: BLE001 - a broken document shows as invalid, never a 500
+            return {"valid": False, "problems": [str(exc)[:200]]}
+        return {"valid": bool(report.get("valid")), "problems": report.get("problems") or [],
+                "signatures": report.get("signatures") or [], "filename": doc.filename}
+
+
+# --------------------------------------------------------------------------- instances
+
+
+@bp.get("/instances")
+@signed_in()
+def instance_list():
+    actor = g.page_actor
+    process = request.args.get("process") or None
+    status = request.args.get("status") or None
+    if status not in instances.STATUSES:
+        status = None
+    page = _page_arg()
+    with _engine().read() as db:
+        names = _process_names(db)
+        result = instances.list_instances(db, actor, process, status, page, INSTANCES_PER_PAGE)
+    for item in result["items"]:
+        item["process_name"] = item.get("name") or names.get(item["process_key"], item["process_key"])
+    pages = max(1, -(-result["total"] // INSTANCES_PER_PAGE))
+    return render_template("instances.html", result=result, processes=sorted(names.items(), key=lambda kv: kv[1]),
+                           process=process, status=status, statuses=instances.STATUSES, page=page, pages=pages)
+
+
+def _timeline_row(row: dict, seals: SealChecker) -> dict:
+    lang = current_language()
+    row["label"] = row["action_label"]["en" if lang == "en" else "zh"]
+    action = row["action"]
+    if action.startswith("sla_"):
+        row["sla"] = action[4:]
+    if action in ("seal_applied", "seal_countersigned"):
+        details = row.get("details") or {}
+        doc_id = details.get("document_id")
+        result = seals.check(doc_id)
+        row["seal"] = {"document_id": doc_id, "valid": result["valid"], "problems": result.get("problems", []),
+                       "signer": row.get("actor_name") or details.get("signer") or row.get("actor"),
+                       "at": row["at"], "field": details.get("field")}
+    return row
+
+
+@bp.get("/instances/<instance_id>")
+@signed_in()
+def instance_page(instance_id: str):
+    from engine.seals.service import instance_documents
+
+    actor = g.page_actor
+    now = utcnow()
+    with _engine().read() as db:
+        try:
+            inst = instances.get_readable(db, actor, instance_id)
+        except Forbidden:
+            return _forbidden()
+        except EngineError as exc:
+            return _error_page(exc)
+        info = instances.instance_to_dict(db, inst)
+        definition = db.get(ProcessDefinition, inst.definition_id)
+        xml = definition.xml
+        process_name = definition.name or definition.key
+        sla = dict(db.execute(select(Task.id, Task.sla_state).where(
+            Task.instance_id == instance_id, Task.status == "open")).all())
+        docs = instance_documents(db, actor, instance_id)["items"]
+        seals = SealChecker(db, actor)
+        timeline = [_timeline_row(row, seals) for row in audit_views.timeline(db, instance_id)]
+    active, overdue = [], []
+    for task in info["open_tasks"]:
+        task["sla_state"] = sla.get(task["id"])
+        task["badge"] = _badge(task, now)
+        late = (task["sla_state"] in OVERDUE_STATES) or (task["due_at"] is not None and _aware(task["due_at"]) <= now)
+        (overdue if late else active).append(task["element_id"])
+    for doc in docs:
+        doc["page_download"] = url_for("records.download", instance_id=instance_id, doc_id=doc["id"])
+    diagram = {"completed": [e for e in (info.get("completed_elements") or []) if e not in active and e not in overdue],
+               "active": active, "overdue": overdue,
+               "labels": {"zoom_in": t("zoom_in"), "zoom_out": t("zoom_out"), "fit": t("zoom_fit"),
+                          "failed": t("diagram_failed")}}
+    return render_template("instance.html", inst=info, process_name=process_name, xml=xml, diagram=diagram,
+                           timeline=timeline, docs=docs)
+
+
+@bp.get("/instances/<instance_id>/documents/<doc_id>")
+@signed_in()
+def download(instance_id: str, doc_id: str):
+    """A document of the instance, for the browser session (the API's download needs a bearer token)."""
+    actor = g.page_actor
+    with _engine().read() as db:
+        try:
+            instances.get_readable(db, actor, instance_id)
+            doc = documents.get(db, doc_id)
+            if instance_id not in documents.linked_instances(db, doc_id) or not documents.may_read(db, actor, doc):
+                return _forbidden()
+            body = documents.content(db, doc)
+            filename, content_type, sha = doc.filename, doc.content_type, doc.sha256
+        except Forbidden:
+            return _forbidden()
+        except EngineError as exc:
+            return _error_page(exc)
+    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "") or "download"
+    response = Response(body, mimetype=content_type)
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.set_etag(sha)
+    return response
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def _local_input(value: str | None) -> datetime | None:
+    """A ``datetime-local`` input (China Standard Time, as shown on the pages) as UTC."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=CST)
+    return parsed.astimezone(UTC)
+
+
+def _filter_from_args() -> tuple[EventFilter, dict]:
+    args = {k: (request.args.get(k) or "").strip()[:64] for k in ("actor", "action", "instance", "from", "to")}
+    flt = EventFilter(actor=args["actor"] or None, action=args["action"] or None, instance=args["instance"] or None,
+                      start=_local_input(args["from"]), end=_local_input(args["to"]))
+    return flt, args
+
+
+def _csv_response(scope: str, flt: EventFilter, filename: str) -> Response:
+    from web.api_audit import _rows
+
+    engine = _engine()
+    bounded = audit_views.record_export(engine, g.page_actor, scope, "csv", flt)
+    response = Response(audit_views.csv_stream(_rows(engine, bounded)), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/audit")
+@signed_in()
+def audit_page():
+    actor = g.page_actor
+    if not actor.has_any(READ_ALL_ROLES):
+        return _forbidden()
+    flt, args = _filter_from_args()
+    page = _page_arg()
+    engine = _engine()
+    with engine.read() as db:
+        result = audit_views.search(db, flt, page, EVENTS_PER_PAGE)
+    lang = current_language()
+    for row in result["items"]:
+        row["label"] = row["action_label"]["en" if lang == "en" else "zh"]
+    try:
+        verification = audit_checkpoint.verify(engine)
+    except Exception as exc:  # noqa: BLE001 - show the failure instead of a 500
+        verification = {"ok": False, "first_bad_seq": None, "reason": str(exc)[:300], "checkpoint": None,
+                        "checked": 0, "head_seq": None}
+    pages = max(1, -(-result["total"] // EVENTS_PER_PAGE))
+    query = {k: v for k, v in args.items() if v}
+    return render_template("audit.html", result=result, args=args, query=query, page=page, pages=pages,
+                           verification=verification, actions=sorted(audit_views.ACTION_LABELS))
+
+
+@bp.get("/audit/export.csv")
+@signed_in()
+def audit_export():
+    if not g.page_actor.has_any(READ_ALL_ROLES):
+        return _forbidden()
+    flt, _ = _filter_from_args()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return _csv_response("events", flt, f"audit-events-{stamp}")
+
+
+@bp.get("/instances/<instance_id>/timeline.csv")
+@signed_in()
+def timeline_export(instance_id: str):
+    with _engine().read() as db:
+        try:
+            instances.get_readable(db, g.page_actor, instance_id)
+        except Forbidden:
+            return _forbidden()
+        except EngineError as exc:
+            return _error_page(exc)
+    return _csv_response("timeline", EventFilter(instance=instance_id), f"timeline-{instance_id}")
+
