@@ -203,3 +203,14 @@ STRINGS.update({
     "no_events": {"zh-CN": "没有符合条件的记录", "en": "No matching events"},
     "sla_event": {"zh-CN": "时限", "en": "SLA"},
 })
+
+
+# Tasklist filters: due and unit.
+STRINGS.update({
+    "due_filter": {"zh-CN": "期限", "en": "Due"},
+    "due_any": {"zh-CN": "全部", "en": "Any"},
+    "due_overdue": {"zh-CN": "已超时", "en": "Overdue"},
+    "due_today": {"zh-CN": "今日到期", "en": "Due today"},
+    "due_with_due": {"zh-CN": "有期限", "en": "With a due date"},
+    "unit_any": {"zh-CN": "全部单位", "en": "All units"},
+})

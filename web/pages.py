@@ -195,10 +195,39 @@ def tasklist():
         for task in items:
             task["badge"] = _badge(task, now)
             task["process_name"] = names.get(task["process_key"], task["process_key"])
-    if process:
-        sections = {scope: [task for task in items if task["process_key"] == process] for scope, items in sections.items()}
+    units = sorted({task["org_unit"] for items in sections.values() for task in items if task.get("org_unit")})
+    due, unit = request.args.get("due") or "", request.args.get("unit") or ""
+    keep = _task_filter(process, due if due in DUE_FILTERS else "", unit, now)
+    sections = {scope: [task for task in items if keep(task)] for scope, items in sections.items()}
     return render_template("tasks.html", sections=sections, processes=[(k, names.get(k, k)) for k in keys],
-                           process=process)
+                           process=process, due=due, unit=unit, units=units, due_filters=DUE_FILTERS)
+
+
+DUE_FILTERS = ("overdue", "today", "with_due")
+
+
+def _task_filter(process: str | None, due: str, unit: str, now: datetime):
+    """Tasklist filters: process, due (overdue / due today in China time / has a due date), unit."""
+    from datetime import timedelta, timezone
+
+    local = timezone(timedelta(hours=8))
+    end_of_today = datetime.combine(now.astimezone(local).date() + timedelta(days=1), datetime.min.time(), local)
+
+    def keep(task: dict) -> bool:
+        if process and task["process_key"] != process:
+            return False
+        if unit and task.get("org_unit") != unit:
+            return False
+        deadline = _aware(task.get("due_at"))
+        if due == "with_due" and deadline is None:
+            return False
+        if due == "overdue" and not (task.get("badge") and task["badge"]["state"] in ("breached", "escalated")):
+            return False
+        if due == "today" and (deadline is None or deadline >= end_of_today):
+            return False
+        return True
+
+    return keep
 
 
 def _back_to_list():

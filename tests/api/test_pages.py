@@ -231,3 +231,33 @@ def test_sealed_pdf_page_route_for_participants_only(app, api, engine):
     officer, _ = _sign_in(app, "enforcement_officer")
     page = officer.get(f"/tasks/{open_task(api, iid, 'supply')['id']}").get_data(as_text=True)
     assert f'src="/documents/{confirmed}"' in page and 'data-valid="true"' in page and "盖章版" in page
+
+
+def test_tasklist_filters_by_due_and_unit(app, api):
+    from datetime import datetime, timedelta, timezone
+
+    from engine.clock import clock
+
+    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc))  # Monday 10:00 in the halls
+    try:
+        deploy(api, "complaint_handling", "supply_approval")
+        start(api, "counter_staff", "complaint_handling",
+              {"category": "standard", "customer_name": "张三", "contact_phone": "13800138000", "description": "扣费"})
+        client, _ = _sign_in(app, "counter_staff")
+
+        def listed(query=""):
+            html = client.get("/tasks" + query).get_data(as_text=True)
+            return html.count('class="task"')
+
+        assert listed() == 1
+        assert listed("?due=today") == 1 and listed("?due=with_due") == 1
+        assert listed("?due=overdue") == 0  # 3 minutes not yet passed
+        assert listed("?unit=hall-1") == 1 and listed("?unit=hall-2") == 0
+        page = client.get("/tasks").get_data(as_text=True)
+        assert "期限" in page and "今日到期" in page and "全部单位" in page
+        clock.advance(timedelta(minutes=4))
+        assert listed("?due=overdue") == 1
+        clock.advance(timedelta(hours=7))  # 17:04 the same day: still due today, and the session still valid
+        assert listed("?due=today") == 1 and listed("?due=overdue") == 1
+    finally:
+        clock.reset()
