@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import UTC
 
 from tests.api.business_helpers import PDF, deploy, instance, open_task, start
 
@@ -234,11 +235,11 @@ def test_sealed_pdf_page_route_for_participants_only(app, api, engine):
 
 
 def test_tasklist_filters_by_due_and_unit(app, api):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from engine.clock import clock
 
-    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc))  # Monday 10:00 in the halls
+    clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # Monday 10:00 in the halls
     try:
         deploy(api, "complaint_handling", "supply_approval")
         start(api, "counter_staff", "complaint_handling",
