@@ -69,6 +69,54 @@
     if (list.length) errorBox.scrollIntoView({ block: "nearest" });
   }
 
+  // form-js (viewer and, by design, our server) words validation messages in English; the
+  // halls read Chinese. Known messages are translated; anything else is shown as it is.
+  var ZH_MESSAGES = [
+    [/^Field is required\.$/, function () { return "此项为必填项"; }],
+    [/^Field must have minimum length of (.+)\.$/, function (m) { return "至少 " + m[1] + " 个字符"; }],
+    [/^Field must have maximum length of (.+)\.$/, function (m) { return "最多 " + m[1] + " 个字符"; }],
+    [/^Field must have minimum value of (.+)\.$/, function (m) { return "不能小于 " + m[1]; }],
+    [/^Field must have maximum value of (.+)\.$/, function (m) { return "不能大于 " + m[1]; }],
+    [/^Field must match pattern (.+)\.$/, function (m) { return "格式不正确（" + m[1] + "）"; }],
+    [/^Field must be a valid email\.?$/, function () { return "请输入有效的电子邮箱"; }],
+    [/^Field must be a valid\s+international phone number.*$/, function () { return "请输入有效的国际电话号码"; }],
+    [/^Value is not a number\.?$/, function () { return "请输入数字"; }],
+    [/^Unknown field\.$/, function () { return "表单中没有此项"; }],
+    [/^At least (\d+) item\(s\) required\.$/, function (m) { return "至少需要 " + m[1] + " 项"; }]
+  ];
+  var chinese = (document.documentElement.lang || "zh-CN").indexOf("zh") === 0;
+
+  function localize(message) {
+    if (!chinese) return message;
+    for (var i = 0; i < ZH_MESSAGES.length; i++) {
+      var match = String(message).match(ZH_MESSAGES[i][0]);
+      if (match) return ZH_MESSAGES[i][1](match);
+    }
+    return message;
+  }
+
+  function localizeAll(errors) {
+    var out = {};
+    var changed = false;
+    Object.keys(errors || {}).forEach(function (id) {
+      var list = Array.isArray(errors[id]) ? errors[id] : [errors[id]];
+      out[id] = list.map(function (msg) {
+        var zh = typeof msg === "string" ? localize(msg) : msg;
+        if (zh !== msg) changed = true;
+        return zh;
+      });
+    });
+    return changed ? out : null;
+  }
+
+  // The viewer validates on its own too: translate its messages as they appear.
+  if (chinese && typeof form.on === "function" && typeof form._setState === "function") {
+    form.on("changed", function (event) {
+      var translated = localizeAll(event && event.errors);
+      if (translated) form._setState({ errors: translated });
+    });
+  }
+
   function labelOf(key) {
     var top = String(key).split(".")[0];
     if (config.pinKey && top === config.pinKey) return config.text.pin;
@@ -81,7 +129,9 @@
     var onFields = {};
     var list = [];
     Object.keys(errors || {}).forEach(function (key) {
-      var messages = [].concat(errors[key]).map(String);
+      var messages = [].concat(errors[key]).map(function (msg) {
+        return typeof msg === "string" ? localize(msg) : JSON.stringify(msg);
+      });
       var component = byKey[String(key).split(".")[0]];
       if (component) onFields[component.id] = (onFields[component.id] || []).concat(messages);
       list.push({ key: key, label: labelOf(key), messages: messages });
@@ -101,7 +151,7 @@
       var key = idToKey[id] || id;
       var messages = errors[id];
       if (!Array.isArray(messages)) messages = [JSON.stringify(messages)];
-      return { key: key, label: labelOf(key), messages: messages };
+      return { key: key, label: labelOf(key), messages: messages.map(localize) };
     });
   }
 
