@@ -10,20 +10,7 @@ import re
 import pytest
 
 from tests.api.business_helpers import deploy, form_json, process_xml
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
-
-
-def _sign_in(app, username: str):
-    client = app.test_client()
-    page = client.get("/login", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
-    r = client.post("/login", data={"username": username, "password": "demo", "csrf_token": _csrf(page)})
-    assert r.status_code == 302
-    return client, _csrf(client.get("/").get_data(as_text=True))
+from tests.api.page_helpers import sign_in as _sign_in
 
 
 def _config(html: str, element_id: str) -> dict:

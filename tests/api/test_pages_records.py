@@ -5,22 +5,17 @@ from __future__ import annotations
 import re
 
 from tests.api.business_helpers import deploy, start, upload, work
+from tests.api.page_helpers import sign_in
+
+
+def _sign_in(app, username: str):
+    return sign_in(app, username)[0]
 
 PIN = "123456"
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
 
 
-def _sign_in(app, username: str):
-    client = app.test_client()
-    page = client.get("/login", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
-    r = client.post("/login", data={"username": username, "password": "demo", "csrf_token": _csrf(page)})
-    assert r.status_code == 302
-    return client
 
 
 def _sealed_supply(api, engine) -> str:

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
+from tests.api.page_helpers import csrf as _csrf
 
 
 def _login_page(client):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_tasklist_browser import _shot, browser_page, server  # noqa: F401 - fixtures
+from tests.browser.conftest import shot as _shot
 
 pytestmark = pytest.mark.browser
 
@@ -62,7 +62,7 @@ def _sealed_supply(request, base: str) -> str:
     return inst["id"]
 
 
-def test_auditor_sees_diagram_and_valid_seal_badge(server, browser_page):  # noqa: F811
+def test_auditor_sees_diagram_and_valid_seal_badge(server, browser_page):
     page, errors = browser_page
     iid = _sealed_supply(page.request, server)
 

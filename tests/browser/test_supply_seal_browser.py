@@ -12,42 +12,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_tasklist_browser import ARGS, ARTIFACTS, CHROMIUM, server  # noqa: F401 - the fixture
+from tests.browser.conftest import shot as _shot
+
+# a wrong PIN, entered on purpose
+EXPECTED_REFUSALS = ((403, "/complete"),)
 
 pytestmark = pytest.mark.browser
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
-
-
-@pytest.fixture
-def browser_page(server):  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(20000)
-
-        def on_console(msg):
-            if msg.type != "error":
-                return
-            url = (msg.location or {}).get("url", "")
-            if "status of 403" in msg.text and url.endswith("/complete"):
-                return  # the wrong PIN, refused on purpose below
-            errors.append(f"{msg.text} ({url})")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-        yield page, errors
-        context.close()
-        browser.close()
-
-
-def _shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"supply-{name}.png"), full_page=True)
 
 
 def _sign_in(page, base: str, username: str) -> None:
@@ -96,7 +68,7 @@ def _api(page, base: str, user: str):
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
-def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):  # noqa: F811
+def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):
     page, errors = browser_page
     base = server
 

@@ -8,103 +8,13 @@ Screenshots of every page go to test-artifacts/; any browser console error fails
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
-BPM = Path(sys.executable).with_name("bpm")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+from tests.browser.conftest import shot as _shot
 
 pytestmark = pytest.mark.browser
-
-
-def _missing() -> str | None:
-    if not os.path.exists(CHROMIUM):
-        return f"{CHROMIUM} is not installed (apt-get install -y chromium, or `make test` as root)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (pip install -e '.[test]')"
-    if not (ROOT / "web/static/vendor/form-js/form-viewer.umd.js").exists():
-        return "front-end bundles are not built (make frontend)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    reason = _missing()
-    if reason:
-        if os.environ.get("BPM_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests required: {reason}")
-        pytest.skip(reason)
-    var = tmp_path_factory.mktemp("browser-var")
-    env = {**os.environ, "BPM_VAR_DIR": str(var)}
-    env.pop("BPM_DATABASE_URL", None)
-    subprocess.run([str(BPM), "init", "--demo"], env=env, check=True, capture_output=True, timeout=300)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = open(var / "serve.log", "wb")
-    proc = subprocess.Popen([str(BPM), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-timers"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("bpm serve did not start: " + (var / "serve.log").read_text(errors="replace")[-2000:])
-            time.sleep(0.2)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-
-
-@pytest.fixture
-def browser_page(server):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(15000)
-
-        def on_console(msg):
-            if msg.type != "error":
-                return
-            url = (msg.location or {}).get("url", "")
-            if "status of 422" in msg.text and url.endswith("/complete"):
-                return  # the server's field errors, requested on purpose below
-            errors.append(f"{msg.text} ({url})")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-        yield page, errors
-        context.close()
-        browser.close()
-
-
-def _shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+# the server's field errors, requested on purpose
+EXPECTED_REFUSALS = ((422, "/complete"),)
 
 
 def test_counter_staff_starts_works_and_completes_a_complaint(server, browser_page):
