@@ -236,12 +236,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         var_dir = Path(tmp)
         engine = make_engine(args.database_url, var_dir)
-        from engine import identity
+        from engine import identity, users
         from engine.identity import SYSTEM
 
         with engine.uow(SYSTEM) as uow:
+            known = {u["username"] for u in users.list_users(uow.session, SYSTEM)}
             for role in ROLES:
-                if role not in {u["username"] for u in identity.list_users(uow.session)}:
+                if role not in known:
                     identity.add_user(uow.session, role, "bench", [role])
         result = {
             "database": engine.db.engine.dialect.name,

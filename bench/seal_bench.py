@@ -40,7 +40,7 @@ def ms(values) -> dict:
 
 
 def setup(url: str | None, var_dir: Path):
-    from engine import identity
+    from engine import identity, users
     from engine.app import BpmEngine
     from engine.cli import init_database
     from engine.config import load_settings
@@ -54,7 +54,7 @@ def setup(url: str | None, var_dir: Path):
     with engine.uow(SYSTEM) as uow:
         if uow.session.get(OrgUnit, "hall-1") is None:
             uow.session.add(OrgUnit(key="hall-1", name="中心营业厅 Central service hall", kind="hall"))
-        known = {u["username"] for u in identity.list_users(uow.session)}
+        known = {u["username"] for u in users.list_users(uow.session, SYSTEM)}
         for role in ("enforcement_officer", "service_center_head", "info_clerk", "auditor"):
             if role not in known:
                 identity.add_user(uow.session, role, "demo", [role], org_unit="hall-1")

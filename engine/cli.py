@@ -69,7 +69,7 @@ def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=
             for key, name, kind in DEMO_UNITS:
                 if key not in known_units:
                     svc.create_unit(uow, key, name, kind)
-            existing = {u["username"] for u in identity.list_users(uow.session)}
+            existing = {u["username"] for u in svc.list_users(uow.session, SYSTEM)}
             for role, (zh, en) in ROLES.items():
                 if role not in existing:
                     identity.add_user(uow.session, role, demo_password, [role], display_name=f"{zh} ({en})", org_unit="hall-1")

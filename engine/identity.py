@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.clock import utcnow
@@ -114,26 +114,6 @@ def add_user(
     return user
 
 
-def set_password(session: Session, username: str, password: str) -> None:
-    user = session.execute(select(User).where(User.username == username)).scalar_one()
-    user.password_hash = hash_password(password)
-
-
-def list_users(session: Session) -> list[dict]:
-    users = session.execute(select(User).order_by(User.username)).scalars().all()
-    out = []
-    for user in users:
-        actor = _actor(session, user)
-        out.append(
-            {
-                "username": user.username,
-                "display_name": user.display_name,
-                "roles": sorted(actor.roles),
-                "org_unit": user.org_unit,
-                "is_active": user.is_active,
-            }
-        )
-    return out
 
 
 def users_with_password(session: Session, candidates: list[str]) -> list[str]:
@@ -236,8 +216,3 @@ def revoke_token(session: Session, token: str) -> None:
     tok = session.get(ApiToken, _token_hash(token))
     if tok is not None and tok.revoked_at is None:
         tok.revoked_at = utcnow()
-
-
-def delete_user_tokens(session: Session, username: str) -> None:
-    user = session.execute(select(User).where(User.username == username)).scalar_one()
-    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))

@@ -14,7 +14,7 @@ from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationF
 from engine.forms import document_ids, validate_submission
 from engine.identity import Actor
 from engine.progress import load_workflow, save
-from engine.runtime import advance, describe, new_workflow
+from engine.runtime import advance, new_workflow
 from engine.store.models import ProcessDefinition, ProcessInstance, Task, Timer
 from engine.store.records import InstanceRecord, load_instance
 
@@ -250,4 +250,3 @@ def timeline(session, actor: Actor, instance_id: str) -> list[dict]:
     return audit_views.timeline(session, instance_id)
 
 
-__all__ = ["start", "get_readable", "instance_to_dict", "list_instances", "retry", "timeline", "describe"]

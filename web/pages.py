@@ -235,32 +235,29 @@ def _back_to_list():
     return redirect(url_for("pages.tasklist", process=process) if process else url_for("pages.tasklist"))
 
 
-@bp.post("/tasks/<task_id>/claim")
-@signed_in()
-def claim(task_id: str):
+def _task_action(action, task_id: str, done_message: str):
+    """Claim or release from the tasklist: flash the outcome and go back to the list."""
     try:
         with _engine().uow(g.page_actor) as uow:
-            tasks.claim(uow, task_id)
-        flash(t("claimed"), "ok")
+            action(uow, task_id)
+        flash(t(done_message), "ok")
     except EngineError as exc:
         if exc.status == 404:
             return _error_page(exc)
         flash(exc.message, "error")
     return _back_to_list()
+
+
+@bp.post("/tasks/<task_id>/claim")
+@signed_in()
+def claim(task_id: str):
+    return _task_action(tasks.claim, task_id, "claimed")
 
 
 @bp.post("/tasks/<task_id>/unclaim")
 @signed_in()
 def unclaim(task_id: str):
-    try:
-        with _engine().uow(g.page_actor) as uow:
-            tasks.unclaim(uow, task_id)
-        flash(t("unclaimed"), "ok")
-    except EngineError as exc:
-        if exc.status == 404:
-            return _error_page(exc)
-        flash(exc.message, "error")
-    return _back_to_list()
+    return _task_action(tasks.unclaim, task_id, "unclaimed")
 
 
 PIN_KEY = "seal_pin"  # the seal PIN: a password input of the page, never part of the rendered form
