@@ -33,6 +33,16 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def sign_in(page, base: str, username: str) -> None:
+    """Sign in through the login page (password ``demo``), starting from a fresh session."""
+    page.context.clear_cookies()
+    page.goto(f"{base}/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill("demo")
+    page.locator("main button[type=submit]").click()
+    page.wait_for_url(f"{base}/")
+
+
 def _missing() -> str | None:
     if not os.path.exists(CHROMIUM):
         return f"{CHROMIUM} is not installed (apt-get install -y chromium, or `make test` as root)"

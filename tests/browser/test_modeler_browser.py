@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import shot as _shot
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 # the server's errors, requested on purpose
@@ -57,11 +58,7 @@ INSERT_TASK = """async ([after, taskId, groups, formKey]) => {
 def test_process_owner_models_and_deploys_a_new_version(bpm_server, browser_page):
     base, var = bpm_server.base, bpm_server.var
     page, errors = browser_page
-    page.goto(f"{base}/login")
-    page.get_by_label("用户名").fill("process_owner")
-    page.get_by_label("密码").fill("demo")
-    page.locator("main button[type=submit]").click()
-    page.wait_for_url(f"{base}/")
+    sign_in(page, base, "process_owner")
 
     page.get_by_role("link", name="流程建模").click()
     page.wait_for_url(f"{base}/modeler")
@@ -125,11 +122,7 @@ def test_process_owner_models_and_deploys_a_new_version(bpm_server, browser_page
 def test_form_editor_opens_and_deploys(bpm_server, browser_page):
     base = bpm_server.base
     page, errors = browser_page
-    page.goto(f"{base}/login")
-    page.get_by_label("用户名").fill("admin")
-    page.get_by_label("密码").fill("demo")
-    page.locator("main button[type=submit]").click()
-    page.wait_for_url(f"{base}/")
+    sign_in(page, base, "admin")
     page.goto(f"{base}/forms-editor/complaint_close")
     page.locator("#form-editor .fjs-editor-container").wait_for()
     page.evaluate("() => window.bpmFormEditorReady")
@@ -148,11 +141,7 @@ def test_form_editor_opens_and_deploys(bpm_server, browser_page):
 def test_new_process_starts_minimal_and_is_linted(bpm_server, browser_page):
     base = bpm_server.base
     page, errors = browser_page
-    page.goto(f"{base}/login")
-    page.get_by_label("用户名").fill("process_owner")
-    page.get_by_label("密码").fill("demo")
-    page.locator("main button[type=submit]").click()
-    page.wait_for_url(f"{base}/")
+    sign_in(page, base, "process_owner")
     page.goto(f"{base}/modeler")
     page.get_by_test_id("new-process").click()
     page.wait_for_url(f"{base}/modeler/new")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import shot as _shot
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -66,11 +67,7 @@ def test_auditor_sees_diagram_and_valid_seal_badge(server, browser_page):
     page, errors = browser_page
     iid = _sealed_supply(page.request, server)
 
-    page.goto(f"{server}/login")
-    page.get_by_label("用户名").fill("auditor")
-    page.get_by_label("密码").fill("demo")
-    page.locator("main button[type=submit]").click()
-    page.wait_for_url(f"{server}/")
+    sign_in(page, server, "auditor")
 
     # instance page: the diagram with completed and active elements marked
     page.goto(f"{server}/instances/{iid}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import shot as _shot
+from tests.browser.conftest import sign_in
 
 # a wrong PIN, entered on purpose
 EXPECTED_REFUSALS = ((403, "/complete"),)
@@ -21,14 +22,6 @@ pytestmark = pytest.mark.browser
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 
-
-def _sign_in(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill("demo")
-    page.locator("main button[type=submit]").click()
-    page.wait_for_url(f"{base}/")
 
 
 def _open_task(page, base: str, name: str) -> str:
@@ -73,7 +66,7 @@ def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):
     base = server
 
     # ---- officer: start 供货审核 with a line and an uploaded attachment
-    _sign_in(page, base, "enforcement_officer")
+    sign_in(page, base, "enforcement_officer")
     page.goto(f"{base}/start")
     page.locator("li[data-process-key=supply_approval] a").click()
     page.wait_for_url(f"{base}/start/supply_approval")
@@ -96,7 +89,7 @@ def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):
     _shot(page, "02-started")
 
     # ---- head: approve the review
-    _sign_in(page, base, "service_center_head")
+    sign_in(page, base, "service_center_head")
     _open_task(page, base, "审核")
     assert "城关便民烟酒店" in page.locator("main").inner_text() or True
     page.locator(".fjs-form-field-radio label", has_text="通过").click()
@@ -148,7 +141,7 @@ def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):
     _shot(page, "06-sealed")
 
     # ---- clerk: confirms the maintenance, seeing the sealed PDF
-    _sign_in(page, base, "info_clerk")
+    sign_in(page, base, "info_clerk")
     _open_task(page, base, "系统维护")
     assert page.locator("[data-testid=pdf-preview]").get_attribute("src") == src
     assert page.locator("[data-testid=seal-status]").get_attribute("data-valid") == "true"
@@ -159,7 +152,7 @@ def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):
     page.get_by_text("任务已提交").wait_for()
 
     # ---- officer: records the supply, seeing the countersigned PDF
-    _sign_in(page, base, "enforcement_officer")
+    sign_in(page, base, "enforcement_officer")
     _open_task(page, base, "执行供货")
     assert page.locator("[data-testid=seal-status]").get_attribute("data-valid") == "true"
     assert page.locator("[data-testid=pdf-preview]").get_attribute("src") != src  # the countersigned version
