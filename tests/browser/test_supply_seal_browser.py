@@ -42,6 +42,12 @@ def _fill(locator, value: str) -> None:
     locator.blur()
 
 
+def _settled(page, condition: str) -> None:
+    """Wait until the form-js state holds what was typed (it applies input after a debounce):
+    ``condition`` is a JS expression over the form data ``d``."""
+    page.wait_for_function(f"() => {{ const d = window.bpmForm.form._getState().data; return !!({condition}); }}")
+
+
 def _choose(page, field, option: str) -> None:
     item = page.locator(".fjs-dropdownlist-item", has_text=option).first
     for opener in (lambda: field.locator(".fjs-input-group").click(), lambda: field.locator(".fjs-select-display").click(),
@@ -77,6 +83,8 @@ def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):
     _fill(page.get_by_label("规格").first, "硬1916")
     _fill(page.get_by_label("数量（条）").first, "5")
     _fill(page.get_by_label("申请事由"), "春节前备货")
+    _settled(page, """d.licence_no === '420100123456' && d.retailer_name === '城关便民烟酒店' && d.reason === '春节前备货'
+        && (d.lines || [])[0] && d.lines[0].brand === 'huanghelou' && d.lines[0].quantity === 5""")
     scan = tmp_path / "供货审批表.pdf"
     scan.write_bytes(PDF)
     page.locator(".fjs-form-field-filepicker input[type=file]").set_input_files(str(scan))
@@ -146,6 +154,7 @@ def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):
     assert page.locator("[data-testid=pdf-preview]").get_attribute("src") == src
     assert page.locator("[data-testid=seal-status]").get_attribute("data-valid") == "true"
     _fill(page.get_by_label("系统单号"), "JYXT-2026-0001")
+    _settled(page, "d.system_ref === 'JYXT-2026-0001'")
     _shot(page, "07-maintain")
     page.locator("#form-submit").click()
     page.wait_for_url(f"{base}/tasks")
@@ -163,6 +172,8 @@ def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):
     _choose(page, page.locator(".fjs-form-field-select").first, "黄鹤楼")
     _fill(page.get_by_label("规格").first, "硬1916")
     _fill(page.get_by_label("实供数量（条）").first, "5")
+    _settled(page, """d.supply_date && (d.delivered || [])[0] && d.delivered[0].brand === 'huanghelou'
+        && d.delivered[0].specification === '硬1916' && d.delivered[0].delivered_qty === 5""")
     _shot(page, "08-supply")
     page.locator("#form-submit").click()
     page.wait_for_url(f"{base}/tasks")
