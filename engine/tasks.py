@@ -200,6 +200,9 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     # the PIN in uow.secrets, a later signer's task adds its incremental signature; either may add
     # the signed document's id to the data. A refusal raises (403) before anything is written.
     cleaned = seals.on_task_complete(engine, uow, task, inst, spiff_task, cleaned)
+    if {"score_review", "record"} & set(task.properties or {}):  # KPI score reviews, inspections (engine/jobs)
+        from engine.jobs import review as job_review
+        cleaned = job_review.on_task_complete(uow, task, inst, cleaned)
     now = utcnow()
     claimed_at = task.claimed_at or now
     done = session.connection().execute(

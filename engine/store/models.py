@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -136,6 +137,7 @@ class ProcessInstance(Base):
     __table_args__ = (
         Index("ix_instance_key_status", "process_key", "status"),
         Index("ix_instance_status_started", "status", "started_at"),
+        Index("ix_instance_key_started", "process_key", "started_at"),  # 0005: reporting jobs
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -163,6 +165,8 @@ class Task(Base):
     __table_args__ = (
         Index("ix_task_status_assignee", "status", "assignee"),
         Index("ix_task_instance", "instance_id", "status"),
+        Index("ix_task_created", "created_at"),  # 0005: reporting jobs (daily SLA cohort)
+        Index("ix_task_completed", "completed_at"),  # 0005: reporting jobs (cycle times)
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -376,3 +380,96 @@ class SealImage(Base):
     sha256: Mapped[str] = mapped_column(ForeignKey("bpm_blob.sha256"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- Scheduled scoring and reporting (engine/jobs, issue 7) ---------------------------------
+
+
+class JobRun(Base):
+    """One row per (job, period): a re-run of the same period updates it."""
+
+    __tablename__ = "bpm_job_run"
+    __table_args__ = (UniqueConstraint("job", "period", name="uq_job_run_job_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))  # '2026-10-05' | '2026-W41' | '2026-10' | '2026'
+    status: Mapped[str] = mapped_column(String(16))  # running | completed | failed
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    triggered_by: Mapped[str] = mapped_column(String(64))  # username or 'schedule'
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobResult(Base):
+    """Generic result rows of every job; replaced as a whole per (job, period)."""
+
+    __tablename__ = "bpm_job_result"
+    __table_args__ = (
+        Index("ix_job_result_job_period", "job", "period"),
+        Index("ix_job_result_subject", "subject_type", "subject_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))
+    unit_key: Mapped[str | None] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(16))  # process | category | hall | user | unit | step | kpi
+    subject_key: Mapped[str] = mapped_column(String(200))
+    subject_label: Mapped[str | None] = mapped_column(String(200))
+    metrics: Mapped[dict] = mapped_column(JSON)
+    rank: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="final")  # draft until reviewed, else final
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Fact(Base):
+    """An external fact imported from CSV (revenue, members, churn, 6S, innovation ...)."""
+
+    __tablename__ = "bpm_fact"
+    __table_args__ = (UniqueConstraint("period", "subject_key", "metric", name="uq_fact_period_subject_metric"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(16))
+    subject_key: Mapped[str] = mapped_column(String(64))  # username or org unit key
+    metric: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    imported_by: Mapped[str] = mapped_column(String(64))
+
+
+class ScoreSheet(Base):
+    """A reviewed score sheet (customer_manager_kpi per hall and month)."""
+
+    __tablename__ = "bpm_score_sheet"
+    __table_args__ = (UniqueConstraint("job", "period", "unit_key", name="uq_score_sheet"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))
+    unit_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # in_review | final | rejected
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Inspection(Base):
+    """One completed counter-service checklist (written when the inspection task completes)."""
+
+    __tablename__ = "bpm_inspection"
+    __table_args__ = (Index("ix_inspection_user_day", "inspected_user", "day"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(String(36), unique=True)
+    inspected_user: Mapped[str] = mapped_column(String(64))
+    inspector: Mapped[str] = mapped_column(String(64))
+    unit_key: Mapped[str | None] = mapped_column(String(64))
+    inspected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    day: Mapped[str] = mapped_column(String(10))  # local (Asia/Shanghai) date 'YYYY-MM-DD'
+    items: Mapped[dict] = mapped_column(JSON)  # {item_key: points}
+    score: Mapped[float] = mapped_column(Float)

@@ -63,6 +63,8 @@ USER_TASKS = {
     "agreement_inventory": {"count", "check"},
     "one_counter": {"handle", "on_the_spot"},
     "hall_congestion": {"respond_l1", "respond_l2"},
+    "kpi_review": {"review"},
+    "counter_inspection": {"inspect"},
 }
 # Keys that a later form of the same process overwrites on purpose (revised or renewed values).
 OVERWRITTEN = {
@@ -183,7 +185,8 @@ def test_tasks_follow_the_conventions(key):
         assert lane_of[task.get("id")] == groups[0], f"{task.get('id')} is drawn in the lane of its first role"
         assert task.get(f"{CAMUNDA}formKey") in form_ids()
         props = props_of(task)
-        assert set(props) <= {"candidateScope", "sla.kind", "sla.amount", "sla.warn", "sla.escalate", "seal"}, props
+        assert set(props) <= {"candidateScope", "sla.kind", "sla.amount", "sla.warn", "sla.escalate", "seal",
+                              "score_review", "record"}, props
         if "seal" in props:
             from engine.seals.templates import TEMPLATES
 

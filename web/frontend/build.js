@@ -1,6 +1,7 @@
-// Copies the ready UMD bundles and CSS of the npm packages into web/static/vendor/, and bundles
-// the process modeler (bpmn-js + properties panel with the Camunda 7 provider + bpmnlint with its
-// recommended config) from web/static/src/modeler.js into vendor/modeler.bundle.js with esbuild.
+// Copies the ready UMD bundles and CSS of the npm packages (form-js, bpmn-js, echarts) into
+// web/static/vendor/, and bundles the process modeler (bpmn-js + properties panel with the
+// Camunda 7 provider + bpmnlint with its recommended config) from web/static/src/modeler.js
+// into vendor/modeler.bundle.js with esbuild.
 // Run by `make` after `npm ci`; nothing is fetched at run time.
 "use strict";
 const fs = require("fs");
@@ -18,6 +19,8 @@ const FILES = [
   ["@bpmn-io/form-js/dist/assets/form-js-editor.css", "form-js/form-js-editor.css"],
   ["bpmn-js/dist/bpmn-navigated-viewer.production.min.js", "bpmn-js/bpmn-navigated-viewer.production.min.js"],
   ["bpmn-js/dist/bpmn-modeler.production.min.js", "bpmn-js/bpmn-modeler.production.min.js"],
+  // charts of the dashboards page (web/static/src/dashboards.js)
+  ["echarts/dist/echarts.min.js", "echarts/echarts.min.js"],
 ];
 const DIRS = [["bpmn-js/dist/assets", "bpmn-js/assets"]];
 // CSS of the bundled modeler (vendor/modeler/); the bpmn-js CSS and font are in vendor/bpmn-js/assets.
@@ -92,7 +95,7 @@ async function bundleModeler() {
 bundleModeler().then((ms) => {
   const versions = {};
   for (const pkg of ["@bpmn-io/form-js", "bpmn-js", "bpmn-js-properties-panel", "@bpmn-io/properties-panel",
-    "camunda-bpmn-moddle", "camunda-bpmn-js-behaviors", "bpmn-js-bpmnlint", "bpmnlint", "esbuild"]) {
+    "camunda-bpmn-moddle", "camunda-bpmn-js-behaviors", "bpmn-js-bpmnlint", "bpmnlint", "esbuild", "echarts"]) {
     versions[pkg] = require(path.join(modules, pkg, "package.json")).version;
   }
   fs.writeFileSync(path.join(vendor, "versions.json"), JSON.stringify(versions, null, 2) + "\n");

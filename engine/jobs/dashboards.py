@@ -1,0 +1,606 @@
+"""Read side of the scheduled jobs: which reports exist, their rows as each user may see them, exports.
+
+The jobs (``engine.jobs.registry.JOBS``) write generic result rows (``bpm_job_result``),
+one run record per job and period (``bpm_job_run``) and, for the customer-manager KPI,
+score sheets under review (``bpm_score_sheet``). This module reads them for the
+dashboards page and the ``/api/reports`` endpoints:
+
+* :func:`list_jobs` -- every job with its titles, the periods that have results (newest
+  first) and the last run's status;
+* :func:`report` -- the rows of one job and period, optionally of one unit, grouped by
+  subject type, with column labels and chart hints;
+* :func:`export` -- the same rows as CSV (UTF-8 with BOM, formula-guarded cells) or XLSX
+  (bold Chinese header, one sheet per subject type); every export is audited as
+  ``report_exported`` with the job, period, unit, format and row count.
+
+Visibility is applied in the SQL query (:func:`visibility`), never after loading:
+
+* everyone sees rows about themselves (``subject_type = 'user'`` and ``subject_key`` = their
+  username);
+* hall managers, duty managers and service-center heads see every row whose ``unit_key``
+  is their own org unit;
+* auditors and admins see everything; process owners see the SLA report and the process
+  cycle times completely (:data:`PROCESS_OWNER_JOBS`).
+
+Anyone else gets an empty report (not an error): the page is open to every signed-in user.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from engine.access import MANAGER_ROLES, reads_everything
+from engine.audit_views import _cell as csv_cell  # the audit export's formula-injection guard
+from engine.errors import NotFound, ValidationFailed
+from engine.identity import Actor
+from engine.store.models import JobResult, JobRun, OrgUnit, ScoreSheet
+
+# Process owners read these reports completely (they own the processes they measure).
+PROCESS_OWNER_JOBS = frozenset({"sla_daily_report", "process_cycle_times"})
+ROW_LIMIT = 20_000  # more rows than any job writes for one period; the answer says when it was cut
+EXPORT_FORMATS = ("csv", "xlsx")
+PERIODS_LISTED = 400  # newest periods listed per job (over a year of daily reports); older ones by ?period=
+
+SUBJECT_TYPES: dict[str, tuple[str, str]] = {  # in the order the page and the XLSX sheets show them
+    "user": ("人员", "Person"),
+    "unit": ("部门", "Department"),
+    "process": ("流程", "Process"),
+    "category": ("类别", "Category"),
+    "hall": ("营业厅", "Hall"),
+    "step": ("环节", "Step"),
+    "kpi": ("指标", "KPI"),
+}
+STATUS_LABELS = {"final": ("已确认", "Final"), "draft": ("待审核", "Draft"), "in_review": ("审核中", "In review"),
+                 "rejected": ("已退回", "Rejected"), "completed": ("已完成", "Completed"),
+                 "running": ("运行中", "Running"), "failed": ("失败", "Failed")}
+
+# Chinese and English labels of the metric keys each job writes (see the job's module
+# docstring). The customer-manager KPI, the checklist and the team ranking take further labels
+# from the scoring rules file (dimension, item and fact names: :func:`metric_labels`). A key
+# missing everywhere is shown as it is.
+METRIC_LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "sla_daily_report": {  # engine/jobs/sla_report.py
+        "process": ("流程", "Process"),
+        "category": ("类别", "Category"),
+        "hall": ("营业厅", "Hall"),
+        "total": ("任务数", "Tasks"),
+        "completed": ("已完成", "Completed"),
+        "on_time": ("按时", "On time"),
+        "breached": ("超时", "Breached"),
+        "pending": ("未到期", "Pending"),
+        "cancelled": ("已撤销", "Cancelled"),
+        "on_time_pct": ("按时率 %", "On time %"),
+        "p50_resolution_s": ("P50 办结时长", "P50 resolution"),
+        "p90_resolution_s": ("P90 办结时长", "P90 resolution"),
+        "avg_resolution_s": ("平均办结时长", "Average resolution"),
+        "complaints": ("投诉量", "Complaints"),
+        "counter_transactions": ("柜台业务量", "Counter transactions"),
+        "complaint_rate_per_1000": ("投诉率（每千笔）", "Complaints per 1,000 transactions"),
+        "complaints_on_time": ("投诉按时处理", "Complaints handled on time"),
+        "complaints_breached": ("投诉超时处理", "Complaints handled late"),
+        "on_time_handling_rate": ("处理及时率 %", "On-time handling %"),
+        "satisfaction_answers": ("回访评价数", "Satisfaction answers"),
+        "satisfied": ("满意数", "Satisfied"),
+        "satisfaction_rate": ("满意率 %", "Satisfaction %"),
+    },
+    "customer_manager_kpi": {  # engine/jobs/kpi.py
+        "total": ("总分", "Total score"),
+        "adjustments": ("加减分", "Adjustments"),
+        "churn_rate_pct": ("离网率 %", "Churn rate %"),
+        "missing": ("缺少数据的维度", "Dimensions without data"),
+        "managers": ("客户经理人数", "Customer managers"),
+        "avg_total": ("平均总分", "Average total"),
+        "min_total": ("最低总分", "Lowest total"),
+        "max_total": ("最高总分", "Highest total"),
+        "with_missing": ("缺少数据人数", "With missing data"),
+    },
+    "counter_service_score": {  # engine/jobs/inspections.py
+        "inspections": ("检查次数", "Inspections"),
+        "days": ("检查天数", "Days checked"),
+        "total": ("检查总分", "Points in total"),
+        "avg_points": ("平均每次得分", "Average points"),
+        "max_points": ("单次最高分", "Best inspection"),
+        "score": ("月度服务得分", "Monthly service score"),
+    },
+    "team_ranking": {  # engine/jobs/ranking.py
+        "score": ("综合得分", "Overall score"),
+        "kpi": ("月度KPI考核", "Monthly KPI"),
+        "activities": ("建功立业活动", "Activities"),
+        "six_s": ("6S现场管理", "6S on-site management"),
+        "inspections": ("上级检查", "Inspections"),
+        "innovation": ("服务部创新", "Innovation"),
+        "missing": ("缺少数据的项目", "Components without data"),
+    },
+    "process_cycle_times": {  # engine/jobs/cycle_times.py
+        "process": ("流程", "Process"),
+        "version": ("版本", "Version"),
+        "element_id": ("环节标识", "Step id"),
+        "step_name": ("环节", "Step"),
+        "count": ("办结任务数", "Tasks completed"),
+        "p50_waiting_s": ("等待 P50", "Waiting P50"),
+        "p90_waiting_s": ("等待 P90", "Waiting P90"),
+        "avg_waiting_s": ("平均等待", "Average waiting"),
+        "p50_working_s": ("办理 P50", "Working P50"),
+        "p90_working_s": ("办理 P90", "Working P90"),
+        "avg_working_s": ("平均办理", "Average working"),
+        "p50_total_s": ("总用时 P50", "Total P50"),
+        "p90_total_s": ("总用时 P90", "Total P90"),
+        "avg_total_s": ("平均总用时", "Average total"),
+        "overall_rank": ("全部环节中排名", "Rank among all steps"),
+        "slowest": ("本流程最慢环节", "Slowest step of its process"),
+    },
+}
+TIER_LABELS = {"challenge": ("挑战目标", "Challenge"), "full": ("完成指标", "Full"), "basic": ("基本目标", "Basic"),
+               "below_basic": ("未达基本目标", "Below basic")}
+
+
+def _rules_labels(job: str) -> dict[str, tuple[str, str]]:
+    """Labels named in the scoring rules file for ``job`` (empty when the file cannot be read)."""
+    try:
+        from engine.jobs.scoring import ENGINE_METRICS, load_rules
+
+        rules = load_rules()
+    except Exception:  # noqa: BLE001 - a broken rules file must not break the dashboards
+        return {}
+    out = {name: (m["label_zh"], m["label_en"]) for name, m in rules.get("metrics", {}).items()}
+    if job == "customer_manager_kpi":
+        out.update({name: (zh, en.split(" (")[0]) for name, (zh, en) in ENGINE_METRICS.items()})
+        for dim in rules["customer_manager_kpi"]["dimensions"]:
+            out[dim["key"]] = (dim["label_zh"], dim["label_en"])
+            out[f"{dim['key']}_tier"] = (f"{dim['label_zh']}档位", f"{dim['label_en']} tier")
+        for adj in rules["customer_manager_kpi"]["adjustments"]:
+            out[adj["key"]] = (adj["label_zh"], adj["label_en"])
+    elif job == "counter_service_score":
+        for item in rules["counter_service"]["items"]:
+            out[f"avg_{item['key']}"] = (f"{item['label_zh']}（平均）", f"{item['label_en']} (average)")
+    return out
+
+
+def metric_labels(job: str) -> dict[str, tuple[str, str]]:
+    """``{metric key: (zh, en)}`` of ``job``."""
+    return {**_rules_labels(job), **METRIC_LABELS.get(job, {})}
+
+
+def kpi_dimensions() -> list[str]:
+    """The dimension keys of the customer-manager KPI (the stacked bars of its chart)."""
+    try:
+        from engine.jobs.scoring import load_rules
+
+        return [d["key"] for d in load_rules()["customer_manager_kpi"]["dimensions"]]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def display_value(job: str, key: str, value, lang: str, labels: dict | None = None):
+    """Coded text values in words: KPI tiers, and the dimension keys listed in ``missing``."""
+    if not isinstance(value, str) or not value:
+        return value
+    index = 1 if lang == "en" else 0
+    if key.endswith("_tier") and value in TIER_LABELS:
+        return TIER_LABELS[value][index]
+    if key == "missing":
+        labels = labels if labels is not None else metric_labels(job)
+        return "、".join(labels[k][index] if k in labels else k for k in value.split(",") if k) if index == 0 else \
+            ", ".join(labels[k][index] if k in labels else k for k in value.split(",") if k)
+    return value
+
+
+# The columns before the metrics: key, Chinese and English label.
+BASE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("period", "期间", "Period"),
+    ("unit_key", "单位", "Unit"),
+    ("unit_name", "单位名称", "Unit name"),
+    ("subject_type", "对象类型", "Subject type"),
+    ("subject_key", "对象", "Subject"),
+    ("subject_label", "名称", "Name"),
+    ("rank", "排名", "Rank"),
+    ("status", "状态", "Status"),
+)
+
+# What the page charts for each job: per subject type, the metric candidates (the first one
+# present is drawn; with ``stack`` every present one is stacked). The page falls back to the
+# first numeric metric when none is present.
+CHARTS: dict[str, list[dict]] = {
+    "sla_daily_report": [
+        {"subject_type": "process", "metrics": ["on_time_pct"], "zh": "各流程按时率 %", "en": "On time % by process"},
+        {"subject_type": "category", "metrics": ["on_time_pct"], "horizontal": True,
+         "zh": "各类别按时率 %（按营业厅）", "en": "On time % by category and hall"},
+        {"subject_type": "hall", "metrics": ["on_time_handling_rate", "satisfaction_rate"], "multi": True,
+         "zh": "各营业厅投诉处理及时率与满意率 %", "en": "Complaint on-time handling and satisfaction % by hall"},
+        {"subject_type": "process", "metrics": ["on_time", "breached", "pending"], "stack": True,
+         "zh": "各流程按时与超时任务数", "en": "Tasks on time and breached by process"},
+    ],
+    "customer_manager_kpi": [
+        # "metrics": the dimension keys of the rules file, filled in by charts_of()
+        {"subject_type": "user", "stack": True, "dimensions": True, "zh": "客户经理考核得分（按维度）",
+         "en": "Customer manager KPI by dimension", "metrics": [], "fallback": ["total"]},
+        {"subject_type": "hall", "metrics": ["avg_total", "min_total", "max_total"], "multi": True,
+         "zh": "各营业厅客户经理总分", "en": "Customer manager totals by hall"},
+    ],
+    "counter_service_score": [
+        {"subject_type": "user", "metrics": ["score"], "sort": True,
+         "zh": "营业员月度服务得分", "en": "Counter staff monthly service score"},
+    ],
+    "team_ranking": [
+        {"subject_type": "unit", "metrics": ["score"], "zh": "团队比拼综合得分", "en": "Team ranking: overall score"},
+        {"subject_type": "unit", "metrics": ["kpi", "inspections", "six_s", "activities", "innovation"], "multi": True,
+         "zh": "团队比拼各项得分", "en": "Team ranking: component scores"},
+    ],
+    "process_cycle_times": [
+        {"subject_type": "step", "horizontal": True, "limit": 10, "sort": True, "stack": True, "minutes": True,
+         "metrics": ["p90_waiting_s", "p90_working_s"],
+         "zh": "最慢的 10 个环节（P90 等待 + 办理，分钟）", "en": "Slowest 10 steps (P90 waiting + working, min)"},
+    ],
+}
+
+
+def is_seconds(key: str) -> bool:
+    """Metric keys ending in ``_s`` are durations in seconds."""
+    return key.endswith("_s")
+
+
+def charts_of(job: str) -> list[dict]:
+    """The chart hints of ``job`` with the KPI dimensions filled in from the rules."""
+    return [{**spec, "metrics": kpi_dimensions()} if spec.get("dimensions") else spec for spec in CHARTS.get(job, [])]
+
+
+def label(key: str, lang: str = "zh-CN", with_unit: bool = True, labels: dict | None = None) -> str:
+    """The label of a metric key in ``labels`` (:func:`metric_labels` of the job); dotted keys of
+    nested metrics are joined with ' · '; durations get their unit unless ``with_unit`` is false
+    (the page shows them as 1小时5分)."""
+    out = []
+    for part in key.split("."):
+        pair = (labels or {}).get(part)
+        out.append(pair[1 if lang == "en" else 0] if pair else part)
+    text = " · ".join(out)
+    if with_unit and is_seconds(key):
+        text += " (s)" if lang == "en" else "（秒）"
+    return text
+
+
+def _pair(table: dict[str, tuple[str, str]], key: str | None, lang: str) -> str | None:
+    if key is None:
+        return None
+    pair = table.get(key)
+    return (pair[1] if lang == "en" else pair[0]) if pair else key
+
+
+# --------------------------------------------------------------------------- visibility
+
+
+def visibility(actor: Actor, job: str):
+    """The SQL condition on ``bpm_job_result`` selecting the rows ``actor`` may see."""
+    if sees_everything(actor, job):
+        return true()
+    own = and_(JobResult.subject_type == "user", JobResult.subject_key == actor.username)
+    if actor.org_unit and actor.has_any(MANAGER_ROLES):
+        return or_(own, JobResult.unit_key == actor.org_unit)
+    return own
+
+
+def sees_everything(actor: Actor, job: str) -> bool:
+    """Auditors and admins read every report; process owners the ones about their processes."""
+    return reads_everything(actor) or (job in PROCESS_OWNER_JOBS and "process_owner" in actor.roles)
+
+
+# --------------------------------------------------------------------------- jobs and periods
+
+
+def _registry() -> dict:
+    from engine.jobs.registry import JOBS
+
+    return JOBS
+
+
+def _spec(job: str):
+    from engine.jobs.registry import get_job
+
+    return get_job(job)  # NotFound (404) for an unknown job
+
+
+def parse_period(spec, text: str):
+    """The :class:`~engine.jobs.periods.Period` of ``text``, of one of the job's kinds (else 400 ``bad_period``)."""
+    from engine.jobs.periods import Period
+
+    return spec.check_period(Period.parse(text))
+
+
+def _period_order(key: str):
+    """Newest first: by start of the period, then the longer key (a day before its month)."""
+    from engine.jobs.periods import Period
+
+    try:
+        return (Period.parse(key).start.isoformat(), len(key))
+    except Exception:  # noqa: BLE001 - a foreign key sorts by its text
+        return (key, len(key))
+
+
+def _run_dict(run: JobRun | None, actor: Actor) -> dict | None:
+    if run is None:
+        return None
+    return {
+        "period": run.period, "status": run.status, "started_at": run.started_at, "finished_at": run.finished_at,
+        "rows": run.rows, "triggered_by": run.triggered_by,
+        # failures can name internals: only the readers of everything see the message
+        "error": run.error if reads_everything(actor) else None,
+    }
+
+
+def list_jobs(session: Session, actor: Actor) -> list[dict]:
+    """Every registered job: titles, period kinds, periods with results (newest first), last run."""
+    jobs = _registry()
+    periods: dict[str, set[str]] = {name: set() for name in jobs}
+    for job, period in session.execute(select(JobResult.job, JobResult.period).group_by(JobResult.job, JobResult.period)):
+        if job in periods:
+            periods[job].add(period)
+    for job, period in session.execute(select(JobRun.job, JobRun.period).where(JobRun.status == "completed")):
+        if job in periods:
+            periods[job].add(period)
+    latest = (
+        select(JobRun.job, func.max(JobRun.started_at).label("at")).group_by(JobRun.job).subquery()
+    )
+    last_runs = {
+        run.job: run for run in session.execute(
+            select(JobRun).join(latest, and_(JobRun.job == latest.c.job, JobRun.started_at == latest.c.at))
+        ).scalars()
+    }
+    out = []
+    for name, spec in jobs.items():
+        out.append({
+            "name": name,
+            "title_zh": spec.title_zh,
+            "title_en": spec.title_en,
+            "period_kinds": list(spec.period_kinds),
+            "periods": sorted(periods[name], key=_period_order, reverse=True)[:PERIODS_LISTED],
+            "last_run": _run_dict(last_runs.get(name), actor),
+            "sees_all": sees_everything(actor, name),
+        })
+    return out
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def flatten(metrics: dict, prefix: str = "") -> dict:
+    """Nested dicts become dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``); lists stay as they are."""
+    flat: dict = {}
+    for key, value in (metrics or {}).items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _query(actor: Actor, job: str, period: str, unit: str | None):
+    query = select(JobResult).where(JobResult.job == job, JobResult.period == period, visibility(actor, job))
+    if unit:
+        query = query.where(JobResult.unit_key == unit)
+    return query.order_by(
+        JobResult.subject_type, JobResult.rank.is_(None), JobResult.rank, JobResult.unit_key, JobResult.subject_key,
+        JobResult.id,
+    )
+
+
+def visible_rows(session: Session, actor: Actor, job: str, period: str, unit: str | None = None,
+                 limit: int = ROW_LIMIT) -> list[JobResult]:
+    """Result rows of one job and period that ``actor`` may see (at most ``limit``)."""
+    return list(session.execute(_query(actor, job, period, unit).limit(limit)).scalars())
+
+
+def _unit_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(OrgUnit.key, OrgUnit.name)).all())
+
+
+def row_dict(row: JobResult, unit_names: dict[str, str]) -> dict:
+    return {
+        "id": row.id, "job": row.job, "period": row.period, "unit_key": row.unit_key,
+        "unit_name": unit_names.get(row.unit_key) if row.unit_key else None,
+        "subject_type": row.subject_type, "subject_key": row.subject_key, "subject_label": row.subject_label,
+        "metrics": row.metrics or {}, "rank": row.rank, "status": row.status, "created_at": row.created_at,
+    }
+
+
+def _metric_keys(rows: Iterable[dict]) -> list[str]:
+    keys: dict[str, None] = {}
+    for row in rows:
+        for key in flatten(row["metrics"]):
+            keys.setdefault(key, None)
+    return list(keys)
+
+
+def _columns(keys: Iterable[str], labels: dict) -> list[dict]:
+    return [{"key": k, "zh": label(k, "zh-CN", labels=labels), "en": label(k, "en", labels=labels),
+             "unit": "s" if is_seconds(k) else None} for k in keys]
+
+
+def _by_type(rows: list[dict]) -> dict[str, list[dict]]:
+    """Rows by subject type, in the order of :data:`SUBJECT_TYPES` (process, category, hall ...)."""
+    by_type: dict[str, list[dict]] = {}
+    for row in rows:
+        by_type.setdefault(row["subject_type"], []).append(row)
+    order = list(SUBJECT_TYPES)
+    return dict(sorted(by_type.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+
+
+def _groups(rows: list[dict], labels: dict) -> list[dict]:
+    """The subject types of ``rows``, each with its metric columns and row count."""
+    return [
+        {"subject_type": kind, "zh": _pair(SUBJECT_TYPES, kind, "zh-CN"), "en": _pair(SUBJECT_TYPES, kind, "en"),
+         "columns": _columns(_metric_keys(items), labels), "count": len(items)}
+        for kind, items in _by_type(rows).items()
+    ]
+
+
+def _visible_sheets(session: Session, actor: Actor, job: str, period: str, units: set[str],
+                    unit: str | None) -> list[dict]:
+    query = select(ScoreSheet).where(ScoreSheet.job == job, ScoreSheet.period == period)
+    if not sees_everything(actor, job):
+        mine = set(units)
+        if actor.org_unit and actor.has_any(MANAGER_ROLES):
+            mine.add(actor.org_unit)
+        query = query.where(ScoreSheet.unit_key.in_(sorted(mine)))
+    if unit:
+        query = query.where(ScoreSheet.unit_key == unit)
+    return [
+        {"unit_key": s.unit_key, "status": s.status, "instance_id": s.instance_id, "created_at": s.created_at,
+         "decided_at": s.decided_at, "decided_by": s.decided_by}
+        for s in session.execute(query.order_by(ScoreSheet.unit_key)).scalars()
+    ]
+
+
+def _visible_units(session: Session, actor: Actor, job: str, period: str) -> list[str]:
+    query = (select(JobResult.unit_key).where(JobResult.job == job, JobResult.period == period,
+                                              JobResult.unit_key.is_not(None), visibility(actor, job))
+             .group_by(JobResult.unit_key).order_by(JobResult.unit_key))
+    return list(session.execute(query).scalars())
+
+
+def latest_period(session: Session, job: str) -> str | None:
+    """The newest period with results of ``job`` (None if the job never produced any)."""
+    periods = [p for (p,) in session.execute(select(JobResult.period).where(JobResult.job == job).group_by(JobResult.period))]
+    return sorted(periods, key=_period_order, reverse=True)[0] if periods else None
+
+
+def report(session: Session, actor: Actor, job: str, period: str | None = None, unit: str | None = None) -> dict:
+    """The visible rows of ``job`` for ``period`` (default: the newest with results), optionally of one unit."""
+    spec = _spec(job)
+    if period:
+        period = parse_period(spec, period).key
+    else:
+        period = latest_period(session, job)
+    unit = unit or None
+    names = _unit_names(session)
+    rows, units, sheets, run = [], [], [], None
+    truncated = False
+    if period is not None:
+        loaded = visible_rows(session, actor, job, period, unit, ROW_LIMIT + 1)
+        truncated = len(loaded) > ROW_LIMIT
+        rows = [row_dict(r, names) for r in loaded[:ROW_LIMIT]]
+        units = _visible_units(session, actor, job, period)
+        sheets = _visible_sheets(session, actor, job, period, set(units), unit)
+        run = session.execute(select(JobRun).where(JobRun.job == job, JobRun.period == period)).scalar_one_or_none()
+    return {
+        "job": job, "title_zh": spec.title_zh, "title_en": spec.title_en, "period": period, "unit": unit,
+        "period_kinds": list(spec.period_kinds),
+        "units": [{"key": u, "name": names.get(u)} for u in units],
+        "total": len(rows), "truncated": truncated,
+        "groups": _groups(rows, metric_labels(job)), "rows": rows, "sheets": sheets, "run": _run_dict(run, actor),
+        "charts": charts_of(job),
+        "sees_all": sees_everything(actor, job),
+    }
+
+
+# --------------------------------------------------------------------------- export
+
+
+@dataclass(frozen=True)
+class Export:
+    body: bytes
+    content_type: str
+    filename: str
+    rows: int
+
+
+def _table(job: str, rows: list[dict], lang: str, with_type: bool = True) -> tuple[list[str], list[list]]:
+    """Header labels and cell values (metrics flattened) for ``rows``."""
+    keys = _metric_keys(rows)
+    base = [c for c in BASE_COLUMNS if with_type or c[0] != "subject_type"]
+    labels = metric_labels(job)
+    header = [(en if lang == "en" else zh) for _, zh, en in base] + [label(k, lang, labels=labels) for k in keys]
+    body = []
+    for row in rows:
+        flat = flatten(row["metrics"])
+        values = {**row, "subject_type": _pair(SUBJECT_TYPES, row["subject_type"], lang),
+                  "status": _pair(STATUS_LABELS, row["status"], lang)}
+        body.append([values.get(k) for k, _, _ in base]
+                    + [display_value(job, k, flat.get(k), lang, labels) for k in keys])
+    return header, body
+
+
+def _csv(job: str, rows: list[dict], lang: str) -> bytes:
+    header, body = _table(job, rows, lang)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([csv_cell(h) for h in header])
+    for line in body:
+        writer.writerow([csv_cell(_plain(v, lang)) for v in line])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _plain(value, lang: str):
+    """A cell value for both formats: yes/no for booleans, JSON text for lists."""
+    if isinstance(value, bool):
+        return ("yes" if value else "no") if lang == "en" else ("是" if value else "否")
+    if value is None or isinstance(value, int | float | str):
+        return value
+    return csv_cell(value)
+
+
+def _xlsx(job: str, rows: list[dict], lang: str, title: str) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    book.remove(book.active)
+    groups = _by_type(rows) or {None: []}
+    bold = Font(bold=True)
+    used: set[str] = set()
+    for kind, items in groups.items():
+        name = _pair(SUBJECT_TYPES, kind, lang) or title
+        for bad in "[]:*?/\\":
+            name = name.replace(bad, " ")
+        name = name[:31]
+        while name in used:
+            name = (name[:28] + f"_{len(used)}")[:31]
+        used.add(name)
+        sheet = book.create_sheet(name)
+        header, body = _table(job, items, lang, with_type=False)
+        sheet.append(header)
+        for cell in sheet[1]:
+            cell.font = bold
+        for line in body:
+            sheet.append([_plain(v, lang) for v in line])
+        # cells are data, never formulas: a text starting with '=' stays text
+        for row_cells in sheet.iter_rows(min_row=2):
+            for cell in row_cells:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
+        for index, text in enumerate(header, start=1):
+            widest = max([len(str(text)) * 2] + [len(str(line[index - 1] or "")) for line in body[:200]])
+            sheet.column_dimensions[get_column_letter(index)].width = min(max(10, widest + 2), 40)
+        sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def export(engine, actor: Actor, job: str, period: str | None, unit: str | None, fmt: str,
+           lang: str = "zh-CN") -> Export:
+    """The visible rows as a CSV or XLSX file; the export is audited in the same transaction it reads in."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationFailed("invalid format", {"format": [f"must be one of: {', '.join(EXPORT_FORMATS)}"]})
+    spec = _spec(job)
+    unit = unit or None
+    with engine.uow(actor) as uow:
+        key = parse_period(spec, period).key if period else latest_period(uow.session, job)
+        if key is None:
+            raise NotFound(f"{job} has no results yet")
+        names = _unit_names(uow.session)
+        rows = [row_dict(r, names) for r in visible_rows(uow.session, actor, job, key, unit, limit=10 * ROW_LIMIT)]
+        uow.audit("report_exported", job=job, period=key, unit=unit, format=fmt, rows=len(rows))
+    title = spec.title_en if lang == "en" else spec.title_zh
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", f"{job}-{key}" + (f"-{unit}" if unit else ""))  # a safe file name
+    if fmt == "csv":
+        return Export(_csv(job, rows, lang), "text/csv; charset=utf-8", f"{stem}.csv", len(rows))
+    return Export(_xlsx(job, rows, lang, title),
+                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"{stem}.xlsx", len(rows))

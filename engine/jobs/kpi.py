@@ -1,0 +1,232 @@
+"""customer_manager_kpi (monthly): the five dimensions of 客户经理考核制度 per customer manager.
+
+Inputs, all read with SQL aggregates for the month (local Asia/Shanghai boundaries):
+
+* imported facts (``bpm_fact``, ``bpm facts import``) of each manager, pivoted to one row per
+  manager with conditional aggregation: the metric names the rules file uses (revenues and
+  their basic / full / challenge targets, member growth and target, product promotions and
+  target, churned customers and the total of group customers);
+* engine facts from our own tables:
+  - ``agreements_signed``: ``group_agreement`` ``sign`` tasks the manager completed in the month
+    (a new group agreement signed: counted towards industry-product promotion by default);
+  - ``complaints_dissatisfied``: ``complaint_handling`` instances the manager registered
+    (首问负责制: the first contact owns the complaint) whose closing call (``close`` task)
+    was completed in the month with satisfaction ``dissatisfied`` (a deduction by default).
+  Complaints are not filed "against" a person in the complaint process, so this is the
+  closest honest signal.
+
+Customer managers are the active users with role ``customer_manager`` and an org unit (a
+manager without one has no hall manager to review them and is left out). Scoring is
+``engine.jobs.scoring.score_customer_manager`` with ``engine/jobs/data/scoring_rules.json``.
+
+Result rows (``bpm_job_result``, job ``customer_manager_kpi``):
+
+* ``subject_type='user'``, ``subject_key`` = username, ``unit_key`` = hall, ``rank`` = rank
+  within the hall by total. ``metrics``: ``total``, one score per dimension key
+  (``revenue``, ``informatisation``, ``members``, ``promotion``, ``retention``), ``<key>_tier``
+  for tier dimensions (challenge | full | basic | below_basic), ``churn_rate_pct``,
+  ``complaints`` and ``adjustments`` (points), ``missing``
+  (comma-separated dimensions without facts, scored 0) and every input that was present.
+* ``subject_type='hall'``, ``subject_key`` = hall: ``managers``, ``avg_total``, ``min_total``,
+  ``max_total``, ``with_missing`` (managers with a missing dimension). The row ``status``
+  (draft | final) follows the hall's review.
+
+Review (``processes/kpi_review.bpmn``): rows are written ``draft`` and each hall gets one
+``bpm_score_sheet`` (``in_review``) and one review instance for its hall manager (task scoped
+to the hall). Approval makes the rows ``final`` (``engine.jobs.review``). Re-running a period:
+
+* sheet ``in_review`` with its review open: the draft rows are replaced and the same review is
+  kept; if the scores changed, the review receives ``score_sheet_recomputed`` and its task
+  restarts with the new summary (still one review);
+* sheet ``rejected`` (or its review was cancelled): a fresh review is started;
+* sheet ``final``: the approved rows are kept unchanged (an approved month is not silently
+  re-scored).
+When ``kpi_review`` is not deployed the sheet stays ``in_review`` without an instance
+(audited ``score_review_not_started``); the next run starts the review.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import case, func, select
+
+from engine.clock import utcnow
+from engine.errors import Conflict, NotFound
+from engine.jobs.results import replace_results
+from engine.jobs.scoring import ENGINE_METRICS, competition_ranks, kpi_metric_names, load_rules, score_customer_manager
+from engine.store.models import (
+    Fact,
+    JobResult,
+    OrgUnit,
+    ProcessInstance,
+    ScoreSheet,
+    Task,
+    User,
+    UserRole,
+)
+
+JOB = "customer_manager_kpi"
+ROLE = "customer_manager"
+REVIEW_PROCESS = "kpi_review"
+RECOMPUTED_MESSAGE = "score_sheet_recomputed"
+
+
+def managers_query():
+    return (
+        select(User.username, User.display_name, User.org_unit)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == ROLE, User.is_active.is_(True), User.org_unit.is_not(None))
+    )
+
+
+def _fact_pivot(period_key: str, metrics: list[str]):
+    """One row per manager, one column per imported metric (conditional aggregation)."""
+    managers = managers_query().subquery()
+    columns = [func.max(case((Fact.metric == name, Fact.value))).label(name) for name in metrics]
+    return (
+        select(Fact.subject_key, *columns)
+        .where(Fact.period == period_key, Fact.metric.in_(metrics), Fact.subject_key.in_(select(managers.c.username)))
+        .group_by(Fact.subject_key)
+    )
+
+
+def _agreements_signed(period):
+    return (
+        select(Task.completed_by.label("username"), func.count().label("n"))
+        .where(Task.process_key == "group_agreement", Task.element_id == "sign", Task.status == "completed",
+               Task.completed_at >= period.start, Task.completed_at < period.end)
+        .group_by(Task.completed_by)
+    )
+
+
+def _complaints_dissatisfied(period):
+    return (
+        select(ProcessInstance.started_by.label("username"), func.count().label("n"))
+        .select_from(Task)
+        .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
+        .where(Task.process_key == "complaint_handling", Task.element_id == "close", Task.status == "completed",
+               Task.completed_at >= period.start, Task.completed_at < period.end,
+               Task.submitted["satisfaction"].as_string() == "dissatisfied")
+        .group_by(ProcessInstance.started_by)
+    )
+
+
+def _summary(kpi_rules: dict, rows: list[dict]) -> str:
+    labels = [(d["key"], d["label_zh"], d["points"]) for d in kpi_rules["dimensions"]]
+    lines = []
+    for row in sorted(rows, key=lambda r: (r["rank"] or 0, r["subject_key"])):
+        m = row["metrics"]
+        parts = [f"{label} {m.get(key, 0):g}/{points:g}" for key, label, points in labels]
+        if m.get("adjustments"):
+            parts.append(f"调整 {m['adjustments']:g}")
+        line = f"{row['rank']}. {row['subject_label'] or row['subject_key']}：总分 {m['total']:g}（{'；'.join(parts)}）"
+        if m.get("missing"):
+            line += f" 缺数据：{m['missing']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _start_review(uow, sheet: ScoreSheet, data: dict) -> str | None:
+    from engine.instances import start_unchecked
+
+    try:
+        inst = start_unchecked(uow, REVIEW_PROCESS, data, org_unit=sheet.unit_key,
+                               business_key=f"{JOB}:{sheet.period}:{sheet.unit_key}", job=JOB, period=sheet.period)
+    except NotFound:
+        uow.audit("score_review_not_started", job=JOB, period=sheet.period, unit_key=sheet.unit_key,
+                  reason=f"process {REVIEW_PROCESS!r} is not deployed")
+        return None
+    return inst.id
+
+
+def _refresh_review(uow, sheet: ScoreSheet, data: dict) -> bool:
+    """Send the new summary to the open review when it changed; False when the review is gone."""
+    from engine.messages import deliver
+
+    inst = uow.session.get(ProcessInstance, sheet.instance_id) if sheet.instance_id else None
+    if inst is None or inst.status != "running":
+        return False
+    if (inst.data or {}).get("summary") == data["summary"] and (inst.data or {}).get("managers") == data["managers"]:
+        return True
+    try:
+        deliver(uow, inst.id, RECOMPUTED_MESSAGE, data, check_access=False)
+    except Conflict:
+        return True  # the task is being completed right now: its completion decides on the sheet
+    return True
+
+
+def compute_customer_manager_kpi(uow, period) -> int:
+    rules = load_rules()
+    kpi_rules = rules["customer_manager_kpi"]
+    session = uow.session
+    imported = [name for name in kpi_metric_names(rules) if name not in ENGINE_METRICS]
+    managers = session.execute(managers_query().order_by(User.org_unit, User.username)).all()
+    facts = {row.subject_key: row._mapping for row in session.execute(_fact_pivot(period.key, imported))}
+    engine_facts = {
+        "agreements_signed": dict(session.execute(_agreements_signed(period)).all()),
+        "complaints_dissatisfied": dict(session.execute(_complaints_dissatisfied(period)).all()),
+    }
+    sheets = {s.unit_key: s for s in session.execute(
+        select(ScoreSheet).where(ScoreSheet.job == JOB, ScoreSheet.period == period.key)).scalars()}
+    frozen = {unit for unit, s in sheets.items() if s.status == "final"}
+    unit_names = dict(session.execute(select(OrgUnit.key, OrgUnit.name)).all())
+
+    by_unit: dict[str, list[dict]] = {}
+    for username, display_name, unit in managers:
+        if unit in frozen:
+            continue
+        values = {name: facts.get(username, {}).get(name) for name in imported}
+        for name, counts in engine_facts.items():
+            values[name] = counts.get(username, 0)
+        metrics = score_customer_manager(kpi_rules, values)
+        by_unit.setdefault(unit, []).append({
+            "unit_key": unit, "subject_type": "user", "subject_key": username, "subject_label": display_name,
+            "metrics": metrics, "rank": None,
+        })
+    rows: list[dict] = []
+    for unit, people in sorted(by_unit.items()):
+        ranks = competition_ranks([(p["subject_key"], p["metrics"]["total"]) for p in people])
+        for p in people:
+            p["rank"] = ranks[p["subject_key"]]
+        totals = [p["metrics"]["total"] for p in people]
+        rows.extend(people)
+        rows.append({
+            "unit_key": unit, "subject_type": "hall", "subject_key": unit, "subject_label": unit_names.get(unit, unit),
+            "metrics": {"managers": len(people), "avg_total": round(sum(totals) / len(totals), 2),
+                        "min_total": min(totals), "max_total": max(totals),
+                        "with_missing": sum(1 for p in people if p["metrics"]["missing"])},
+            "rank": None,
+        })
+    # approved halls keep their rows exactly as approved
+    kept = session.execute(
+        select(JobResult.unit_key, JobResult.subject_type, JobResult.subject_key, JobResult.subject_label,
+               JobResult.metrics, JobResult.rank, JobResult.status)
+        .where(JobResult.job == JOB, JobResult.period == period.key, JobResult.unit_key.in_(frozen or {""}))
+    ).mappings().all() if frozen else []
+    written = replace_results(uow, JOB, period, rows + [dict(r) for r in kept], status="draft")
+
+    now = utcnow()
+    for unit, people in sorted(by_unit.items()):
+        data = {"job": JOB, "period": period.key, "hall": unit, "hall_name": unit_names.get(unit, unit),
+                "managers": len(people), "summary": _summary(kpi_rules, people)}
+        sheet = sheets.get(unit)
+        if sheet is None:
+            sheet = ScoreSheet(job=JOB, period=period.key, unit_key=unit, status="in_review", created_at=now)
+            session.add(sheet)
+            session.flush()
+            sheet.instance_id = _start_review(uow, sheet, {**data, "sheet_id": sheet.id})
+            uow.audit("score_sheet_created", job=JOB, period=period.key, unit_key=unit, sheet_id=sheet.id,
+                      review_instance_id=sheet.instance_id, managers=len(people))
+        elif sheet.status == "in_review" and _refresh_review(uow, sheet, {**data, "sheet_id": sheet.id}):
+            uow.audit("score_sheet_recomputed", job=JOB, period=period.key, unit_key=unit, sheet_id=sheet.id,
+                      review_instance_id=sheet.instance_id, managers=len(people))
+        else:  # rejected, or its review is gone (cancelled / never started): a fresh review
+            before = {"status": sheet.status, "instance_id": sheet.instance_id}
+            sheet.status, sheet.decided_at, sheet.decided_by = "in_review", None, None
+            sheet.instance_id = _start_review(uow, sheet, {**data, "sheet_id": sheet.id})
+            uow.audit("score_sheet_reopened", job=JOB, period=period.key, unit_key=unit, sheet_id=sheet.id,
+                      before=before, after={"status": "in_review", "instance_id": sheet.instance_id})
+    session.flush()
+    return written
+
+
+__all__ = ["compute_customer_manager_kpi", "JOB", "REVIEW_PROCESS"]

@@ -1,0 +1,121 @@
+"""Task-completion hooks of the scoring processes (called from ``engine.tasks.complete``).
+
+A user task marked with a ``camunda:property`` is dispatched here before the task is marked
+completed, inside the same unit of work; raising refuses the completion and writes nothing:
+
+* ``score_review=customer_manager_kpi`` (``processes/kpi_review.bpmn``): the hall manager's
+  decision on a hall's score sheet. ``approve`` makes the hall's result rows and the sheet
+  ``final``; ``reject`` marks the sheet ``rejected`` (rows stay ``draft``; re-running the
+  job for the period starts a fresh review). Both are audited (``score_sheet_approved`` /
+  ``score_sheet_rejected``) with the totals decided on.
+* ``record=inspection`` (``processes/counter_inspection.bpmn``): one counter-service
+  checklist. The person checked must be an active ``counter_staff`` user of the task's hall
+  (422 naming ``staff_username`` otherwise); the item points (clamped to each item's points in
+  the rules) are written as one ``bpm_inspection`` row (audited ``inspection_recorded``) and
+  ``inspection_score`` is added to the task's data.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from engine.clock import utcnow
+from engine.errors import Conflict, ValidationFailed
+from engine.jobs.periods import LOCAL_TZ
+from engine.jobs.scoring import checklist_score, load_rules
+from engine.store.models import Inspection, JobResult, ScoreSheet, User, UserRole
+
+REVIEWED_JOBS = ("customer_manager_kpi",)
+
+
+def on_task_complete(uow, task, inst, cleaned: dict) -> dict:
+    props = task.properties or {}
+    if props.get("score_review"):
+        return decide_review(uow, props["score_review"], task, inst, cleaned)
+    if props.get("record") == "inspection":
+        return record_inspection(uow, task, inst, cleaned)
+    return cleaned
+
+
+# --------------------------------------------------------------------------- score sheet review
+
+
+def decide_review(uow, job: str, task, inst, cleaned: dict) -> dict:
+    session = uow.session
+    if job not in REVIEWED_JOBS:
+        raise Conflict(f"task property score_review={job!r} names no reviewed job ({', '.join(REVIEWED_JOBS)})")
+    sheet = session.execute(
+        select(ScoreSheet).where(ScoreSheet.instance_id == inst.id).with_for_update()
+    ).scalar_one_or_none()
+    if sheet is None or sheet.job != job:
+        raise Conflict("this review is not linked to a score sheet: reviews are started by the customer_manager_kpi job")
+    if sheet.status != "in_review":
+        raise Conflict(f"the score sheet of {sheet.unit_key} {sheet.period} is already {sheet.status}")
+    decision = cleaned.get("decision")
+    if decision not in ("approve", "reject"):
+        raise ValidationFailed("form data is invalid", {"decision": ["must be approve or reject"]})
+    rows = select(JobResult.subject_type, JobResult.subject_key, JobResult.metrics).where(
+        JobResult.job == sheet.job, JobResult.period == sheet.period, JobResult.unit_key == sheet.unit_key)
+    totals = {r.subject_key: (r.metrics or {}).get("total") for r in session.execute(rows) if r.subject_type == "user"}
+    now, who = utcnow(), uow.actor.username
+    before = {"status": sheet.status}
+    details = dict(instance_id=inst.id, task_id=task.id, element_id=task.element_id, job=sheet.job,
+                   period=sheet.period, unit_key=sheet.unit_key, sheet_id=sheet.id, totals=totals)
+    if decision == "approve":
+        done = session.execute(
+            update(JobResult)
+            .where(JobResult.job == sheet.job, JobResult.period == sheet.period, JobResult.unit_key == sheet.unit_key)
+            .values(status="final")
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        sheet.status, sheet.decided_at, sheet.decided_by = "final", now, who
+        uow.audit("score_sheet_approved", before=before, after={"status": "final"}, rows=done,
+                  comment=cleaned.get("review_comment"), **details)
+    else:
+        sheet.status, sheet.decided_at, sheet.decided_by = "rejected", now, who
+        uow.audit("score_sheet_rejected", before=before, after={"status": "rejected"},
+                  reason=cleaned.get("reject_reason"), comment=cleaned.get("review_comment"), **details)
+    session.flush()
+    return cleaned
+
+
+# --------------------------------------------------------------------------- counter inspection
+
+STAFF_FIELD = "staff_username"
+STAFF_ROLE = "counter_staff"
+
+
+def _staff_error(message: str) -> ValidationFailed:
+    return ValidationFailed("form data is invalid", {STAFF_FIELD: [message]})
+
+
+def record_inspection(uow, task, inst, cleaned: dict) -> dict:
+    session = uow.session
+    unit = task.org_unit or inst.org_unit
+    staff = (cleaned.get(STAFF_FIELD) or "").strip()
+    user = session.execute(select(User).where(User.username == staff)).scalar_one_or_none()
+    if user is None or not user.is_active:
+        raise _staff_error(f"no active user {staff!r}")
+    roles = set(session.execute(select(UserRole.role).where(UserRole.user_id == user.id)).scalars())
+    if STAFF_ROLE not in roles:
+        raise _staff_error(f"{staff!r} is not counter staff (营业员)")
+    if unit is None or user.org_unit != unit:
+        raise _staff_error(f"{staff!r} does not work in this hall ({unit or 'no hall'})")
+    if staff == uow.actor.username:
+        raise _staff_error("an inspector cannot inspect themselves")
+    items = load_rules()["counter_service"]["items"]
+    absent = [item["key"] for item in items if item["key"] not in cleaned]
+    if absent:
+        raise Conflict(f"the inspection form lacks checklist items {', '.join(absent)} of the scoring rules: "
+                       "deploy a counter_inspection form that matches engine/jobs/data/scoring_rules.json")
+    points, score = checklist_score(items, cleaned)
+    now = utcnow()
+    day = now.astimezone(LOCAL_TZ).date().isoformat()
+    if session.execute(select(Inspection.id).where(Inspection.instance_id == inst.id)).first() is not None:
+        raise Conflict("this inspection is already recorded")
+    session.add(Inspection(instance_id=inst.id, inspected_user=staff, inspector=uow.actor.username, unit_key=unit,
+                           inspected_at=now, day=day, items=points, score=score))
+    session.flush()
+    uow.audit("inspection_recorded", instance_id=inst.id, task_id=task.id, element_id=task.element_id,
+              inspected_user=staff, unit_key=unit, day=day, score=score, items=points)
+    return {**cleaned, STAFF_FIELD: staff, "inspection_score": score}
