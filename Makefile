@@ -63,3 +63,15 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var *.egg-info $(FRONTEND)/node_modules web/static/vendor test-artifacts
+
+# The production shape on one machine (README "Scaling out"): PostgreSQL from BPM_DATABASE_URL
+# (default: database bpm on the local cluster, created if missing), gunicorn with several
+# workers, two timer workers and the Prefect jobs, supervised by `bpm stack up` (Ctrl-C stops).
+SCALE_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/bpm
+.PHONY: scale-out
+scale-out: $(STAMP) $(VENDOR_STAMP)
+	export BPM_DATABASE_URL="$${BPM_DATABASE_URL:-$(SCALE_DATABASE_URL)}" && \
+	$(BIN)/bpm stack ensure-db && \
+	$(BIN)/bpm init --demo && \
+	echo "Open http://127.0.0.1:8000  (demo logins: username = role key, password demo)" && \
+	exec $(BIN)/bpm stack up --host 127.0.0.1 --port 8000 --timer-workers 2

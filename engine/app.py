@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -24,6 +25,19 @@ from engine.store.db import Database
 
 class ServiceUnavailable(EngineError):
     status, code = 503, "unavailable"
+    retry_after = 5
+
+
+DB_DOWN = "the database is not available; try again in a few seconds"
+
+
+def _unavailable(exc: Exception) -> ServiceUnavailable:
+    """The database cannot be reached (down, restarting, unreachable, pool exhausted)."""
+    return ServiceUnavailable(DB_DOWN, str(getattr(exc, "orig", None) or exc)[:200])
+
+
+def _connection_lost(exc: DBAPIError) -> bool:
+    return isinstance(exc, InterfaceError) or bool(getattr(exc, "connection_invalidated", False))
 
 
 class UnitOfWork:
@@ -75,7 +89,7 @@ class BpmEngine:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(self.settings.database_url)
+        self.db = Database(self.settings.database_url, connect_timeout=self.settings.db_connect_timeout)
         self.specs = SpecCache()
         self.form_cache: dict[tuple[str, int], dict] = {}
         self.definitions: dict[int, object] = {}
@@ -100,7 +114,13 @@ class BpmEngine:
             if sqlstate in ("40001", "40P01") or "database is locked" in str(exc).lower():
                 # serialization failure / deadlock (PostgreSQL) or lock time-out (SQLite)
                 raise Conflict("the database is busy with a conflicting change; try again") from exc
-            raise ServiceUnavailable("the database is not available", str(exc.orig)[:200]) from exc
+            raise _unavailable(exc) from exc
+        except PoolTimeout as exc:
+            raise _unavailable(exc) from exc
+        except DBAPIError as exc:
+            if _connection_lost(exc):
+                raise _unavailable(exc) from exc
+            raise
         for callback in uow.after_commit if uow else ():
             callback()
 
@@ -109,8 +129,12 @@ class BpmEngine:
         try:
             with self.db.reader() as session:
                 yield session
-        except OperationalError as exc:
-            raise ServiceUnavailable("the database is not available", str(exc.orig)[:200]) from exc
+        except (OperationalError, PoolTimeout) as exc:
+            raise _unavailable(exc) from exc
+        except DBAPIError as exc:
+            if _connection_lost(exc):
+                raise _unavailable(exc) from exc
+            raise
 
     def close(self) -> None:
         self.db.dispose()

@@ -12,6 +12,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from lxml import etree
 
@@ -169,15 +170,35 @@ def _check_timer(el_id: str, timer_el, errors: list[dict]) -> None:
             return
         try:
             if kind == "timeCycle":
-                T.parse_iso_recurring_interval(str(value))
+                _, start, step = T.parse_iso_recurring_interval(str(value))
+                start + step  # noqa: B018 - the next due time must be a date
             elif kind == "timeDate":
                 T.get_datetime(str(value))
             else:
-                T.parse_iso_duration(str(value))
+                datetime.now(UTC) + T.get_timedelta_from_start(T.parse_iso_duration(str(value)))
         except Exception as exc:  # noqa: BLE001 - any parse failure is a model error
             errors.append(_err(el_id, f"timer {kind} {value!r} is not a valid ISO 8601 value: {exc}"))
         return
     errors.append(_err(el_id, "timer has no timeDuration, timeDate or timeCycle"))
+
+
+def _check_linked_start(el_id: str | None, props: dict, meta: dict, errors: list[dict]) -> None:
+    """``startProcess`` / ``startData.*`` properties: checked now, not when a task completes.
+
+    Left unchecked they deploy fine and then refuse every completion of the step before
+    the throw event (the instance cannot move on)."""
+    for name, value in props.items():
+        if name.startswith("startData."):
+            try:
+                check_expression((value or "").strip())
+            except ExpressionError as exc:
+                errors.append(_err(el_id, f"property {name} {value!r}: {exc}"))
+    target = props.get("startProcess")
+    if target is not None:
+        if ID_RE.match(target):
+            meta["linked"].append((el_id, target))
+        else:
+            errors.append(_err(el_id, f"startProcess {target!r} is not a process id"))
 
 
 def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Callable[[str], bool]) -> None:
@@ -195,6 +216,7 @@ def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Cal
     props = _properties(el)
     if props:
         info["properties"] = props
+    _check_linked_start(el_id, props, meta, errors)
     if kind == "userTask":
         groups = _split_roles(el.get(f"{{{CAMUNDA_NS}}}candidateGroups"))
         form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
@@ -255,7 +277,8 @@ def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Cal
         meta["elements"][el_id] = info
 
 
-def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
+def read_model(root, form_exists: Callable[[str], bool],
+               process_exists: Callable[[str], bool] | None = None) -> ParsedModel:
     """Apply our rules to a schema-valid document and collect its metadata."""
     processes = root.findall("bpmn:process", NS)
     executable = [p for p in processes if p.get("isExecutable", "true") == "true"] or processes
@@ -285,6 +308,7 @@ def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
         "elements": {},
         "lanes": {},
         "ids": {el.get("id") for el in process.iter() if isinstance(el.tag, str) and el.get("id")},
+        "linked": [],  # (element id, startProcess) pairs, checked below
     }
     cycle = meta["properties"].get("schedule.cycle")
     if cycle:
@@ -300,6 +324,9 @@ def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
     for el in process.iter():
         if isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN_NS}}}") and el is not process:
             _check_element(el, process, meta, errors, form_exists)
+    for el_id, target in meta.pop("linked"):
+        if process_exists is not None and target != pid and not process_exists(target):
+            errors.append(_err(el_id, f"startProcess {target!r} is not deployed: deploy it first"))
     del meta["ids"]
     return ParsedModel(pid, process.get("name"), meta, errors)
 
@@ -314,12 +341,15 @@ def spiff_parse(xml: bytes, process_id: str):
     return spec, parser.get_subprocess_specs(process_id)
 
 
-def validate_document(xml: bytes, form_exists: Callable[[str], bool]) -> ParsedModel:
-    """Run every check; ``errors`` is empty only when the document may be deployed."""
+def validate_document(xml: bytes, form_exists: Callable[[str], bool],
+                      process_exists: Callable[[str], bool] | None = None) -> ParsedModel:
+    """Run every check; ``errors`` is empty only when the document may be deployed.
+
+    ``process_exists`` (optional) checks that linked starts name a deployed process."""
     root, errors = parse_xml(xml)
     if root is None:
         return ParsedModel("", None, {}, errors)
-    model = read_model(root, form_exists)
+    model = read_model(root, form_exists, process_exists)
     if not model.process_id:
         return model
     try:

@@ -74,6 +74,9 @@ def _to_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+MAX_AMOUNT = timedelta(days=3660)  # ten years: far beyond any service-level promise
+
+
 def parse_duration(text: str) -> timedelta:
     """Parse an ISO 8601 duration such as ``PT3M``, ``P1DT2H`` or ``P2W`` (no years or months)."""
     raw = text.strip().upper()
@@ -83,7 +86,10 @@ def parse_duration(text: str) -> timedelta:
     if match.group(1) or match.group(2):
         raise ValueError(f"duration {text!r} uses years or months, whose length is ambiguous; use days or weeks")
     _, _, weeks, days, hours, minutes, seconds = (float(g.replace(",", ".")) if g else 0.0 for g in match.groups())
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is too long") from None
 
 
 def _whole_days(amount: timedelta | int) -> int:
@@ -244,6 +250,8 @@ class BusinessCalendar:
         working days and ``P2W`` would be ambiguous (10 or 14?). The others stay timedeltas.
         """
         duration = parse_duration(text)
+        if duration > MAX_AMOUNT:  # a due date (times an escalation fraction) must stay a date
+            raise ValueError(f"SLA amount {text!r} is longer than {MAX_AMOUNT.days} days")
         if kind == "working_days":
             if not re.fullmatch(r"P\d+D", text.strip().upper()):
                 raise ValueError(f"working_days amount must be a whole number of days like P3D, got {text!r}")

@@ -558,5 +558,18 @@ def audit_public_key_cmd() -> None:
     key = load_or_create_key(key_path(load_settings()))
     click.echo(public_pem(key.public_key()), nl=False)
 
+# Command groups that live in their own modules (click registers them on ``main``).
+from engine.cli_data import register as _register_data  # noqa: E402
+from engine.cli_facts import facts as _facts  # noqa: E402
+from engine.cli_instances import instances as _instances  # noqa: E402
+from engine.cli_jobs import jobs as _jobs  # noqa: E402
+from engine.cli_stack import register as _register_stack  # noqa: E402
+
+main.add_command(_jobs)
+main.add_command(_facts)
+main.add_command(_instances)
+_register_data(main)
+_register_stack(main)
+
 if __name__ == "__main__":
     main()

@@ -18,6 +18,9 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+DB_CONNECT_TIMEOUT = 5  # seconds; see engine.store.db.make_engine
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings; construct with :func:`load_settings`."""
@@ -44,6 +47,10 @@ class Settings:
     )
     timer_poll_seconds: float = 0.2
     controlled_clock: bool = False
+    history_ttl_days: int = 3 * 365  # finished instances older than this are archived, then deleted (0: never)
+    audit_retention_days: int = 10 * 365  # audit events are never deleted inside this period
+    archive_dir: Path | None = None  # default <var_dir>/archive
+    db_connect_timeout: int = DB_CONNECT_TIMEOUT  # BPM_DB_CONNECT_TIMEOUT: fail fast when PostgreSQL is away
     extra: dict = field(default_factory=dict)
 
     @property
@@ -69,6 +76,10 @@ def load_settings(**overrides) -> Settings:
         token_ttl_seconds=_int("BPM_TOKEN_TTL", 8 * 3600),
         max_upload_bytes=_int("BPM_MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
         controlled_clock=os.environ.get("BPM_CONTROLLED_CLOCK") == "1",
+        history_ttl_days=_int("BPM_HISTORY_TTL_DAYS", 3 * 365),
+        audit_retention_days=_int("BPM_AUDIT_RETENTION_DAYS", 10 * 365),
+        archive_dir=Path(os.environ["BPM_ARCHIVE_DIR"]) if os.environ.get("BPM_ARCHIVE_DIR") else None,
+        db_connect_timeout=max(2, _int("BPM_DB_CONNECT_TIMEOUT", DB_CONNECT_TIMEOUT)),
     )
     values.update(overrides)
     return Settings(**values)

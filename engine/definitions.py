@@ -87,7 +87,8 @@ def deploy_process(uow, xml: bytes) -> tuple[ProcessDefinition, bool]:
     """Validate everything, then store version N+1 (or nothing if identical to the latest)."""
     if not (uow.actor.has_any(DEPLOYER_ROLES) or uow.actor.username == "system"):
         raise Forbidden("only a process owner or an administrator may deploy processes")
-    model = validate_document(xml, lambda key: formdefs.exists(uow.session, key))
+    model = validate_document(xml, lambda key: formdefs.exists(uow.session, key),
+                              lambda key: latest(uow.session, key) is not None)
     if model.errors:
         raise ValidationFailed("process definition is invalid", model.errors)
     sha = hashlib.sha256(xml).hexdigest()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import math
 import operator
 import re
 import threading
@@ -263,7 +264,9 @@ def check_script(source: str) -> None:
 
 
 def _is_json_like(value: Any, depth: int = 0) -> bool:
-    if value is None or type(value) in (str, int, float, bool):
+    if type(value) is float:
+        return math.isfinite(value)  # inf/nan would be served back as invalid JSON
+    if value is None or type(value) in (str, int, bool):
         return True
     if depth > 100 or type(value) not in (list, dict):
         return False

@@ -717,8 +717,9 @@ def _prepare(level: dict, data: dict, scopes: list[dict]) -> bool:
     for name, node in level.items():
         if isinstance(node, _Obj):
             value = data.get(name, missing)
-            if node.dynamic and (isinstance(value, dict) or (value is missing and node.required)):
-                child = data[name] = dict(value) if value is not missing else {}
+            # null counts as absent: {"group": null} must not skip the group's required fields
+            if node.dynamic and (isinstance(value, dict) or ((value is missing or value is None) and node.required)):
+                child = data[name] = dict(value) if isinstance(value, dict) else {}
                 sub_needed = _prepare(node.children, child, scopes)
                 marks = [v is _HIDDEN for v in child.values()]
                 if not sub_needed and all(marks) and (any(marks) or value is missing):

@@ -115,16 +115,19 @@ def start_linked(uow, parent: InstanceRecord, element: str, props: dict, data: d
     The new instance records who caused it, belongs to the same org unit, and both
     instances point at each other (``linked_from`` in its data, an audit event in each).
     """
-    from engine.expressions import ExpressionError, evaluate
+    from engine.expressions import ExpressionError, _is_json_like, evaluate
 
     key = props["startProcess"]
     new_data: dict = {}
     for name, expr in props.items():
         if name.startswith("startData."):
             try:
-                new_data[name[len("startData."):]] = evaluate(expr, data)
+                value = evaluate(expr, data)
+                if not _is_json_like(value):  # e.g. a bare function name such as ``all``
+                    raise ExpressionError(f"the value is a {type(value).__name__}, not data (text, number, list ...)")
             except ExpressionError as exc:
                 raise Conflict(f"cannot start {key!r} from {element!r}: startData {name}: {exc}") from exc
+            new_data[name[len("startData."):]] = value
     new_data["linked_from"] = {"instance_id": parent.id, "process_key": parent.process_key, "element_id": element}
     child = start_unchecked(uow, key, new_data, parent.org_unit, parent.business_key, linked_from=parent.id)
     uow.audit("linked_instance_started", instance_id=parent.id, element_id=element, child_instance_id=child.id, key=key)

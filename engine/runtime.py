@@ -27,6 +27,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn_model import spiff_parse
 from engine.clock import install_spiff_clock
+from engine.errors import Conflict
 from engine.expressions import SandboxScriptEngine
 
 install_spiff_clock()
@@ -205,6 +206,11 @@ def advance(workflow: BpmnWorkflow) -> StepResult:
             "task_id": str(task.id) if task is not None else None,
             "message": str(exc),
         }
+    except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises bare Exception/OverflowError here
+        # Not a script error but the engine failing on a value taken from the data, e.g. a
+        # timer duration or date that does not parse or lies beyond year 9999: refuse the
+        # step (nothing is saved) instead of a server error.
+        raise Conflict(f"the process cannot continue with this data: {type(exc).__name__}: {exc}") from exc
     result = describe(workflow, incident)
     result.thrown = thrown
     return result

@@ -43,5 +43,9 @@ def run_gunicorn(host: str, port: int, workers: int, threads: int, timers: bool 
         "accesslog": None,
         "timeout": 60,
         "graceful_timeout": 10,
+        # idle keep-alive connections stay open longer than a user's think time (and than a
+        # load balancer's idle timeout should be), so a client never sends on a connection
+        # the server is closing at that moment (a reset the client cannot safely retry)
+        "keepalive": 75,
     }
     _App(options, timers).run()

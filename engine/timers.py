@@ -31,6 +31,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, update
 
 from engine import definitions, notifications, sla_events
+from engine.app import ServiceUnavailable
 from engine.clock import utcnow
 from engine.identity import SYSTEM
 from engine.progress import load_workflow, save
@@ -318,7 +319,10 @@ def fire_batch(engine, limit: int, retry: RetryLater, stop: threading.Event | No
     while done.handled < limit and not (stop is not None and stop.is_set()):
         try:
             outcome, timer_id = _fire_next(engine, exclude)
-        except Exception:  # noqa: BLE001 - e.g. the database is down: the next pass retries
+        except ServiceUnavailable as exc:  # the database is away: one line, the next pass retries
+            log.warning("the timer worker could not read due timers: %s", exc.message)
+            break
+        except Exception:  # noqa: BLE001 - anything else: the next pass retries
             log.exception("the timer worker could not read due timers")
             break
         if outcome is Outcome.NONE:
@@ -361,6 +365,9 @@ def wait_for_next_timer(engine, stop: threading.Event, longest: float) -> None:
     """
     try:
         due = next_due(engine)
+    except ServiceUnavailable as exc:
+        log.warning("could not read the next timer's due time: %s", exc.message)
+        due = None
     except Exception:  # noqa: BLE001
         log.exception("could not read the next timer's due time")
         due = None

@@ -23,6 +23,9 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=engine.settings.token_ttl_seconds,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
+    from web.routing import StrictJSONProvider
+
+    app.json = StrictJSONProvider(app)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["bpm"] = engine
@@ -33,12 +36,15 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
         api_admin,
         api_audit,
         api_catalog,
+        api_dashboards,
         api_halls,
+        api_migration,
         api_notify,
         api_runtime,
         api_seals,
         errors,
         pages,
+        pages_dashboards,
         pages_modeler,
         pages_records,
     )
@@ -50,11 +56,14 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
     app.register_blueprint(api_notify.bp)
     app.register_blueprint(api_halls.bp)
     app.register_blueprint(api_seals.bp)
+    app.register_blueprint(api_migration.bp)
+    app.register_blueprint(api_dashboards.bp)
     if engine.settings.controlled_clock:
         app.register_blueprint(api_notify.testing_bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(pages_modeler.bp)
     app.register_blueprint(pages_records.bp)
+    app.register_blueprint(pages_dashboards.bp)
     # Browser forms carry a CSRF token; the JSON API authenticates with bearer tokens
     # (never cookies), so it is exempt.
     csrf = CSRFProtect(app)

@@ -178,7 +178,7 @@ def instance_timeline(instance_id: str, args: dict):
 
 
 @api_route(bp, "/events", summary="Search the audit log (auditors, admins); ?format=csv|json downloads",
-           query=AuditEventQuery, response=AuditEventPage, errors=(403,))
+           query=AuditEventQuery, response=AuditEventPage, errors=(403,), download=AuditEventSchema)
 def list_events(args):
     _require_auditor()
     flt = EventFilter(args.get("actor"), args.get("action"), args.get("instance"), args.get("start"), args.get("end"))

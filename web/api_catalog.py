@@ -33,7 +33,7 @@ def openapi():
 
 
 @api_route(bp, "/auth/token", "POST", summary="Exchange username and password for a bearer token",
-           body=s.TokenRequest, response=s.TokenResponse, auth=False, errors=(429,))
+           body=s.TokenRequest, response=s.TokenResponse, auth=False, errors=(401, 429))
 def token(body):
     engine = _engine()
     with engine.uow(identity.SYSTEM) as uow:

@@ -47,7 +47,8 @@ def get_instance(instance_id):
 
 @api_route(bp, "/process-instances/<instance_id>/timeline",
            summary="Audit events of the instance in order; ?format=csv|json downloads them",
-           query=api_audit.ExportQuery, response=api_audit.InstanceTimeline, errors=(403, 404))
+           query=api_audit.ExportQuery, response=api_audit.InstanceTimeline, errors=(403, 404),
+           download=api_audit.AuditEventSchema)
 def instance_timeline(instance_id, args):
     return api_audit.instance_timeline(instance_id, args)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -21,10 +21,21 @@ def _json(status: int, code: str, message: str, details=None):
     return response
 
 
+def _unavailable_page(exc: EngineError):
+    """Browser pages get a 503 page (zh-CN first), not JSON, while e.g. the database is away."""
+    from web.i18n import t
+
+    log.warning("503 on a page: %s (%s)", exc.message, exc.details)
+    return make_response(render_template("error.html", status=503, message=t("unavailable")), 503)
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def engine_error(exc: EngineError):
-        response = _json(exc.status, exc.code, exc.message, exc.details)
+        if exc.status == 503 and not request.path.startswith("/api"):
+            response = _unavailable_page(exc)
+        else:
+            response = _json(exc.status, exc.code, exc.message, exc.details)
         if getattr(exc, "retry_after", None):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -44,7 +55,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
-        return _json(exc.code or 500, code, exc.description or exc.name)
+        response = _json(exc.code or 500, code, exc.description or exc.name)
+        for name, value in exc.get_headers():  # e.g. the Allow header a 405 must carry
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

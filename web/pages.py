@@ -30,6 +30,7 @@ from flask import (
 )
 
 from engine import definitions, documents, formdefs, identity, instances, seals, tasks
+from engine.app import ServiceUnavailable
 from engine.clock import utcnow
 from engine.errors import EngineError, Forbidden, ValidationFailed
 from engine.seals.errors import SealRefused
@@ -51,6 +52,8 @@ def session_actor():
     try:
         with _engine().read() as db:
             return identity.authenticate(db, token)
+    except ServiceUnavailable:
+        raise  # the database is away: keep the session, show the 503 page
     except EngineError:
         session.clear()
         return None

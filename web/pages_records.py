@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from engine import audit_checkpoint, audit_views, documents, instances
@@ -140,6 +140,7 @@ def instance_page(instance_id: str):
         docs = instance_documents(db, actor, instance_id)["items"]
         seals = SealChecker(db, actor)
         timeline = [_timeline_row(row, seals) for row in audit_views.timeline(db, instance_id)]
+        migration = _migration_offer(db, actor, inst)
     active, overdue = [], []
     for task in info["open_tasks"]:
         task["sla_state"] = sla.get(task["id"])
@@ -153,7 +154,54 @@ def instance_page(instance_id: str):
                "labels": {"zoom_in": t("zoom_in"), "zoom_out": t("zoom_out"), "fit": t("zoom_fit"),
                           "failed": t("diagram_failed")}}
     return render_template("instance.html", inst=info, process_name=process_name, xml=xml, diagram=diagram,
-                           timeline=timeline, docs=docs)
+                           timeline=timeline, docs=docs, migration=migration)
+
+
+def _migration_offer(db, actor, inst) -> dict | None:
+    """The newer version a process owner or admin may migrate this running instance to."""
+    from engine import instance_migration as mig
+
+    if not mig.may_migrate(actor) or inst.status not in mig.MIGRATABLE:
+        return None
+    version = mig.newer_version(db, inst)
+    return {"version": version} if version else None
+
+
+@bp.route("/instances/<instance_id>/migration", methods=["GET", "POST"])
+@signed_in()
+def migration_page(instance_id: str):
+    """GET: the dry-run report of moving to the latest version; POST (CSRF): migrate, back to the instance."""
+    from engine import instance_migration as mig
+
+    actor = g.page_actor
+    if not mig.may_migrate(actor):
+        return _forbidden()
+    engine = _engine()
+    if request.method == "POST":
+        try:
+            target = int(request.form.get("target_version", ""))
+        except ValueError:
+            target = None
+        try:
+            with engine.uow(actor) as uow:
+                report = mig.migrate(uow, instance_id, target)
+        except mig.MigrationRefused as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("records.migration_page", instance_id=instance_id))
+        except EngineError as exc:
+            if exc.status in (403, 404):
+                return _error_page(exc)
+            flash(exc.message, "error")
+            return redirect(url_for("records.migration_page", instance_id=instance_id))
+        flash(t("mig_done").replace("{n}", str(report["to_version"])), "ok")
+        return redirect(url_for("records.instance_page", instance_id=instance_id))
+    try:
+        with engine.uow(actor) as uow:  # a dry run: nothing is written
+            report = mig.plan(uow, instance_id, request.args.get("to", type=int))
+            newer = mig.newer_versions(uow.session, report["process_key"], report["from_version"])
+    except EngineError as exc:
+        return _error_page(exc)
+    return render_template("instance_migration.html", report=report, newer=newer)
 
 
 @bp.get("/instances/<instance_id>/documents/<doc_id>")

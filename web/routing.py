@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from flask import Blueprint, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from marshmallow import Schema, ValidationError
 
 from engine.errors import BadRequest, NotFound, ValidationFailed
@@ -32,6 +33,29 @@ class Operation:
     content: str | tuple[str, ...] = "application/json"
     errors: tuple[int, ...] = field(default_factory=tuple)
     alt_status: tuple[int, ...] = field(default_factory=tuple)
+    download: type[Schema] | None = None
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:20]!r} is not finite")
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Request JSON is standard JSON: ``NaN``/``Infinity`` (and numbers like ``1e400`` that only
+    a float infinity can hold) are refused, so they can never be stored and served back as
+    invalid JSON (SQLite keeps them; PostgreSQL's json type refuses them)."""
+
+    def loads(self, s, **kwargs):
+        kwargs.setdefault("parse_constant", _no_constant)
+        kwargs.setdefault("parse_float", _finite)
+        return super().loads(s, **kwargs)
 
 
 OPERATIONS: list[Operation] = []
@@ -66,19 +90,22 @@ def api_route(
     content: str | tuple[str, ...] = "application/json",
     errors: tuple[int, ...] = (),
     alt_status: tuple[int, ...] = (),
+    download: type[Schema] | None = None,
 ):
     """Register a JSON endpoint; the view gets ``body=`` / ``args=`` keyword arguments.
 
     ``content`` names the accepted non-JSON body type(s) (a multipart body carries field
     ``file``); ``alt_status`` lists other success codes the view may return (e.g. 200 for
-    an idempotent no-op), documented with the same response schema.
+    an idempotent no-op), documented with the same response schema. ``download`` names the
+    item schema of a ``?format=json|csv`` download the view may return instead of the page
+    (a JSON array of items, or CSV text).
     """
 
     def decorator(view):
         OPERATIONS.append(
             Operation(
                 bp.url_prefix + rule, method, summary, bp.name, body, query, response, status, auth, content, errors,
-                alt_status,
+                alt_status, download,
             )
         )
 
@@ -97,7 +124,8 @@ def api_route(
                 except RecursionError:
                     raise BadRequest("request body is nested too deeply") from None
                 if payload is None:
-                    raise BadRequest("request body must be a JSON object (Content-Type: application/json)")
+                    raise BadRequest("request body must be a JSON object (Content-Type: application/json; "
+                                     "standard JSON: no NaN or Infinity)")
                 kwargs["body"] = _load(body, payload, "request body")
             if query is not None:
                 nul = sorted({k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v})
@@ -174,8 +202,15 @@ def openapi_document() -> dict:
             ok = {"description": "success"}
             if op.response is not None:
                 ok["content"] = {"application/json": {"schema": op.response}}
+            if op.download is not None:
+                ok["content"] = {
+                    "application/json": {"schema": {"oneOf": [op.response, {"type": "array", "items": op.download}]}},
+                    "text/csv": {"schema": {"type": "string"}},
+                }
             operation["responses"][str(code)] = ok
         codes = set(op.errors) | ({401} if op.auth else set()) | ({422} if (op.body or op.query) else set())
+        if op.body is not None or op.content != "application/json":
+            codes.add(400)  # a body that is not JSON (or not the documented kind) at all
         for code in sorted(codes):
             operation["responses"][str(code)] = {
                 "description": "error",

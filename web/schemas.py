@@ -6,7 +6,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 
 # Limits that keep values inside what the database columns can hold: PostgreSQL text
 # cannot contain NUL characters, and its INTEGER is 32-bit.
-NO_NUL = validate.Regexp(r"^[^\x00]*\Z", error="must not contain NUL characters")
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
 MAX_INT32 = 2**31 - 1
 MAX_PAGE = 1_000_000
 

@@ -17,7 +17,25 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
+def postgres_connect_args(connect_timeout: int) -> dict:
+    """libpq settings that make an unreachable PostgreSQL fail fast instead of hanging.
+
+    ``connect_timeout`` bounds connection set-up, including a server that accepts TCP but
+    never answers; TCP keepalives and ``tcp_user_timeout`` (ms) drop pooled connections
+    whose peer vanished (unacknowledged data), so a request finds out within seconds, not
+    after the kernel's 15-minute retransmission limit.
+    """
+    return {
+        "connect_timeout": connect_timeout,
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 3 * connect_timeout * 1000,
+    }
+
+
+def make_engine(url: str, echo: bool = False, connect_timeout: int = 5) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -43,15 +61,19 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # pool_pre_ping replaces connections a database restart closed; pool_timeout bounds the
+    # wait for a free connection so that no request queues for long while the database is away
+    connect_args = postgres_connect_args(connect_timeout) if url.startswith("postgresql") else {}
+    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                         pool_timeout=2 * connect_timeout, connect_args=connect_args)
 
 
 class Database:
     """Owns the SQLAlchemy engine and hands out transactional sessions."""
 
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, echo: bool = False, connect_timeout: int = 5) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo)
+        self.engine = make_engine(url, echo=echo, connect_timeout=connect_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._readers = sessionmaker(
             self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False, autoflush=False

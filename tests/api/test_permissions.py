@@ -25,6 +25,10 @@ OPEN_TO_ALL = {
     ("GET", "/api/halls/<hall>/congestion"),
     ("GET", "/api/org-units/<key>/seal-image"),
     ("GET", "/api/seals/ca-certificates"),
+    # report rows are filtered to the caller's own, their unit's or all (tests/api/test_dashboards_api.py)
+    ("GET", "/api/reports/jobs"),
+    ("GET", "/api/reports/<job>"),
+    ("GET", "/api/reports/<job>/export"),
 }
 PUBLIC = {("GET", "/api/health"), ("GET", "/api/openapi.json"), ("POST", "/api/auth/token")}
 
@@ -52,6 +56,8 @@ def _forbidden_cases(inst, task, doc):
         ("GET", "/api/process-instances/<instance_id>"): ("manager_hall2", f"/api/process-instances/{inst}", None),
         ("GET", "/api/process-instances/<instance_id>/timeline"): ("manager_hall2", f"/api/process-instances/{inst}/timeline", None),
         ("POST", "/api/process-instances/<instance_id>/retry"): ("counter_staff", f"/api/process-instances/{inst}/retry", {}),
+        ("POST", "/api/process-instances/<instance_id>/migration"): ("counter_staff", f"/api/process-instances/{inst}/migration", {"dry_run": True}),
+        ("POST", "/api/process-definitions/<key>/migrations"): ("hall_manager", "/api/process-definitions/four_step/migrations", {"from_version": 1, "dry_run": True}),
         ("GET", "/api/tasks/<task_id>"): ("nobody", f"/api/tasks/{task}", None),
         ("POST", "/api/tasks/<task_id>/claim"): ("hall_manager", f"/api/tasks/{task}/claim", None),
         ("POST", "/api/tasks/<task_id>/unclaim"): ("counter2", f"/api/tasks/{task}/unclaim", None),

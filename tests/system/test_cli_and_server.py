@@ -93,7 +93,7 @@ def test_bpm_serve_answers_the_api(home):
             try:
                 if requests.get(base + "/api/health", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
         else:
             pytest.fail("server did not come up")

@@ -234,8 +234,16 @@ def test_two_workers_one_killed_mid_burst_fire_every_timer_once(engine, workers)
     # every instance's wait_a falls due at one instant (a burst the workers need a while
     # for); wait_b with it for even instances (one step fires both), half a second later
     # for odd ones (a step of its own)
-    wake = utcnow() + timedelta(seconds=3)
+    # The instant must still lie ahead when the last instance is started (a due time already
+    # past fires inside the start, with no timer row): the lead time follows how fast this
+    # machine starts instances right now, measured on a few whose timers are already due.
+    began = time.monotonic()
+    past = utcnow() - timedelta(seconds=1)
+    start_instances(engine, 10, past, lambda i: past)
+    per_instance = (time.monotonic() - began) / 10
+    wake = utcnow() + timedelta(seconds=2 + 2 * per_instance * INSTANCES)
     ids = start_instances(engine, INSTANCES, wake, lambda i: wake if i % 2 == 0 else wake + timedelta(milliseconds=500))
+    assert timer_counts(engine)["pending"] == 2 * INSTANCES, "the burst instant passed while starting the instances"
     total = 2 * INSTANCES
 
     # kill w1 partway through the burst, at a moment it has a fire transaction open
