@@ -26,7 +26,7 @@ def _forms(api):
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
 def test_form_with_a_non_finite_number_is_refused_and_not_stored(api, number):
     before = _forms(api)
-    text = '{"id": "nan_form", "type": "default", "components": [{"type": "number", "key": "n", "label": %s}]}' % number
+    text = '{"id": "nan_form", "type": "default", "components": [{"type": "number", "key": "n", "label": %s}]}' % number  # noqa: UP031
     r = _raw(api, "/api/forms", "process_owner", text)
     assert r.status_code == 400, r.get_data(as_text=True)
     assert r.get_json()["error"] == "bad_request" and "NaN" in r.get_json()["message"]
