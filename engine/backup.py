@@ -51,6 +51,7 @@ from engine.audit import read_head, verify_chain
 from engine.clock import utcnow
 from engine.errors import EngineError
 from engine.identity import SYSTEM
+from engine.retention import file_sha256
 
 FORMAT = "bpm-backup/1"
 DB_MEMBER = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
@@ -116,14 +117,6 @@ def _sqlite_path(url: str) -> Path:
     if not database or database == ":memory:":
         raise BackupError("an in-memory SQLite database cannot be backed up or restored")
     return Path(database)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _Conn:
@@ -279,7 +272,7 @@ def create(engine, out: Path | None = None, include_keys: bool = False, now: dat
             "dialect": dialect,
             "schema_revision": meta["schema_revision"],
             "audit": meta["audit"],
-            "files": {name: {"sha256": _sha256(path), "size": path.stat().st_size} for name, path in members.items()},
+            "files": {name: {"sha256": file_sha256(path), "size": path.stat().st_size} for name, path in members.items()},
             "includes_keys": keys_included,
             "not_included": NOT_INCLUDED + ([] if include_keys else [
                 "secret keys (audit signing key, seal CA key, seal key-encryption secret): keep them separately, "
@@ -299,7 +292,7 @@ def create(engine, out: Path | None = None, include_keys: bool = False, now: dat
                     tar.addfile(info, fh)
         _fsync(partial)
         os.replace(partial, out)
-    sha = _sha256(out)
+    sha = file_sha256(out)
     with engine.uow(SYSTEM) as uow:
         uow.audit("backup_created", file=out.name, sha256=sha, schema_revision=manifest["schema_revision"],
                   audit_head_seq=manifest["audit"]["head_seq"], includes_keys=keys_included)
@@ -513,7 +506,7 @@ def restore(engine, bundle: Path, force: bool = False, restore_keys: bool = Fals
         upgrade(url)
         migrated = {"from": restored_revision, "to": code_head()}
     with engine.uow(SYSTEM) as uow:
-        uow.audit("backup_restored", file=bundle.name, sha256=_sha256(bundle), created_at=manifest["created_at"],
+        uow.audit("backup_restored", file=bundle.name, sha256=file_sha256(bundle), created_at=manifest["created_at"],
                   schema_revision=manifest["schema_revision"], audit_head_seq=expected[0], migrated=migrated, forced=bool(filled))
     report = verify_with_checkpoint(engine)
     result = {

@@ -10,23 +10,11 @@ from pathlib import Path
 
 import click
 
+from engine.cli_support import fail, open_engine
 from engine.config import DEFAULT_SECRET, load_settings, project_root
 from engine.errors import EngineError
 from engine.identity import SYSTEM
 from engine.roles import ROLES
-
-
-def _engine():
-    from engine.app import BpmEngine
-
-    return BpmEngine(load_settings())
-
-
-def _fail(exc: EngineError) -> None:
-    click.echo(f"error: {exc.message}", err=True)
-    if exc.details:
-        click.echo(json.dumps(exc.details, ensure_ascii=False, indent=2, default=str), err=True)
-    sys.exit(2)
 
 
 def deploy_path(engine, path: Path, echo=click.echo) -> None:
@@ -96,11 +84,11 @@ def main() -> None:
 @click.option("--demo-seal-pin", default="123456", show_default=True, help="Seal PIN of the demo service_center_head.")
 def init(demo: bool, demo_password: str, demo_seal_pin: str) -> None:
     """Create or migrate the database and deploy processes/ and forms/."""
-    engine = _engine()
+    engine = open_engine()
     try:
         init_database(engine, demo, demo_password, demo_seal_pin=demo_seal_pin)
     except EngineError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"database ready: {engine.settings.database_url.split('@')[-1]}")
 
 
@@ -109,9 +97,9 @@ def init(demo: bool, demo_password: str, demo_seal_pin: str) -> None:
 def deploy(file: Path) -> None:
     """Deploy a .bpmn process or a .form form file."""
     try:
-        deploy_path(_engine(), file)
+        deploy_path(open_engine(), file)
     except EngineError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 def production_problems(settings) -> list[str]:
@@ -123,7 +111,7 @@ def production_problems(settings) -> list[str]:
         problems.append("BPM_CONTROLLED_CLOCK=1 is for acceptance tests and is refused in production")
     if settings.secret_key == DEFAULT_SECRET or len(settings.secret_key) < 32:
         problems.append("BPM_ENV=production needs BPM_SECRET_KEY set to a random secret of at least 32 characters")
-    engine = _engine()
+    engine = open_engine()
     try:
         with engine.read() as session:
             weak = users_with_password(session, ["demo", "password", "123456"])
@@ -164,7 +152,7 @@ def worker() -> None:
     """Fire due timers until interrupted (run several for scale-out)."""
     from engine.timers import run_worker
 
-    engine = _engine()
+    engine = open_engine()
     stop = threading.Event()
     click.echo("timer worker started")
     try:
@@ -181,10 +169,10 @@ def users() -> None:
 def _admin_call(fn):
     """Run a users.* service as the system actor, turning engine errors into exit code 2."""
     try:
-        with _engine().uow(SYSTEM) as uow:
+        with open_engine().uow(SYSTEM) as uow:
             return fn(uow)
     except EngineError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @users.command("add")
@@ -205,7 +193,7 @@ def users_add(username, password, roles, display_name, org_unit, email) -> None:
 def users_list() -> None:
     from engine import users as svc
 
-    with _engine().read() as session:
+    with open_engine().read() as session:
         for user in svc.list_users(session, SYSTEM):
             flags = ("" if user["is_active"] else " inactive") + (" LOCKED" if user["locked"] else "")
             click.echo(f"{user['username']:24} {','.join(user['roles']):40} {user['org_unit'] or '-':12}{flags}")
@@ -276,7 +264,7 @@ def units_add(key, name, kind, parent_key) -> None:
 def units_list() -> None:
     from engine import users as svc
 
-    with _engine().read() as session:
+    with open_engine().read() as session:
         for unit in svc.list_units(session):
             click.echo(f"{unit['key']:20} {unit['kind']:11} {unit['name']}  {unit['parent_key'] or ''}")
 
@@ -329,7 +317,7 @@ def calendar_list() -> None:
 
     from engine.store.models import CalendarOverride
 
-    with _engine().read() as session:
+    with open_engine().read() as session:
         for row in session.execute(select(CalendarOverride).order_by(CalendarOverride.day)).scalars():
             click.echo(f"{row.day}  {'working' if row.is_working else 'closed':8} {row.reason or ''}")
 
@@ -386,12 +374,12 @@ def seal_init(generate_pins: bool) -> None:
             return pin
         return _pin_prompt(username)
 
-    engine = _engine()
+    engine = open_engine()
     try:
         for line in init_seals(engine, pin_for):
             click.echo(line)
     except EngineError as exc:
-        _fail(exc)
+        fail(exc)
     finally:
         engine.close()
 
@@ -453,7 +441,7 @@ def seal_list() -> None:
     """Seal certificates: CA, system signer and the heads' seals."""
     from engine.seals.credentials import list_credentials
 
-    with _engine().read() as session:
+    with open_engine().read() as session:
         for row in list_credentials(session):
             flags = ("" if row["active"] else " retired") + (" LOCKED" if row["locked"] else "")
             click.echo(f"{row['kind']:7} {row['username'] or '-':22} serial {row['serial']:42} "
@@ -466,7 +454,7 @@ def seal_ca_cert() -> None:
     from engine.seals.credentials import trust_roots
     from engine.seals.keys import pem
 
-    with _engine().read() as session:
+    with open_engine().read() as session:
         click.echo("".join(pem(c) for c in trust_roots(session)), nl=False)
 
 
@@ -482,14 +470,14 @@ def seal_verify(file: Path, trust_roots) -> None:
 
     roots = [c for path in trust_roots for c in x509.load_pem_x509_certificates(path.read_bytes())]
     content = file.read_bytes()
-    engine = _engine()
+    engine = open_engine()
     try:
         with engine.uow(SYSTEM) as uow:
             report = verify_bytes(uow.session, content, roots)
             uow.audit("seal_verified", sha256=report["sha256"], valid=report["valid"], file=file.name,
                       signatures=[s["field"] for s in report["signatures"]])
     except EngineError as exc:
-        _fail(exc)
+        fail(exc)
     finally:
         engine.close()
     _print_json(report)
@@ -515,7 +503,7 @@ def audit_checkpoint_cmd(out: Path | None) -> None:
     """
     from engine.audit_checkpoint import ChainBroken, create_checkpoint
 
-    engine = _engine()
+    engine = open_engine()
     try:
         path, checkpoint = create_checkpoint(engine, out)
     except ChainBroken as exc:
@@ -523,7 +511,7 @@ def audit_checkpoint_cmd(out: Path | None) -> None:
         _print_json(exc.details)
         sys.exit(1)
     except EngineError as exc:
-        _fail(exc)
+        fail(exc)
     finally:
         engine.close()
     click.echo(f"checkpoint written: {path}", err=True)
@@ -539,11 +527,11 @@ def audit_verify_cmd(checkpoint_file: Path | None, public_key_file: Path | None)
     """Recompute the hash chain and check a signed checkpoint; exit 0 when ok, 1 when not."""
     from engine.audit_checkpoint import verify
 
-    engine = _engine()
+    engine = open_engine()
     try:
         report = verify(engine, checkpoint_file, public_key_file)
     except EngineError as exc:
-        _fail(exc)
+        fail(exc)
     finally:
         engine.close()
     _print_json(report)

@@ -8,33 +8,20 @@ from pathlib import Path
 
 import click
 
+from engine.cli_support import fail, open_engine
 from engine.errors import EngineError
-
-
-def _engine():
-    from engine.app import BpmEngine
-    from engine.config import load_settings
-
-    return BpmEngine(load_settings())
 
 
 def _print(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def _fail(exc: EngineError) -> None:
-    click.echo(f"error: {exc.message}", err=True)
-    if exc.details:
-        click.echo(json.dumps(exc.details, ensure_ascii=False, indent=2, default=str), err=True)
-    sys.exit(2)
-
-
 def _call(fn, *, with_engine: bool = True):
-    engine = _engine() if with_engine else None
+    engine = open_engine() if with_engine else None
     try:
         return fn(engine)
     except EngineError as exc:
-        _fail(exc)
+        fail(exc)
     finally:
         if engine is not None:
             engine.close()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
+from engine.cli_support import fail, open_engine
 from engine.errors import EngineError
 from engine.identity import SYSTEM
 
@@ -25,13 +25,11 @@ def facts() -> None:
 def import_cmd(file: Path, dry_run: bool, as_user: str | None) -> None:
     """Import FILE.csv (period,subject,metric,value). Every bad row is reported as
     ``line N: field: message`` and nothing is imported (exit code 2)."""
-    from engine.app import BpmEngine
-    from engine.config import load_settings
     from engine.identity import actor_by_name
     from engine.jobs.facts import FactsImportError, import_facts
     from engine.jobs.scoring import RulesError
 
-    engine = BpmEngine(load_settings())
+    engine = open_engine()
     try:
         actor = SYSTEM
         if as_user:
@@ -51,10 +49,7 @@ def import_cmd(file: Path, dry_run: bool, as_user: str | None) -> None:
         click.echo(f"error: scoring rules: {exc}", err=True)
         sys.exit(2)
     except EngineError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        if exc.details:
-            click.echo(json.dumps(exc.details, ensure_ascii=False, indent=2, default=str), err=True)
-        sys.exit(2)
+        fail(exc)
     finally:
         engine.close()
     verb = "valid (dry run, nothing imported)" if dry_run else "imported"

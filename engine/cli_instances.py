@@ -12,15 +12,9 @@ import sys
 
 import click
 
+from engine.cli_support import fail, open_engine
 from engine.errors import EngineError
 from engine.identity import SYSTEM
-
-
-def _engine():
-    from engine.app import BpmEngine
-    from engine.config import load_settings
-
-    return BpmEngine(load_settings())
 
 
 def _echo_report(report: dict) -> None:
@@ -40,15 +34,12 @@ def migrate(instance_id: str, to_version: int | None, dry_run: bool) -> None:
     """Move one running instance to a newer version of its process."""
     from engine import instance_migration
 
-    engine = _engine()
+    engine = open_engine()
     try:
         with engine.uow(SYSTEM) as uow:
             report = instance_migration.migrate(uow, instance_id, to_version, dry_run)
     except EngineError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        if exc.details:
-            click.echo(json.dumps(exc.details, ensure_ascii=False, indent=2, default=str), err=True)
-        sys.exit(2)
+        fail(exc)
     finally:
         engine.close()
     _echo_report(report)
@@ -65,7 +56,7 @@ def migrate_all(key: str, from_version: int, to_version: int | None, dry_run: bo
     """Move every running instance of KEY@--from to --to, one transaction each, with a per-instance report."""
     from engine import instance_migration
 
-    engine = _engine()
+    engine = open_engine()
     try:
         report = instance_migration.migrate_all(engine, SYSTEM, key, from_version, to_version, dry_run)
     except EngineError as exc:

@@ -11,13 +11,8 @@ import sys
 
 import click
 
+from engine.cli_support import fail, open_engine
 from engine.errors import EngineError
-
-
-def _fail(exc: EngineError) -> None:
-    from engine.cli import _fail as fail
-
-    fail(exc)
 
 
 @click.group()
@@ -30,11 +25,10 @@ def jobs_list() -> None:
     """The jobs, their period kinds, schedules (Asia/Shanghai) and last runs."""
     from sqlalchemy import select
 
-    from engine.cli import _engine
     from engine.jobs.registry import JOBS
     from engine.store.models import JobRun
 
-    engine = _engine()
+    engine = open_engine()
     try:
         with engine.read() as session:
             last = {}
@@ -57,14 +51,13 @@ def jobs_list() -> None:
 @click.option("--triggered-by", default="cli", show_default=True, help="Recorded on the job run.")
 def jobs_run(name: str, period: str | None, no_prefect: bool, triggered_by: str) -> None:
     """Run job NAME for one period now (re-running a period replaces its results)."""
-    from engine.cli import _engine
     from engine.jobs.runner import execute_job, resolve
 
     try:
         spec, when = resolve(name, period)
     except EngineError as exc:
-        _fail(exc)
-    engine = _engine()
+        fail(exc)
+    engine = open_engine()
     try:
         if no_prefect:
             run = execute_job(engine, spec.name, when.key, triggered_by)
@@ -77,7 +70,7 @@ def jobs_run(name: str, period: str | None, no_prefect: bool, triggered_by: str)
 
             run = run_job(spec.name, when.key, triggered_by, engine=engine)
     except EngineError as exc:
-        _fail(exc)
+        fail(exc)
     except Exception as exc:  # noqa: BLE001 - the run is recorded as failed; say why and exit non-zero
         click.echo(f"error: job {spec.name} {when.key} failed: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)

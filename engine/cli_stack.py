@@ -291,10 +291,10 @@ def check(ack_file: Path | None, overdue_tolerance: float, no_states: bool) -> N
     Instances vs their task and timer rows, tasks completed once, timers fired once, the
     audit chain, and (with --ack) what the load generator saw acknowledged.
     """
-    from engine.app import BpmEngine
+    from engine.cli_support import open_engine
     from engine.invariants import check_invariants
 
-    engine = BpmEngine(load_settings())
+    engine = open_engine()
     try:
         report = check_invariants(engine, ack=ack_file, overdue_tolerance=None if overdue_tolerance < 0 else overdue_tolerance,
                                   states=not no_states)
