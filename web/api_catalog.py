@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import text
 
@@ -11,6 +9,7 @@ from engine import definitions, documents, formdefs, identity
 from engine.errors import BadRequest, Forbidden, ValidationFailed
 from web import schemas as s
 from web.auth import bearer_token, forget_token
+from web.downloads import file_response
 from web.routing import actor, api_route, openapi_document
 
 bp = Blueprint("catalog", __name__, url_prefix="/api")
@@ -148,9 +147,4 @@ def download_document(doc_id):
         body = documents.content(session, doc)
         # read while the session is open: the reader rolls back on exit, expiring the row
         filename, content_type, sha = doc.filename, doc.content_type, doc.sha256
-    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "") or "download"
-    response = Response(body, mimetype=content_type)
-    response.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.set_etag(sha)
-    return response
+    return file_response(body, filename, content_type, sha)

@@ -12,11 +12,9 @@ import copy
 import logging
 from datetime import UTC, datetime
 from functools import wraps
-from urllib.parse import quote
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -34,6 +32,7 @@ from engine.app import ServiceUnavailable
 from engine.clock import utcnow
 from engine.errors import EngineError, Forbidden, ValidationFailed
 from engine.seals.errors import SealRefused
+from web.downloads import file_response
 from web.i18n import LANGUAGES, current_language, t
 
 bp = Blueprint("pages", __name__)
@@ -406,14 +405,10 @@ def document(doc_id: str):
     except EngineError as exc:
         return _error_page(exc)
     inline = request.args.get("download") != "1" and content_type == "application/pdf"
-    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "") or "download"
-    response = Response(body, mimetype=content_type if inline else (content_type or "application/octet-stream"))
-    disposition = "inline" if inline else "attachment"
-    response.headers["Content-Disposition"] = f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response = file_response(body, filename, content_type if inline else (content_type or "application/octet-stream"),
+                             sha, "inline" if inline else "attachment")
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Cache-Control"] = "private, no-store"
-    response.set_etag(sha)
     return response
 
 

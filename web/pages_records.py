@@ -9,7 +9,6 @@ service (cached per request).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from engine.audit_views import EventFilter
 from engine.clock import utcnow
 from engine.errors import EngineError, Forbidden
 from engine.store.models import ProcessDefinition, Task
+from web.downloads import file_response
 from web.i18n import current_language, t
 from web.pages import _aware, _badge, _error_page, _process_names, signed_in
 
@@ -221,12 +221,7 @@ def download(instance_id: str, doc_id: str):
             return _forbidden()
         except EngineError as exc:
             return _error_page(exc)
-    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "") or "download"
-    response = Response(body, mimetype=content_type)
-    response.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.set_etag(sha)
-    return response
+    return file_response(body, filename, content_type, sha)
 
 
 # --------------------------------------------------------------------------- audit
