@@ -61,15 +61,45 @@ def _choose(page, field, option: str) -> None:
     item.click()
 
 
+def _log_tail(log) -> str:
+    return "\nserver log:\n" + log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+
+
+def _submit(page, base: str, name: str, log=None) -> None:
+    """Submit the task form and land on the tasklist. When the page does not post, or the
+    server refuses, the failure names what the page shows (its error list) and what the
+    server answered, and a screenshot ``name``-failed is kept."""
+    try:
+        with page.expect_response(lambda r: r.url.endswith("/complete") and r.request.method == "POST") as answer:
+            page.locator("#form-submit").click()
+    except Exception as exc:  # noqa: BLE001 - re-raised with what the page shows
+        _shot(page, f"{name}-failed")
+        shown = page.locator("#form-errors").inner_text() if page.locator("#form-errors").is_visible() else ""
+        raise AssertionError(f"the form was not posted ({exc}); page errors: {shown!r}"
+                             f"{_log_tail(log)}") from exc
+    response = answer.value
+    if response.status != 200:
+        _shot(page, f"{name}-failed")
+        raise AssertionError(f"completion refused: {response.status} {response.text()[:500]}{_log_tail(log)}")
+    try:
+        page.wait_for_url(f"{base}/tasks")
+    except Exception as exc:  # noqa: BLE001 - re-raised with what the page shows
+        _shot(page, f"{name}-failed")
+        raise AssertionError(f"completed ({response.text()[:200]}) but the page stayed at {page.url}"
+                             f"{_log_tail(log)}") from exc
+    page.get_by_text("任务已提交").wait_for()
+
+
 def _api(page, base: str, user: str):
     r = page.request.post(f"{base}/api/auth/token", data={"username": user, "password": "demo"})
     assert r.ok, r.text()
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
-def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):
+def test_officer_head_clerk_supply_with_seal(server, bpm_server, browser_page, tmp_path):
     page, errors = browser_page
     base = server
+    log = bpm_server.var / "serve.log"
 
     # ---- officer: start 供货审核 with a line and an uploaded attachment
     sign_in(page, base, "enforcement_officer")
@@ -99,12 +129,10 @@ def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):
     # ---- head: approve the review
     sign_in(page, base, "service_center_head")
     _open_task(page, base, "审核")
-    assert "城关便民烟酒店" in page.locator("main").inner_text() or True
+    assert "城关便民烟酒店" in page.locator("main").inner_text()
     page.locator(".fjs-form-field-radio label", has_text="通过").click()
     _shot(page, "03-review")
-    page.locator("#form-submit").click()
-    page.wait_for_url(f"{base}/tasks")
-    page.get_by_text("任务已提交").wait_for()
+    _submit(page, base, "03-review", log)
 
     # ---- head: the seal task; the PIN is a password input of the page
     seal_id = _open_task(page, base, "加盖电子公章")
@@ -156,9 +184,7 @@ def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):
     _fill(page.get_by_label("系统单号"), "JYXT-2026-0001")
     _settled(page, "d.system_ref === 'JYXT-2026-0001'")
     _shot(page, "07-maintain")
-    page.locator("#form-submit").click()
-    page.wait_for_url(f"{base}/tasks")
-    page.get_by_text("任务已提交").wait_for()
+    _submit(page, base, "07-maintain", log)
 
     # ---- officer: records the supply, seeing the countersigned PDF
     sign_in(page, base, "enforcement_officer")
@@ -175,9 +201,7 @@ def test_officer_head_clerk_supply_with_seal(server, browser_page, tmp_path):
     _settled(page, """d.supply_date && (d.delivered || [])[0] && d.delivered[0].brand === 'huanghelou'
         && d.delivered[0].specification === '硬1916' && d.delivered[0].delivered_qty === 5""")
     _shot(page, "08-supply")
-    page.locator("#form-submit").click()
-    page.wait_for_url(f"{base}/tasks")
-    page.get_by_text("任务已提交").wait_for()
+    _submit(page, base, "08-supply", log)
     _shot(page, "09-done")
 
     inst = page.request.get(f"{base}/api/process-instances/{instance_id}", headers=headers).json()
