@@ -29,11 +29,28 @@ class ServiceUnavailable(EngineError):
 
 
 DB_DOWN = "the database is not available; try again in a few seconds"
+DB_EMPTY = "the database has not been set up: run `bpm init` (it creates the tables and applies migrations)"
+
+
+class NotInitialised(ServiceUnavailable):
+    """The database answers but has none of our tables: nobody ran `bpm init` against it."""
+
+    code = "not_initialised"
+    retry_after = 30
+
+
+def _missing_table(exc: DBAPIError) -> bool:
+    """SQLite's "no such table" (an OperationalError) or PostgreSQL's undefined_table (42P01)."""
+    return getattr(exc.orig, "sqlstate", None) == "42P01" or "no such table" in str(exc.orig).lower()
 
 
 def _unavailable(exc: Exception) -> ServiceUnavailable:
-    """The database cannot be reached (down, restarting, unreachable, pool exhausted)."""
-    return ServiceUnavailable(DB_DOWN, str(getattr(exc, "orig", None) or exc)[:200])
+    """The database cannot be reached (down, restarting, unreachable, pool exhausted), or it
+    has no tables yet."""
+    detail = str(getattr(exc, "orig", None) or exc)[:200]
+    if isinstance(exc, DBAPIError) and _missing_table(exc):
+        return NotInitialised(DB_EMPTY, detail)
+    return ServiceUnavailable(DB_DOWN, detail)
 
 
 def _connection_lost(exc: DBAPIError) -> bool:
@@ -118,7 +135,7 @@ class BpmEngine:
         except PoolTimeout as exc:
             raise _unavailable(exc) from exc
         except DBAPIError as exc:
-            if _connection_lost(exc):
+            if _connection_lost(exc) or _missing_table(exc):
                 raise _unavailable(exc) from exc
             raise
         for callback in uow.after_commit if uow else ():
@@ -132,7 +149,7 @@ class BpmEngine:
         except (OperationalError, PoolTimeout) as exc:
             raise _unavailable(exc) from exc
         except DBAPIError as exc:
-            if _connection_lost(exc):
+            if _connection_lost(exc) or _missing_table(exc):
                 raise _unavailable(exc) from exc
             raise
 

@@ -6,7 +6,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import text
 
 from engine import definitions, documents, formdefs, identity
+from engine.app import NotInitialised
 from engine.errors import BadRequest, Forbidden, ValidationFailed
+from engine.store.migrate import head_revision
 from web import schemas as s
 from web.auth import bearer_token, forget_token
 from web.downloads import file_response
@@ -19,11 +21,17 @@ def _engine():
     return current_app.extensions["bpm"]
 
 
-@api_route(bp, "/health", summary="Liveness and database check", response=s.HealthSchema, auth=False, errors=(503,))
+@api_route(bp, "/health", summary="Liveness, database and schema check", response=s.HealthSchema, auth=False,
+           errors=(503,))
 def health():
+    """503 while the database is away, never set up, or at another schema revision than this
+    code needs (a load balancer should not send users to it)."""
     with _engine().read() as session:
-        session.execute(text("SELECT 1"))
-    return {"status": "ok", "database": "ok"}
+        revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if revision != head_revision():
+        raise NotInitialised(f"the database schema is at {revision or 'no revision'}, this version needs "
+                             f"{head_revision()}: run `bpm init` (it applies the migrations)")
+    return {"status": "ok", "database": "ok", "schema": revision}
 
 
 @api_route(bp, "/openapi.json", summary="This OpenAPI 3 description of the API", auth=False)

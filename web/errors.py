@@ -26,7 +26,8 @@ def _unavailable_page(exc: EngineError):
     from web.i18n import t
 
     log.warning("503 on a page: %s (%s)", exc.message, exc.details)
-    return make_response(render_template("error.html", status=503, message=t("unavailable")), 503)
+    key = "not_initialised" if exc.code == "not_initialised" else "unavailable"
+    return make_response(render_template("error.html", status=503, message=t(key)), 503)
 
 
 def register(app: Flask) -> None:

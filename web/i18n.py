@@ -62,6 +62,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "error": {"zh-CN": "出错了", "en": "Error"},
     "unavailable": {"zh-CN": "数据库暂时不可用，请稍后再试（您的登录状态已保留）",
                     "en": "The database is not available right now; please try again in a few seconds (you stay signed in)"},
+    "not_initialised": {"zh-CN": "数据库尚未初始化：请管理员运行 bpm init",
+                        "en": "The database has not been set up yet: an administrator needs to run bpm init"},
     "home": {"zh-CN": "首页", "en": "Home"},
     # modeler pages (web/pages_modeler.py)
     "nav_modeler": {"zh-CN": "流程建模", "en": "Modeler"},

@@ -39,6 +39,7 @@ class MeSchema(Schema):
 class HealthSchema(Schema):
     status = fields.Str()
     database = fields.Str()
+    schema = fields.Str(metadata={"description": "the Alembic revision of the database schema"})
 
 
 class UserTaskInfo(Schema):

@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import text
+
+from engine.store.migrate import head_revision
 
 # --------------------------------------------------------------------------- helpers
 
@@ -121,7 +124,23 @@ def test_logout_without_token_is_401(api):
 def test_health_needs_no_token(api):
     r = api.get("/api/health")
     assert r.status_code == 200
-    assert r.get_json() == {"status": "ok", "database": "ok"}
+    assert r.get_json() == {"status": "ok", "database": "ok", "schema": head_revision()}
+
+
+def test_health_is_503_when_the_schema_is_behind_the_code(api, engine):
+    """After an upgrade of the code without `bpm init`, health says so instead of "ok"."""
+    def set_revision(revision):
+        with engine.db.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+    set_revision("0001")
+    try:
+        r = api.get("/api/health")
+    finally:
+        set_revision(head_revision())  # the PostgreSQL test database is shared by the session
+    assert r.status_code == 503
+    body = r.get_json()
+    assert body["error"] == "not_initialised" and "0001" in body["message"] and "bpm init" in body["message"]
 
 
 def test_non_json_body_to_a_json_endpoint_is_400(four_step):

@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import uuid
 from contextlib import closing
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from engine.app import BpmEngine
@@ -225,3 +227,39 @@ def test_database_lost_while_pooled_then_back(pg_database, tmp_path):
     finally:
         engine.close()
         proxy.cut()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """A database that answers but was never set up (no `bpm init`)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    from tests.conftest import _pg_admin_url
+
+    request.getfixturevalue("pg_database")  # skips (or fails when required) without PostgreSQL
+    name = f"bpm_empty_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield _pg_admin_url().rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_a_database_never_set_up_says_to_run_bpm_init(empty_database, tmp_path):
+    """Not "try again in a few seconds": waiting will not create the tables."""
+    engine, app = app_for(empty_database, tmp_path)
+    try:
+        client = app.test_client()
+        for response in (client.get("/api/tasks", headers={"Authorization": "Bearer some-token"}),
+                         client.post("/api/auth/token", json={"username": "a", "password": "b"})):
+            assert response.status_code == 503, response.get_data(as_text=True)
+            body = response.get_json()
+            assert body["error"] == "not_initialised"
+            assert "bpm init" in body["message"]
+        page = signed_in(app.test_client(), "some-token").get("/tasks")
+        assert page.status_code == 503 and "请管理员运行 bpm init" in page.get_data(as_text=True)
+    finally:
+        engine.close()
