@@ -65,18 +65,25 @@ def _log_tail(log) -> str:
     return "\nserver log:\n" + log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
 
 
-def _submit(page, base: str, name: str, log=None) -> None:
+def _submit(page, base: str, name: str, log=None, console=()) -> None:
     """Submit the task form and land on the tasklist. When the page does not post, or the
     server refuses, the failure names what the page shows (its error list) and what the
     server answered, and a screenshot ``name``-failed is kept."""
+    button = page.locator("#form-submit")
+    button.scroll_into_view_if_needed()
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     try:
         with page.expect_response(lambda r: r.url.endswith("/complete") and r.request.method == "POST") as answer:
-            page.locator("#form-submit").click()
+            button.click()
     except Exception as exc:  # noqa: BLE001 - re-raised with what the page shows
         _shot(page, f"{name}-failed")
         shown = page.locator("#form-errors").inner_text() if page.locator("#form-errors").is_visible() else ""
-        raise AssertionError(f"the form was not posted ({exc}); page errors: {shown!r}"
-                             f"{_log_tail(log)}") from exc
+        state = page.evaluate("""() => ({status: document.getElementById('form-status').textContent,
+            disabled: document.getElementById('form-submit').disabled, active: String(document.activeElement &&
+            (document.activeElement.id || document.activeElement.tagName)),
+            errors: window.bpmForm.form._getState().errors, data: window.bpmForm.form._getState().data})""")
+        raise AssertionError(f"the form was not posted ({exc}); page errors: {shown!r}; state: {state}; "
+                             f"console: {console}{_log_tail(log)}") from exc
     response = answer.value
     if response.status != 200:
         _shot(page, f"{name}-failed")
@@ -132,7 +139,7 @@ def test_officer_head_clerk_supply_with_seal(server, bpm_server, browser_page, t
     assert "城关便民烟酒店" in page.locator("main").inner_text()
     page.locator(".fjs-form-field-radio label", has_text="通过").click()
     _shot(page, "03-review")
-    _submit(page, base, "03-review", log)
+    _submit(page, base, "03-review", log, errors)
 
     # ---- head: the seal task; the PIN is a password input of the page
     seal_id = _open_task(page, base, "加盖电子公章")
@@ -184,7 +191,7 @@ def test_officer_head_clerk_supply_with_seal(server, bpm_server, browser_page, t
     _fill(page.get_by_label("系统单号"), "JYXT-2026-0001")
     _settled(page, "d.system_ref === 'JYXT-2026-0001'")
     _shot(page, "07-maintain")
-    _submit(page, base, "07-maintain", log)
+    _submit(page, base, "07-maintain", log, errors)
 
     # ---- officer: records the supply, seeing the countersigned PDF
     sign_in(page, base, "enforcement_officer")
@@ -201,7 +208,7 @@ def test_officer_head_clerk_supply_with_seal(server, bpm_server, browser_page, t
     _settled(page, """d.supply_date && (d.delivered || [])[0] && d.delivered[0].brand === 'huanghelou'
         && d.delivered[0].specification === '硬1916' && d.delivered[0].delivered_qty === 5""")
     _shot(page, "08-supply")
-    _submit(page, base, "08-supply", log)
+    _submit(page, base, "08-supply", log, errors)
     _shot(page, "09-done")
 
     inst = page.request.get(f"{base}/api/process-instances/{instance_id}", headers=headers).json()
