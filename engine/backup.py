@@ -24,7 +24,10 @@ target database unless ``force``. It replaces the database contents in one trans
 (SQLite: backup API into the target file; PostgreSQL: every table dropped and the dump
 loaded by ``psql --single-transaction``), migrates an older revision to the code's head,
 checks that the restored audit chain ends at the manifest's head and verifies, then
-appends a ``backup_restored`` audit event. Stop the web app and workers first.
+appends a ``backup_restored`` audit event. It refuses while anything else has the database
+open (PostgreSQL: other sessions in ``pg_stat_activity``; SQLite: another process holding
+the WAL index), because the web app, workers and jobs server would go on working on, and
+caching, data replaced under them: stop them first (``allow_connections`` overrides).
 """
 
 from __future__ import annotations
@@ -372,6 +375,55 @@ def _has_rows(url: str) -> list[str]:
         eng.dispose()
 
 
+# SQLite's unix VFS: every connection to a WAL database holds a shared lock on this byte of
+# the ``-shm`` file while it is open (the "dead man switch" of the WAL index, see os_unix.c:
+# UNIX_SHM_BASE 120 + SQLITE_SHM_NLOCK 8). POSIX locks are per process, so our own
+# connections never show up here.
+SQLITE_SHM_DMS_BYTE = 128
+
+
+def _sqlite_users(url: str) -> list[str]:
+    """Other processes with the SQLite database open (found by probing the WAL index lock)."""
+    import fcntl
+
+    shm = Path(f"{_sqlite_path(url)}-shm")
+    try:
+        fd = os.open(shm, os.O_RDWR)
+    except OSError:
+        return []  # no WAL index: nobody has the database open
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, SQLITE_SHM_DMS_BYTE)
+    except OSError:
+        return [f"another process has {_sqlite_path(url).name} open"]
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, SQLITE_SHM_DMS_BYTE)
+        return []
+    finally:
+        os.close(fd)
+
+
+def _postgres_users(url: str) -> list[str]:
+    """The other sessions connected to the target PostgreSQL database."""
+    eng = create_engine(url)
+    try:
+        with eng.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT application_name, client_addr, state FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )).all()
+    finally:
+        eng.dispose()
+    return [f"{r.application_name or 'a client'} from {r.client_addr or 'a local socket'} ({r.state})" for r in rows]
+
+
+def connected_users(url: str) -> list[str]:
+    """Who else uses the database right now: the web app, workers or the jobs server would
+    keep working on (and caching) the data a restore replaces underneath them."""
+    if url.startswith("sqlite"):
+        return _sqlite_users(url) if _sqlite_path(url).exists() else []
+    return _postgres_users(url)
+
+
 def _restore_sqlite(url: str, db_file: Path) -> None:
     target = _sqlite_path(url)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -458,7 +510,8 @@ def _restore_files(settings, folder: Path, manifest: dict, restore_keys: bool) -
     return out
 
 
-def restore(engine, bundle: Path, force: bool = False, restore_keys: bool = False) -> dict:
+def restore(engine, bundle: Path, force: bool = False, restore_keys: bool = False,
+            allow_connections: bool = False) -> dict:
     """Replace ``engine``'s database with the bundle's (see the module docstring)."""
     from engine.audit_checkpoint import verify as verify_with_checkpoint
     from engine.store.migrate import upgrade
@@ -484,6 +537,13 @@ def restore(engine, bundle: Path, force: bool = False, restore_keys: bool = Fals
                 "use --force to replace its contents"
             )
         engine.db.dispose()
+        others = connected_users(url)
+        if others and not allow_connections:
+            raise BackupError(
+                f"{len(others)} other connection(s) use the target database ({'; '.join(others[:5])}): stop the "
+                "web app, the workers and the jobs server first (they would keep working on replaced data), "
+                "or pass --allow-connections if these are not the app"
+            )
         db_file = folder / DB_MEMBER[dialect]
         if dialect == "sqlite":
             _restore_sqlite(url, db_file)

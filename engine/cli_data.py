@@ -132,11 +132,14 @@ def backup_inspect(path: Path) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace the contents of a database that is not empty.")
 @click.option("--restore-keys", is_flag=True, help="Write the bundle's keys where they are missing (never overwrites).")
-def backup_restore(path: Path, force: bool, restore_keys: bool) -> None:
-    """Replace the database with the bundle's; stop the web app and workers first."""
+@click.option("--allow-connections", is_flag=True,
+              help="Restore although other connections use the database (refused by default: stop the app first).")
+def backup_restore(path: Path, force: bool, restore_keys: bool, allow_connections: bool) -> None:
+    """Replace the database with the bundle's; stop the web app, workers and jobs server first."""
     from engine import backup as svc
 
-    result = _call(lambda engine: svc.restore(engine, path, force=force, restore_keys=restore_keys))
+    result = _call(lambda engine: svc.restore(engine, path, force=force, restore_keys=restore_keys,
+                                              allow_connections=allow_connections))
     if result.get("warning"):
         click.echo(f"warning: {result['warning']}", err=True)
     _print(result)

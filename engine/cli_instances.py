@@ -60,8 +60,7 @@ def migrate_all(key: str, from_version: int, to_version: int | None, dry_run: bo
     try:
         report = instance_migration.migrate_all(engine, SYSTEM, key, from_version, to_version, dry_run)
     except EngineError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        sys.exit(2)
+        fail(exc)
     finally:
         engine.close()
     _echo_report(report)

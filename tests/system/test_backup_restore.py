@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tarfile
 import uuid
 from pathlib import Path
@@ -359,3 +361,42 @@ def test_cli_backup_create_and_restore(site, tmp_path):
     assert r.exit_code == 0, r.output
     r = runner.invoke(main, ["audit", "verify"], env=env)
     assert r.exit_code == 0, r.output
+
+
+@both
+def test_restore_is_refused_while_the_app_still_has_the_database_open(site, databases, tmp_path):
+    """A web app, worker or jobs server still connected would go on working on (and caching)
+    replaced data: restore names the connections and changes nothing until they are gone."""
+    make_data(site)
+    bundle = tmp_path / "backup.tar.gz"
+    backup.create(site.engine, bundle)
+    before = state(site.url)
+    if site.url.startswith("sqlite"):
+        # another process (POSIX locks are per process) with the database open and idle
+        path = site.url.removeprefix("sqlite:///")
+        holder = subprocess.Popen([sys.executable, "-c", (
+            "import sqlite3, sys, time\n"
+            f"c = sqlite3.connect({path!r}); c.execute('SELECT count(*) FROM bpm_audit_event').fetchone()\n"
+            "print('open', flush=True); time.sleep(120)\n")], stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "open"
+        release = holder.kill
+        expected = "another process has"
+    else:
+        other = create_engine(site.url, connect_args={"application_name": "bpm web"})
+        conn = other.connect()
+        conn.execute(text("SELECT 1"))
+        expected = "bpm web from"
+
+        def release():
+            conn.close()
+            other.dispose()
+    try:
+        with pytest.raises(backup.BackupError, match=f"1 other connection.*{expected}.*stop the web app"):
+            backup.restore(site.engine, bundle, force=True)
+        assert state(site.url) == before
+    finally:
+        release()
+    if site.url.startswith("sqlite"):
+        holder.wait(timeout=30)
+    result = backup.restore(site.engine, bundle, force=True)
+    assert result["chain_ok"]
