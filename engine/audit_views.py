@@ -80,6 +80,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "inspection_recorded": ("记录服务检查", "Inspection recorded"),
     "score_sheet_created": ("生成考核表", "Score sheet created"),
     "score_sheet_recomputed": ("重算考核表", "Score sheet recomputed"),
+    "score_sheet_checked": ("考核表本级审核通过", "Score sheet checked (passed to the next step)"),
     "score_sheet_approved": ("考核表审批通过", "Score sheet approved"),
     "score_sheet_rejected": ("考核表退回", "Score sheet rejected"),
     "score_sheet_reopened": ("重新开启考核表", "Score sheet reopened"),

@@ -201,6 +201,20 @@ def _check_linked_start(el_id: str | None, props: dict, meta: dict, errors: list
             errors.append(_err(el_id, f"startProcess {target!r} is not a process id"))
 
 
+# where a user task's candidates are looked for (engine/progress.py scoped_unit)
+CANDIDATE_SCOPES = ("starter_unit", "parent_unit")
+
+
+def _check_option_providers(el_id: str | None, kind: str, props: dict, errors: list[dict]) -> None:
+    """``options.<key>`` properties (engine/options.py): a known provider, on a user task."""
+    from engine import options
+
+    messages = options.check(props)
+    if kind != "userTask" and any(name.startswith(options.PREFIX) for name in props):
+        messages.append(f"options.* properties fill a user task's form; a {kind} has no form")
+    errors.extend(_err(el_id, message) for message in messages)
+
+
 def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Callable[[str], bool]) -> None:
     kind = _local(el.tag)
     el_id = el.get("id")
@@ -217,6 +231,7 @@ def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Cal
     if props:
         info["properties"] = props
     _check_linked_start(el_id, props, meta, errors)
+    _check_option_providers(el_id, kind, props, errors)
     if kind == "userTask":
         groups = _split_roles(el.get(f"{{{CAMUNDA_NS}}}candidateGroups"))
         form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
@@ -230,6 +245,9 @@ def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Cal
         elif not form_exists(form_key):
             errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first"))
         info.update(candidate_groups=groups, form_key=form_key)
+        scope = props.get("candidateScope")
+        if scope is not None and scope not in CANDIDATE_SCOPES:
+            errors.append(_err(el_id, f"candidateScope {scope!r} is not one of {', '.join(CANDIDATE_SCOPES)}"))
         try:
             from engine.sla import parse_policy
 

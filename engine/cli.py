@@ -35,7 +35,15 @@ def deploy_path(engine, path: Path, echo=click.echo) -> None:
     echo(f"{'deployed' if created else 'unchanged'}: {label} ({path.name})")
 
 
-DEMO_UNITS = [("hall-1", "中心营业厅 Central service hall", "hall"), ("hall-2", "城东营业厅 East service hall", "hall")]
+# (key, name, kind, parent): the county branch, its marketing department, two service halls
+DEMO_UNITS = [
+    ("branch", "县分公司 County branch", "branch", None),
+    ("dept-market", "市场部 Marketing department", "department", "branch"),
+    ("hall-1", "中心营业厅 Central service hall", "hall", "dept-market"),
+    ("hall-2", "城东营业厅 East service hall", "hall", "dept-market"),
+]
+# demo users work in hall-1, except those whose role sits above the halls
+DEMO_USER_UNITS = {"department_manager": "dept-market", "vice_president": "branch"}
 
 
 def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=click.echo,
@@ -54,13 +62,14 @@ def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=
 
         with engine.uow(SYSTEM) as uow:
             known_units = {u["key"] for u in svc.list_units(uow.session)}
-            for key, name, kind in DEMO_UNITS:
+            for key, name, kind, parent in DEMO_UNITS:
                 if key not in known_units:
-                    svc.create_unit(uow, key, name, kind)
+                    svc.create_unit(uow, key, name, kind, parent)
             existing = {u["username"] for u in svc.list_users(uow.session, SYSTEM)}
             for role, (zh, en) in ROLES.items():
                 if role not in existing:
-                    identity.add_user(uow.session, role, demo_password, [role], display_name=f"{zh} ({en})", org_unit="hall-1")
+                    identity.add_user(uow.session, role, demo_password, [role], display_name=f"{zh} ({en})",
+                                      org_unit=DEMO_USER_UNITS.get(role, "hall-1"))
                     uow.audit("user_created", username=role, roles=[role])
         echo(f"demo users (username = role, password: {demo_password}): {', '.join(ROLES)}")
         # --- electronic seal (engine/seals): organisation CA, system signer, the demo head's seal ---

@@ -14,7 +14,7 @@ from engine.definitions import spec_for
 from engine.errors import Conflict
 from engine.runtime import StepResult, bpmn_id, compact, dump_state, load_state
 from engine.sla import calendar_for, parse_policy, plan
-from engine.store.models import ProcessDefinition, Task, TaskCandidate, Timer
+from engine.store.models import OrgUnit, ProcessDefinition, Task, TaskCandidate, Timer
 from engine.store.records import OPEN_TASK_IDS, InstanceRecord, insert_instance, update_instance
 
 TASKS = Task.__table__
@@ -47,6 +47,18 @@ def load_workflow(engine, inst: InstanceRecord, definition: ProcessDefinition):
     return load_state(inst.state, spec, subspecs)
 
 
+def scoped_unit(session, inst: InstanceRecord, scope: str | None) -> str | None:
+    """The org unit a task is limited to by its ``candidateScope`` property (None = any holder
+    of the candidate roles): ``starter_unit`` is the instance's unit, ``parent_unit`` the unit
+    above it (a hall's department); a unit with no parent leaves the task unscoped."""
+    if scope == "starter_unit":
+        return inst.org_unit
+    if scope == "parent_unit" and inst.org_unit:
+        unit = session.get(OrgUnit, inst.org_unit)
+        return unit.parent_key if unit is not None else None
+    return None
+
+
 def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff_task, now) -> dict:
     """Insert the tasklist row (and its candidate rows) for a newly waiting user task."""
     element = bpmn_id(spiff_task)
@@ -66,7 +78,7 @@ def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff
         "properties": props,
         "status": "open",
         "created_at": now,
-        "org_unit": inst.org_unit if props.get("candidateScope") == "starter_unit" else None,
+        "org_unit": scoped_unit(uow.session, inst, props.get("candidateScope")),
     }
     policy = _policy(definition, element)
     if policy is not None:

@@ -10,6 +10,8 @@ ROLES: dict[str, tuple[str, str]] = {
     "counter_staff": ("营业员", "Counter staff"),
     "duty_manager": ("值班经理", "Duty manager"),
     "hall_manager": ("厅经理", "Hall manager"),
+    "department_manager": ("部门经理", "Department manager"),
+    "vice_president": ("分管副总", "Vice-president"),
     "process_owner": ("流程负责人", "Process owner"),
     "auditor": ("审计", "Auditor"),
     "admin": ("系统管理员", "Administrator"),

@@ -7,7 +7,7 @@ import uuid
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, func, select, update
 
-from engine import definitions, documents, formdefs, seals, sla_events
+from engine import definitions, documents, formdefs, options, seals, sla_events
 from engine.access import MANAGER_ROLES, can_read_instance, is_candidate, reads_everything
 from engine.clock import utcnow
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
@@ -102,7 +102,8 @@ def get_task(engine, session, actor: Actor, task_id: str) -> dict:
     )
     out["submitted"] = task.submitted
     inst = session.get(ProcessInstance, task.instance_id)
-    out["data"] = inst.data if inst else {}
+    # option lists of the form's dynamic selects (engine/options.py): computed per read, never stored
+    out["data"] = {**((inst.data or {}) if inst else {}), **options.for_task(session, actor, task, inst)}
     return out
 
 
@@ -186,9 +187,14 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     _check_worker(uow.actor, task, "complete")
     if task.assignee is not None and task.assignee != uow.actor.username:
         raise Conflict(f"task is claimed by {task.assignee}")
+    data = options.strip(task.properties, data)  # option lists are read-only input, never stored
     cleaned, docs = (data, [])
     if task.form_key:
         cleaned, docs = validate_form_data(session, engine, task.form_key, task.form_version, data)
+        if options.declared(task.properties):
+            version = task.form_version or formdefs.get_form(session, task.form_key).version
+            options.check_submission(task.properties, formdefs.form_content(engine, session, task.form_key, version),
+                                     cleaned)
     cleaned, uow.secrets = split_secrets(cleaned)
     inst = load_instance(session, task.instance_id)
     definition = definitions.by_id(engine, session, inst.definition_id)

@@ -152,5 +152,6 @@ def create_unit(uow, key: str, name: str, kind: str, parent_key: str | None = No
         raise Conflict(f"org unit {key!r} already exists")
     unit = OrgUnit(key=key, name=name, kind=kind, parent_key=parent_key)
     uow.session.add(unit)
+    uow.session.flush()  # a unit created next in the same unit of work may name this one as its parent
     uow.audit("org_unit_created", after=unit_to_dict(unit))
     return unit_to_dict(unit)

@@ -23,6 +23,8 @@ from engine.roles import ROLES
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_URL = os.environ.get("BPM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# the users of these roles work above the halls; everyone else in hall-1
+SEED_UNITS = {"department_manager": "dept-1", "vice_president": "branch"}
 KEEP_TABLES = {"bpm_user", "bpm_user_role", "bpm_api_token", "bpm_org_unit", "alembic_version"}
 
 
@@ -53,15 +55,18 @@ def _seed(url: str, var_dir: Path) -> dict[str, str]:
     tokens = {}
     with engine.uow(SYSTEM) as uow:
         for role in ROLES:
-            identity.add_user(uow.session, role, "demo", [role], org_unit="hall-1")
+            identity.add_user(uow.session, role, "demo", [role], org_unit=SEED_UNITS.get(role, "hall-1"))
         identity.add_user(uow.session, "nobody", "demo", [], org_unit="hall-1")
         identity.add_user(uow.session, "counter2", "demo", ["counter_staff"], org_unit="hall-1")
         # the same roles in another hall, for org-unit scoping
         identity.add_user(uow.session, "counter_hall2", "demo", ["counter_staff"], org_unit="hall-2")
         identity.add_user(uow.session, "manager_hall2", "demo", ["hall_manager"], org_unit="hall-2")
         identity.add_user(uow.session, "duty_hall2", "demo", ["duty_manager"], org_unit="hall-2")
+        # a branch with one department over both halls (the KPI review's department check)
+        uow.session.add(OrgUnit(key="branch", name="县分公司", kind="branch"))
+        uow.session.add(OrgUnit(key="dept-1", name="市场部", kind="department", parent_key="branch"))
         for key, name in (("hall-1", "中心营业厅"), ("hall-2", "城东营业厅")):
-            uow.session.add(OrgUnit(key=key, name=name, kind="hall"))
+            uow.session.add(OrgUnit(key=key, name=name, kind="hall", parent_key="dept-1"))
         uow.session.flush()
         for name in [*ROLES, "nobody", "counter2", "counter_hall2", "manager_hall2", "duty_hall2"]:
             tokens[name] = issue_token(uow.session, name, "demo", 10 * 365 * 24 * 3600)[0]  # tests move the clock

@@ -280,14 +280,20 @@ def visibility(actor: Actor, job: str):
     if sees_everything(actor, job):
         return true()
     own = and_(JobResult.subject_type == "user", JobResult.subject_key == actor.username)
+    if actor.org_unit and "department_manager" in actor.roles:
+        below = select(OrgUnit.key).where(OrgUnit.parent_key == actor.org_unit)
+        return or_(own, JobResult.unit_key == actor.org_unit, JobResult.unit_key.in_(below))
     if actor.org_unit and actor.has_any(MANAGER_ROLES):
         return or_(own, JobResult.unit_key == actor.org_unit)
     return own
 
 
 def sees_everything(actor: Actor, job: str) -> bool:
-    """Auditors and admins read every report; process owners the ones about their processes."""
-    return reads_everything(actor) or (job in PROCESS_OWNER_JOBS and "process_owner" in actor.roles)
+    """Auditors, admins and the vice-president (who approves the scores) read every report;
+    process owners the ones about their processes. Department managers read the rows of the
+    units below theirs (``visibility``)."""
+    return (reads_everything(actor) or "vice_president" in actor.roles
+            or (job in PROCESS_OWNER_JOBS and "process_owner" in actor.roles))
 
 
 # --------------------------------------------------------------------------- jobs and periods

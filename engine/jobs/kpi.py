@@ -32,12 +32,14 @@ Result rows (``bpm_job_result``, job ``customer_manager_kpi``):
   (draft | final) follows the hall's review.
 
 Review (``processes/kpi_review.bpmn``): rows are written ``draft`` and each hall gets one
-``bpm_score_sheet`` (``in_review``) and one review instance for its hall manager (task scoped
-to the hall). Approval makes the rows ``final`` (``engine.jobs.review``). Re-running a period:
+``bpm_score_sheet`` (``in_review``) and one review instance: its hall manager reviews (task
+scoped to the hall), the department manager of the hall's department checks, the
+vice-president approves. That approval makes the rows ``final`` (``engine.jobs.review``).
+Re-running a period:
 
 * sheet ``in_review`` with its review open: the draft rows are replaced and the same review is
-  kept; if the scores changed, the review receives ``score_sheet_recomputed`` and its task
-  restarts with the new summary (still one review);
+  kept; if the scores changed, the review receives ``score_sheet_recomputed`` and starts
+  again at the hall manager with the new summary and no earlier decisions (still one review);
 * sheet ``rejected`` (or its review was cancelled): a fresh review is started;
 * sheet ``final``: the approved rows are kept unchanged (an approved month is not silently
   re-scored).
@@ -52,6 +54,7 @@ from sqlalchemy import case, func, select
 from engine.clock import utcnow
 from engine.errors import Conflict, NotFound
 from engine.jobs.results import replace_results
+from engine.jobs.review import STAGES
 from engine.jobs.scoring import ENGINE_METRICS, competition_ranks, kpi_metric_names, load_rules, score_customer_manager
 from engine.store.models import (
     Fact,
@@ -147,8 +150,10 @@ def _refresh_review(uow, sheet: ScoreSheet, data: dict) -> bool:
         return False
     if (inst.data or {}).get("summary") == data["summary"] and (inst.data or {}).get("managers") == data["managers"]:
         return True
+    # the review starts again at its first step: no earlier decision may pre-fill its forms
+    cleared = {name: None for stage in STAGES.values() for name in (stage.decision, stage.reject_reason, stage.comment)}
     try:
-        deliver(uow, inst.id, RECOMPUTED_MESSAGE, data, check_access=False)
+        deliver(uow, inst.id, RECOMPUTED_MESSAGE, {**cleared, **data}, check_access=False)
     except Conflict:
         return True  # the task is being completed right now: its completion decides on the sheet
     return True

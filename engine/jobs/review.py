@@ -3,11 +3,16 @@
 A user task marked with a ``camunda:property`` is dispatched here before the task is marked
 completed, inside the same unit of work; raising refuses the completion and writes nothing:
 
-* ``score_review=customer_manager_kpi`` (``processes/kpi_review.bpmn``): the hall manager's
-  decision on a hall's score sheet. ``approve`` makes the hall's result rows and the sheet
-  ``final``; ``reject`` marks the sheet ``rejected`` (rows stay ``draft``; re-running the
-  job for the period starts a fresh review). Both are audited (``score_sheet_approved`` /
-  ``score_sheet_rejected``) with the totals decided on.
+* ``score_review=customer_manager_kpi`` with ``review_stage`` (``processes/kpi_review.bpmn``):
+  one step of the three-step review of a hall's score sheet (the hall manager reviews, the
+  department checks, the vice-president approves). Each stage has its own form fields
+  (``STAGES``), so an earlier step's decision never pre-fills a later one. ``approve`` at an
+  intermediate stage is audited ``score_sheet_checked`` and the sheet stays ``in_review``;
+  ``approve`` at the final stage makes the hall's result rows and the sheet ``final``
+  (``score_sheet_approved``); ``reject`` at any stage marks the sheet ``rejected`` (rows stay
+  ``draft``; re-running the job for the period starts a fresh review) and is audited
+  ``score_sheet_rejected`` with the stage and reason. Every event carries the totals decided on.
+  A task without ``review_stage`` (a version-1 review, one step) decides finally.
 * ``record=inspection`` (``processes/counter_inspection.bpmn``): one counter-service
   checklist. The person checked must be an active ``counter_staff`` user of the task's hall
   (422 naming ``staff_username`` otherwise); the item points (clamped to each item's points in
@@ -16,6 +21,8 @@ completed, inside the same unit of work; raising refuses the completion and writ
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
@@ -26,6 +33,25 @@ from engine.jobs.scoring import checklist_score, load_rules
 from engine.store.models import Inspection, JobResult, ScoreSheet, User, UserRole
 
 REVIEWED_JOBS = ("customer_manager_kpi",)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """The form fields of one review step, and whether its approval makes the scores final."""
+
+    decision: str
+    reject_reason: str
+    comment: str
+    final: bool
+
+
+# review_stage property -> its fields (forms/kpi_review*.form); the last stage decides
+STAGES = {
+    "hall": Stage("decision", "reject_reason", "review_comment", final=False),
+    "department": Stage("check_decision", "check_reject_reason", "check_comment", final=False),
+    "vice_president": Stage("approval_decision", "approval_reject_reason", "approval_comment", final=True),
+}
+SINGLE_STEP = Stage("decision", "reject_reason", "review_comment", final=True)  # kpi_review version 1
 
 
 def on_task_complete(uow, task, inst, cleaned: dict) -> dict:
@@ -44,6 +70,10 @@ def decide_review(uow, job: str, task, inst, cleaned: dict) -> dict:
     session = uow.session
     if job not in REVIEWED_JOBS:
         raise Conflict(f"task property score_review={job!r} names no reviewed job ({', '.join(REVIEWED_JOBS)})")
+    stage_key = (task.properties or {}).get("review_stage")
+    stage = STAGES.get(stage_key) if stage_key else SINGLE_STEP
+    if stage is None:
+        raise Conflict(f"task property review_stage={stage_key!r} is not one of {', '.join(STAGES)}")
     sheet = session.execute(
         select(ScoreSheet).where(ScoreSheet.instance_id == inst.id).with_for_update()
     ).scalar_one_or_none()
@@ -51,17 +81,20 @@ def decide_review(uow, job: str, task, inst, cleaned: dict) -> dict:
         raise Conflict("this review is not linked to a score sheet: reviews are started by the customer_manager_kpi job")
     if sheet.status != "in_review":
         raise Conflict(f"the score sheet of {sheet.unit_key} {sheet.period} is already {sheet.status}")
-    decision = cleaned.get("decision")
+    decision = cleaned.get(stage.decision)
     if decision not in ("approve", "reject"):
-        raise ValidationFailed("form data is invalid", {"decision": ["must be approve or reject"]})
+        raise ValidationFailed("form data is invalid", {stage.decision: ["must be approve or reject"]})
     rows = select(JobResult.subject_type, JobResult.subject_key, JobResult.metrics).where(
         JobResult.job == sheet.job, JobResult.period == sheet.period, JobResult.unit_key == sheet.unit_key)
     totals = {r.subject_key: (r.metrics or {}).get("total") for r in session.execute(rows) if r.subject_type == "user"}
     now, who = utcnow(), uow.actor.username
     before = {"status": sheet.status}
     details = dict(instance_id=inst.id, task_id=task.id, element_id=task.element_id, job=sheet.job,
-                   period=sheet.period, unit_key=sheet.unit_key, sheet_id=sheet.id, totals=totals)
-    if decision == "approve":
+                   period=sheet.period, unit_key=sheet.unit_key, sheet_id=sheet.id, totals=totals,
+                   stage=stage_key or "single", comment=cleaned.get(stage.comment))
+    if decision == "approve" and not stage.final:
+        uow.audit("score_sheet_checked", before=before, after={"status": sheet.status}, **details)
+    elif decision == "approve":
         done = session.execute(
             update(JobResult)
             .where(JobResult.job == sheet.job, JobResult.period == sheet.period, JobResult.unit_key == sheet.unit_key)
@@ -69,12 +102,11 @@ def decide_review(uow, job: str, task, inst, cleaned: dict) -> dict:
             .execution_options(synchronize_session=False)
         ).rowcount
         sheet.status, sheet.decided_at, sheet.decided_by = "final", now, who
-        uow.audit("score_sheet_approved", before=before, after={"status": "final"}, rows=done,
-                  comment=cleaned.get("review_comment"), **details)
+        uow.audit("score_sheet_approved", before=before, after={"status": "final"}, rows=done, **details)
     else:
         sheet.status, sheet.decided_at, sheet.decided_by = "rejected", now, who
         uow.audit("score_sheet_rejected", before=before, after={"status": "rejected"},
-                  reason=cleaned.get("reject_reason"), comment=cleaned.get("review_comment"), **details)
+                  reason=cleaned.get(stage.reject_reason), **details)
     session.flush()
     return cleaned
 

@@ -126,6 +126,22 @@ def test_hall_managers_see_their_own_hall_only(seeded):
     assert _subjects(sla) == [("category", "complaint_handling/technical", "hall-2"), ("hall", "hall-2", "hall-2")]
 
 
+def test_department_manager_sees_the_halls_below_and_the_vice_president_everything(seeded):
+    """dept-1 is over hall-1 and hall-2: its manager reads both halls' rows, never the all-halls
+    process rows; the vice-president (who approves the scores) reads everything."""
+    dept = _report(seeded, "department_manager", "counter_service_score")
+    assert _subjects(dept) == [("user", "counter2", "hall-1"), ("user", "counter_hall2", "hall-2"),
+                               ("user", "counter_staff", "hall-1")]
+    assert dept["sees_all"] is False and [u["key"] for u in dept["units"]] == ["hall-1", "hall-2"]
+    assert ("process", "complaint_handling", None) not in _subjects(_report(seeded, "department_manager",
+                                                                            "sla_daily_report"))
+    assert [(s["unit_key"], s["status"]) for s in _report(seeded, "department_manager", "customer_manager_kpi")[
+        "sheets"]] == [("hall-1", "in_review")]
+    vp = _report(seeded, "vice_president", "sla_daily_report")
+    assert vp["sees_all"] is True and len(vp["rows"]) == 5
+    assert len(_report(seeded, "vice_president", "counter_service_score")["rows"]) == 3
+
+
 def test_auditor_sees_everything_and_filters_by_unit(seeded):
     body = _report(seeded, "auditor", "counter_service_score")
     assert len(body["rows"]) == 3 and body["sees_all"] is True

@@ -218,6 +218,13 @@ INVALID = {
     "unknown_form": (process_xml(user_task(form="no_such_form")), "t1", "form 'no_such_form' does not exist"),
     "unknown_role": (process_xml(user_task(groups="counter_staff,wizard")), "t1", "unknown role 'wizard'"),
     "no_candidate_groups": (process_xml(user_task(groups=None)), "t1", "candidateGroups"),
+    # a misspelt scope would silently open the task to every holder of the role in every unit
+    "unknown_candidate_scope": (process_xml(("t1", '<bpmn:userTask id="t1" camunda:formKey="simple_note" '
+                                                   'camunda:candidateGroups="counter_staff"><bpmn:extensionElements>'
+                                                   '<camunda:properties><camunda:property name="candidateScope" '
+                                                   'value="starter-unit" /></camunda:properties>'
+                                                   '</bpmn:extensionElements></bpmn:userTask>')),
+                                "t1", "candidateScope 'starter-unit' is not one of starter_unit, parent_unit"),
     "no_form_key": (process_xml(user_task(form=None)), "t1", "formKey"),
     "no_starter_groups": (process_xml(user_task(), starters=None), "p", "candidateStarterGroups"),
     "unknown_starter_role": (process_xml(user_task(), starters="emperor"), "p", "unknown role 'emperor'"),

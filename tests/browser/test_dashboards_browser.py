@@ -17,27 +17,18 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
 from datetime import datetime
 
 import pytest
 
 from engine.jobs.periods import LOCAL_TZ
-from tests.browser.conftest import BPM, shot, sign_in
+from tests.browser.conftest import shot, sign_in
+from tests.browser.forms import bpm_cli as _bpm
 
 pytestmark = pytest.mark.browser
 
 ITEMS = ("smile_service", "standing_service", "greeting_order", "appearance", "polite_language", "first_contact",
          "time_limit", "cash_announce", "two_hands", "tidy_counter")
-
-
-def _bpm(var, *args) -> str:
-    env = {**os.environ, "BPM_VAR_DIR": str(var)}
-    env.pop("BPM_DATABASE_URL", None)
-    done = subprocess.run([str(BPM), *args], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
 
 
 class Client:

@@ -14,6 +14,11 @@ import pytest
 
 from tests.browser.conftest import shot as _shot
 from tests.browser.conftest import sign_in
+from tests.browser.forms import api_headers as _api
+from tests.browser.forms import choose as _choose
+from tests.browser.forms import fill as _fill
+from tests.browser.forms import settled as _settled
+from tests.browser.forms import submit_task as _submit
 
 # a wrong PIN, entered on purpose
 EXPECTED_REFUSALS = ((403, "/complete"),)
@@ -34,73 +39,6 @@ def _open_task(page, base: str, name: str) -> str:
     page.wait_for_url(f"{base}/tasks/{task_id}")
     page.locator(".fjs-form").wait_for()
     return task_id
-
-
-def _fill(locator, value: str) -> None:
-    """Type into a form-js field and leave it, so its debounced change is applied at once."""
-    locator.fill(value)
-    locator.blur()
-
-
-def _settled(page, condition: str) -> None:
-    """Wait until the form-js state holds what was typed (it applies input after a debounce):
-    ``condition`` is a JS expression over the form data ``d``."""
-    page.wait_for_function(f"() => {{ const d = window.bpmForm.form._getState().data; return !!({condition}); }}")
-
-
-def _choose(page, field, option: str) -> None:
-    item = page.locator(".fjs-dropdownlist-item", has_text=option).first
-    for opener in (lambda: field.locator(".fjs-input-group").click(), lambda: field.locator(".fjs-select-display").click(),
-                   lambda: field.locator("input").press("ArrowDown")):
-        opener()
-        try:
-            item.wait_for(state="visible", timeout=2000)
-            break
-        except Exception:  # noqa: BLE001 - try the next way of opening the list
-            continue
-    item.click()
-
-
-def _log_tail(log) -> str:
-    return "\nserver log:\n" + log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-
-
-def _submit(page, base: str, name: str, log=None, console=()) -> None:
-    """Submit the task form and land on the tasklist. When the page does not post, or the
-    server refuses, the failure names what the page shows (its error list) and what the
-    server answered, and a screenshot ``name``-failed is kept."""
-    button = page.locator("#form-submit")
-    button.scroll_into_view_if_needed()
-    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
-    try:
-        with page.expect_response(lambda r: r.url.endswith("/complete") and r.request.method == "POST") as answer:
-            button.click()
-    except Exception as exc:  # noqa: BLE001 - re-raised with what the page shows
-        _shot(page, f"{name}-failed")
-        shown = page.locator("#form-errors").inner_text() if page.locator("#form-errors").is_visible() else ""
-        state = page.evaluate("""() => ({status: document.getElementById('form-status').textContent,
-            disabled: document.getElementById('form-submit').disabled, active: String(document.activeElement &&
-            (document.activeElement.id || document.activeElement.tagName)),
-            errors: window.bpmForm.form._getState().errors, data: window.bpmForm.form._getState().data})""")
-        raise AssertionError(f"the form was not posted ({exc}); page errors: {shown!r}; state: {state}; "
-                             f"console: {console}{_log_tail(log)}") from exc
-    response = answer.value
-    if response.status != 200:
-        _shot(page, f"{name}-failed")
-        raise AssertionError(f"completion refused: {response.status} {response.text()[:500]}{_log_tail(log)}")
-    try:
-        page.wait_for_url(f"{base}/tasks")
-    except Exception as exc:  # noqa: BLE001 - re-raised with what the page shows
-        _shot(page, f"{name}-failed")
-        raise AssertionError(f"completed ({response.text()[:200]}) but the page stayed at {page.url}"
-                             f"{_log_tail(log)}") from exc
-    page.get_by_text("任务已提交").wait_for()
-
-
-def _api(page, base: str, user: str):
-    r = page.request.post(f"{base}/api/auth/token", data={"username": user, "password": "demo"})
-    assert r.ok, r.text()
-    return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 def test_officer_head_clerk_supply_with_seal(server, bpm_server, browser_page, tmp_path):

@@ -9,14 +9,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from engine import identity, tasks
 from engine.clock import clock
-from engine.identity import SYSTEM
+from engine.identity import SYSTEM, actor_by_name
 from engine.jobs.inspections import compute_counter_service_score
 from engine.jobs.periods import Period
 from engine.jobs.scoring import load_rules
-from engine.store.models import AuditEvent, Inspection, JobResult
+from engine.store.models import AuditEvent, Inspection, JobResult, Task, User
 from tests.api.business_helpers import (
     assert_forbidden,
     candidate_task_ids,
@@ -24,6 +25,7 @@ from tests.api.business_helpers import (
     errors_of,
     instance,
     open_task,
+    process_xml,
     start,
     try_complete,
     try_start,
@@ -136,3 +138,97 @@ def test_the_month_is_summed_per_person_and_ranked_within_the_hall(inspection, e
         assert compute_counter_service_score(uow, Period.parse("2026-10")) == 3
     with engine.read() as session:
         assert len(session.execute(select(JobResult.id).where(JobResult.job == "counter_service_score")).all()) == 3
+
+
+# --------------------------------------------------------------------------- the staff picker (options.hall_staff)
+
+EXTRA_STAFF = ("cs_wang", "cs_left", "duty_cs")
+
+
+@pytest.fixture
+def more_staff(inspection, engine):
+    """hall-1 also has 王芳 (counter staff), a deactivated counter staff member and a duty manager
+    who is counter staff too."""
+    with engine.uow(SYSTEM) as uow:
+        identity.add_user(uow.session, "cs_wang", "demo", ["counter_staff"], display_name="王芳", org_unit="hall-1")
+        left = identity.add_user(uow.session, "cs_left", "demo", ["counter_staff"], display_name="离职者",
+                                 org_unit="hall-1")
+        left.is_active = False
+        identity.add_user(uow.session, "duty_cs", "demo", ["duty_manager", "counter_staff"], display_name="兼任值班",
+                          org_unit="hall-1")
+    yield inspection
+    with engine.uow(SYSTEM) as uow:  # PostgreSQL keeps the user tables between tests
+        uow.session.execute(delete(User).where(User.username.in_(EXTRA_STAFF)))
+
+
+def offered(api, user: str, task_id: str) -> list[dict]:
+    r = api.get(f"/api/tasks/{task_id}", user)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["data"]["hall_staff"]
+
+
+def test_the_inspector_picks_from_the_active_counter_staff_of_the_hall(more_staff, engine):
+    api = more_staff
+    iid = start(api, "duty_manager", "counter_inspection", {})["id"]
+    task = open_task(api, iid, "inspect")
+    assert task["properties"]["options.hall_staff"] == "users:counter_staff"
+    field = next(c for c in task["form"]["components"] if c.get("key") == "staff_username")
+    assert field["type"] == "select" and field["valuesKey"] == "hall_staff" and field["validate"]["required"]
+    # hall-1's active counter staff, by label; not hall-2's, not the deactivated one, not a non-counter user
+    assert offered(api, "duty_manager", task["id"]) == [
+        {"label": "counter2 (counter2)", "value": "counter2"},
+        {"label": "counter_staff (counter_staff)", "value": "counter_staff"},
+        {"label": "兼任值班 (duty_cs)", "value": "duty_cs"},
+        {"label": "王芳 (cs_wang)", "value": "cs_wang"},
+    ]
+    assert [o["value"] for o in offered(api, "hall_manager", task["id"])] == ["counter2", "counter_staff", "duty_cs",
+                                                                               "cs_wang"]
+    # the reader is never offered (an inspector cannot inspect themselves)
+    with engine.read() as session:
+        read = tasks.get_task(engine, session, actor_by_name(session, "duty_cs"), task["id"])
+    assert [o["value"] for o in read["data"]["hall_staff"]] == ["counter2", "counter_staff", "cs_wang"]
+    # hall-2's inspector is offered hall-2's staff only
+    iid2 = start(api, "duty_hall2", "counter_inspection", {})["id"]
+    assert offered(api, "duty_hall2", open_task(api, iid2, "inspect")["id"]) == [
+        {"label": "counter_hall2 (counter_hall2)", "value": "counter_hall2"}]
+    # the picked person is checked by the inspection hook as before
+    assert "no active user" in errors_of(try_complete(api, "duty_manager", task["id"],
+                                                      checklist("cs_left")))["staff_username"][0]
+    work(api, "duty_manager", iid, "inspect", checklist("cs_wang"))
+    assert inspections(engine)[0][:3] == ("cs_wang", "duty_manager", "hall-1")
+
+
+def test_the_options_are_never_stored(inspection, engine):
+    api = inspection
+    iid = start(api, "duty_manager", "counter_inspection", {})["id"]
+    task_id = open_task(api, iid, "inspect")["id"]
+    options = offered(api, "duty_manager", task_id)
+    assert "hall_staff" not in instance(api, iid)["data"]
+    # a picked value must be a string (the values are usernames); empty is "required"
+    assert "staff_username" in errors_of(try_complete(api, "duty_manager", task_id, checklist(5)))
+    assert errors_of(try_complete(api, "duty_manager", task_id, checklist("")))["staff_username"] == [
+        "Field is required."]
+    # a client that sends the options back: they are dropped, not refused and not stored
+    work(api, "duty_manager", iid, "inspect", checklist("counter2", hall_staff=options))
+    data = instance(api, iid)["data"]
+    assert data["staff_username"] == "counter2" and data["inspection_score"] == 100 and "hall_staff" not in data
+    with engine.read() as session:
+        submitted = session.execute(select(Task.submitted).where(Task.id == task_id)).scalar_one()
+        details = session.execute(select(AuditEvent.details).where(
+            AuditEvent.instance_id == iid, AuditEvent.action == "task_completed")).scalar_one()
+    assert "hall_staff" not in submitted and "hall_staff" not in str(details)
+
+
+@pytest.mark.parametrize("value, fragment", [("bogus:thing", "unknown option provider"),
+                                             ("users:no_such_role", "names no known role")])
+def test_an_unknown_option_provider_is_refused_at_deploy(inspection, value, fragment):
+    api = inspection
+    xml = process_xml("counter_inspection").replace(
+        '<camunda:property name="options.hall_staff" value="users:counter_staff" />',
+        f'<camunda:property name="options.x" value="{value}" />')
+    assert "options.x" in xml
+    r = api.deploy_xml(xml)
+    assert r.status_code == 422, r.get_json()
+    errors = r.get_json()["details"]["errors"]
+    assert [e["element_id"] for e in errors] == ["inspect"], errors
+    assert fragment in errors[0]["message"] and "options.x" in errors[0]["message"]

@@ -1,8 +1,10 @@
-"""customer_manager_kpi end to end: facts -> compute -> the hall manager's review -> final scores.
+"""customer_manager_kpi end to end: facts -> compute -> the three-step review (hall manager,
+department check, vice-president approval) -> final scores.
 
 Through the REST API with the seeded users (``customer_manager``, ``hall_manager`` ... in
-hall-1; ``manager_hall2`` in hall-2) plus a customer manager of hall-2 created here. Runs on
-SQLite and PostgreSQL.
+hall-1; ``manager_hall2`` in hall-2; ``department_manager`` in dept-1, the department over
+both halls; ``vice_president`` in the branch) plus a customer manager of hall-2 created here.
+Runs on SQLite and PostgreSQL.
 
 Hand computation for ``customer_manager`` with FACTS (the demo figures) in 2026-10:
 revenue 128,000 >= full 120,000 (< challenge 150,000): 30; informatisation 21,000 only
@@ -25,7 +27,7 @@ from engine.identity import SYSTEM
 from engine.jobs.facts import import_facts
 from engine.jobs.kpi import compute_customer_manager_kpi
 from engine.jobs.periods import Period
-from engine.store.models import AuditEvent, JobResult, ScoreSheet, User
+from engine.store.models import AuditEvent, JobResult, OrgUnit, ScoreSheet, User
 from tests.api.business_helpers import (
     assert_forbidden,
     candidate_task_ids,
@@ -106,7 +108,14 @@ def review_of(api, hall: str) -> dict:
     return hits[0]
 
 
-def test_scores_go_to_the_hall_manager_of_each_hall_and_approval_makes_them_final(kpi, engine):
+def approve_all(api, instance_id: str) -> dict:
+    """The three steps approve; returns the instance."""
+    work(api, "hall_manager", instance_id, "review", {"decision": "approve"})
+    work(api, "department_manager", instance_id, "check", {"check_decision": "approve"})
+    return work(api, "vice_president", instance_id, "approve", {"approval_decision": "approve"})
+
+
+def test_scores_go_through_hall_department_and_vice_president_and_only_then_are_final(kpi, engine):
     api = kpi
     assert compute(engine) == 4  # two managers + two hall summaries
     rows = results(engine)
@@ -130,7 +139,25 @@ def test_scores_go_to_the_hall_manager_of_each_hall_and_approval_makes_them_fina
     for wrong in ("manager_hall2", "customer_manager", "counter_staff", "duty_manager"):
         assert_forbidden(api, wrong, task["id"])
     assert results(engine)[("user", "customer_manager")][1] == "draft"
-    done = work(api, "hall_manager", hall1["id"], "review", {"decision": "approve", "review_comment": "同意"})
+    work(api, "hall_manager", hall1["id"], "review", {"decision": "approve", "review_comment": "同意"})
+    # the hall manager's approval passes the sheet to the department over the hall; still a draft
+    assert sheets(engine)["hall-1"].status == "in_review"
+    assert results(engine)[("user", "customer_manager")][1] == "draft"
+    [checked] = audit_details(engine, "score_sheet_checked")
+    assert (checked["stage"], checked["_actor"], checked["comment"]) == ("hall", "hall_manager", "同意")
+    check = open_task(api, hall1["id"], "check")
+    assert check["org_unit"] == "dept-1" and check["candidate_groups"] == ["department_manager"]
+    assert check["data"]["review_comment"] == "同意" and "check_decision" not in check["data"]
+    assert candidate_task_ids(api, "department_manager", hall1["id"]) == [check["id"]]
+    for wrong in ("hall_manager", "vice_president", "auditor"):
+        assert_forbidden(api, wrong, check["id"])
+    work(api, "department_manager", hall1["id"], "check", {"check_decision": "approve", "check_comment": "复核无误"})
+    assert sheets(engine)["hall-1"].status == "in_review"
+    approval = open_task(api, hall1["id"], "approve")
+    assert approval["org_unit"] is None and approval["candidate_groups"] == ["vice_president"]
+    for wrong in ("hall_manager", "department_manager"):
+        assert_forbidden(api, wrong, approval["id"])
+    done = work(api, "vice_president", hall1["id"], "approve", {"approval_decision": "approve"})
     assert done["status"] == "completed"
     assert "end_approved" in instance(api, hall1["id"])["completed_elements"]
 
@@ -138,9 +165,11 @@ def test_scores_go_to_the_hall_manager_of_each_hall_and_approval_makes_them_fina
     assert rows[("user", "customer_manager")][1] == "final" and rows[("hall", "hall-1")][1] == "final"
     assert rows[("user", "cm_hall2")][1] == "draft"  # hall-2's review is still open
     sheet = sheets(engine)["hall-1"]
-    assert (sheet.status, sheet.decided_by) == ("final", "hall_manager") and sheet.decided_at is not None
+    assert (sheet.status, sheet.decided_by) == ("final", "vice_president") and sheet.decided_at is not None
+    assert [c["stage"] for c in audit_details(engine, "score_sheet_checked")] == ["hall", "department"]
     [approved] = audit_details(engine, "score_sheet_approved")
-    assert approved["totals"] == {"customer_manager": 96.5} and approved["_actor"] == "hall_manager"
+    assert approved["totals"] == {"customer_manager": 96.5} and approved["_actor"] == "vice_president"
+    assert approved["stage"] == "vice_president"
     assert approved["period"] == "2026-10" and approved["unit_key"] == "hall-1"
 
     # re-running the month leaves the approved hall exactly as approved, even with new facts
@@ -172,7 +201,7 @@ def test_rejection_needs_a_reason_and_a_rerun_starts_a_fresh_review(kpi, engine)
     fresh = next(i for i in hall1 if i["status"] == "running")
     assert fresh["id"] == sheet.instance_id != first["id"]
     assert "总分 99" in open_task(api, fresh["id"], "review")["data"]["summary"]  # 22.5 -> 25
-    work(api, "hall_manager", fresh["id"], "review", {"decision": "approve"})
+    approve_all(api, fresh["id"])
     assert results(engine)[("user", "customer_manager")][1:3][0] == "final"
     assert results(engine)[("user", "customer_manager")][2]["total"] == 99
 
@@ -196,9 +225,63 @@ def test_rerunning_with_an_open_review_keeps_the_one_review_and_refreshes_it(kpi
     rows = results(engine)
     assert rows[("user", "customer_manager")][2]["total"] == 100 and rows[("user", "customer_manager")][1] == "draft"
     assert try_complete(api, "hall_manager", task["id"], {"decision": "approve"}).status_code in (404, 409)
-    work(api, "hall_manager", review["id"], "review", {"decision": "approve"})
+    approve_all(api, review["id"])
     assert results(engine)[("user", "customer_manager")][1] == "final"
     assert sheets(engine)["hall-1"].status == "final"
+
+
+def test_a_later_step_can_reject_and_a_rerun_there_restarts_at_the_hall_manager(kpi, engine):
+    api = kpi
+    compute(engine)
+    review = review_of(api, "hall-1")
+    work(api, "hall_manager", review["id"], "review", {"decision": "approve", "review_comment": "同意"})
+    work(api, "department_manager", review["id"], "check", {"check_decision": "approve"})
+    # new figures while the vice-president has it: back to the hall manager, nothing pre-decided
+    import_rows(engine, {"customer_manager": {"churned_customers": 2}}, name="fix.csv")
+    compute(engine)
+    restarted = open_task(api, review["id"], "review")
+    assert "总分 100（" in restarted["data"]["summary"]
+    for key in ("decision", "review_comment", "check_decision", "approval_decision"):
+        assert restarted["data"].get(key) is None, key
+    assert sheets(engine)["hall-1"].status == "in_review"
+    # the department rejects, with a reason: the sheet is rejected and stays a draft
+    work(api, "hall_manager", review["id"], "review", {"decision": "approve"})
+    check = open_task(api, review["id"], "check")
+    assert "check_reject_reason" in errors_of(try_complete(api, "department_manager", check["id"],
+                                                           {"check_decision": "reject"}))
+    done = work(api, "department_manager", review["id"], "check",
+                {"check_decision": "reject", "check_reject_reason": "会员数与系统不符"})
+    assert done["status"] == "completed" and "end_rejected_check" in instance(api, review["id"])["completed_elements"]
+    assert sheets(engine)["hall-1"].status == "rejected"
+    assert results(engine)[("user", "customer_manager")][1] == "draft"
+    [rejected] = audit_details(engine, "score_sheet_rejected")
+    assert (rejected["stage"], rejected["_reason"], rejected["_actor"]) == ("department", "会员数与系统不符",
+                                                                             "department_manager")
+
+
+def test_the_department_check_goes_to_the_department_over_the_hall(kpi, engine):
+    """hall-2 belongs to no department here: its check is open to any department manager."""
+    api = kpi
+    with engine.uow(SYSTEM) as uow:
+        uow.session.get(OrgUnit, "hall-2").parent_key = None
+    try:
+        compute(engine)
+        hall2 = review_of(api, "hall-2")
+        work(api, "manager_hall2", hall2["id"], "review", {"decision": "approve"})
+        assert open_task(api, hall2["id"], "check")["org_unit"] is None
+        hall1 = review_of(api, "hall-1")
+        work(api, "hall_manager", hall1["id"], "review", {"decision": "approve"})
+        assert open_task(api, hall1["id"], "check")["org_unit"] == "dept-1"
+        # a department manager of another department sees hall-2's check only
+        with engine.uow(SYSTEM) as uow:
+            identity.add_user(uow.session, "dm_other", "demo", ["department_manager"], org_unit="dept-9")
+            token = identity.issue_token(uow.session, "dm_other", "demo", 10 * 365 * 24 * 3600)[0]
+        seen = api.client.get("/api/tasks?scope=candidate", headers={"Authorization": f"Bearer {token}"}).get_json()
+        assert [t["instance_id"] for t in seen["items"]] == [hall2["id"]]
+    finally:
+        with engine.uow(SYSTEM) as uow:
+            uow.session.get(OrgUnit, "hall-2").parent_key = "dept-1"
+            uow.session.execute(delete(User).where(User.username == "dm_other"))
 
 
 def test_without_the_review_process_the_sheet_waits_for_the_next_run(api, engine):
