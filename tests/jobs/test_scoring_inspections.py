@@ -17,7 +17,7 @@ from engine.identity import SYSTEM, actor_by_name
 from engine.jobs.inspections import compute_counter_service_score
 from engine.jobs.periods import Period
 from engine.jobs.scoring import load_rules
-from engine.store.models import AuditEvent, Inspection, JobResult, Task, User
+from engine.store.models import AuditEvent, Inspection, JobResult, Task, User, UserRole
 from tests.api.business_helpers import (
     assert_forbidden,
     candidate_task_ids,
@@ -161,10 +161,26 @@ def more_staff(inspection, engine):
         uow.session.execute(delete(User).where(User.username.in_(EXTRA_STAFF)))
 
 
-def offered(api, user: str, task_id: str) -> list[dict]:
+# the seeded users and this module's; on PostgreSQL other tests' users stay in the user tables
+KNOWN = {"counter2", "counter_staff", "counter_hall2", "duty_manager", "hall_manager", *EXTRA_STAFF}
+
+
+def offered(api, user: str, task_id: str, engine=None) -> list[dict]:
+    """The picker's options of the task as ``user`` reads it, restricted to KNOWN users; with
+    ``engine``, the whole list is first checked: sorted by label, active counter staff of one hall."""
     r = api.get(f"/api/tasks/{task_id}", user)
     assert r.status_code == 200, r.get_json()
-    return r.get_json()["data"]["hall_staff"]
+    options = r.get_json()["data"]["hall_staff"]
+    assert [o["label"] for o in options] == sorted(o["label"] for o in options)
+    if engine is not None:
+        with engine.read() as session:
+            users = {u.username: u for u in session.execute(
+                select(User).where(User.username.in_([o["value"] for o in options]))).scalars()}
+            roles = set(session.execute(select(UserRole.user_id, UserRole.role)).tuples())
+            assert len(users) == len(options)
+            assert len({u.org_unit for u in users.values()}) <= 1
+            assert all(u.is_active and (u.id, "counter_staff") in roles for u in users.values())
+    return [o for o in options if o["value"] in KNOWN]
 
 
 def test_the_inspector_picks_from_the_active_counter_staff_of_the_hall(more_staff, engine):
@@ -175,7 +191,7 @@ def test_the_inspector_picks_from_the_active_counter_staff_of_the_hall(more_staf
     field = next(c for c in task["form"]["components"] if c.get("key") == "staff_username")
     assert field["type"] == "select" and field["valuesKey"] == "hall_staff" and field["validate"]["required"]
     # hall-1's active counter staff, by label; not hall-2's, not the deactivated one, not a non-counter user
-    assert offered(api, "duty_manager", task["id"]) == [
+    assert offered(api, "duty_manager", task["id"], engine) == [
         {"label": "counter2 (counter2)", "value": "counter2"},
         {"label": "counter_staff (counter_staff)", "value": "counter_staff"},
         {"label": "兼任值班 (duty_cs)", "value": "duty_cs"},
@@ -186,10 +202,11 @@ def test_the_inspector_picks_from_the_active_counter_staff_of_the_hall(more_staf
     # the reader is never offered (an inspector cannot inspect themselves)
     with engine.read() as session:
         read = tasks.get_task(engine, session, actor_by_name(session, "duty_cs"), task["id"])
-    assert [o["value"] for o in read["data"]["hall_staff"]] == ["counter2", "counter_staff", "cs_wang"]
+    assert [o["value"] for o in read["data"]["hall_staff"] if o["value"] in KNOWN] == ["counter2", "counter_staff",
+                                                                                       "cs_wang"]
     # hall-2's inspector is offered hall-2's staff only
     iid2 = start(api, "duty_hall2", "counter_inspection", {})["id"]
-    assert offered(api, "duty_hall2", open_task(api, iid2, "inspect")["id"]) == [
+    assert offered(api, "duty_hall2", open_task(api, iid2, "inspect")["id"], engine) == [
         {"label": "counter_hall2 (counter_hall2)", "value": "counter_hall2"}]
     # the picked person is checked by the inspection hook as before
     assert "no active user" in errors_of(try_complete(api, "duty_manager", task["id"],
