@@ -47,5 +47,9 @@ def run_gunicorn(host: str, port: int, workers: int, threads: int, timers: bool 
         # load balancer's idle timeout should be), so a client never sends on a connection
         # the server is closing at that moment (a reset the client cannot safely retry)
         "keepalive": 75,
+        # gunicorn 27's control socket has one default path per user and host: with several
+        # masters on a machine (bpm stack, a second app, the test servers) each would take it
+        # over from the others. We do not use gunicornc; bpm stack and signals manage the server.
+        "control_socket_disable": True,
     }
     _App(options, timers).run()

@@ -108,6 +108,8 @@ def test_bpm_serve_answers_the_api(home):
     finally:
         server.terminate()
         server.wait(15)
+    log = server.stdout.read().decode(errors="replace")
+    assert "Listening at" in log and "Control socket" not in log  # no per-host socket shared between servers
 
 
 def test_production_mode_refuses_the_development_secret(home, monkeypatch):
