@@ -81,27 +81,19 @@ def schema_revision(conn) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def _scripts():
-    from alembic.script import ScriptDirectory
-
-    from engine.store.migrate import alembic_config
-
-    return ScriptDirectory.from_config(alembic_config("sqlite://"))
-
-
 def code_head() -> str:
-    return _scripts().get_current_head()
+    from engine.store.migrate import head_revision
+
+    return head_revision()
 
 
 def check_revision(revision: str | None) -> None:
     """Refuse a revision this code does not know: the backup comes from newer code."""
     if revision is None:
         raise BackupError("the backup has no schema revision (the database was never migrated)")
-    try:
-        known = _scripts().get_revision(revision)
-    except Exception:  # noqa: BLE001 - alembic raises several kinds for an unknown id
-        known = None
-    if known is None:
+    from engine.store.migrate import known_revision
+
+    if not known_revision(revision):
         raise BackupError(
             f"the backup's schema revision {revision!r} is unknown to this code (its head is {code_head()!r}): "
             "the backup was made by a newer version; install that version to restore it"

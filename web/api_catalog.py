@@ -8,7 +8,7 @@ from sqlalchemy import text
 from engine import definitions, documents, formdefs, identity
 from engine.app import NotInitialised
 from engine.errors import BadRequest, Forbidden, ValidationFailed
-from engine.store.migrate import head_revision
+from engine.store.migrate import head_revision, known_revision
 from web import schemas as s
 from web.auth import bearer_token, forget_token
 from web.downloads import file_response
@@ -28,6 +28,9 @@ def health():
     code needs (a load balancer should not send users to it)."""
     with _engine().read() as session:
         revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if revision and revision != head_revision() and not known_revision(revision):
+        raise NotInitialised(f"the database schema is at {revision}, newer than this version of the code "
+                             f"({head_revision()}): upgrade this server")
     if revision != head_revision():
         raise NotInitialised(f"the database schema is at {revision or 'no revision'}, this version needs "
                              f"{head_revision()}: run `bpm init` (it applies the migrations)")

@@ -19,11 +19,20 @@ def alembic_config(url: str) -> Config:
 
 
 @lru_cache(maxsize=1)
-def head_revision() -> str:
-    """The schema revision this code needs (the head of its migration scripts)."""
+def _script():
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
+def head_revision() -> str:
+    """The schema revision this code needs (the head of its migration scripts)."""
+    return _script().get_current_head()
+
+
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this code's migrations (else a newer code made it)."""
+    return any(script.revision == revision for script in _script().walk_revisions())
 
 
 def upgrade(url: str, revision: str = "head") -> None:

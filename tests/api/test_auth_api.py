@@ -141,6 +141,14 @@ def test_health_is_503_when_the_schema_is_behind_the_code(api, engine):
     assert r.status_code == 503
     body = r.get_json()
     assert body["error"] == "not_initialised" and "0001" in body["message"] and "bpm init" in body["message"]
+    # a schema migrated by a newer version of the code: this server is the one to upgrade
+    set_revision("9999")
+    try:
+        r = api.get("/api/health")
+    finally:
+        set_revision(head_revision())
+    assert r.status_code == 503 and "newer than this version" in r.get_json()["message"]
+    assert api.get("/api/health").status_code == 200
 
 
 def test_non_json_body_to_a_json_endpoint_is_400(four_step):
