@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -26,6 +26,7 @@ def _unavailable_page(exc: EngineError):
     from web.i18n import t
 
     log.warning("503 on a page: %s (%s)", exc.message, exc.details)
+    g.database_unavailable = True  # the page header must not try the database again
     key = "not_initialised" if exc.code == "not_initialised" else "unavailable"
     return make_response(render_template("error.html", status=503, message=t(key)), 503)
 

@@ -26,12 +26,15 @@ from flask import (
     session,
     url_for,
 )
+from sqlalchemy import select
 
 from engine import definitions, documents, formdefs, identity, instances, seals, tasks
 from engine.app import ServiceUnavailable
 from engine.clock import utcnow
 from engine.errors import EngineError, Forbidden, ValidationFailed
+from engine.roles import ROLES
 from engine.seals.errors import SealRefused
+from engine.store.models import OrgUnit
 from web.downloads import file_response
 from web.i18n import LANGUAGES, current_language, t
 
@@ -58,9 +61,28 @@ def session_actor():
         return None
 
 
+def _who(actor) -> dict | None:
+    """The signed-in user's roles and unit as people read them (names in the page language,
+    not keys); the keys stay available to the template through ``me``."""
+    if actor is None:
+        return None
+    zh = current_language().startswith("zh")
+    roles = [ROLES[r][0 if zh else 1] if r in ROLES else r for r in sorted(actor.roles)]
+    unit = actor.org_unit
+    if unit and not g.get("database_unavailable"):
+        try:
+            with _engine().read() as db:
+                name = db.scalar(select(OrgUnit.name).where(OrgUnit.key == unit))
+            unit = name or unit
+        except EngineError:  # the database is away: the error page still shows who is signed in
+            pass
+    return {"roles": ("、" if zh else ", ").join(roles), "unit": unit}
+
+
 @bp.app_context_processor
 def inject():
-    return {"t": t, "lang": current_language(), "me": getattr(g, "page_actor", None)}
+    me = getattr(g, "page_actor", None)
+    return {"t": t, "lang": current_language(), "me": me, "who": _who(me)}
 
 
 @bp.get("/")

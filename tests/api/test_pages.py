@@ -53,6 +53,17 @@ def test_tasklist_claim_and_unclaim_need_csrf(app, api):
     assert "Claimable tasks" in page and "Claim" in page
 
 
+def test_the_header_names_the_users_roles_and_unit(app, api):
+    """People read names, not keys: 角色: 部门经理 · 单位: 市场部 (the keys are the tooltips)."""
+    client, _ = _sign_in(app, "department_manager")
+    who = re.search(r'data-testid="who">(.*?)</span>\s*<', client.get("/tasks").get_data(as_text=True), re.S).group(1)
+    assert "角色: 部门经理" in who and "单位: 市场部" in who and 'title="dept-1"' in who
+    assert 'title="department_manager"' in who
+    client.get("/lang/en")
+    who = re.search(r'data-testid="who">(.*?)</span>\s*<', client.get("/tasks").get_data(as_text=True), re.S).group(1)
+    assert "Role: Department manager" in who
+
+
 def test_task_page_embeds_form_and_completion_validates(app, api):
     inst, task = _complaint(api)
     client, csrf = _sign_in(app, "counter_staff")
