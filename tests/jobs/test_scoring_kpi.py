@@ -33,6 +33,7 @@ from tests.api.business_helpers import (
     candidate_task_ids,
     deploy,
     errors_of,
+    form_json,
     instance,
     instances_of,
     open_task,
@@ -41,6 +42,7 @@ from tests.api.business_helpers import (
     upload,
     work,
 )
+from tests.conftest import fixture_text
 
 OCTOBER = Period.parse("2026-10")
 FACTS = {
@@ -333,3 +335,42 @@ def test_engine_facts_agreements_signed_and_dissatisfied_complaints(kpi, engine)
             JobResult.period == "2026-11", JobResult.subject_key == "customer_manager")).scalar_one()
         assert nov["agreements_signed"] == 0 and nov["complaints_dissatisfied"] == 0 and nov["total"] == 0
         assert session.execute(select(func.count()).select_from(ScoreSheet)).scalar_one() == 4
+
+
+def test_a_one_step_review_migrated_to_the_three_step_version_follows_its_steps(api, engine):
+    """kpi_review version 1 (tests/fixtures/kpi_review_v1.bpmn, one step: the hall manager's
+    approval was final) moved to the current version: the hall manager's approval now passes
+    it on, and only the vice-president's makes the scores final."""
+    deploy_form_of(api, "kpi_review")
+    assert api.deploy_xml(fixture_text("kpi_review_v1.bpmn")).status_code == 201
+    import_rows(engine, {"customer_manager": FACTS})
+    compute(engine)
+    review = review_of(api, "hall-1")
+    assert review["definition_version"] == 1
+    deploy(api, "kpi_review")
+    r = api.post(f"/api/process-instances/{review['id']}/migration", "process_owner", json={})
+    assert r.status_code == 200 and r.get_json()["migrated"], r.get_json()
+    work(api, "hall_manager", review["id"], "review", {"decision": "approve"})
+    assert sheets(engine)["hall-1"].status == "in_review"
+    assert results(engine)[("user", "customer_manager")][1] == "draft"
+    work(api, "department_manager", review["id"], "check", {"check_decision": "approve"})
+    work(api, "vice_president", review["id"], "approve", {"approval_decision": "approve"})
+    assert sheets(engine)["hall-1"].status == "final"
+    assert results(engine)[("user", "customer_manager")][1] == "final"
+
+
+def test_a_one_step_review_left_on_version_1_still_decides_at_once(api, engine):
+    deploy_form_of(api, "kpi_review")
+    assert api.deploy_xml(fixture_text("kpi_review_v1.bpmn")).status_code == 201
+    import_rows(engine, {"customer_manager": FACTS})
+    compute(engine)
+    review = review_of(api, "hall-1")
+    deploy(api, "kpi_review")  # a newer version exists; this review stays on version 1
+    done = work(api, "hall_manager", review["id"], "review", {"decision": "approve"})
+    assert done["status"] == "completed" and sheets(engine)["hall-1"].status == "final"
+
+
+def deploy_form_of(api, form_id: str) -> None:
+    r = api.deploy_form(form_json(form_id))
+    assert r.status_code in (200, 201), r.get_json()
+
