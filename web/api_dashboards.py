@@ -99,6 +99,7 @@ class ScoreSheetSchema(Schema):
     created_at = fields.DateTime()
     decided_at = fields.DateTime(allow_none=True)
     decided_by = fields.Str(allow_none=True)
+    step = fields.Str(allow_none=True, metadata={"description": "the open step of a sheet in review (its task name)"})
 
 
 class ReportSchema(Schema):

@@ -244,6 +244,7 @@ STRINGS.update({
     "dash_status": {"zh-CN": "状态", "en": "Status"},
     "dash_truncated": {"zh-CN": "数据过多，仅显示前 {n} 行；请下载完整文件", "en": "Only the first {n} rows are shown; download the file for all"},
     "dash_decided": {"zh-CN": "审核人", "en": "Decided by"},
+    "dash_step": {"zh-CN": "当前步骤", "en": "Current step"},
     "dash_yes": {"zh-CN": "是", "en": "yes"},
     "dash_no": {"zh-CN": "否", "en": "no"},
 })

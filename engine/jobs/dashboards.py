@@ -40,7 +40,7 @@ from engine.access import MANAGER_ROLES, reads_everything
 from engine.audit_views import _cell as csv_cell  # the audit export's formula-injection guard
 from engine.errors import NotFound, ValidationFailed
 from engine.identity import Actor
-from engine.store.models import JobResult, JobRun, OrgUnit, ScoreSheet
+from engine.store.models import JobResult, JobRun, OrgUnit, ScoreSheet, Task
 
 # Process owners read these reports completely (they own the processes they measure).
 PROCESS_OWNER_JOBS = frozenset({"sla_daily_report", "process_cycle_times"})
@@ -456,11 +456,18 @@ def _visible_sheets(session: Session, actor: Actor, job: str, period: str, units
         query = query.where(ScoreSheet.unit_key.in_(sorted(mine)))
     if unit:
         query = query.where(ScoreSheet.unit_key == unit)
-    return [
+    sheets = [
         {"unit_key": s.unit_key, "status": s.status, "instance_id": s.instance_id, "created_at": s.created_at,
-         "decided_at": s.decided_at, "decided_by": s.decided_by}
+         "decided_at": s.decided_at, "decided_by": s.decided_by, "step": None}
         for s in session.execute(query.order_by(ScoreSheet.unit_key)).scalars()
     ]
+    # where an open review stands: the name of its open task (hall manager, department, vice-president)
+    waiting = {s["instance_id"]: s for s in sheets if s["status"] == "in_review" and s["instance_id"]}
+    if waiting:
+        for instance_id, name in session.execute(
+                select(Task.instance_id, Task.name).where(Task.instance_id.in_(list(waiting)), Task.status == "open")):
+            waiting[instance_id]["step"] = name
+    return sheets
 
 
 def _visible_units(session: Session, actor: Actor, job: str, period: str) -> list[str]:

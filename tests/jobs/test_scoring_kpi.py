@@ -110,6 +110,13 @@ def review_of(api, hall: str) -> dict:
     return hits[0]
 
 
+def sheet_report(api, user: str) -> list[dict]:
+    """The score sheets of October on ``user``'s dashboard (``GET /api/reports/customer_manager_kpi``)."""
+    r = api.get("/api/reports/customer_manager_kpi?period=2026-10", user)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["sheets"]
+
+
 def approve_all(api, instance_id: str) -> dict:
     """The three steps approve; returns the instance."""
     work(api, "hall_manager", instance_id, "review", {"decision": "approve"})
@@ -141,7 +148,11 @@ def test_scores_go_through_hall_department_and_vice_president_and_only_then_are_
     for wrong in ("manager_hall2", "customer_manager", "counter_staff", "duty_manager"):
         assert_forbidden(api, wrong, task["id"])
     assert results(engine)[("user", "customer_manager")][1] == "draft"
+    assert [(s["unit_key"], s["step"]) for s in sheet_report(api, "customer_manager")] == [
+        ("hall-1", "审核评分表 Review score sheet")]
     work(api, "hall_manager", hall1["id"], "review", {"decision": "approve", "review_comment": "同意"})
+    # where the review stands, for the people scored and their managers
+    assert [s["step"] for s in sheet_report(api, "customer_manager")] == ["部门复核评分表 Department check"]
     # the hall manager's approval passes the sheet to the department over the hall; still a draft
     assert sheets(engine)["hall-1"].status == "in_review"
     assert results(engine)[("user", "customer_manager")][1] == "draft"
@@ -159,8 +170,10 @@ def test_scores_go_through_hall_department_and_vice_president_and_only_then_are_
     assert approval["org_unit"] is None and approval["candidate_groups"] == ["vice_president"]
     for wrong in ("hall_manager", "department_manager"):
         assert_forbidden(api, wrong, approval["id"])
+    assert [s["step"] for s in sheet_report(api, "hall_manager")] == ["审批评分表 Vice-president approval"]
     done = work(api, "vice_president", hall1["id"], "approve", {"approval_decision": "approve"})
     assert done["status"] == "completed"
+    assert [(s["status"], s["step"]) for s in sheet_report(api, "hall_manager")] == [("final", None)]
     assert "end_approved" in instance(api, hall1["id"])["completed_elements"]
 
     rows = results(engine)
