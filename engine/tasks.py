@@ -208,7 +208,7 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     cleaned = seals.on_task_complete(engine, uow, task, inst, spiff_task, cleaned)
     if {"score_review", "record"} & set(task.properties or {}):  # KPI score reviews, inspections (engine/jobs)
         from engine.jobs import review as job_review
-        cleaned = job_review.on_task_complete(uow, task, inst, cleaned)
+        cleaned = job_review.on_task_complete(uow, task, inst, definition, cleaned)
     now = utcnow()
     claimed_at = task.claimed_at or now
     done = session.connection().execute(

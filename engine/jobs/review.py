@@ -54,10 +54,11 @@ STAGES = {
 SINGLE_STEP = Stage("decision", "reject_reason", "review_comment", final=True)  # kpi_review version 1
 
 
-def on_task_complete(uow, task, inst, cleaned: dict) -> dict:
+def on_task_complete(uow, task, inst, definition, cleaned: dict) -> dict:
+    """``definition``: the instance's current process definition (already loaded by the caller)."""
     props = task.properties or {}
     if props.get("score_review"):
-        return decide_review(uow, props["score_review"], task, inst, cleaned)
+        return decide_review(uow, props["score_review"], task, inst, definition, cleaned)
     if props.get("record") == "inspection":
         return record_inspection(uow, task, inst, cleaned)
     return cleaned
@@ -66,23 +67,20 @@ def on_task_complete(uow, task, inst, cleaned: dict) -> dict:
 # --------------------------------------------------------------------------- score sheet review
 
 
-def _current_properties(uow, inst, task) -> dict:
+def _current_properties(definition, task) -> dict:
     """The task's properties in the instance's current definition. A task row keeps the
     properties of the version it was created in, but an instance migrated to a newer version
     follows that version's steps: a one-step review moved to the three-step version must not
     make the scores final at the hall manager's approval."""
-    from engine import definitions
-
-    definition = definitions.by_id(uow.engine, uow.session, inst.definition_id)
     info = ((definition.meta or {}).get("elements") or {}).get(task.element_id) or {}
     return info.get("properties") or task.properties or {}
 
 
-def decide_review(uow, job: str, task, inst, cleaned: dict) -> dict:
+def decide_review(uow, job: str, task, inst, definition, cleaned: dict) -> dict:
     session = uow.session
     if job not in REVIEWED_JOBS:
         raise Conflict(f"task property score_review={job!r} names no reviewed job ({', '.join(REVIEWED_JOBS)})")
-    stage_key = _current_properties(uow, inst, task).get("review_stage")
+    stage_key = _current_properties(definition, task).get("review_stage")
     stage = STAGES.get(stage_key) if stage_key else SINGLE_STEP
     if stage is None:
         raise Conflict(f"task property review_stage={stage_key!r} is not one of {', '.join(STAGES)}")
