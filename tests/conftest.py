@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -82,22 +84,37 @@ def sqlite_template(tmp_path_factory):
     return path, tokens
 
 
-@pytest.fixture(scope="session")
-def pg_database(tmp_path_factory):
+def require_postgres(why: str = "PostgreSQL") -> None:
+    """Skip the test when PostgreSQL is not reachable, or fail it under BPM_REQUIRE_POSTGRES=1."""
     if not _pg_available():
         if os.environ.get("BPM_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL required but not reachable at {PG_URL}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    name = f"bpm_test_{uuid.uuid4().hex[:10]}"
+        pytest.skip(f"{why} not reachable at {PG_URL}")
+
+
+@contextmanager
+def temporary_pg_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """The URL of a new PostgreSQL database (empty, or a copy of the database ``template``),
+    dropped afterwards even while sessions are still connected to it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = _pg_admin_url().rsplit("/", 1)[0] + f"/{name}"
-    tokens = _seed(url, tmp_path_factory.mktemp("pg"))
-    yield url, tokens
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+        try:
+            yield _pg_admin_url().rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database(tmp_path_factory):
+    require_postgres("PostgreSQL")
+    with temporary_pg_database("bpm_test") as url:
+        yield url, _seed(url, tmp_path_factory.mktemp("pg"))
 
 
 def _truncate(url: str) -> None:

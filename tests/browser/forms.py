@@ -23,6 +23,18 @@ def bpm_cli(var, *args) -> str:
     return done.stdout
 
 
+def open_task(page, base: str, process: str, name: str) -> str:
+    """Open the claimable/own ``process`` task called ``name`` from the tasklist; returns its id."""
+    page.goto(f"{base}/tasks?process={process}")
+    item = page.locator("li.task", has_text=name).first
+    item.wait_for()
+    task_id = item.get_attribute("data-task-id")
+    item.get_by_role("link", name="办理").click()
+    page.wait_for_url(f"{base}/tasks/{task_id}")
+    page.locator(".fjs-form").wait_for()
+    return task_id
+
+
 def fill(locator, value: str) -> None:
     """Type into a form-js field and leave it, so its debounced change is applied at once."""
     locator.fill(value)

@@ -15,6 +15,7 @@ import pytest
 from tests.browser.conftest import shot, sign_in
 from tests.browser.forms import api_headers as _api
 from tests.browser.forms import bpm_cli as _bpm
+from tests.browser.forms import open_task
 from tests.browser.forms import settled as _settled
 from tests.browser.forms import submit_task as _submit
 
@@ -40,13 +41,7 @@ def test_the_duty_manager_picks_the_inspected_staff_from_the_hall_list(staff, se
     page.goto(f"{base}/start")
     page.locator("li[data-process-key=counter_inspection] button[type=submit]").click()
     page.wait_for_url(f"{base}/tasks")
-    page.goto(f"{base}/tasks?process=counter_inspection")
-    item = page.locator("li.task", has_text="服务检查打分").first
-    item.wait_for()
-    task_id = item.get_attribute("data-task-id")
-    item.get_by_role("link", name="办理").click()
-    page.wait_for_url(f"{base}/tasks/{task_id}")
-    page.locator(".fjs-form").wait_for()
+    task_id = open_task(page, base, "counter_inspection", "服务检查打分")
 
     field = page.locator(".fjs-form-field-select").first
     assert "被检查营业员" in field.inner_text()

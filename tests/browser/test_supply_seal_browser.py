@@ -17,6 +17,7 @@ from tests.browser.conftest import sign_in
 from tests.browser.forms import api_headers as _api
 from tests.browser.forms import choose as _choose
 from tests.browser.forms import fill as _fill
+from tests.browser.forms import open_task
 from tests.browser.forms import settled as _settled
 from tests.browser.forms import submit_task as _submit
 
@@ -28,17 +29,8 @@ pytestmark = pytest.mark.browser
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 
 
-
 def _open_task(page, base: str, name: str) -> str:
-    """Open the claimable/own task called ``name`` from the tasklist; returns its id."""
-    page.goto(f"{base}/tasks?process=supply_approval")
-    item = page.locator("li.task", has_text=name).first
-    item.wait_for()
-    task_id = item.get_attribute("data-task-id")
-    item.get_by_role("link", name="办理").click()
-    page.wait_for_url(f"{base}/tasks/{task_id}")
-    page.locator(".fjs-form").wait_for()
-    return task_id
+    return open_task(page, base, "supply_approval", name)
 
 
 def test_officer_head_clerk_supply_with_seal(server, bpm_server, browser_page, tmp_path):

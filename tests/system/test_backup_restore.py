@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import stat
 import subprocess
 import sys
 import tarfile
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -30,38 +30,19 @@ from engine.audit_checkpoint import verify as verify_audit
 from engine.config import load_settings
 from engine.retention import encode_row
 from engine.store.models import Base
-from tests.conftest import Api, _pg_admin_url, _pg_available, _seed, fixture_text
+from tests.conftest import Api, _seed, fixture_text, require_postgres, temporary_pg_database
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 AUDIT_TABLES = {"bpm_audit_event", "bpm_audit_head"}
 
 
-def _pg_admin():
-    if not _pg_available():
-        if os.environ.get("BPM_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL required but not reachable")
-        pytest.skip("PostgreSQL not reachable")
-    return create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-
-
-def _pg_url(name: str) -> str:
-    return _pg_admin_url().rsplit("/", 1)[0] + f"/{name}"
-
-
 @pytest.fixture(scope="session")
 def pg_seeded_template(tmp_path_factory):
-    """A seeded PostgreSQL database that tests copy (CREATE DATABASE ... TEMPLATE)."""
-    admin = _pg_admin()
-    name = f"bpm_backup_tpl_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        tokens = _seed(_pg_url(name), tmp_path_factory.mktemp("pg-backup-seed"))
-        yield name, tokens
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """A seeded PostgreSQL database that tests copy (CREATE DATABASE ... TEMPLATE): its name."""
+    require_postgres()
+    with temporary_pg_database("bpm_backup_tpl") as url:
+        tokens = _seed(url, tmp_path_factory.mktemp("pg-backup-seed"))
+        yield url.rsplit("/", 1)[1], tokens
 
 
 @pytest.fixture
@@ -69,30 +50,22 @@ def databases(request, tmp_path):
     """``new(seeded=False)`` -> ``(url, tokens)`` of a new database of the test's kind: empty,
     or a copy of the seeded template (users and tokens); PostgreSQL ones are dropped afterwards."""
     kind = request.param
-    created: list[str] = []
-    admin = _pg_admin() if kind == "postgresql" else None
+    if kind == "postgresql":
+        require_postgres()
 
-    def new(seeded: bool = False) -> tuple[str, dict]:
-        if kind == "sqlite":
-            path = tmp_path / f"db-{uuid.uuid4().hex[:8]}.sqlite3"
-            tokens = {}
-            if seeded:
-                template, tokens = request.getfixturevalue("sqlite_template")
-                shutil.copy(template, path)
-            return f"sqlite:///{path}", tokens
-        name = f"bpm_backup_{uuid.uuid4().hex[:10]}"
-        template, tokens = request.getfixturevalue("pg_seeded_template") if seeded else (None, {})
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
-        created.append(name)
-        return _pg_url(name), tokens
+    with ExitStack() as created:
+        def new(seeded: bool = False) -> tuple[str, dict]:
+            if kind == "sqlite":
+                path = tmp_path / f"db-{uuid.uuid4().hex[:8]}.sqlite3"
+                tokens = {}
+                if seeded:
+                    template, tokens = request.getfixturevalue("sqlite_template")
+                    shutil.copy(template, path)
+                return f"sqlite:///{path}", tokens
+            template, tokens = request.getfixturevalue("pg_seeded_template") if seeded else (None, {})
+            return created.enter_context(temporary_pg_database("bpm_backup", template)), tokens
 
-    yield new
-    if admin is not None:
-        with admin.connect() as conn:
-            for name in created:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        yield new
 
 
 both = pytest.mark.parametrize("databases", ["sqlite", "postgresql"], indirect=True)

@@ -14,15 +14,15 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import uuid
 from contextlib import closing
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from engine.app import BpmEngine
 from engine.config import load_settings
+from tests.conftest import temporary_pg_database
 
 CLIENT_BOUND = 30  # seconds: a request that has not returned by then hangs
 ZH = "数据库暂时不可用"
@@ -235,17 +235,9 @@ def empty_database(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    from tests.conftest import _pg_admin_url
-
     request.getfixturevalue("pg_database")  # skips (or fails when required) without PostgreSQL
-    name = f"bpm_empty_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield _pg_admin_url().rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with temporary_pg_database("bpm_empty") as url:
+        yield url
 
 
 def test_a_database_never_set_up_says_to_run_bpm_init(empty_database, tmp_path):

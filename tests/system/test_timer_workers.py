@@ -25,13 +25,12 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from engine import instances
 from engine.app import BpmEngine
@@ -43,7 +42,7 @@ from engine.identity import Actor
 from engine.store.migrate import upgrade
 from engine.store.models import AuditEvent, Task, Timer
 from engine.timers import fire_due
-from tests.conftest import FIXTURES, PG_URL, ROOT, _pg_admin_url, _pg_available
+from tests.conftest import FIXTURES, ROOT, require_postgres, temporary_pg_database
 
 STARTER = Actor("counter_staff", frozenset({"counter_staff"}))
 INSTANCES = 200
@@ -56,22 +55,10 @@ WAIT_SECONDS = 60  # bound on waiting for the workers to drain every due timer
 @pytest.fixture
 def pg_url():
     """A fresh, migrated PostgreSQL database, dropped afterwards."""
-    if not _pg_available():
-        if os.environ.get("BPM_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL required but not reachable at {PG_URL}")
-        pytest.skip(f"timer worker tests need PostgreSQL (FOR UPDATE SKIP LOCKED); not reachable at {PG_URL}")
-    name = f"bpm_timer_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = _pg_admin_url().rsplit("/", 1)[0] + f"/{name}"
-    try:
+    require_postgres("timer worker tests need PostgreSQL (FOR UPDATE SKIP LOCKED);")
+    with temporary_pg_database("bpm_timer") as url:
         upgrade(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
