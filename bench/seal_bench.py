@@ -118,8 +118,7 @@ def main() -> None:
         tpl = template("supply_approval")
         provider = get_provider()
         warm = reviewed(engine, officer, head, 9999)
-        with engine.uow(head) as uow:
-            tasks.complete(engine, uow, open_task(engine, warm, "seal"), {"seal_confirm": True, "seal_pin": PIN})
+        tasks.complete_task(engine, head, open_task(engine, warm, "seal"), {"seal_confirm": True, "seal_pin": PIN})
 
         render_t, sign_t, seal_task_t, countersign_t, verify1_t, verify2_t = [], [], [], [], [], []
         sizes = []
@@ -134,8 +133,8 @@ def main() -> None:
                 render_t.append(time.perf_counter() - t0)
                 png, _ = unit_seal(session, head.org_unit)
             t0 = time.perf_counter()
+            unlocked = credentials.open_seal(engine, head, PIN)
             with engine.uow(head) as uow:
-                unlocked = credentials.unlock_seal(uow.session, engine.settings, head, PIN, {})
                 signer = Signer(unlocked.key, unlocked.certificate, unlocked.chain, name=head.username, reason="bench")
                 sealed = provider.sign(pdf, signer, positions["seal"], Appearance(png), certify=True,
                                        prepare=[positions["clerk_confirmation"]])
@@ -149,8 +148,7 @@ def main() -> None:
             iid = reviewed(engine, officer, head, 2 * i + 1)
             task_id = open_task(engine, iid, "seal")
             t0 = time.perf_counter()
-            with engine.uow(head) as uow:
-                _, inst = tasks.complete(engine, uow, task_id, {"seal_confirm": True, "seal_pin": PIN})
+            _, inst, _ = tasks.complete_task(engine, head, task_id, {"seal_confirm": True, "seal_pin": PIN})
             seal_task_t.append(time.perf_counter() - t0)
             sealed_id = inst.data["sealed_document"]
             task_id = open_task(engine, iid, "maintain")

@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine import sandbox
 from engine.audit import append_events
 from engine.clock import utcnow
 from engine.config import Settings, load_settings
@@ -106,6 +107,7 @@ class BpmEngine:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        sandbox.configure(self.settings.script_limits)
         self.db = Database(self.settings.database_url, connect_timeout=self.settings.db_connect_timeout)
         self.specs = SpecCache()
         self.form_cache: dict[tuple[str, int], dict] = {}

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from engine.access import check_scope, task_scope
 from engine.expressions import ExpressionError, check_expression, check_script, evaluate
 from engine.roles import is_known_role
 
@@ -201,10 +202,6 @@ def _check_linked_start(el_id: str | None, props: dict, meta: dict, errors: list
             errors.append(_err(el_id, f"startProcess {target!r} is not a process id"))
 
 
-# where a user task's candidates are looked for (engine/progress.py scoped_unit)
-CANDIDATE_SCOPES = ("starter_unit", "parent_unit")
-
-
 def _check_option_providers(el_id: str | None, kind: str, props: dict, errors: list[dict]) -> None:
     """``options.<key>`` properties (engine/options.py): a known provider, on a user task."""
     from engine import options
@@ -244,10 +241,11 @@ def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Cal
             errors.append(_err(el_id, "user task has no camunda:formKey: name the form it shows"))
         elif not form_exists(form_key):
             errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first"))
-        info.update(candidate_groups=groups, form_key=form_key)
-        scope = props.get("candidateScope")
-        if scope is not None and scope not in CANDIDATE_SCOPES:
-            errors.append(_err(el_id, f"candidateScope {scope!r} is not one of {', '.join(CANDIDATE_SCOPES)}"))
+        # the unit boundary (engine/access.py): the instance's unit unless the model says otherwise
+        info.update(candidate_groups=groups, form_key=form_key, scope=task_scope(props))
+        problem = check_scope(props.get("candidateScope"))
+        if problem:
+            errors.append(_err(el_id, problem))
         try:
             from engine.sla import parse_policy
 
@@ -295,6 +293,32 @@ def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Cal
         meta["elements"][el_id] = info
 
 
+MESSAGE_PROPERTIES = ("sendableBy", "payloadForm")
+
+
+def _messages(root, form_exists: Callable[[str], bool], errors: list[dict]) -> dict:
+    """``{name: {senders, form}}`` of the document's messages. A message is the engine's own
+    unless it declares ``sendableBy`` (roles that may send it through the API) and optionally
+    ``payloadForm`` (the form its payload is validated against)."""
+    out = {}
+    for msg in root.iterfind("bpmn:message", NS):
+        props, name, el_id = _properties(msg), msg.get("name") or msg.get("id"), msg.get("id")
+        for key in props:
+            if key not in MESSAGE_PROPERTIES:
+                errors.append(_err(el_id, f"unknown message property {key!r}: known are {', '.join(MESSAGE_PROPERTIES)}"))
+        senders = _split_roles(props.get("sendableBy"))
+        for role in senders:
+            if not is_known_role(role):
+                errors.append(_err(el_id, f"unknown role {role!r} in sendableBy"))
+        form = props.get("payloadForm")
+        if form and not form_exists(form):
+            errors.append(_err(el_id, f"form {form!r} does not exist: deploy it first"))
+        if form and not senders:
+            errors.append(_err(el_id, "payloadForm without sendableBy: name the roles that may send the message"))
+        out[name] = {"senders": senders, "form": form}
+    return out
+
+
 def read_model(root, form_exists: Callable[[str], bool],
                process_exists: Callable[[str], bool] | None = None) -> ParsedModel:
     """Apply our rules to a schema-valid document and collect its metadata."""
@@ -336,12 +360,18 @@ def read_model(root, form_exists: Callable[[str], bool],
             parse_cycle(cycle)
         except ValueError as exc:
             errors.append(_err(pid, str(exc)))
+    from engine.schedules import check_units
+
+    problem = check_units(meta["properties"].get("schedule.units"))
+    if problem:
+        errors.append(_err(pid, problem))
     for lane in process.iterfind(".//bpmn:lane", NS):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             meta["lanes"][(ref.text or "").strip()] = lane.get("name") or lane.get("id")
     for el in process.iter():
         if isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN_NS}}}") and el is not process:
             _check_element(el, process, meta, errors, form_exists)
+    meta["messages"] = _messages(root, form_exists, errors)
     for el_id, target in meta.pop("linked"):
         if process_exists is not None and target != pid and not process_exists(target):
             errors.append(_err(el_id, f"startProcess {target!r} is not deployed: deploy it first"))

@@ -68,9 +68,10 @@ def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=
             existing = {u["username"] for u in svc.list_users(uow.session, SYSTEM)}
             for role, (zh, en) in ROLES.items():
                 if role not in existing:
-                    identity.add_user(uow.session, role, demo_password, [role], display_name=f"{zh} ({en})",
-                                      org_unit=DEMO_USER_UNITS.get(role, "hall-1"))
-                    uow.audit("user_created", username=role, roles=[role])
+                    user = identity.add_user(uow.session, role, demo_password, [role], display_name=f"{zh} ({en})",
+                                             org_unit=DEMO_USER_UNITS.get(role, "hall-1"))
+                    after = {k: v for k, v in svc.user_to_dict(uow.session, user).items() if k != "created_at"}
+                    uow.audit("user_created", username=role, after=after)
         echo(f"demo users (username = role, password: {demo_password}): {', '.join(ROLES)}")
         # --- electronic seal (engine/seals): organisation CA, system signer, the demo head's seal ---
         from engine.seals.admin import setup_demo_seal

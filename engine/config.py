@@ -18,7 +18,20 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
-DB_CONNECT_TIMEOUT = 5  # seconds; see engine.store.db.make_engine
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+DB_CONNECT_TIMEOUT = 5
+# What one user (or, for sign-ins, one client address) may do; see web/ratelimits.py.
+RATE_LIMITS = {
+    "starts": "30/minute;500/hour",  # instances started per user
+    "completions": "120/minute;2000/hour",  # tasks completed per user
+    "uploads": "30/minute;500/hour",  # files uploaded per user
+    "logins": "30/minute;300/hour",  # sign-in attempts per client address
+    "failed_logins": "10/minute;50/hour",  # failed sign-ins per client address (password spraying)
+}  # seconds; see engine.store.db.make_engine
 
 
 @dataclass(frozen=True)
@@ -51,7 +64,24 @@ class Settings:
     audit_retention_days: int = 10 * 365  # audit events are never deleted inside this period
     archive_dir: Path | None = None  # default <var_dir>/archive
     db_connect_timeout: int = DB_CONNECT_TIMEOUT  # BPM_DB_CONNECT_TIMEOUT: fail fast when PostgreSQL is away
+    # limits of model scripts and expressions (engine/sandbox) and of an instance's data
+    script_cpu_seconds: float = 2.0  # BPM_SCRIPT_CPU_SECONDS: CPU time of one script or expression
+    script_wall_seconds: float = 5.0  # BPM_SCRIPT_WALL_SECONDS: after this the worker is killed
+    script_memory_mb: int = 256  # BPM_SCRIPT_MEMORY_MB: memory a script may take
+    script_workers: int = 2  # BPM_SCRIPT_WORKERS: sandbox worker processes per server process
+    max_data_bytes: int = 2**20  # BPM_MAX_DATA_BYTES: an instance's data (JSON), and what a script may leave
+    # rate limits (web/ratelimits.py): BPM_RATE_LIMIT_<KIND> in Flask-Limiter's syntax, e.g. "30/minute;500/hour"
+    rate_limits: dict = field(default_factory=lambda: dict(RATE_LIMITS))
+    rate_limit_storage: str | None = None  # BPM_RATE_LIMIT_STORAGE: memory:// (SQLite default), bpmdb:// (PostgreSQL)
     extra: dict = field(default_factory=dict)
+
+    @property
+    def script_limits(self):
+        from engine.sandbox import Limits
+
+        return Limits(cpu_seconds=self.script_cpu_seconds, wall_seconds=self.script_wall_seconds,
+                      memory_bytes=self.script_memory_mb * 2**20, max_output_bytes=self.max_data_bytes,
+                      workers=self.script_workers)
 
     @property
     def is_sqlite(self) -> bool:
@@ -80,6 +110,13 @@ def load_settings(**overrides) -> Settings:
         audit_retention_days=_int("BPM_AUDIT_RETENTION_DAYS", 10 * 365),
         archive_dir=Path(os.environ["BPM_ARCHIVE_DIR"]) if os.environ.get("BPM_ARCHIVE_DIR") else None,
         db_connect_timeout=max(2, _int("BPM_DB_CONNECT_TIMEOUT", DB_CONNECT_TIMEOUT)),
+        script_cpu_seconds=_float("BPM_SCRIPT_CPU_SECONDS", 2.0),
+        script_wall_seconds=_float("BPM_SCRIPT_WALL_SECONDS", 5.0),
+        script_memory_mb=_int("BPM_SCRIPT_MEMORY_MB", 256),
+        script_workers=max(1, _int("BPM_SCRIPT_WORKERS", 2)),
+        max_data_bytes=_int("BPM_MAX_DATA_BYTES", 2**20),
+        rate_limits={k: os.environ.get(f"BPM_RATE_LIMIT_{k.upper()}") or v for k, v in RATE_LIMITS.items()},
+        rate_limit_storage=os.environ.get("BPM_RATE_LIMIT_STORAGE") or None,
     )
     values.update(overrides)
     return Settings(**values)

@@ -105,7 +105,7 @@ def _apply(uow, state: HallState, level: int, waiting: int, open_counters: int) 
                 try:
                     deliver(uow, alert["instance_id"], CLEARED_MESSAGE,
                             {"cleared_level": level, "waiting": waiting, "open_counters": open_counters},
-                            check_access=False)
+                            internal=True)
                 except Conflict:
                     pass  # the alert was already closed by hand
             else:

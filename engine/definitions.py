@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import formdefs
+from engine.access import task_scope
 from engine.bpmn_model import validate_document
 from engine.clock import utcnow
 from engine.errors import Forbidden, NotFound, ValidationFailed
@@ -33,6 +34,7 @@ def definition_to_dict(row: ProcessDefinition) -> dict:
                 "element_id": eid,
                 "name": el.get("name"),
                 "candidate_groups": el.get("candidate_groups", []),
+                "scope": el.get("scope") or task_scope(el.get("properties")),
                 "form_key": el.get("form_key"),
                 "lane": meta.get("lanes", {}).get(eid),
                 "properties": el.get("properties", {}),

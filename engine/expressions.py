@@ -10,9 +10,17 @@ replaces it:
 * scripts are checked and compiled with RestrictedPython and run with guarded
   builtins; top-level JSON-like variables become task data.
 
+**Resource limits.** Every script, and every expression that could loop or build large
+values (calls beyond a few bounded functions, comprehensions, ``*``, ``**``), runs in a
+worker process under CPU time, memory and output size limits (``engine.sandbox``); a
+breach is an :class:`ExpressionError` naming the limit, which the runtime turns into an
+incident. Plain comparisons of data (``decision == "approve"``) cost what their input
+costs and are evaluated here, in process, in microseconds.
+
 ``check_expression``/``check_script`` are static (deploy-time) checks; ``evaluate``
-and ``execute_script`` run the code. ``SandboxScriptEngine`` plugs both into
-SpiffWorkflow. Every failure is reported as ``ExpressionError``.
+and ``execute_script`` run the code. This module imports nothing of SpiffWorkflow so
+that the worker process stays small; ``engine.sandbox.spiff`` plugs it into SpiffWorkflow.
+Every failure is reported as ``ExpressionError``.
 """
 from __future__ import annotations
 
@@ -33,11 +41,9 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr_raise,
 )
-from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
-from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from engine.datefuncs import DATE_FUNCTIONS
+from engine.jsondata import MAX_DEPTH
 
 MAX_EXPRESSION_LENGTH = 10_000
 MAX_SCRIPT_LENGTH = 100_000
@@ -77,11 +83,13 @@ _EXPR_NODES = (
 
 
 class ExpressionError(ValueError):
-    """An expression or script is not allowed or failed; the message says why."""
+    """An expression or script is not allowed or failed; the message says why. ``limit`` names
+    the resource limit it breached (``cpu``, ``memory``, ``output``, ``time``), if any."""
 
-    def __init__(self, message: str, lineno: int | None = None) -> None:
+    def __init__(self, message: str, lineno: int | None = None, limit: str | None = None) -> None:
         super().__init__(message)
         self.lineno = lineno
+        self.limit = limit
 
 
 class ExpressionSyntaxError(ExpressionError, SyntaxError):
@@ -187,8 +195,47 @@ def _evaluator() -> simpleeval.EvalWithCompoundTypes:
     return ev
 
 
+# What an expression may use and still be evaluated in process: its cost is bounded by the
+# size of its input (the instance data, itself bounded) and of its source. Anything else
+# (other calls, comprehensions, ``*``, ``**``) may loop or amplify and goes to a worker.
+_INLINE_NODES = (
+    ast.Expression, ast.Constant, ast.Name, ast.Load, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not,
+    ast.USub, ast.UAdd, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
+    ast.Is, ast.IsNot, ast.IfExp, ast.Subscript, ast.Slice, ast.List, ast.Tuple, ast.Dict, ast.BinOp,
+    ast.Add, ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Call, ast.Attribute, ast.keyword)
+_INLINE_FUNCTIONS = frozenset({"len", "abs", "round", "int", "float", "bool", "str", "min", "max", "any", "all",
+                               "now", "today", "add_days", "date_time", "days_between"})
+_INLINE_METHODS = frozenset({"get", "lower", "upper", "strip", "lstrip", "rstrip", "startswith", "endswith",
+                             "isdigit", "isalpha", "isalnum", "isspace", "isnumeric", "isdecimal", "keys", "values",
+                             "items", "casefold", "is_integer"})
+
+
+@functools.lru_cache(maxsize=4096)
+def is_inline(source: str) -> bool:
+    """True when a checked expression is evaluated in process (see ``_INLINE_NODES``)."""
+    for node in ast.walk(ast.parse(source.strip(), mode="eval")):
+        if not isinstance(node, _INLINE_NODES):
+            return False
+        if isinstance(node, ast.Call) and not (
+                (isinstance(node.func, ast.Name) and node.func.id in _INLINE_FUNCTIONS)
+                or (isinstance(node.func, ast.Attribute) and node.func.attr in _INLINE_METHODS)):
+            return False
+    return True
+
+
 def evaluate(source: str, names: dict) -> Any:
-    """Evaluate a checked expression with ``names`` (the task data) as variables."""
+    """Evaluate a checked expression with ``names`` (the task data) as variables, in process
+    when it :func:`is_inline`, else in a worker under the sandbox's limits."""
+    _compile_expression(source)
+    if is_inline(source):
+        return evaluate_here(source, names)
+    from engine.sandbox import pool
+
+    return pool().evaluate(source, names)
+
+
+def evaluate_here(source: str, names: dict) -> Any:
+    """Evaluate a checked expression in this process (the worker's side of :func:`evaluate`)."""
     node = _compile_expression(source)
     ev = _evaluator()
     ev.names = names
@@ -198,6 +245,8 @@ def evaluate(source: str, names: dict) -> Any:
         raise ExpressionError(f"name '{err.name}' is not defined") from None
     except simpleeval.InvalidExpression as err:
         raise ExpressionError(str(err)) from None
+    except MemoryError:
+        raise  # a breach of the worker's memory limit (engine.sandbox.worker)
     except Exception as err:
         raise ExpressionError(f"{type(err).__name__}: {err}") from err
     finally:
@@ -268,78 +317,50 @@ def _is_json_like(value: Any, depth: int = 0) -> bool:
         return math.isfinite(value)  # inf/nan would be served back as invalid JSON
     if value is None or type(value) in (str, int, bool):
         return True
-    if depth > 100 or type(value) not in (list, dict):
+    if depth > MAX_DEPTH or type(value) not in (list, dict):
         return False
     items = value.items() if type(value) is dict else enumerate(value)
     return all(_is_json_like(k, depth + 1) and _is_json_like(v, depth + 1) for k, v in items)
 
 
 def execute_script(source: str, data: dict, external_context: dict | None = None) -> None:
-    """Run a checked script; top-level JSON-like variables are written back into ``data``.
+    """Run a checked script in a worker under the sandbox's limits; top-level JSON-like
+    variables are written back into ``data``.
 
     ``data`` is only updated when the script succeeds (names deleted with ``del`` are
     removed). ``external_context`` names are readable but not copied into ``data``.
     """
+    _compile_script(source)  # a refused script never reaches a worker
+    from engine.sandbox import pool
+
+    changed, deleted = pool().execute(source, data, external_context)
+    for key in deleted:
+        data.pop(key, None)
+    data.update(changed)
+
+
+def execute_here(source: str, data: dict, external_context: dict | None = None) -> tuple[dict, list[str]]:
+    """Run a checked script in this process (the worker's side of :func:`execute_script`);
+    return what it set (JSON-like values only) and the names it deleted."""
     code = _compile_script(source)
     originals = {**(external_context or {}), **data}
     namespace = {**originals, **_SCRIPT_GLOBALS}
     try:
         exec(code, namespace)  # noqa: S102 - restricted bytecode with guarded builtins
+    except MemoryError:
+        raise  # a breach of the worker's memory limit (engine.sandbox.worker)
     except Exception as err:
         frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == "<script>"]
         lineno = frames[-1].lineno if frames else None
         where = f"line {lineno}: " if lineno else ""
         raise ExpressionError(f"{where}{type(err).__name__}: {err}", lineno) from err
-    for key in [k for k in data if k not in namespace]:
-        del data[key]
+    deleted = [k for k in data if k not in namespace]
+    changed = {}
     for key, value in namespace.items():
         if key in _SCRIPT_GLOBALS or (key in originals and value is originals[key]):
             continue
         if _is_json_like(value):
-            data[key] = value
-        else:
-            data.pop(key, None)
-
-
-class SandboxEnvironment(BasePythonScriptEngineEnvironment):
-    """Spiff environment; some Spiff code calls ``script_engine.environment`` directly."""
-
-    def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
-        return evaluate(expression, {**external_context, **context} if external_context else context)
-
-    def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
-        execute_script(script, context, external_context)
-        return True
-
-    def call_service(self, context: dict, **kwargs: Any) -> Any:
-        raise ExpressionError("service tasks are not supported")
-
-
-class SandboxScriptEngine(PythonScriptEngine):
-    """SpiffWorkflow script engine running every expression and script in the sandbox."""
-
-    def __init__(self) -> None:
-        super().__init__(environment=SandboxEnvironment())
-
-    def validate(self, expression: str) -> None:
-        check_expression(expression)
-
-    def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
-        try:
-            return self.environment.evaluate(expression, task.data, external_context)
-        except ExpressionError as err:
-            raise WorkflowTaskException(
-                f"Error evaluating expression '{expression}': {err}", task=task, exception=err) from err
-
-    def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
-        try:
-            return self.environment.execute(script, task.data, external_context)
-        except ExpressionError as err:
-            lines = script.splitlines()
-            line = lines[err.lineno - 1] if err.lineno and err.lineno <= len(lines) else None
-            raise WorkflowTaskException(
-                f"Error executing script of '{task.task_spec.bpmn_name or task.task_spec.name}': {err}",
-                task=task, exception=err, line_number=err.lineno, error_line=line) from err
-
-    def call_service(self, task: Any, **kwargs: Any) -> Any:
-        raise WorkflowTaskException("service tasks are not supported", task=task)
+            changed[key] = value
+        elif key in data:
+            deleted.append(key)
+    return changed, deleted

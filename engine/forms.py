@@ -31,6 +31,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import re2
 from marshmallow import Schema, ValidationError, fields, missing, pre_load
 
 __all__ = [
@@ -257,24 +258,17 @@ def _is_scalar(value: Any) -> bool:
     return isinstance(value, (str, bool)) or _is_number(value)
 
 
-def _js_regex(pattern: str) -> re.Pattern:
-    """Compile a JS-style pattern: ``$`` means end of input and ``\\d``/``\\w`` are ASCII."""
-    out, i, in_class = [], 0, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            out.append(pattern[i:i + 2])
-            i += 2
-            continue
-        if ch == "[":
-            in_class = True
-        elif ch == "]":
-            in_class = False
-        elif ch == "$" and not in_class:
-            ch = r"\Z"
-        out.append(ch)
-        i += 1
-    return re.compile("".join(out), re.ASCII)
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is a form error, not a server log line
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_pattern(pattern: str):
+    """A form field's ``validate.pattern`` compiled with RE2, a linear-time engine (no
+    backtracking: ``(a|aa)+$`` cannot take exponential time). Its syntax is JavaScript's for the
+    patterns people write: ``$`` is the end of the input, ``\\d`` and ``\\w`` are ASCII.
+    Lookaround and backreferences are refused (``re2.error``): such a pattern never deploys."""
+    return re2.compile(pattern, _RE2_OPTIONS)
 
 
 class _Analyzer:
@@ -283,6 +277,7 @@ class _Analyzer:
     def __init__(self) -> None:
         self.errors: list[dict] = []
         self.root: dict = {}
+        self.in_rows = 0  # inside a dynamic list's rows
 
     def error(self, component: str, message: str) -> None:
         self.errors.append({"component": component, "message": message})
@@ -320,7 +315,9 @@ class _Analyzer:
             self.check_validate(comp, name)
             rows = _Rows(comp, hides)
             if self.insert(level, prefix + comp["path"].split("."), rows, name):
+                self.in_rows += 1
                 self.walk(comp.get("components", []), rows.children, [], [], loc + ".components", depth + 1)
+                self.in_rows -= 1
             return None
         if ctype in DISPLAY_TYPES and (ctype != "expression" or comp.get("key") in (None, "")):
             return None
@@ -329,6 +326,8 @@ class _Analyzer:
         if ctype in INPUT_TYPES:
             self.check_validate(comp, name)
             self.check_input(comp, name, ctype)
+        if is_secret(comp) and (prefix or self.in_rows or "." in comp["key"] or ctype not in ("textfield", "number")):
+            return self.error(name, "A secret field (property secret=true) must be a top-level text or number field.")
         self.insert(level, prefix + comp["key"].split("."), _Leaf(comp, hides), name)
         return None
 
@@ -366,9 +365,11 @@ class _Analyzer:
         pattern = rules.get("pattern")
         if pattern not in (None, ""):
             try:
-                _js_regex(pattern)
+                compile_pattern(pattern)
             except Exception as exc:  # noqa: BLE001 - any failure means an unusable pattern
-                self.error(name, f"Invalid validate.pattern: {exc}.")
+                reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+                self.error(name, f"Invalid validate.pattern {pattern!r}: {reason} (patterns run on a linear-time "
+                                 "engine: no lookaround, no backreferences).")
         return None
 
     def check_input(self, comp: dict, name: str, ctype: str) -> None:
@@ -589,7 +590,7 @@ def _text_rules(rules: dict) -> list:
         high = rules["maxLength"]
         out.append(_rule(lambda s: len(s) <= high, f"Field must have maximum length of {high}."))
     if rules.get("pattern"):
-        regex = _js_regex(rules["pattern"])
+        regex = compile_pattern(rules["pattern"])
         out.append(_rule(lambda s: regex.search(s), f"Field must match pattern {rules['pattern']}."))
     if rules.get("validationType") == "email":
         out.append(_rule(_EMAIL_RE.fullmatch, "Field must be a valid email."))
@@ -806,6 +807,19 @@ def _walk_tree(level: dict, prefix: str, data: Any):
         if isinstance(node, _Rows):
             for row in value if isinstance(value, list) else [None]:
                 yield from _walk_tree(node.children, path + "[].", row)
+
+
+def is_secret(comp: dict) -> bool:
+    """A field marked secret with the form-js custom property ``secret: true`` (the form editor's
+    "Custom properties"), e.g. a seal PIN: never stored in data, task history or audit."""
+    props = comp.get("properties")
+    return isinstance(props, dict) and str(props.get("secret", "")).lower() == "true"
+
+
+def secret_keys(form: dict) -> list[str]:
+    """Keys of the form's secret fields (top-level only: check_form refuses nested ones)."""
+    return [p for p, node, _ in _walk_tree(_compiled(form).tree, "", None)
+            if isinstance(node, _Leaf) and is_secret(node.comp)]
 
 
 def filepicker_paths(form: dict) -> list[str]:

@@ -225,6 +225,9 @@ def retry(engine, uow, instance_id: str, data: dict | None = None) -> ProcessIns
         raise NotFound(f"process instance {instance_id!r} not found")
     if inst.status != "incident":
         raise Conflict(f"instance is {inst.status}, not in incident: nothing to retry")
+    timer_id = (inst.incident or {}).get("timer_id")
+    if timer_id is not None:
+        return _retry_timer(uow, inst, timer_id)
     definition = uow.session.get(ProcessDefinition, inst.definition_id)
     workflow = load_workflow(engine, inst, definition)
     failed_id = (inst.incident or {}).get("task_id")
@@ -239,6 +242,21 @@ def retry(engine, uow, instance_id: str, data: dict | None = None) -> ProcessIns
     uow.audit("incident_retried", instance_id=inst.id, element_id=inst.incident.get("element_id"), data=data or {})
     result = advance(workflow)
     save(uow, inst, definition, workflow, result)
+    return inst
+
+
+def _retry_timer(uow, inst: InstanceRecord, timer_id: int) -> InstanceRecord:
+    """A timer given up after repeated failures (engine/timers.py): armed again, due at once."""
+    from sqlalchemy import update
+
+    from engine.store.records import update_instance
+
+    uow.session.execute(update(_TM).where(_TM.c.id == timer_id, _TM.c.state == "failed")
+                        .values(state="pending", attempts=0, last_error=None))
+    uow.audit("incident_retried", instance_id=inst.id, element_id=inst.incident.get("element_id"), timer_id=timer_id)
+    inst.status, inst.incident = "running", None
+    if not update_instance(uow.session, inst):
+        raise Conflict("the instance was changed by someone else at the same time; reload and try again")
     return inst
 
 

@@ -95,7 +95,9 @@ def _check_instances(engine, session, states: bool) -> tuple[dict, dict]:
         open_tasks[iid].add(tid)
     pending: dict[str, set[str]] = defaultdict(set)
     for iid, tid in session.execute(
-        select(TM.c.instance_id, TM.c.task_id).where(TM.c.state == "pending", TM.c.kind == "bpmn", TM.c.instance_id.is_not(None))
+        # a timer given up after repeated failures (state failed) still stands for its waiting event
+        select(TM.c.instance_id, TM.c.task_id).where(TM.c.state.in_(("pending", "failed")), TM.c.kind == "bpmn",
+                                                     TM.c.instance_id.is_not(None))
     ):
         pending[iid].add(tid)
     # finished instances: no open tasks, no pending timers of any kind

@@ -9,12 +9,14 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 
 from engine import formdefs, sla_events
+from engine.access import scoped_unit, task_scope
 from engine.clock import utcnow
 from engine.definitions import spec_for
-from engine.errors import Conflict
+from engine.errors import Conflict, PayloadTooLarge
+from engine.jsondata import json_size
 from engine.runtime import StepResult, bpmn_id, compact, dump_state, load_state
 from engine.sla import calendar_for, parse_policy, plan
-from engine.store.models import OrgUnit, ProcessDefinition, Task, TaskCandidate, Timer
+from engine.store.models import ProcessDefinition, Task, TaskCandidate, Timer
 from engine.store.records import OPEN_TASK_IDS, InstanceRecord, insert_instance, update_instance
 
 TASKS = Task.__table__
@@ -42,21 +44,17 @@ def _jsonable(value):
 INSERT_CANDIDATE = insert(CANDIDATES)
 
 
+def check_data_size(limit: int, data: dict) -> None:
+    """Refuse (413, nothing stored) a step that would leave an instance with more data than ``limit`` bytes."""
+    size = json_size(data)
+    if size > limit:
+        raise PayloadTooLarge(f"the instance's data would be {size} bytes, more than the limit of {limit} bytes "
+                              "(BPM_MAX_DATA_BYTES): store large content as a document (upload) instead")
+
+
 def load_workflow(engine, inst: InstanceRecord, definition: ProcessDefinition):
     spec, subspecs = spec_for(engine, definition)
     return load_state(inst.state, spec, subspecs)
-
-
-def scoped_unit(session, inst: InstanceRecord, scope: str | None) -> str | None:
-    """The org unit a task is limited to by its ``candidateScope`` property (None = any holder
-    of the candidate roles): ``starter_unit`` is the instance's unit, ``parent_unit`` the unit
-    above it (a hall's department); a unit with no parent leaves the task unscoped."""
-    if scope == "starter_unit":
-        return inst.org_unit
-    if scope == "parent_unit" and inst.org_unit:
-        unit = session.get(OrgUnit, inst.org_unit)
-        return unit.parent_key if unit is not None else None
-    return None
 
 
 def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff_task, now) -> dict:
@@ -66,6 +64,7 @@ def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff
     form_key = info.get("form_key")
     groups = info.get("candidate_groups", [])
     props = info.get("properties", {})
+    scope = task_scope(props)
     row = {
         "id": str(spiff_task.id),
         "instance_id": inst.id,
@@ -78,8 +77,11 @@ def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff
         "properties": props,
         "status": "open",
         "created_at": now,
-        "org_unit": scoped_unit(uow.session, inst, props.get("candidateScope")),
+        "org_unit": scoped_unit(uow.session, inst.org_unit, scope),
     }
+    if scope == "starter" and inst.started_by and inst.started_by != "system":
+        # the starter's own step: theirs from the start, handed over only by a manager (engine/access.py)
+        row.update(assignee=inst.started_by, claimed_at=now)
     policy = _policy(definition, element)
     if policy is not None:
         sla_plan = plan(policy, now, calendar_for(uow.session))
@@ -95,7 +97,8 @@ def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff
         ])
     if groups:
         conn.execute(INSERT_CANDIDATE, [{"task_id": row["id"], "role": role} for role in groups])
-    uow.audit("task_created", instance_id=inst.id, task_id=row["id"], element_id=element, name=row["name"], candidate_groups=groups)
+    uow.audit("task_created", instance_id=inst.id, task_id=row["id"], element_id=element, name=row["name"],
+              candidate_groups=groups, scope=scope, org_unit=row["org_unit"], assignee=row.get("assignee"))
     return row
 
 
@@ -132,6 +135,7 @@ def _sync_timers(uow, inst: InstanceRecord, result: StepResult, now) -> None:
 def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, result: StepResult, new: bool = False) -> list[dict]:
     """Write everything one step changed; the version check on ``inst`` refuses lost updates."""
     now = utcnow()
+    check_data_size(uow.engine.settings.max_data_bytes, result.data)
     previous = None if new else inst.status
     inst.status = result.status
     inst.data = result.data

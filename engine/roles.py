@@ -18,6 +18,8 @@ ROLES: dict[str, tuple[str, str]] = {
 }
 
 DEPLOYER_ROLES = frozenset({"process_owner", "admin"})
+# kinds of org units (bpm_org_unit.kind)
+UNIT_KINDS = ("hall", "department", "branch")
 
 
 def is_known_role(role: str) -> bool:

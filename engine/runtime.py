@@ -28,7 +28,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.bpmn_model import spiff_parse
 from engine.clock import install_spiff_clock
 from engine.errors import Conflict
-from engine.expressions import SandboxScriptEngine
+from engine.sandbox.spiff import SandboxScriptEngine
 
 install_spiff_clock()
 

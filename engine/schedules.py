@@ -15,9 +15,10 @@ import re
 from datetime import UTC, datetime
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from engine.clock import utcnow
+from engine.roles import UNIT_KINDS
 from engine.store.models import Timer
 
 TIMERS = Timer.__table__
@@ -95,16 +96,34 @@ def _insert(session, key: str, cycle: str, k: int, at: datetime) -> None:
     })
 
 
+def check_units(kind: str | None) -> str | None:
+    """None when ``schedule.units`` is absent or an org unit kind, else the deploy error."""
+    if kind is None or kind in UNIT_KINDS:
+        return None
+    return f"schedule.units {kind!r} is not one of {', '.join(UNIT_KINDS)}"
+
+
 def fire(uow, timer) -> None:
-    """Start the scheduled instance and schedule the next occurrence."""
+    """Start the scheduled instance(s) and schedule the next occurrence.
+
+    With the process property ``schedule.units=<kind>`` (e.g. ``hall``) one instance starts for
+    every org unit of that kind, each within its unit's boundary (engine/access.py); without it
+    one organisation-wide instance starts."""
+    from engine import definitions
     from engine.instances import start_unchecked
+    from engine.store.models import OrgUnit
 
     cycle, k = timer.payload["cycle"], timer.payload["k"]
     local = timer.fire_at.astimezone(parse_cycle(cycle)[1].tzinfo)
     data = {"scheduled_for": local.isoformat(), "period": local.strftime("%Y-%m")}
-    inst = start_unchecked(uow, timer.process_key, data, org_unit=None,
-                           business_key=f"{timer.process_key}-{local:%Y-%m-%d}", scheduled=True)
-    timer.instance_id = inst.id
+    props = (definitions.get_version(uow.session, timer.process_key).meta or {}).get("properties") or {}
+    kind = props.get("schedule.units")
+    units = list(uow.session.execute(select(OrgUnit.key).where(OrgUnit.kind == kind).order_by(OrgUnit.key)).scalars()) \
+        if kind else [None]
+    started = [start_unchecked(uow, timer.process_key, data, org_unit=unit, scheduled=True,
+                               business_key=f"{timer.process_key}-{unit + '-' if unit else ''}{local:%Y-%m-%d}")
+               for unit in units]
+    timer.instance_id = started[0].id if started else None
     nxt = occurrence(cycle, k + 1)
     if nxt is not None:
         _insert(uow.session, timer.process_key, cycle, k + 1, nxt)

@@ -47,6 +47,8 @@ def fire(uow, timer) -> bool:
         roles = [r for r in payload.get("roles", []) if r not in (task.candidate_groups or [])]
         if roles:
             task.candidate_groups = [*(task.candidate_groups or []), *roles]
+            # a starter's own step becomes workable by the escalation roles too (engine/access.py)
+            task.sla = {**(task.sla or {}), "escalated_to": [*((task.sla or {}).get("escalated_to") or []), *roles]}
             session.connection().execute(insert(TaskCandidate.__table__), [{"task_id": task.id, "role": r} for r in roles])
         escalated_to = users_with_roles(session, payload.get("roles", []), inst.org_unit if inst else None)
         recipients = [*recipients, *escalated_to]

@@ -8,9 +8,17 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, func, select, update
 
 from engine import definitions, documents, formdefs, options, seals, sla_events
-from engine.access import MANAGER_ROLES, can_read_instance, is_candidate, reads_everything
+from engine.access import (
+    MANAGER_ROLES,
+    can_read_instance,
+    holds_role_in_unit,
+    is_candidate,
+    reads_everything,
+    task_scope,
+)
 from engine.clock import utcnow
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from engine.forms import secret_keys
 from engine.identity import Actor
 from engine.instances import validate_form_data
 from engine.progress import load_workflow, save
@@ -111,7 +119,15 @@ def _check_worker(actor: Actor, task: Task, verb: str) -> None:
     if task.status != "open":
         raise Conflict(f"task is already {task.status}")
     if not is_candidate(actor, task):
-        raise Forbidden(f"only {', '.join(task.candidate_groups)} may {verb} this task")
+        raise Forbidden(_who_may(task, verb))
+
+
+def _who_may(task: Task, verb: str) -> str:
+    """The refusal names who may act: the owner of a starter's step, or the roles and their unit."""
+    if task_scope(task.properties) == "starter" and task.assignee:
+        return f"only {task.assignee} (whose case this is) may {verb} this task"
+    where = f" of org unit {task.org_unit}" if task.org_unit else ""
+    return f"only {', '.join(task.candidate_groups)}{where} may {verb} this task"
 
 
 def claim(uow, task_id: str) -> Task:
@@ -145,7 +161,8 @@ def assign(uow, task_id: str, username: str, reason: str | None = None) -> Task:
     if not (me.is_admin or (me.has_any(MANAGER_ROLES) and me.org_unit and me.org_unit == inst.org_unit)):
         raise Forbidden("only an administrator or a manager of the instance's org unit may reassign tasks")
     target = actor_by_name(uow.session, username)
-    if target is None or not is_candidate(target, task):
+    # the roles within the task's unit: also how a starter's own step is handed over to a colleague
+    if target is None or not holds_role_in_unit(target, task.candidate_groups, task.org_unit):
         raise ValidationFailed("user cannot take this task", {"assignee": [f"{username!r} is not an eligible candidate"]})
     before = task.assignee
     uow.session.execute(update(Task).where(Task.id == task_id).values(assignee=username, claimed_at=utcnow()))
@@ -160,9 +177,12 @@ def unclaim(uow, task_id: str) -> Task:
     if task.status != "open":
         raise Conflict(f"task is already {task.status}")
     if not (is_candidate(uow.actor, task) or uow.actor.is_admin or task.assignee == uow.actor.username):
-        raise Forbidden(f"only {', '.join(task.candidate_groups)} may release this task")
+        raise Forbidden(_who_may(task, "release"))
     if task.assignee is None:
         return task
+    if task_scope(task.properties) == "starter":
+        raise Conflict("this step belongs to whoever started the case; a manager of the unit may hand it over "
+                       "(reassign) to a colleague")
     if task.assignee != uow.actor.username and not uow.actor.is_admin:
         raise Forbidden(f"task is claimed by {task.assignee}; only they or an administrator may release it")
     uow.session.execute(update(Task).where(Task.id == task_id).values(assignee=None, claimed_at=None))
@@ -171,11 +191,35 @@ def unclaim(uow, task_id: str) -> Task:
     return task
 
 
-def split_secrets(data: dict) -> tuple[dict, dict]:
-    """Separate fields whose key contains ``pin`` (e.g. a seal PIN): they are handed to the step
-    that needs them (``uow.secrets``) and never stored in process data, task history or audit."""
-    secrets = {k: v for k, v in data.items() if "pin" in k.lower()}
+def split_secrets(form: dict | None, data: dict) -> tuple[dict, dict]:
+    """Separate the form's secret fields (marked ``secret: true``, e.g. a seal PIN): they are
+    handed to the step that needs them (``uow.secrets``) and never stored in process data, task
+    history or audit."""
+    keys = secret_keys(form) if form else []
+    secrets = {k: data[k] for k in keys if k in data}
     return ({k: v for k, v in data.items() if k not in secrets}, secrets) if secrets else (data, {})
+
+
+def complete_task(engine, actor: Actor, task_id: str, data: dict, describe=None) -> tuple[dict, InstanceRecord, object]:
+    """A user completes a task: the one entry point of the web pages, the API and the CLI.
+
+    Re-authentication a step asks for (the seal PIN of a seal step) happens first, outside
+    the transaction, so that its attempts are counted even when the completion is refused;
+    then :func:`complete` runs in one unit of work. ``describe(session, inst)`` (optional) builds
+    the caller's response inside that unit of work; its result is returned third.
+    """
+    prepared: dict = {}
+    for attempt in (1, 2):
+        try:
+            with engine.uow(actor) as uow:
+                uow.secrets.update(prepared)
+                task, inst = complete(engine, uow, task_id, data)
+                return task, inst, describe(uow.session, inst) if describe is not None else None
+        except seals.ReauthenticationRequired:
+            if attempt == 2:
+                raise
+            prepared = seals.reauthenticate(engine, actor, task_id, data)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecord]:
@@ -188,14 +232,15 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     if task.assignee is not None and task.assignee != uow.actor.username:
         raise Conflict(f"task is claimed by {task.assignee}")
     data = options.strip(task.properties, data)  # option lists are read-only input, never stored
-    cleaned, docs = (data, [])
+    cleaned, docs, form = (data, [], None)
     if task.form_key:
         cleaned, docs = validate_form_data(session, engine, task.form_key, task.form_version, data)
+        version = task.form_version or formdefs.get_form(session, task.form_key).version
+        form = formdefs.form_content(engine, session, task.form_key, version)
         if options.declared(task.properties):
-            version = task.form_version or formdefs.get_form(session, task.form_key).version
-            options.check_submission(task.properties, formdefs.form_content(engine, session, task.form_key, version),
-                                     cleaned)
-    cleaned, uow.secrets = split_secrets(cleaned)
+            options.check_submission(task.properties, form, cleaned)
+    cleaned, secrets = split_secrets(form, cleaned)
+    uow.secrets.update(secrets)
     inst = load_instance(session, task.instance_id)
     definition = definitions.by_id(engine, session, inst.definition_id)
     workflow = load_workflow(engine, inst, definition)

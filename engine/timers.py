@@ -16,7 +16,8 @@ locked. On SQLite writers are serialized anyway.
 work; when idle it sleeps until the next ``fire_at`` (read with a cheap indexed query) or
 the poll interval, whichever is sooner, and wakes early when the engine clock is pinned
 or moved (tests and the controlled clock). A timer that fails is retried with a growing
-delay (its ``attempts`` and ``last_error`` are recorded) and never holds up the others.
+delay (its ``attempts`` and ``last_error`` are recorded) and never holds up the others;
+after ``MAX_ATTEMPTS`` failures it is given up and its instance becomes an incident.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ BUSY_RETRY_SECONDS = 0.05  # how soon a worker retries a timer whose rows were h
 CLOCK_JUMP_SECONDS = 0.1  # the engine clock moving this much more (or less) than real time was pinned/moved
 DUE_MARGIN_SECONDS = 0.001  # timers are due strictly after ``fire_at``: wake just past it
 FAILURE_RETRY_SECONDS = (1.0, 60.0)  # first and longest delay before a failed timer is tried again
+MAX_ATTEMPTS = 10  # failed firings (about five minutes of retries) before the instance becomes an incident
 
 
 class Outcome(enum.Enum):
@@ -252,17 +254,41 @@ def _mark_fired(uow, timer: Timer, instance_id: str, still_waiting: set[str]) ->
 
 
 def _record_failure(engine, timer_id: int, exc: Exception) -> None:
-    """Count the failed attempt and keep its message on the row (skipped if the row is busy)."""
+    """Count the failed attempt and keep its message on the row (skipped if the row is busy).
+
+    A timer that failed ``MAX_ATTEMPTS`` times is not tried again by itself: it turns
+    ``failed`` and its instance becomes an incident naming the element and the error, which
+    an administrator retries (``instances.retry``). The database being away does not count."""
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    counts = not isinstance(exc, ServiceUnavailable)
     mine = select(TIMERS.c.id).where(TIMERS.c.id == timer_id, TIMERS.c.state == "pending").with_for_update(skip_locked=True)
     try:
-        with engine.db.transaction() as session:
-            session.execute(
+        with engine.uow(SYSTEM) as uow:
+            attempts = uow.session.execute(
                 update(TIMERS)
                 .where(TIMERS.c.id.in_(mine.scalar_subquery()))
-                .values(attempts=TIMERS.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000])
-            )
+                .values(attempts=TIMERS.c.attempts + (1 if counts else 0), last_error=error)
+                .returning(TIMERS.c.attempts, TIMERS.c.instance_id, TIMERS.c.element_id)
+            ).first()
+            if attempts is not None and attempts.attempts >= MAX_ATTEMPTS:
+                _give_up(uow, timer_id, attempts.instance_id, attempts.element_id, attempts.attempts, error)
     except Exception:  # noqa: BLE001
         log.exception("could not record the failure of timer %s", timer_id)
+
+
+def _give_up(uow, timer_id: int, instance_id: str | None, element_id: str, attempts: int, error: str) -> None:
+    uow.session.execute(update(TIMERS).where(TIMERS.c.id == timer_id).values(state="failed"))
+    message = f"the timer failed {attempts} times and is not tried again by itself: {error}"
+    if instance_id is not None:
+        incident = {"element_id": element_id, "timer_id": timer_id, "message": message}
+        uow.session.execute(
+            update(INSTANCES).where(INSTANCES.c.id == instance_id, INSTANCES.c.status == "running")
+            .values(status="incident", incident=incident, lock_version=INSTANCES.c.lock_version + 1)
+        )
+    uow.audit("timer_failed", instance_id=instance_id, element_id=element_id, timer_id=timer_id, attempts=attempts,
+              error=error)
+    if instance_id is not None:
+        uow.audit("incident_raised", instance_id=instance_id, element_id=element_id, message=message)
 
 
 def fire_one(engine) -> bool:

@@ -8,10 +8,8 @@ from engine import identity
 from engine.clock import utcnow
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.identity import Actor
-from engine.roles import ROLES, is_known_role
+from engine.roles import ROLES, UNIT_KINDS, is_known_role
 from engine.store.models import ApiToken, LoginThrottle, OrgUnit, User, UserRole
-
-UNIT_KINDS = ("hall", "department", "branch")
 
 
 def require_admin(actor: Actor) -> None:
@@ -28,8 +26,8 @@ def _user(session, username: str) -> User:
 
 def user_to_dict(session, user: User) -> dict:
     roles = sorted(session.execute(select(UserRole.role).where(UserRole.user_id == user.id)).scalars())
-    throttle = session.get(LoginThrottle, user.username)
-    locked = throttle is not None and throttle.locked_until is not None and throttle.locked_until > utcnow()
+    locked = session.execute(select(LoginThrottle.username).where(
+        LoginThrottle.username == user.username, LoginThrottle.locked_until > utcnow()).limit(1)).first() is not None
     return {
         "username": user.username,
         "display_name": user.display_name,
@@ -125,10 +123,14 @@ def revoke_tokens(uow, username: str) -> int:
 
 
 def unlock(uow, username: str) -> None:
+    """Clear the failed sign-ins of ``username`` from every origin (and so any lock)."""
     require_admin(uow.actor)
-    _user(uow.session, username)
+    user = _user(uow.session, username)
+    before = user_to_dict(uow.session, user)
     uow.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
-    uow.audit("account_unlocked", username=username)
+    after = user_to_dict(uow.session, user)
+    strip = lambda d: {k: v for k, v in d.items() if k != "created_at"}  # noqa: E731
+    uow.audit("account_unlocked", username=username, before=strip(before), after=strip(after))
 
 
 def unit_to_dict(unit: OrgUnit) -> dict:

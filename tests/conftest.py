@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from engine.app import BpmEngine
-from engine.config import load_settings
+from engine.config import RATE_LIMITS, load_settings
 from engine.identity import SYSTEM, issue_token
 from engine.roles import ROLES
 
@@ -27,6 +27,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_URL = os.environ.get("BPM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # the users of these roles work above the halls; everyone else in hall-1
 SEED_UNITS = {"department_manager": "dept-1", "vice_president": "branch"}
+UNLIMITED = {kind: "1000000/minute" for kind in RATE_LIMITS}
 KEEP_TABLES = {"bpm_user", "bpm_user_role", "bpm_api_token", "bpm_org_unit", "alembic_version"}
 
 
@@ -146,7 +147,9 @@ def engine(db, tmp_path):
     from engine.clock import clock
 
     url, _ = db
-    eng = BpmEngine(load_settings(database_url=url, var_dir=tmp_path / "var", max_upload_bytes=1024 * 1024))
+    # the suite drives many instances per user in seconds: rate limits are tested in tests/security
+    eng = BpmEngine(load_settings(database_url=url, var_dir=tmp_path / "var", max_upload_bytes=1024 * 1024,
+                                  rate_limits=UNLIMITED))
     yield eng
     clock.reset()
     eng.close()

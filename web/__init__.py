@@ -13,6 +13,7 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
     engine = engine or BpmEngine()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = engine.settings.secret_key
+    # the largest body any route takes; each route's own, smaller limit: web/security.py
     app.config["MAX_CONTENT_LENGTH"] = engine.settings.max_upload_bytes + 1024 * 1024
     app.config["JSON_AS_ASCII"] = False
     app.config.update(
@@ -47,6 +48,8 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
         pages_dashboards,
         pages_modeler,
         pages_records,
+        ratelimits,
+        security,
     )
 
     app.register_blueprint(api_catalog.bp)
@@ -79,5 +82,7 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
 
         return render_template("login.html", error=t("csrf")), 400
     errors.register(app)
+    security.init_app(app)
+    ratelimits.init_app(app, engine)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     return app

@@ -12,6 +12,7 @@ from engine.store.migrate import head_revision, known_revision
 from web import schemas as s
 from web.auth import bearer_token, forget_token
 from web.downloads import file_response
+from web.ratelimits import client_address, per_address, per_user
 from web.routing import actor, api_route, openapi_document
 
 bp = Blueprint("catalog", __name__, url_prefix="/api")
@@ -44,10 +45,12 @@ def openapi():
 
 @api_route(bp, "/auth/token", "POST", summary="Exchange username and password for a bearer token",
            body=s.TokenRequest, response=s.TokenResponse, auth=False, errors=(401, 429))
+@per_address("logins")
+@per_address("failed_logins", failures_only=True)
 def token(body):
     engine = _engine()
-    with engine.uow(identity.SYSTEM) as uow:
-        result = identity.login(uow, body["username"], body["password"], engine.settings.token_ttl_seconds)
+    result = identity.login(engine, body["username"], body["password"], engine.settings.token_ttl_seconds,
+                            address=client_address())
     if result.error is not None:
         raise result.error
     who = result.actor
@@ -136,7 +139,8 @@ def get_form(form_id, args):
 
 
 @api_route(bp, "/documents", "POST", summary="Upload a file (multipart field 'file')", response=s.DocumentSchema,
-           status=201, content="multipart/form-data", errors=(400, 413, 422))
+           status=201, content="multipart/form-data", errors=(400, 413, 422, 429))
+@per_user("uploads")
 def upload_document():
     engine = _engine()
     upload = request.files.get("file")

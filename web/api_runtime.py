@@ -7,6 +7,7 @@ from flask import Blueprint, current_app
 from engine import instances, tasks
 from web import api_audit
 from web import schemas as s
+from web.ratelimits import per_user
 from web.routing import actor, api_route
 
 bp = Blueprint("runtime", __name__, url_prefix="/api")
@@ -21,7 +22,8 @@ def _instance(session, inst):
 
 
 @api_route(bp, "/process-definitions/<key>/instances", "POST", summary="Start an instance of the latest version",
-           body=s.StartInstanceRequest, response=s.InstanceSchema, status=201, errors=(403, 404))
+           body=s.StartInstanceRequest, response=s.InstanceSchema, status=201, errors=(403, 404, 413, 429))
+@per_user("starts")
 def start_instance(key, body):
     engine = _engine()
     with engine.uow(actor()) as uow:
@@ -98,9 +100,8 @@ def unclaim_task(task_id):
 
 
 @api_route(bp, "/tasks/<task_id>/complete", "POST", summary="Complete a task with its form data",
-           body=s.CompleteTaskRequest, response=s.CompleteTaskResponse, errors=(403, 404, 409))
+           body=s.CompleteTaskRequest, response=s.CompleteTaskResponse, errors=(403, 404, 409, 413, 429))
+@per_user("completions")
 def complete_task(task_id, body):
-    engine = _engine()
-    with engine.uow(actor()) as uow:
-        task, inst = tasks.complete(engine, uow, task_id, body["data"])
-        return {"task": task, "instance": _instance(uow.session, inst)}
+    task, _, instance = tasks.complete_task(_engine(), actor(), task_id, body["data"], describe=_instance)
+    return {"task": task, "instance": instance}

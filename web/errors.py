@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, jsonify, make_response, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -42,9 +43,23 @@ def register(app: Flask) -> None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(exc: RateLimitExceeded):
+        """429 (Retry-After and X-RateLimit-* headers are added by Flask-Limiter): JSON for the API and
+        for the pages' fetch calls, the sign-in page or the error page for a browser."""
+        from web.i18n import t
+
+        message = f"too many requests ({exc.description}): try again later"
+        if request.path.startswith("/api") or request.is_json or request.accept_mimetypes.best == "application/json":
+            return _json(429, "too_many_requests", message)
+        if request.endpoint == "pages.login":
+            return make_response(render_template("login.html", error=t("throttled")), 429)
+        return make_response(render_template("error.html", status=429, message=t("too_many_requests")), 429)
+
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc):
-        return _json(413, "payload_too_large", "request body is too large")
+        limit = request.max_content_length
+        return _json(413, "payload_too_large", "request body is too large" + (f": at most {limit} bytes here" if limit else ""))
 
     @app.errorhandler(DataError)
     def data_error(exc: DataError):

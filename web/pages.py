@@ -1,6 +1,7 @@
 """Browser pages: session sign-in with CSRF protection, the tasklist, task forms and the start page.
 
-A browser session holds a server-issued bearer token, so revocation (logout, admin,
+A browser session cookie holds only the id of a server-side session (``bpm_api_token`` rows of
+kind ``session``, never accepted as an API bearer token), so revocation (logout, admin,
 password change) ends browser sessions exactly like API tokens. Pages call the engine
 services directly (never the HTTP API); every POST carries the CSRF token, as a form
 field or, for ``fetch`` calls, in the ``X-CSRFToken`` header.
@@ -37,6 +38,7 @@ from engine.seals.errors import SealRefused
 from engine.store.models import OrgUnit
 from web.downloads import file_response
 from web.i18n import LANGUAGES, current_language, t
+from web.ratelimits import client_address, per_address, per_user
 
 bp = Blueprint("pages", __name__)
 log = logging.getLogger(__name__)
@@ -46,14 +48,17 @@ def _engine():
     return current_app.extensions["bpm"]
 
 
+SESSION_KEY = "sid"  # the cookie holds only the id of a server-side session (never an API bearer token)
+
+
 def session_actor():
     """The signed-in user of this browser session, or None."""
-    token = session.get("token")
-    if not token:
+    sid = session.get(SESSION_KEY)
+    if not sid:
         return None
     try:
         with _engine().read() as db:
-            return identity.authenticate(db, token)
+            return identity.authenticate(db, sid, kind="session")
     except ServiceUnavailable:
         raise  # the database is away: keep the session, show the 503 page
     except EngineError:
@@ -94,17 +99,18 @@ def home():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@per_address("logins")
+@per_address("failed_logins", failures_only=True)
 def login():
     error = None
     if request.method == "POST":
         engine = _engine()
-        with engine.uow(identity.SYSTEM) as uow:
-            result = identity.login(uow, request.form.get("username", "")[:64], request.form.get("password", ""),
-                                    engine.settings.token_ttl_seconds)
+        result = identity.login(engine, request.form.get("username", "")[:64], request.form.get("password", ""),
+                                engine.settings.token_ttl_seconds, address=client_address(), kind="session")
         if result.error is None:
             lang = session.get("lang")
             session.clear()  # no session fixation: a fresh session after sign-in
-            session["token"] = result.token
+            session[SESSION_KEY] = result.token
             if lang:
                 session["lang"] = lang
             return redirect(url_for("pages.home"))
@@ -114,10 +120,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    token = session.get("token")
-    if token:
+    sid = session.get(SESSION_KEY)
+    if sid:
         with _engine().uow(identity.SYSTEM) as uow:
-            identity.revoke_token(uow.session, token)
+            identity.revoke_token(uow.session, sid)
     lang = session.get("lang")
     session.clear()
     if lang:
@@ -376,23 +382,23 @@ def _refusal(exc: SealRefused) -> str:
     if exc.reason == "wrong_pin":
         left = details.get("attempts_left")
         return t("seal_wrong_pin") + (t("seal_attempts_left").format(n=left) if left is not None else "")
-    if exc.reason in ("no_pin", "locked", "no_seal", "role", "expired"):
+    if exc.reason in ("no_pin", "locked", "no_seal", "role", "expired", "unit", "seal_unit"):
         return t(f"seal_refused_{exc.reason}")
     return f"{t('seal_refused')}：{exc.message}"
 
 
 @bp.post("/tasks/<task_id>/complete")
 @signed_in(json_endpoint=True)
+@per_user("completions")
 def complete(task_id: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         return jsonify({"message": t("bad_request")}), 400
     engine = _engine()
     try:
-        with engine.uow(g.page_actor) as uow:
-            done, inst = tasks.complete(engine, uow, task_id, body["data"])
-            marked = (done.get("properties") or {}).get("seal")
-            sealed = (getattr(inst, "data", None) or {}).get("sealed_document") if marked else None
+        done, inst, _ = tasks.complete_task(engine, g.page_actor, task_id, body["data"])
+        marked = (done.get("properties") or {}).get("seal")
+        sealed = (getattr(inst, "data", None) or {}).get("sealed_document") if marked else None
     except SealRefused as exc:
         # rolled back: nothing sealed, the task stays open; the refusal is audited in its own unit of work
         seals.record_refusal(engine, exc)
@@ -436,6 +442,7 @@ def document(doc_id: str):
 
 @bp.post("/uploads")
 @signed_in(json_endpoint=True)
+@per_user("uploads")
 def upload():
     """A file for a filepicker field: stored as a document, its id becomes the field's value."""
     engine = _engine()
@@ -495,6 +502,7 @@ def start_form(key: str):
 
 @bp.post("/start/<key>")
 @signed_in()
+@per_user("starts")
 def start_instance(key: str):
     """JSON ``{data}`` from a start form (answers JSON), or a plain form post for a process without one."""
     engine = _engine()

@@ -17,6 +17,7 @@ from flask.json.provider import DefaultJSONProvider
 from marshmallow import Schema, ValidationError
 
 from engine.errors import BadRequest, NotFound, ValidationFailed
+from engine.jsondata import MAX_DEPTH, check_depth
 
 
 @dataclass
@@ -50,9 +51,11 @@ def _no_constant(name: str):
 class StrictJSONProvider(DefaultJSONProvider):
     """Request JSON is standard JSON: ``NaN``/``Infinity`` (and numbers like ``1e400`` that only
     a float infinity can hold) are refused, so they can never be stored and served back as
-    invalid JSON (SQLite keeps them; PostgreSQL's json type refuses them)."""
+    invalid JSON (SQLite keeps them; PostgreSQL's json type refuses them); so is JSON nested
+    deeper than ``engine.jsondata.MAX_DEPTH``."""
 
     def loads(self, s, **kwargs):
+        check_depth(s)  # a TooDeep ValueError: refused as bad JSON before the parser recurses
         kwargs.setdefault("parse_constant", _no_constant)
         kwargs.setdefault("parse_float", _finite)
         return super().loads(s, **kwargs)
@@ -125,7 +128,7 @@ def api_route(
                     raise BadRequest("request body is nested too deeply") from None
                 if payload is None:
                     raise BadRequest("request body must be a JSON object (Content-Type: application/json; "
-                                     "standard JSON: no NaN or Infinity)")
+                                     f"standard JSON: no NaN or Infinity, nested at most {MAX_DEPTH} deep)")
                 kwargs["body"] = _load(body, payload, "request body")
             if query is not None:
                 nul = sorted({k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v})

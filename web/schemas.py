@@ -46,6 +46,8 @@ class UserTaskInfo(Schema):
     element_id = fields.Str()
     name = fields.Str(allow_none=True)
     candidate_groups = fields.List(fields.Str())
+    scope = fields.Str(metadata={"description": "who among the candidate roles may work on it (candidateScope): "
+                                                "instance_unit (default), parent_unit, any_unit or starter"})
     form_key = fields.Str(allow_none=True)
     lane = fields.Str(allow_none=True)
     properties = fields.Dict()

@@ -153,7 +153,7 @@ def _refresh_review(uow, sheet: ScoreSheet, data: dict) -> bool:
     # the review starts again at its first step: no earlier decision may pre-fill its forms
     cleared = {name: None for stage in STAGES.values() for name in (stage.decision, stage.reject_reason, stage.comment)}
     try:
-        deliver(uow, inst.id, RECOMPUTED_MESSAGE, {**cleared, **data}, check_access=False)
+        deliver(uow, inst.id, RECOMPUTED_MESSAGE, {**cleared, **data}, internal=True)
     except Conflict:
         return True  # the task is being completed right now: its completion decides on the sheet
     return True

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from engine.seals.errors import SealRefused
+from engine.seals.errors import ReauthenticationRequired, SealRefused
 
-__all__ = ["SealRefused", "on_task_complete", "record_refusal", "refusals_recorded"]
+__all__ = ["ReauthenticationRequired", "SealRefused", "on_task_complete", "reauthenticate", "record_refusal",
+           "refusals_recorded"]
 
 
 def on_task_complete(engine, uow, task, inst, spiff_task, cleaned: dict) -> dict:
     """Called by ``tasks.complete`` before anything is written; returns the data to store.
 
     * a task with the property ``seal=<template>`` seals the instance's document with the
-      PIN in ``uow.secrets`` (``seal_pin``) and adds e.g. ``sealed_document`` to the data;
+      seal opened by :func:`reauthenticate` before the transaction (``uow.secrets``; without it
+      :class:`ReauthenticationRequired` is raised) and adds e.g. ``sealed_document`` to the data;
     * in an instance that holds a sealed document, a task named by a later slot of the
       template (e.g. ``maintain``) adds its incremental signature (``confirmed_document``);
     * any other task: ``cleaned`` unchanged, at the cost of two dictionary look-ups.
@@ -41,6 +43,13 @@ def on_task_complete(engine, uow, task, inst, spiff_task, cleaned: dict) -> dict
 
         return later_signature(engine, uow, task, inst, spiff_task, cleaned)
     return cleaned
+
+
+def reauthenticate(engine, actor, task_id: str, data: dict) -> dict:
+    """The seal PIN, tried before the completion's transaction (see ``engine.tasks.complete_task``)."""
+    from engine.seals.service import reauthenticate as run
+
+    return run(engine, actor, task_id, data)
 
 
 def record_refusal(engine, refusal: SealRefused) -> None:

@@ -262,20 +262,22 @@ def unlock_user(uow, username: str) -> None:
 
 # --------------------------------------------------------------------------- use
 
+ATTEMPT = SealCredential.__table__
 
-def unlock_seal(session: Session, settings, actor: Actor, pin: str | None, where: dict) -> Unlocked:
-    """Open ``actor``'s seal with their PIN, or raise :class:`SealRefused` (recorded afterwards)."""
 
-    def refuse(message, reason, row=None, count=False, **details):
-        return SealRefused(message, actor=actor, reason=reason, credential_id=row.id if row is not None else None,
-                           count_failure=count, details=details, **where)
-
+def _checked_seal(session: Session, actor: Actor, unit: str | None, pin: str | None, refuse) -> SealCredential:
+    """The checks before a PIN is tried: role, unit, an active seal of that unit, not locked or expired."""
     if not actor.has_any(SEAL_ROLES):
         raise refuse(f"only {', '.join(sorted(SEAL_ROLES))} may apply the seal", "role")
+    if unit is not None and actor.org_unit != unit:
+        raise refuse(f"only a head of org unit {unit} may seal its cases", "unit", unit=unit)
     row = active_seal(session, actor.username)
     if row is None:
         raise refuse("you have no electronic seal: an administrator issues one with `bpm seal init` or `bpm seal issue`",
                      "no_seal")
+    if unit is not None and row.org_unit != unit:
+        raise refuse(f"your seal was issued for org unit {row.org_unit}, not {unit}: ask for a seal of {unit}",
+                     "seal_unit", row, unit=unit, seal_unit=row.org_unit)
     now = utcnow()
     if row.locked_until is not None and row.locked_until > now:
         raise refuse(f"the seal is locked after {MAX_FAILURES} wrong PINs until {row.locked_until.isoformat()}",
@@ -284,18 +286,65 @@ def unlock_seal(session: Session, settings, actor: Actor, pin: str | None, where
         raise refuse("the seal certificate is not valid now (expired): ask for a new seal", "expired", row)
     if not pin:
         raise refuse("the seal PIN is required", "no_pin", row)
-    try:
-        kek = keys.load_kek(settings)
-    except Conflict as exc:
-        raise refuse(exc.message, "server_key_missing", row) from exc
+    return row
+
+
+def open_seal(engine, actor: Actor, pin: str | None, unit: str | None = None, where: dict | None = None) -> Unlocked:
+    """Re-authenticate ``actor`` with their seal PIN and open their seal (of org unit ``unit``
+    when given), or raise :class:`SealRefused`.
+
+    Runs before, and outside, the transaction that applies the seal. The attempt is counted in
+    the database *before* the PIN is tried (an atomic increment that a lock refuses), so a burst
+    of parallel requests can never try more than ``MAX_FAILURES`` PINs; a right PIN resets the
+    count, the ``MAX_FAILURES``-th wrong one locks the seal for ``LOCK_MINUTES``. A wrong PIN is
+    audited here (``seal_failed``, ``seal_locked``); other refusals by the caller's handler.
+    """
+    where = where or {}
+
+    def refuse(message, reason, row=None, **details):
+        return SealRefused(message, actor=actor, reason=reason, credential_id=row.id if row is not None else None,
+                           details=details, **where)
+
+    with engine.read() as session:
+        row = _checked_seal(session, actor, unit, pin, refuse)
+        session.expunge(row)  # read after this session: keep its loaded columns
+        try:
+            kek = keys.load_kek(engine.settings)
+        except Conflict as exc:
+            raise refuse(exc.message, "server_key_missing", row) from exc
+    now = utcnow()
+    with engine.uow(actor) as uow:
+        count = uow.session.execute(
+            update(ATTEMPT)
+            .where(ATTEMPT.c.id == row.id, (ATTEMPT.c.locked_until.is_(None)) | (ATTEMPT.c.locked_until <= now))
+            .values(failed_attempts=ATTEMPT.c.failed_attempts + 1)
+            .returning(ATTEMPT.c.failed_attempts)
+        ).scalar_one_or_none()
+    if count is None or count > MAX_FAILURES:  # locked meanwhile, or every allowed attempt is in flight
+        raise refuse(f"the seal is locked after {MAX_FAILURES} wrong PINs", "locked", row)
     try:
         key, cert, chain = keys.unwrap(row.p12, keys.pin_password(kek, actor.username, pin))
     except ValueError:
-        raise refuse("wrong seal PIN", "wrong_pin", row, count=True,
-                     attempts_left=max(MAX_FAILURES - row.failed_attempts - 1, 0)) from None
-    if row.failed_attempts:
-        row.failed_attempts, row.locked_until = 0, None
+        refusal = refuse("wrong seal PIN", "wrong_pin", row, attempts_left=max(MAX_FAILURES - count, 0))
+        _record_wrong_pin(engine, refusal, row.id, count)
+        raise refusal from None
+    with engine.uow(actor) as uow:
+        uow.session.execute(update(ATTEMPT).where(ATTEMPT.c.id == row.id).values(failed_attempts=0, locked_until=None))
     return Unlocked(row, key, cert, tuple(chain))
+
+
+def _record_wrong_pin(engine, refusal: SealRefused, credential_id: int, count: int) -> None:
+    """Audit a wrong PIN (already counted); the ``MAX_FAILURES``-th locks the seal."""
+    refusal.recorded = True
+    with engine.uow(refusal.actor) as uow:
+        where = {"instance_id": refusal.instance_id, "task_id": refusal.task_id, "element_id": refusal.element_id}
+        if count >= MAX_FAILURES:
+            until = utcnow() + timedelta(minutes=LOCK_MINUTES)
+            uow.session.execute(update(ATTEMPT).where(ATTEMPT.c.id == credential_id).values(locked_until=until))
+            serial = uow.session.execute(select(ATTEMPT.c.serial).where(ATTEMPT.c.id == credential_id)).scalar_one()
+            uow.audit("seal_locked", **where, serial=serial, failures=count, until=until.isoformat())
+        details = {k: v for k, v in (refusal.details or {}).items() if k != "reason"}
+        uow.audit("seal_failed", **where, reason=refusal.reason, failures=count, **details)
 
 
 def unlock_system(session: Session, settings) -> Unlocked:
@@ -310,24 +359,12 @@ def unlock_system(session: Session, settings) -> Unlocked:
 
 
 def record_refusal(engine, refusal: SealRefused) -> None:
-    """Write the ``seal_failed`` event (and count a wrong PIN) in a unit of work of its own."""
+    """Write the ``seal_failed`` event of a refusal (not a wrong PIN: :func:`open_seal` did) in a
+    unit of work of its own."""
     if refusal.recorded:
         return
     refusal.recorded = True
     with engine.uow(refusal.actor) as uow:
-        attempts = None
-        if refusal.count_failure and refusal.credential_id is not None:
-            table = SealCredential.__table__
-            uow.session.execute(update(table).where(table.c.id == refusal.credential_id)
-                                .values(failed_attempts=table.c.failed_attempts + 1))
-            row = uow.session.get(SealCredential, refusal.credential_id)
-            uow.session.refresh(row)
-            attempts = row.failed_attempts
-            if attempts >= MAX_FAILURES:
-                row.locked_until = utcnow() + timedelta(minutes=LOCK_MINUTES)
-                uow.audit("seal_locked", instance_id=refusal.instance_id, task_id=refusal.task_id,
-                          element_id=refusal.element_id, serial=row.serial, failures=attempts,
-                          until=row.locked_until.isoformat())
         details = {k: v for k, v in (refusal.details or {}).items() if k != "reason"}
         uow.audit("seal_failed", instance_id=refusal.instance_id, task_id=refusal.task_id, element_id=refusal.element_id,
-                  reason=refusal.reason, failures=attempts, **details)
+                  reason=refusal.reason, **details)

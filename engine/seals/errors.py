@@ -5,18 +5,23 @@ from __future__ import annotations
 from engine.errors import Forbidden
 
 
-class SealRefused(Forbidden):
-    """Sealing was refused (wrong PIN, locked seal, no seal, wrong role ...).
+class ReauthenticationRequired(Exception):
+    """Raised inside a completion's transaction when a seal step has no opened seal yet: the
+    PIN is tried before, and outside, that transaction (``engine.tasks.complete_task``)."""
 
-    The unit of work that raised it rolls back, so nothing is sealed and the task stays
-    open. The ``seal_failed`` event (and, for a wrong PIN, the failure count) is written
-    afterwards in its own unit of work by :func:`engine.seals.record_refusal`, which the
-    web layer calls for every ``SealRefused`` (as ``identity.login`` records failed sign-ins).
+
+class SealRefused(Forbidden):
+    """Sealing was refused (wrong PIN, locked seal, no seal, wrong role or unit ...).
+
+    Nothing is sealed and the task stays open. A wrong PIN is counted and audited where it
+    is tried (:func:`engine.seals.credentials.open_seal`); any other refusal's ``seal_failed``
+    event is written afterwards in its own unit of work by :func:`engine.seals.record_refusal`,
+    which the web layer calls for every ``SealRefused``.
     """
 
     def __init__(self, message: str, *, actor, reason: str, instance_id: str | None = None,
                  task_id: str | None = None, element_id: str | None = None, credential_id: int | None = None,
-                 count_failure: bool = False, details: dict | None = None) -> None:
+                 details: dict | None = None) -> None:
         super().__init__(message, {"reason": reason, **(details or {})})
         self.actor = actor
         self.reason = reason
@@ -24,5 +29,4 @@ class SealRefused(Forbidden):
         self.task_id = task_id
         self.element_id = element_id
         self.credential_id = credential_id
-        self.count_failure = count_failure
         self.recorded = False

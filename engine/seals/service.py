@@ -29,7 +29,7 @@ from engine.clock import utcnow
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.identity import Actor
 from engine.seals import credentials, images
-from engine.seals.errors import SealRefused
+from engine.seals.errors import ReauthenticationRequired, SealRefused
 from engine.seals.fonts import cjk_ttf
 from engine.seals.keys import fingerprint, organisation
 from engine.seals.provider import Appearance, SignatureField, Signer, get_provider
@@ -243,15 +243,46 @@ def _where(task, inst) -> dict:
     return {"instance_id": inst.id, "task_id": task.id, "element_id": task.element_id}
 
 
+UNLOCKED = "seal_unlocked"  # uow.secrets key of the seal opened before the transaction (reauthenticate)
+
+
+def reauthenticate(engine, actor: Actor, task_id: str, data: dict) -> dict:
+    """Before a seal step's transaction: the submission is checked against the form, then the
+    head's PIN opens their seal (counted and audited by :func:`credentials.open_seal`). Returns
+    the secrets the transaction uses (the opened seal)."""
+    from engine.instances import validate_form_data
+
+    with engine.read() as session:
+        task = session.get(Task, task_id)
+        if task is None:
+            raise NotFound(f"task {task_id!r} not found")
+        inst = session.get(ProcessInstance, task.instance_id)
+        if task.form_key:
+            validate_form_data(session, engine, task.form_key, task.form_version, data)
+        unit = inst.org_unit if inst is not None else None
+        where = {"instance_id": task.instance_id, "task_id": task.id, "element_id": task.element_id}
+    pin = data.get(PIN_FIELD)
+    unlocked = credentials.open_seal(engine, actor, pin if isinstance(pin, str) else None, unit, where)
+    return {UNLOCKED: unlocked}
+
+
 def seal_task(engine, uow, task, inst, spiff_task, cleaned: dict, template_key: str) -> dict:
-    """Seal the instance's document while completing ``task``; returns the data to store."""
+    """Seal the instance's document while completing ``task``; returns the data to store.
+
+    Only a head of the unit that owns the instance, with that unit's seal, opened with their
+    PIN by :func:`reauthenticate` before this transaction began."""
     tpl = template(template_key)
     slot = tpl.seal
-    actor, session = uow.actor, uow.session
+    actor = uow.actor
     where = _where(task, inst)
     if not actor.has_any(slot.roles):
         raise SealRefused(f"only {', '.join(slot.roles)} may apply this seal", actor=actor, reason="role", **where)
-    unlocked = credentials.unlock_seal(session, engine.settings, actor, uow.secrets.get(PIN_FIELD), where)
+    unlocked = uow.secrets.get(UNLOCKED)
+    if unlocked is None or unlocked.row.username != actor.username:
+        raise ReauthenticationRequired(task.id)
+    if inst.org_unit is not None and (actor.org_unit != inst.org_unit or unlocked.row.org_unit != inst.org_unit):
+        raise SealRefused(f"only a head of org unit {inst.org_unit} may seal its cases, with its seal", actor=actor,
+                          reason="unit", **where)
     data = {**dict(spiff_task.data), **cleaned}
     current = {"name": task.name or task.element_id, "form_key": task.form_key, "form_version": task.form_version,
                "submitted": cleaned}
@@ -266,7 +297,7 @@ def seal_document(engine, uow, tpl: Template, inst, task, data: dict, unlocked, 
     doc_id = str(uuid.uuid4())
     content = build_content(engine, session, tpl, inst, data, actor, doc_id, current)
     pdf, positions = render(content, _font(engine))
-    unit = actor.org_unit or inst.org_unit
+    unit = inst.org_unit or actor.org_unit  # the seal of the unit that owns the case
     png, _ = images.unit_seal(session, unit)
     signer = Signer(unlocked.key, unlocked.certificate, unlocked.chain, name=_display(session, actor.username),
                     reason=slot.reason, location=_unit_name(session, unit))
@@ -321,7 +352,7 @@ def countersign(engine, uow, tpl: Template, slot: Slot, inst, task, prior_id: st
     person = actor.display_name or actor.username
     stamp = images.confirmation_stamp(("已确认", slot.label.split("（")[0], person.split(" (")[0][:16], now_local))
     signer = Signer(system.key, system.certificate, system.chain, name=name, reason=slot.reason,
-                    location=_unit_name(session, actor.org_unit or inst.org_unit))
+                    location=_unit_name(session, inst.org_unit or actor.org_unit))
     provider = get_provider()
     signed = provider.sign(content, signer, SignatureField(slot.name, 0, (0, 0, 0, 0), slot.label), Appearance(stamp))
     doc = _store(uow, signed, _filename(tpl, inst, slot.name), str(uuid.uuid4()), inst.id)

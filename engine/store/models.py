@@ -66,14 +66,52 @@ class User(Base):
 
 
 class LoginThrottle(Base):
-    """Consecutive failed logins per username (known or not, so both behave alike)."""
+    """Consecutive failed logins per username (known or not, so both behave alike) and origin:
+    ``origin`` is a client address the user signed in from before, or ``""`` for every other
+    address, so that locking an account from elsewhere does not lock out its owner."""
 
     __tablename__ = "bpm_login_throttle"
 
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginOrigin(Base):
+    """A client address a user signed in from successfully (a known origin)."""
+
+    __tablename__ = "bpm_login_origin"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_login_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginFailures(Base):
+    """Failed sign-ins from one client address not yet in an audit event: a burst is audited
+    as one ``login_failed`` event with its count (engine/identity.py)."""
+
+    __tablename__ = "bpm_login_failures"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    usernames: Mapped[list] = mapped_column(JSON)
+    first_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    audited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RateCounter(Base):
+    """A fixed-window request counter of the rate limits (web/ratelimits.py) when several
+    server processes share the database."""
+
+    __tablename__ = "bpm_rate_counter"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class OrgUnit(Base):
@@ -95,9 +133,13 @@ class UserRole(Base):
 
 
 class ApiToken(Base):
+    """A bearer token (``kind`` api) or a browser session (``kind`` session): the session cookie
+    holds only the id of a session, which is never accepted as an API bearer token."""
+
     __tablename__ = "bpm_api_token"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), server_default="api")
     user_id: Mapped[int] = mapped_column(ForeignKey("bpm_user.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -126,8 +126,8 @@ def open_task(api, instance_id: str, element_id: str) -> dict:
     return r.get_json()
 
 
-def candidate_task_ids(api, user: str, instance_id: str) -> list[str]:
-    r = api.get(f"/api/tasks?scope=candidate&instance={instance_id}", user)
+def candidate_task_ids(api, user: str, instance_id: str, scope: str = "candidate") -> list[str]:
+    r = api.get(f"/api/tasks?scope={scope}&instance={instance_id}", user)
     assert r.status_code == 200, r.get_json()
     return [t["id"] for t in r.get_json()["items"]]
 
@@ -151,7 +151,11 @@ def work(api, user: str, instance_id: str, element_id: str, data: dict, wrong: t
     task = open_task(api, instance_id, element_id)
     for other in wrong:
         assert_forbidden(api, other, task["id"])
-    assert task["id"] in candidate_task_ids(api, user, instance_id), f"{user} does not see {element_id}"
+    if task["properties"].get("candidateScope") == "starter":  # the starter's own step: theirs from the start
+        assert task["assignee"] == user, (element_id, task["assignee"], user)
+        assert task["id"] in candidate_task_ids(api, user, instance_id, "mine"), f"{user} does not have {element_id}"
+    else:
+        assert task["id"] in candidate_task_ids(api, user, instance_id), f"{user} does not see {element_id}"
     r = api.post(f"/api/tasks/{task['id']}/claim", user)
     assert r.status_code == 200, r.get_json()
     r = try_complete(api, user, task["id"], data)

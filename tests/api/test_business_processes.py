@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 
+from engine.access import CANDIDATE_SCOPES
 from engine.bpmn_model import NS as BPMN_NS_MAP
 from engine.bpmn_model import validate_document
 from engine.clock import clock
@@ -192,7 +193,7 @@ def test_tasks_follow_the_conventions(key):
             from engine.seals.templates import TEMPLATES
 
             assert props["seal"] in TEMPLATES, props["seal"]
-        assert props.get("candidateScope", "starter_unit") in ("starter_unit", "parent_unit")
+        assert props.get("candidateScope", "instance_unit") in CANDIDATE_SCOPES
         if "sla.kind" in props:
             assert props["sla.kind"] in SLA_KINDS
             assert ISO_DURATION.match(props["sla.amount"]), props["sla.amount"]
@@ -392,7 +393,7 @@ def test_supply_approved_sealed_maintained_and_supplied(api, engine):
     iid = inst["id"]
     review = open_task(api, iid, "review")
     assert review["candidate_groups"] == ["service_center_head"]
-    assert review["properties"] == {"sla.kind": "working_days", "sla.amount": "P1D", "sla.warn": "0.8"}
+    assert review["properties"] == {"candidateScope": "instance_unit", "sla.kind": "working_days", "sla.amount": "P1D", "sla.warn": "0.8"}
     assert review["form"]["id"] == "supply_review"
     work(api, "service_center_head", iid, "review", {"decision": "approve", "review_comment": "同意供货"},
          wrong=("enforcement_officer", "info_clerk", "counter_staff"))
@@ -497,7 +498,7 @@ def test_complaint_is_handled_in_the_registering_hall_and_closed(api, category):
     iid = start(api, starter, "complaint_handling", complaint(category, attachments=[attachment]))["id"]
     assert open_elements(api, iid) == [element]
     task = open_task(api, iid, element)
-    assert task["org_unit"] == "hall-1" and task["properties"]["candidateScope"] == "starter_unit"
+    assert task["org_unit"] == "hall-1" and task["properties"]["candidateScope"] == "instance_unit"
     assert sla.items() <= task["properties"].items()
     # the same role in another hall neither sees nor works the task
     assert candidate_task_ids(api, other_hall, iid) == []
@@ -608,7 +609,7 @@ def agreements(api):
 def approved_agreement(api, **changes) -> str:
     iid = start(api, "customer_manager", "group_agreement", agreement_request(api, **changes))["id"]
     approve = open_task(api, iid, "approve")
-    assert approve["properties"] == {"sla.kind": "calendar", "sla.amount": "PT3M", "sla.warn": "0.8"}
+    assert approve["properties"] == {"candidateScope": "instance_unit", "sla.kind": "calendar", "sla.amount": "PT3M", "sla.warn": "0.8"}
     work(api, "hall_manager", iid, "approve", {"approval": "approve"}, wrong=("customer_manager", "info_clerk"))
     return iid
 
@@ -744,7 +745,7 @@ def test_one_counter_cleared_at_the_counter(api):
     assert "amount" not in instance(api, iid)["data"]
     handle = open_task(api, iid, "handle")
     assert handle["org_unit"] == "hall-1"
-    assert handle["properties"] == {"candidateScope": "starter_unit", "sla.kind": "calendar", "sla.amount": "PT3M",
+    assert handle["properties"] == {"candidateScope": "instance_unit", "sla.kind": "calendar", "sla.amount": "PT3M",
                                     "sla.warn": "0.8", "sla.escalate": "1.0:duty_manager"}
     assert candidate_task_ids(api, "counter_hall2", iid) == []
     assert candidate_task_ids(api, "counter2", iid) == [handle["id"]]

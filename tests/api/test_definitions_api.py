@@ -224,7 +224,7 @@ INVALID = {
                                                    '<camunda:properties><camunda:property name="candidateScope" '
                                                    'value="starter-unit" /></camunda:properties>'
                                                    '</bpmn:extensionElements></bpmn:userTask>')),
-                                "t1", "candidateScope 'starter-unit' is not one of starter_unit, parent_unit"),
+                                "t1", "candidateScope 'starter-unit' is not one of instance_unit, parent_unit, any_unit, starter"),
     "no_form_key": (process_xml(user_task(form=None)), "t1", "formKey"),
     "no_starter_groups": (process_xml(user_task(), starters=None), "p", "candidateStarterGroups"),
     "unknown_starter_role": (process_xml(user_task(), starters="emperor"), "p", "unknown role 'emperor'"),

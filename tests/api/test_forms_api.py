@@ -117,8 +117,9 @@ INVALID_FORMS = {
     "min_above_max": (lambda f: f["components"][1]["validate"].update(min=10, max=1), "amount", "greater than"),
     "input_without_key": (lambda f: f["components"].append({"type": "textfield", "label": "no key"}), "components[3]", "key"),
     "components_not_list": (lambda f: f.update(components="x"), "components", "list"),
-    # catastrophic backtracking: (a+)+ against 30 characters takes ~20 s in Python's re
-    "redos_pattern": (lambda f: f["components"][0]["validate"].update(pattern=r"^(\w+\s?)+$"), "note", "exponential"),
+    # patterns run on RE2, a linear-time engine: what it cannot run (lookaround, backreferences) never deploys
+    "lookahead_pattern": (lambda f: f["components"][0]["validate"].update(pattern=r"^(?=\d)\w+$"), "note", "linear-time"),
+    "backreference_pattern": (lambda f: f["components"][0]["validate"].update(pattern=r"^(a)\1$"), "note", "linear-time"),
 }
 
 
@@ -130,6 +131,28 @@ def test_invalid_form_is_422_with_errors_and_stores_nothing(note_deployed, case)
     assert_form_rejected(r, component, fragment)
     assert form_versions(api) == [1]
     assert list(listed(api)) == ["simple_note"]
+
+
+@pytest.mark.parametrize(("pattern", "good"), [(r"(a|aa)+$", "aaa"), (r"(.*a){12}$", "a" * 12),
+                                             (r"^(\w+\s?)+$", "ab cd"), (r"^(a+)+$", "aaaa")])
+def test_backtracking_patterns_validate_in_linear_time(note_deployed, pattern, good):
+    """Patterns that take exponential time in a backtracking engine (Python's re: 13.6 s for
+    ``(a|aa)+$`` against 37 characters, doubling with each one more) are validated by RE2, which
+    never backtracks: an adversarial value of 5,000 characters is answered (a backtracking engine
+    would not finish within the age of the universe), and correctly."""
+    api = note_deployed
+    form = changed(note_form(), lambda f: f["components"][0].update(validate={"required": True, "pattern": pattern}))
+    assert api.deploy_form(form).status_code == 201
+    r = api.deploy_xml(fixture_text("four_step.bpmn").replace('id="four_step"', 'id="redos_step"')
+                       .replace('name="四步', 'name="四步x'))
+    assert r.status_code == 201, r.get_json()
+    inst = api.post("/api/process-definitions/redos_step/instances", "counter_staff", json={"data": {}}).get_json()
+    task = inst["open_tasks"][0]["id"]
+    evil = "a" * 5000 + "!"
+    r = api.post(f"/api/tasks/{task}/complete", "counter_staff", json={"data": {"note": evil}})
+    assert r.status_code == 422 and "note" in r.get_json()["details"]["errors"]
+    r = api.post(f"/api/tasks/{task}/complete", "counter_staff", json={"data": {"note": good}})
+    assert r.status_code == 200, r.get_json()
 
 
 def test_safe_patterns_are_accepted(note_deployed):
@@ -156,11 +179,14 @@ def test_form_body_must_be_a_json_object(note_deployed):
     assert form_versions(api) == [1]
 
 
-def test_deeply_nested_components_are_422_not_500(note_deployed):
+@pytest.mark.parametrize(("levels", "status"), [(20, 422), (200, 400)])
+def test_deeply_nested_components_are_refused_not_500(note_deployed, levels, status):
+    """Deeper than a form may nest (16 groups): 422 naming it; deeper than any JSON body may nest
+    (64 levels, 2 per group): 400 before the body is parsed."""
     api = note_deployed
     inner: dict = {"type": "textfield", "key": "deep", "label": "deep"}
-    for _ in range(200):
+    for _ in range(levels):
         inner = {"type": "group", "label": "g", "components": [inner]}
     r = api.deploy_form({"id": "nested", "type": "default", "components": [inner]})
-    assert r.status_code == 422
+    assert r.status_code == status, r.get_json()
     assert "nested" not in listed(api)

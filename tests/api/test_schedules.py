@@ -49,10 +49,21 @@ def test_monthly_inventory_is_started_by_the_engine(api, engine):
         timers = _start_timers(engine)
         assert timers[0][0] == "fired" and timers[0][2] is not None
         assert timers[1] == ("pending", "2027-01-01T01:00:00+00:00", None)
-        inst = api.get(f"/api/process-instances/{timers[0][2]}", "info_clerk").get_json()
-        assert inst["started_by"] == "system" and inst["business_key"] == "agreement_inventory-2026-12-01"
+        # schedule.units=hall: one inventory per service hall, each bounded to its hall
+        started = api.get("/api/process-instances?key=agreement_inventory&per_page=200", "admin").get_json()["items"]
+        halls = {u["key"] for u in api.get("/api/org-units", "admin").get_json()["items"] if u["kind"] == "hall"}
+        assert {"hall-1", "hall-2"} <= halls  # other tests' halls stay on PostgreSQL
+        assert sorted((i["org_unit"], i["business_key"], i["started_by"]) for i in started) == sorted(
+            (hall, f"agreement_inventory-{hall}-2026-12-01", "system") for hall in halls)
+        by_unit = {i["org_unit"]: i["id"] for i in started}
+        inst = api.get(f"/api/process-instances/{by_unit['hall-1']}", "info_clerk").get_json()
         assert inst["data"]["period"] == "2026-12"
-        assert open_task(api, inst["id"], "count")["candidate_groups"] == ["info_clerk"]
+        count = open_task(api, inst["id"], "count")
+        assert count["candidate_groups"] == ["info_clerk"] and count["org_unit"] == "hall-1"
+        other = open_task(api, by_unit["hall-2"], "count")
+        assert other["org_unit"] == "hall-2"
+        assert api.post(f"/api/tasks/{other['id']}/claim", "info_clerk").status_code == 403  # a hall-1 clerk
+        assert api.post(f"/api/tasks/{count['id']}/claim", "info_clerk").status_code == 200
         assert fire_due(engine) == 0  # exactly once
         # a new version replaces the schedule instead of adding a second one
         from tests.api.business_helpers import process_xml

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 from engine.app import BpmEngine
 from engine.config import load_settings
+from tests.conftest import UNLIMITED
 
 
 def examples(default: int) -> int:
@@ -80,7 +81,8 @@ def sqlite_app(sqlite_template, tmp_path_factory):
     target = folder / "bpm.sqlite3"
     shutil.copy(template, target)
     url = f"sqlite:///{target}"
-    engine = BpmEngine(load_settings(database_url=url, var_dir=folder / "var", max_upload_bytes=1024 * 1024))
+    engine = BpmEngine(load_settings(database_url=url, var_dir=folder / "var", max_upload_bytes=1024 * 1024,
+                                     rate_limits=UNLIMITED))
     app = create_app(engine)
     app.testing = True
     yield FuzzApp(engine, app, dict(tokens), url)

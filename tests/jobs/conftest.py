@@ -72,8 +72,7 @@ class Driver:
         from engine import tasks
 
         task_id = self.open_task(instance_id)
-        with self.engine.uow(self.actor(user)) as uow:
-            tasks.complete(self.engine, uow, task_id, data)
+        tasks.complete_task(self.engine, self.actor(user), task_id, data)
         return task_id
 
     # the business vocabulary of the scenario

@@ -57,11 +57,11 @@ def _complete(engine, actor, instance_id, element_id, data):
     from engine import tasks
     from engine.store.models import Task
 
-    with engine.uow(actor) as uow:
-        task_id = uow.session.execute(select(Task.id).where(
+    with engine.read() as session:
+        task_id = session.execute(select(Task.id).where(
             Task.instance_id == instance_id, Task.element_id == element_id, Task.status == "open")).scalar_one()
-        _, inst = tasks.complete(engine, uow, task_id, data)
-        return inst.data if hasattr(inst, "data") else None
+    _, inst, _ = tasks.complete_task(engine, actor, task_id, data)
+    return inst.data if hasattr(inst, "data") else None
 
 
 def build_world(folder: Path) -> SealWorld:

@@ -77,9 +77,9 @@ def test_group_agreement_template_seals_and_archives(api, engine, seals_ready):
         clerk = actor_by_name(session, "info_clerk")
     from engine.store.records import load_instance
 
+    unlocked = credentials.open_seal(engine, head, PIN)
     with engine.uow(head) as uow:
         inst = load_instance(uow.session, iid)
-        unlocked = credentials.unlock_seal(uow.session, engine.settings, head, PIN, {})
         row = SimpleNamespace(id=task["id"], element_id="sign", name="双方签署 Sign")
         sealed = seal_document(engine, uow, tpl, inst, row, dict(inst.data), unlocked)
     with engine.uow(clerk) as uow:
@@ -133,7 +133,7 @@ def test_pades_b_t_with_a_time_stamping_authority(engine, seals_ready):
     assert provider.level == "PAdES-B-T"
     with engine.read() as session:
         head = actor_by_name(session, "service_center_head")
-        unlocked = credentials.unlock_seal(session, engine.settings, head, PIN, {})
+    unlocked = credentials.open_seal(engine, head, PIN)
     signed = provider.sign(pdf_page("B-T"), Signer(unlocked.key, unlocked.certificate, unlocked.chain),
                            SignatureField("seal", 0, (72, 72, 200, 200)), Appearance(round_seal("中心营业厅")),
                            certify=True)

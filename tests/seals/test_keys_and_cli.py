@@ -82,10 +82,10 @@ def test_issue_again_retires_the_old_seal_and_set_pin_needs_the_old_pin(cli, eng
         seals = session.execute(select(SealCredential).where(SealCredential.kind == "seal")
                                 .order_by(SealCredential.id)).scalars().all()
         assert [s.active for s in seals] == [False, True]
-        head = credentials.active_seal(session, "service_center_head")
-        unlocked = credentials.unlock_seal(session, engine.settings, SYSTEM.__class__(
-            "service_center_head", frozenset({"service_center_head"})), "222222", {})
-        assert unlocked.row.id == head.id
+        head_id = credentials.active_seal(session, "service_center_head").id
+    unlocked = credentials.open_seal(engine, SYSTEM.__class__("service_center_head", frozenset({"service_center_head"})),
+                                     "222222")
+    assert unlocked.row.id == head_id
 
 
 def _real_ca_p12(password: bytes, with_root: bool):
@@ -154,7 +154,7 @@ def test_init_demo_gives_the_demo_head_a_seal(tmp_path, monkeypatch):
     try:
         with engine.read() as session:
             head = actor_by_name(session, "service_center_head")
-            assert credentials.unlock_seal(session, engine.settings, head, "246810", {}).certificate
+        assert credentials.open_seal(engine, head, "246810").certificate
     finally:
         engine.close()
     again = runner.invoke(main, ["init", "--demo"])

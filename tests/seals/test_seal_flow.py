@@ -60,7 +60,7 @@ def pdf_text(content: bytes) -> str | None:
 def test_supply_approval_is_sealed_confirmed_and_verifiable(api, seals_ready):
     iid, data = reviewed(api)
     seal_task = open_task(api, iid, "seal")
-    assert seal_task["properties"] == {"seal": "supply_approval"}
+    assert seal_task["properties"] == {"candidateScope": "instance_unit", "seal": "supply_approval"}
     inst = work(api, "service_center_head", iid, "seal", {"seal_confirm": True, "seal_pin": PIN},
                 wrong=("enforcement_officer", "info_clerk"))
     sealed_id = inst["data"]["sealed_document"]
@@ -208,8 +208,8 @@ def test_only_a_service_center_head_can_seal(engine, api, seals_ready):
     # a clerk made a candidate by hand (as a misconfigured model would) is still refused by the seal service
     with engine.uow(clerk) as uow:
         uow.session.get(Task, task_id).candidate_groups = ["service_center_head", "info_clerk"]
-    with pytest.raises(SealRefused) as refused, refusals_recorded(engine), engine.uow(clerk) as uow:
-        tasks.complete(engine, uow, task_id, {"seal_confirm": True, "seal_pin": PIN})
+    with pytest.raises(SealRefused) as refused, refusals_recorded(engine):
+        tasks.complete_task(engine, clerk, task_id, {"seal_confirm": True, "seal_pin": PIN})
     assert refused.value.reason == "role"
     assert audit_events(api, "seal_failed", iid)[-1]["actor"] == "info_clerk"
     assert [t["element_id"] for t in instance(api, iid)["open_tasks"]] == ["seal"]

@@ -1,7 +1,6 @@
 """Tests for the expression/script sandbox and its SpiffWorkflow integration."""
 from __future__ import annotations
 
-import timeit
 from xml.sax.saxutils import escape
 
 import pytest
@@ -12,12 +11,12 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.expressions import (
     ExpressionError,
-    SandboxScriptEngine,
     check_expression,
     check_script,
     evaluate,
     execute_script,
 )
+from engine.sandbox.spiff import SandboxScriptEngine
 
 DATA = {"approved": True, "amount": 1500, "category": "b", "lines": [{"qty": 2}, {"qty": 5}],
         "order": {"qty": 4}, "x": 1}
@@ -83,12 +82,6 @@ def test_os_system_probe_never_runs(tmp_path) -> None:
 def test_syntax_error_is_reported_with_line() -> None:
     with pytest.raises(ExpressionError, match="syntax error at line 1"):
         check_expression("amount >")
-
-
-def test_simple_condition_is_fast() -> None:
-    evaluate("approved == True", DATA)
-    per_call = min(timeit.repeat(lambda: evaluate("approved == True", DATA), number=2000, repeat=5)) / 2000
-    assert per_call < 20e-6
 
 
 def test_script_sets_task_data() -> None:

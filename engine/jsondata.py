@@ -1,0 +1,40 @@
+"""Bounds of the JSON the engine accepts and keeps: nesting depth and size.
+
+Every JSON request body is refused when nested deeper than ``MAX_DEPTH`` (checked on the
+text, before parsing: a body nested ~1,000 deep would exhaust the parser's and every later
+reader's recursion), and what scripts leave is held to the same depth.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+MAX_DEPTH = 64
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+class TooDeep(ValueError):
+    """A JSON text nested deeper than ``MAX_DEPTH`` (a ValueError: parsers report it as bad JSON)."""
+
+
+def check_depth(text: str | bytes, limit: int = MAX_DEPTH) -> None:
+    """Raise :class:`TooDeep` when ``text`` nests arrays/objects deeper than ``limit``."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if text.count("[") + text.count("{") <= limit:
+        return
+    depth = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                raise TooDeep(f"JSON is nested deeper than {limit} levels")
+        elif token in "]}":
+            depth -= 1
+
+
+def json_size(value) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON (how instance data is measured against its limit)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"))
