@@ -129,15 +129,17 @@ def users_with_password(session: Session, candidates: list[str]) -> list[str]:
     return weak
 
 
-def issue_token(session: Session, username: str, password: str, ttl_seconds: int) -> tuple[str, Actor]:
-    """Check the password and create a bearer token; the same error for every failure."""
+def issue_token(session: Session, username: str, password: str, ttl_seconds: int,
+                kind: str = "api") -> tuple[str, Actor]:
+    """Check the password and create a bearer token (or a browser session id, ``kind`` session),
+    without throttling (set-up and tests; sign-ins go through :func:`login`)."""
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None or not user.is_active:
         verify_password(_DUMMY_HASH, password)
         raise Unauthorized("invalid username or password")
     if not verify_password(user.password_hash, password):
         raise Unauthorized("invalid username or password")
-    return _new_token(session, user, ttl_seconds), _actor(session, user)
+    return _new_token(session, user, ttl_seconds, kind), _actor(session, user)
 
 
 def _new_token(session: Session, user: User, ttl_seconds: int, kind: str = "api") -> str:

@@ -45,15 +45,25 @@ def validate_form_data(session, engine, form_key: str, version: int | None, data
     return cleaned, document_ids(content, cleaned)
 
 
+def validate_start_data(session, engine, definition: ProcessDefinition, data: dict) -> tuple[dict, list[str]]:
+    """``data`` of a new instance checked against the start form; a process without one takes
+    no data (an empty form: every field is unknown)."""
+    start_form = definition.meta.get("start_form")
+    if start_form:
+        return validate_form_data(session, engine, start_form, None, data)
+    if data:
+        raise ValidationFailed("form data is invalid", {
+            key: [f"Unknown field: {definition.key!r} has no start form, so a new instance takes no data."]
+            for key in list(data)[:50]})
+    return {}, []
+
+
 def start(engine, uow, key: str, data: dict, business_key: str | None = None) -> ProcessInstance:
     definition = definitions.get_version(uow.session, key)
     starters = definition.meta.get("candidate_starter_groups", [])
     if not uow.actor.has_any(starters):
         raise Forbidden(f"only {', '.join(starters)} may start {key!r}")
-    start_form = definition.meta.get("start_form")
-    docs: list[str] = []
-    if start_form:
-        data, docs = validate_form_data(uow.session, engine, start_form, None, data)
+    data, docs = validate_start_data(uow.session, engine, definition, data)
     inst_id = str(uuid.uuid4())
     spec, subspecs = definitions.spec_for(engine, definition)
     workflow = new_workflow(spec, subspecs)
@@ -128,8 +138,20 @@ def start_linked(uow, parent: InstanceRecord, element: str, props: dict, data: d
             except ExpressionError as exc:
                 raise Conflict(f"cannot start {key!r} from {element!r}: startData {name}: {exc}") from exc
             new_data[name[len("startData."):]] = value
+    # the same rules as a start by hand: whoever completed the step before the throw event must be
+    # allowed to start the target, and the data must fit its start form (the engine itself may)
+    target = definitions.get_version(uow.session, key)
+    starters = target.meta.get("candidate_starter_groups", [])
+    if uow.actor.username != "system" and not uow.actor.has_any(starters):
+        raise Forbidden(f"{element!r} starts {key!r}, which only {', '.join(starters)} may start")
+    try:
+        new_data, docs = validate_start_data(uow.session, uow.engine, target, new_data)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"{element!r} cannot start {key!r}: its startData does not fit the start form of "
+                               f"{key!r}", exc.errors) from exc
     new_data["linked_from"] = {"instance_id": parent.id, "process_key": parent.process_key, "element_id": element}
     child = start_unchecked(uow, key, new_data, parent.org_unit, parent.business_key, linked_from=parent.id)
+    documents.link(uow, "data", docs, child.id)
     uow.audit("linked_instance_started", instance_id=parent.id, element_id=element, child_instance_id=child.id, key=key)
     return child
 

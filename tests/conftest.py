@@ -7,6 +7,7 @@ is unreachable the PostgreSQL variants are skipped, unless ``BPM_REQUIRE_POSTGRE
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -207,12 +208,19 @@ def fixture_text(name: str) -> str:
     return (FIXTURES / name).read_text(encoding="utf-8")
 
 
+FIXTURE_FORMS = ("simple_note", "case_start")  # the fixtures' task form and their processes' start form
+
+
+def deploy_fixture_forms(api) -> None:
+    for name in FIXTURE_FORMS:
+        r = api.deploy_form(json.loads(fixture_text(f"{name}.form")))
+        assert r.status_code in (200, 201), r.get_json()
+
+
 @pytest.fixture
 def four_step(api):
     """Deploy the simple_note form and the four_step process; return the api."""
-    import json
-
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     r = api.deploy_xml(fixture_text("four_step.bpmn"))
     assert r.status_code == 201, r.get_json()
     return api

@@ -66,6 +66,8 @@ def init_app(app, engine) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = storage
     app.config["RATELIMIT_STORAGE_OPTIONS"] = {"engine": engine} if storage.startswith("bpmdb") else {}
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    # counters in the database fail open while it is away: the request itself then answers 503
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = True
     limiter.init_app(app)
 
 

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from tests.conftest import fixture_text
+from tests.conftest import deploy_fixture_forms, fixture_text
 
 # --------------------------------------------------------------------------- helpers
 
@@ -111,7 +111,7 @@ def assert_rejected(r, element_id, fragment):
 @pytest.fixture
 def deployed(api):
     """simple_note form + version 1 of process ``p``; returns the api."""
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     r = api.deploy_xml(VALID)
     assert r.status_code == 201, r.get_json()
     return api
@@ -141,7 +141,7 @@ def test_deploy_creates_versions_and_identical_xml_is_a_no_op(deployed):
 
 
 def test_definition_json_describes_the_process(api):
-    api.deploy_form(json.loads(fixture_text("simple_note.form")))
+    deploy_fixture_forms(api)
     api.deploy_form(json.loads(fixture_text("evidence.form")))
     r = api.deploy_xml(fixture_text("review_gateway.bpmn"))
     assert r.status_code == 201, r.get_json()
@@ -327,7 +327,7 @@ def _mutate(rng: random.Random, text: str) -> str:
 
 
 def test_fuzzed_documents_never_cause_a_server_error(api):
-    api.deploy_form(json.loads(fixture_text("simple_note.form")))
+    deploy_fixture_forms(api)
     seed = fixture_text("review_gateway.bpmn")
     assert api.deploy_xml(seed).status_code == 201
     rng = random.Random(20240611)

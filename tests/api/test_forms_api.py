@@ -143,6 +143,7 @@ def test_backtracking_patterns_validate_in_linear_time(note_deployed, pattern, g
     api = note_deployed
     form = changed(note_form(), lambda f: f["components"][0].update(validate={"required": True, "pattern": pattern}))
     assert api.deploy_form(form).status_code == 201
+    assert api.deploy_form(json.loads(fixture_text("case_start.form"))).status_code == 201
     r = api.deploy_xml(fixture_text("four_step.bpmn").replace('id="four_step"', 'id="redos_step"')
                        .replace('name="四步', 'name="四步x'))
     assert r.status_code == 201, r.get_json()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.conftest import fixture_text
+from tests.conftest import deploy_fixture_forms, fixture_text
 
 # --------------------------------------------------------------------------- helpers
 
@@ -37,7 +35,7 @@ def open_elements(inst):
 
 @pytest.fixture
 def incidents(api):
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     for name in ("divide_script.bpmn", "gateway_error.bpmn"):
         r = api.deploy_xml(fixture_text(name))
         assert r.status_code == 201, r.get_json()

@@ -6,8 +6,6 @@ fill), migration_v3 (fill removed).
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -15,7 +13,7 @@ from sqlalchemy import func, select
 from engine.cli import main
 from engine.store.models import AuditEvent, ProcessInstance, Task, Timer
 from tests.api.page_helpers import csrf, sign_in
-from tests.conftest import fixture_text
+from tests.conftest import deploy_fixture_forms, fixture_text
 
 NOTE = {"note": "ok"}
 
@@ -72,7 +70,7 @@ def events(api, inst_id, action):
 
 @pytest.fixture
 def migrating(api):
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     assert deploy(api, "migration_v1.bpmn")["version"] == 1
     return api
 
@@ -220,7 +218,7 @@ def test_target_version_must_exist_and_be_newer(migrating):
 
 def test_timer_keeps_its_due_time_across_a_migration(api, engine):
     """An instance waiting on a BPMN timer: same timer row, same due time, after the move."""
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     xml = fixture_text("timers.bpmn")
     assert api.deploy_xml(xml).status_code == 201
     inst = api.post("/api/process-definitions/timers/instances", "counter_staff", json={"data": {}}).get_json()
@@ -264,7 +262,7 @@ def test_changed_type_or_form_of_the_current_task_is_refused(migrating):
 
 
 def test_parallel_branch_moves_with_new_candidates_and_the_join_still_fires(api):
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     xml = fixture_text("parallel.bpmn")
     assert api.deploy_xml(xml).status_code == 201
     inst = api.post("/api/process-definitions/parallel/instances", "counter_staff", json={"data": {}}).get_json()
@@ -293,7 +291,7 @@ def test_parallel_branch_moves_with_new_candidates_and_the_join_still_fires(api)
 
 def test_task_inside_a_running_subprocess_migrates(api):
     """The subprocess's own workflow is diffed and migrated with the new subprocess spec."""
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     assert api.deploy_xml(fixture_text("migration_sub_v1.bpmn")).status_code == 201
     inst = api.post("/api/process-definitions/migrating_sub/instances", "counter_staff", json={"data": {}}).get_json()
     [inner] = inst["open_tasks"]
@@ -313,7 +311,7 @@ def test_task_inside_a_running_subprocess_migrates(api):
 
 def test_incident_instance_moves_to_a_fixed_version_and_retries_there(api):
     """A model bug: deploy the fix, migrate the failed instance, retry it on the new version."""
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     xml = fixture_text("divide_script.bpmn")
     assert api.deploy_xml(xml).status_code == 201
     inst = api.post("/api/process-definitions/divide/instances", "counter_staff", json={"data": {"divisor": 0}}).get_json()

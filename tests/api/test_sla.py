@@ -13,7 +13,7 @@ from sqlalchemy import select
 from engine.clock import clock
 from engine.store.models import Timer
 from engine.timers import fire_due
-from tests.conftest import fixture_text
+from tests.conftest import deploy_fixture_forms, fixture_text
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 
@@ -223,9 +223,8 @@ def test_controlled_clock_endpoint(db, tmp_path):
     engine = BpmEngine(load_settings(database_url=url, var_dir=tmp_path / "v", controlled_clock=True))
     app = create_app(engine)
     api = Api(app.test_client(), tokens)
-    import json
 
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     assert api.deploy_xml(sla_process()).status_code == 201
     try:
         assert api.post("/api/testing/clock", "counter_staff", json={"now": "2026-11-23T09:00:00+08:00"}).status_code == 403

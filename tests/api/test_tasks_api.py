@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.conftest import fixture_text
+from tests.conftest import deploy_fixture_forms, fixture_text
 
 NOTE = {"note": "ok", "amount": 10}
 LOOP_ROUNDS = 600  # past the tree depth at which raw SpiffWorkflow stalls (~333 rounds of loop.bpmn)
@@ -70,7 +70,7 @@ def assert_error(r, status, code=None):
 
 @pytest.fixture
 def start_form_api(api):
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     r = api.deploy_xml(fixture_text("start_form.bpmn"))
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["start_form"] == "simple_note"
@@ -307,6 +307,7 @@ def test_start_form_validates_start_data(start_form_api):
 
 def test_long_loop_through_the_api_does_not_stall(api):
     assert api.deploy_form(json.loads(fixture_text("loop_step.form"))).status_code == 201
+    deploy_fixture_forms(api)
     assert api.deploy_xml(fixture_text("loop.bpmn")).status_code == 201
     inst = start(api, "loop", data={"count": 0})
     for i in range(1, LOOP_ROUNDS + 1):

@@ -6,7 +6,6 @@ moved past each due time.
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +17,7 @@ import engine.timers as timer_service
 from engine.clock import clock
 from engine.store.models import Timer
 from engine.timers import fire_due
-from tests.conftest import fixture_text
+from tests.conftest import deploy_fixture_forms, fixture_text
 
 NOTE = {"note": "ok"}
 
@@ -68,7 +67,7 @@ def t0():
 
 @pytest.fixture
 def timers(api, t0):
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     r = api.deploy_xml(fixture_text("timers.bpmn"))
     assert r.status_code == 201, r.get_json()
     return api

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import fixture_text
+from tests.conftest import deploy_fixture_forms, fixture_text
 
 NOTE = {"note": "ok"}
 
@@ -39,7 +39,7 @@ def open_elements(inst):
 
 @pytest.fixture
 def versioned(api):
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     return api
 
 

@@ -62,10 +62,12 @@ def test_an_inspector_of_the_hall_scores_a_counter_staff_member(inspection, engi
     iid = start(api, "duty_manager", "counter_inspection", {})["id"]
     task = open_task(api, iid, "inspect")
     assert task["org_unit"] == "hall-1" and set(task["candidate_groups"]) == {"duty_manager", "hall_manager"}
-    assert candidate_task_ids(api, "duty_manager", iid) == [task["id"]]
-    assert candidate_task_ids(api, "hall_manager", iid) == [task["id"]]
+    # the inspector's own step (candidateScope starter): theirs, not the other inspectors' of the hall
+    assert task["assignee"] == "duty_manager"
+    assert candidate_task_ids(api, "duty_manager", iid, "mine") == [task["id"]]
+    assert candidate_task_ids(api, "hall_manager", iid) == []
     assert candidate_task_ids(api, "duty_hall2", iid) == []
-    for wrong in ("duty_hall2", "manager_hall2", "counter_staff", "customer_manager"):
+    for wrong in ("duty_hall2", "manager_hall2", "counter_staff", "customer_manager", "hall_manager"):
         assert_forbidden(api, wrong, task["id"])
     # the person checked must be active counter staff of this hall (and not the inspector)
     for staff, message in (("counter_hall2", "does not work in this hall"),

@@ -26,6 +26,7 @@ def home(tmp_path, monkeypatch):
     (tmp_path / "forms").mkdir()
     (tmp_path / "processes").mkdir()
     shutil.copy(FIXTURES / "simple_note.form", tmp_path / "forms")
+    shutil.copy(FIXTURES / "case_start.form", tmp_path / "forms")
     shutil.copy(FIXTURES / "four_step.bpmn", tmp_path / "processes")
     monkeypatch.setenv("BPM_HOME", str(tmp_path))
     monkeypatch.setenv("BPM_VAR_DIR", str(tmp_path / "var"))

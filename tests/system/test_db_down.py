@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from engine.app import BpmEngine
 from engine.config import load_settings
+from engine.identity import SYSTEM, issue_token
 from tests.conftest import temporary_pg_database
 
 CLIENT_BOUND = 30  # seconds: a request that has not returned by then hangs
@@ -159,7 +160,7 @@ def assert_page_503(response) -> None:
 
 def signed_in(client, token: str):
     with client.session_transaction() as session:
-        session["token"] = token
+        session["sid"] = token
     return client
 
 
@@ -174,7 +175,7 @@ def test_connection_refused_gives_503_on_the_api_and_the_pages(tmp_path):
         signed_in(client, "some-token")
         assert_page_503(bounded(lambda: client.get("/tasks")))
         with client.session_transaction() as session:
-            assert session.get("token") == "some-token"  # the outage does not sign anyone out
+            assert session.get("sid") == "some-token"  # the outage does not sign anyone out
     finally:
         engine.close()
 
@@ -213,7 +214,9 @@ def test_database_lost_while_pooled_then_back(pg_database, tmp_path):
     api = {"Authorization": f"Bearer {tokens['auditor']}"}
     try:
         client = app.test_client()
-        page = signed_in(app.test_client(), tokens["auditor"])
+        with engine.uow(SYSTEM) as uow:
+            sid = issue_token(uow.session, "auditor", "demo", 3600, kind="session")[0]
+        page = signed_in(app.test_client(), sid)
         assert client.get("/api/tasks", headers=api).status_code == 200
         assert page.get("/tasks").status_code == 200
         proxy.cut()

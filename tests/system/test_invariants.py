@@ -23,7 +23,7 @@ from engine.invariants import check_invariants
 from engine.store.models import Task, Timer
 from engine.timers import fire_due
 from tests.api.business_helpers import deploy, open_task, start, work
-from tests.conftest import fixture_text
+from tests.conftest import deploy_fixture_forms, fixture_text
 
 NOW = datetime(2026, 3, 6, 1, 0, tzinfo=UTC)  # a Friday morning in Beijing
 
@@ -36,7 +36,7 @@ def failing(report: dict) -> set[str]:
 def history(api, engine):
     """A small finished-and-running history; returns what a client saw acknowledged."""
     clock.set(NOW)
-    assert api.deploy_form(json.loads(fixture_text("simple_note.form"))).status_code == 201
+    deploy_fixture_forms(api)
     assert api.deploy_xml(fixture_text("timer_burst.bpmn")).status_code == 201
     deploy(api, "one_counter")
     ack = {"starts": {}, "completions": {}}

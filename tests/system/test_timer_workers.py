@@ -67,6 +67,7 @@ def engine(pg_url, tmp_path):
     eng = BpmEngine(load_settings(database_url=pg_url, var_dir=tmp_path / "var"))
     quiet = lambda *_: None  # noqa: E731
     deploy_path(eng, FIXTURES / "simple_note.form", echo=quiet)
+    deploy_path(eng, FIXTURES / "case_start.form", echo=quiet)
     deploy_path(eng, FIXTURES / "timer_burst.bpmn", echo=quiet)
     yield eng
     eng.close()
