@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from engine.audit import GENESIS, canonical, event_at, read_head, verify_chain
 from engine.clock import utcnow
 from engine.config import Settings
-from engine.errors import EngineError, NotFound, ValidationFailed
+from engine.errors import Conflict, EngineError, NotFound, ValidationFailed
 
 FORMAT = "bpm-audit-checkpoint/1"
 ALGORITHM = "Ed25519"
@@ -147,12 +147,35 @@ def create_checkpoint(engine, out: Path | None = None) -> tuple[Path, dict]:
     key = load_or_create_key(key_path(engine.settings))
     time = utcnow().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     checkpoint = sign(key, report["head_seq"], report["head_hash"], time)
-    path = out or checkpoint_dir(engine.settings) / f"checkpoint-{report['head_seq']}.json"
+    body = (json.dumps(checkpoint, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    if out is not None:
+        try:
+            return _write_new(out, body), checkpoint
+        except FileExistsError:
+            raise Conflict(f"{out} exists: a checkpoint is never overwritten; name a new file") from None
+    folder = checkpoint_dir(engine.settings)
+    for n in range(1, 10_000):  # append-only: signing the same head again adds checkpoint-<seq>-<n>.json
+        path = folder / (f"checkpoint-{report['head_seq']}.json" if n == 1 else f"checkpoint-{report['head_seq']}-{n}.json")
+        try:
+            return _write_new(path, body), checkpoint
+        except FileExistsError:
+            continue
+    raise Conflict(f"too many checkpoints of audit event {report['head_seq']}")
+
+
+def _write_new(path: Path, body: bytes) -> Path:
+    """Write ``body`` to a file that must not exist yet (FileExistsError: a checkpoint is never replaced)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(checkpoint, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path, checkpoint
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(body)
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.link(tmp, path)  # atomic, and fails if the name is taken
+    finally:
+        os.unlink(tmp)
+    return path
 
 
 # --------------------------------------------------------------------------- verify

@@ -505,7 +505,8 @@ def _print_json(data) -> None:
 
 @audit.command("checkpoint")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write it (default: <var_dir>/checkpoints/checkpoint-<seq>.json).")
+              help="A new file to write it to (default: <var_dir>/checkpoints/checkpoint-<seq>[-<n>].json; "
+                   "never overwritten).")
 def audit_checkpoint_cmd(out: Path | None) -> None:
     """Verify the chain, sign its head {last_seq, hash, time} and write the checkpoint file.
 

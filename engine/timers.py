@@ -34,7 +34,7 @@ from sqlalchemy import bindparam, func, select, update
 from engine import definitions, notifications, sla_events
 from engine.app import ServiceUnavailable
 from engine.clock import utcnow
-from engine.identity import SYSTEM
+from engine.identity import SYSTEM, flush_failed_logins
 from engine.progress import load_workflow, save
 from engine.runtime import advance
 from engine.store.models import ProcessInstance, Task, Timer
@@ -52,6 +52,7 @@ BUSY_RETRY_SECONDS = 0.05  # how soon a worker retries a timer whose rows were h
 CLOCK_JUMP_SECONDS = 0.1  # the engine clock moving this much more (or less) than real time was pinned/moved
 DUE_MARGIN_SECONDS = 0.001  # timers are due strictly after ``fire_at``: wake just past it
 FAILURE_RETRY_SECONDS = (1.0, 60.0)  # first and longest delay before a failed timer is tried again
+SWEEP_SECONDS = 10.0  # how often an idle worker audits the failed sign-ins left over from a burst
 MAX_ATTEMPTS = 10  # failed firings (about five minutes of retries) before the instance becomes an incident
 
 
@@ -421,12 +422,19 @@ def run_worker(engine, stop: threading.Event, poll_seconds: float | None = None)
     """
     interval = poll_seconds or engine.settings.timer_poll_seconds
     retry = RetryLater()
+    swept = 0.0
     while not stop.is_set():
         done = fire_batch(engine, BATCH, retry, stop)
         try:
             notifications.deliver_email(engine)
         except Exception:  # noqa: BLE001
             log.exception("e-mail delivery failed")
+        if time.monotonic() - swept >= SWEEP_SECONDS:
+            swept = time.monotonic()
+            try:  # the tail of a burst of failed sign-ins gets its audit event (engine/identity.py)
+                flush_failed_logins(engine)
+            except Exception:  # noqa: BLE001
+                log.exception("auditing failed sign-ins failed")
         if done.handled:
             continue
         wait_for_next_timer(engine, stop, min(interval, BUSY_RETRY_SECONDS) if done.busy else interval)

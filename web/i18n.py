@@ -60,6 +60,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "bad_request": {"zh-CN": "请求格式错误", "en": "Malformed request"},
     "no_file": {"zh-CN": "未选择文件", "en": "No file chosen"},
     "forbidden": {"zh-CN": "您无权执行此操作", "en": "You may not do this"},
+    "not_found": {"zh-CN": "未找到", "en": "Not found"},
     "error": {"zh-CN": "出错了", "en": "Error"},
     "unavailable": {"zh-CN": "数据库暂时不可用，请稍后再试（您的登录状态已保留）",
                     "en": "The database is not available right now; please try again in a few seconds (you stay signed in)"},

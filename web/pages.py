@@ -162,8 +162,13 @@ def signed_in(json_endpoint: bool = False):
     return decorate
 
 
+PAGE_MESSAGES = {403: "forbidden", 404: "not_found"}  # said in the page's language; the engine's words below
+
+
 def _error_page(exc: EngineError):
-    return render_template("error.html", status=exc.status, message=exc.message), exc.status
+    key = PAGE_MESSAGES.get(exc.status)
+    message, detail = (t(key), exc.message) if key else (exc.message, None)
+    return render_template("error.html", status=exc.status, message=message, detail=detail), exc.status
 
 
 def _json_error(exc: EngineError):

@@ -18,7 +18,7 @@ from engine import definitions, formdefs
 from engine.errors import EngineError
 from engine.roles import DEPLOYER_ROLES
 from web.i18n import t
-from web.pages import _engine, _json_error, signed_in
+from web.pages import _engine, _error_page, _json_error, signed_in
 
 bp = Blueprint("modeler", __name__)
 
@@ -64,10 +64,6 @@ def _deployer(json_endpoint: bool = False):
         return wrapper
 
     return decorate
-
-
-def _error_page(exc: EngineError):
-    return render_template("error.html", status=exc.status, message=exc.message), exc.status
 
 
 @bp.get("/modeler")

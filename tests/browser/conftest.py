@@ -33,12 +33,12 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def sign_in(page, base: str, username: str) -> None:
-    """Sign in through the login page (password ``demo``), starting from a fresh session."""
+def sign_in(page, base: str, username: str, password: str = "demo") -> None:
+    """Sign in through the login page (the demo users' password by default), from a fresh session."""
     page.context.clear_cookies()
     page.goto(f"{base}/login")
     page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill("demo")
+    page.get_by_label("密码").fill(password)
     page.locator("main button[type=submit]").click()
     page.wait_for_url(f"{base}/")
 

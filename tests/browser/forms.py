@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 from tests.browser.conftest import BPM, shot
 
 
-def bpm_cli(var, *args) -> str:
+def bpm_cli(var, *args, input: str | None = None) -> str:
     """Run `bpm ARGS` against the SQLite database of the module's server (its var dir); stdout."""
     env = {**os.environ, "BPM_VAR_DIR": str(var)}
     env.pop("BPM_DATABASE_URL", None)
-    done = subprocess.run([str(BPM), *args], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([str(BPM), *args], env=env, capture_output=True, text=True, timeout=300, input=input)
     assert done.returncode == 0, (args, done.stdout, done.stderr)
     return done.stdout
 
@@ -41,10 +42,20 @@ def fill(locator, value: str) -> None:
     locator.blur()
 
 
+def wait_until(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JS ``expression`` until it is truthy. Playwright's ``wait_for_function`` compiles its
+    predicate with ``eval`` inside the page, which the pages' Content-Security-Policy refuses (no
+    ``unsafe-eval``); ``page.evaluate`` runs through the DevTools protocol, which the CSP does not govern."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"() => !!({expression})"):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(50)
+
+
 def settled(page, condition: str) -> None:
     """Wait until the form-js state holds what was typed (it applies input after a debounce):
     ``condition`` is a JS expression over the form data ``d``."""
-    page.wait_for_function(f"() => {{ const d = window.bpmForm.form._getState().data; return !!({condition}); }}")
+    wait_until(page, f"(() => {{ const d = window.bpmForm.form._getState().data; return {condition}; }})()")
 
 
 def choose(page, field, option: str) -> None:

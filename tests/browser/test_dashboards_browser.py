@@ -24,6 +24,7 @@ import pytest
 from engine.jobs.periods import LOCAL_TZ
 from tests.browser.conftest import shot, sign_in
 from tests.browser.forms import bpm_cli as _bpm
+from tests.browser.forms import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -122,7 +123,7 @@ def test_auditor_sees_charts_and_every_row_and_downloads_csv(server, browser_pag
     shot(page, "dashboards-02-ranking")
     page.set_viewport_size({"width": 375, "height": 800})
     # the charts follow the window (after a short debounce)
-    page.wait_for_function("[...document.querySelectorAll('#charts canvas')].every(c => c.clientWidth <= 375)")
+    wait_until(page, "[...document.querySelectorAll('#charts canvas')].every(c => c.clientWidth <= 375)")
     assert page.evaluate("document.documentElement.scrollWidth") <= 376
     shot(page, "dashboards-03-ranking-phone")
     assert not errors, errors

@@ -15,7 +15,7 @@ import pytest
 from tests.browser.conftest import shot, sign_in
 from tests.browser.forms import api_headers as _api
 from tests.browser.forms import bpm_cli as _bpm
-from tests.browser.forms import open_task
+from tests.browser.forms import open_task, wait_until
 from tests.browser.forms import settled as _settled
 from tests.browser.forms import submit_task as _submit
 
@@ -54,7 +54,7 @@ def test_the_duty_manager_picks_the_inspected_staff_from_the_hall_list(staff, se
     shot(page, "inspection-01-list")
     # the select is searchable: typing narrows the list
     search.fill("乙")
-    page.wait_for_function("() => document.querySelectorAll('.fjs-dropdownlist-item').length === 1")
+    wait_until(page, "document.querySelectorAll('.fjs-dropdownlist-item').length === 1")
     listed.first.click()
     _settled(page, "d.staff_username === 'counter_b' && d.smile_service === 10")
     shot(page, "inspection-02-picked")

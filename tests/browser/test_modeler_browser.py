@@ -18,6 +18,7 @@ import pytest
 
 from tests.browser.conftest import shot as _shot
 from tests.browser.conftest import sign_in
+from tests.browser.forms import wait_until
 
 pytestmark = pytest.mark.browser
 # the server's errors, requested on purpose
@@ -85,7 +86,7 @@ def test_process_owner_models_and_deploys_a_new_version(bpm_server, browser_page
     page.locator("#modeler-save").focus()
     page.keyboard.press("Enter")  # keyboard-usable save
     status = page.locator("[data-testid=modeler-status]")
-    page.wait_for_function("document.getElementById('modeler-status').textContent.includes('已部署 版本 2')")
+    wait_until(page, "document.getElementById('modeler-status').textContent.includes('已部署 版本 2')")
     assert "已部署 版本 2" in status.inner_text()
     assert page.locator("[data-testid=modeler-errors]").is_hidden()
     assert _versions(var, "complaint_handling") == [1, 2]
@@ -130,7 +131,7 @@ def test_form_editor_opens_and_deploys(bpm_server, browser_page):
       const schema = e.saveSchema(); schema.components.push({ type: 'text', id: 'Text_note', text: '备注 note' });
       return e.importSchema(schema); }""")
     page.locator("#editor-save").click()
-    page.wait_for_function("document.getElementById('editor-status').textContent.includes('已部署 版本 2')")
+    wait_until(page, "document.getElementById('editor-status').textContent.includes('已部署 版本 2')")
     _shot(page, "form-editor-01-deployed")
     page.set_viewport_size({"width": 375, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth") <= 376

@@ -146,3 +146,64 @@ def test_officer_head_clerk_supply_with_seal(server, bpm_server, browser_page, t
     assert inst["data"]["sealed_document"] and inst["data"]["confirmed_document"]
     assert "seal_pin" not in inst["data"]
     assert not errors, errors
+
+
+def test_a_head_of_another_hall_neither_reviews_nor_seals_it(server, bpm_server, browser_page):
+    """The reported breach: a hall-2 service-center head reviewed and sealed, with hall-2's seal, a
+    hall-1 supply approval. In the browser that head sees no such task, cannot open it, and a
+    request forged from their page is refused; hall-1's head reviews and seals it."""
+    page, errors = browser_page
+    base = server
+    from tests.browser.forms import bpm_cli
+
+    bpm_cli(bpm_server.var, "users", "add", "head_east", "--password", "east-hall-2026", "--role",
+            "service_center_head", "--unit", "hall-2", "--name", "城东客服中心负责人")
+    bpm_cli(bpm_server.var, "seal", "issue", "head_east", input="246810\n246810\n")
+
+    officer = _api(page, base, "enforcement_officer")
+    doc = page.request.post(f"{base}/api/documents", headers=officer, multipart={
+        "file": {"name": "供货审批表.pdf", "mimeType": "application/pdf", "buffer": PDF}}).json()["id"]
+    inst = page.request.post(f"{base}/api/process-definitions/supply_approval/instances", headers=officer, data={
+        "data": {"licence_no": "420100999999", "retailer_name": "城东越界测试店", "reason": "越界测试",
+                 "attachments": [doc], "lines": [{"brand": "huanghelou", "specification": "硬1916", "quantity": 1}]}})
+    assert inst.status == 201, inst.text()
+    instance_id = inst.json()["id"]
+    review_id = inst.json()["open_tasks"][0]["id"]
+
+    def forged_complete(task_id: str, data: dict) -> int:
+        """A completion posted from the signed-in page with its own CSRF token (what a crafted request does)."""
+        return page.evaluate("""async ([url, data]) => {
+            const token = document.querySelector('input[name=csrf_token]').value;
+            const r = await fetch(url, {method: 'POST', credentials: 'same-origin',
+              headers: {'Content-Type': 'application/json', 'X-CSRFToken': token, 'Accept': 'application/json'},
+              body: JSON.stringify({data: data})});
+            return r.status; }""", [f"{base}/tasks/{task_id}/complete", data])
+
+    def as_east_head(task_id: str, data: dict, shot_name: str) -> None:
+        sign_in(page, base, "head_east", "east-hall-2026")
+        page.goto(f"{base}/tasks?process=supply_approval")
+        assert "城东越界测试店" not in page.locator("main").inner_text()
+        assert page.locator(f"li.task[data-task-id='{task_id}']").count() == 0
+        response = page.goto(f"{base}/tasks/{task_id}")
+        assert response.status == 403 and "城东越界测试店" not in page.content()
+        _shot(page, shot_name)
+        page.goto(f"{base}/tasks")
+        assert forged_complete(task_id, data) == 403
+
+    as_east_head(review_id, {"decision": "approve", "review_comment": "越界审批"}, "10-east-head-review-refused")
+
+    sign_in(page, base, "service_center_head")  # hall-1's own head reviews
+    _open_task(page, base, "审核")
+    page.locator(".fjs-form-field-radio label", has_text="通过").click()
+    _submit(page, base, "11-own-head-review", bpm_server.var / "serve.log", errors)
+    auditor = _api(page, base, "auditor")
+    seal_id = page.request.get(f"{base}/api/process-instances/{instance_id}", headers=auditor).json()["open_tasks"][0]["id"]
+
+    as_east_head(seal_id, {"seal_confirm": True, "seal_pin": "246810"}, "12-east-head-seal-refused")
+    docs = page.request.get(f"{base}/api/process-instances/{instance_id}/documents", headers=auditor).json()["items"]
+    assert [d["kind"] for d in docs] == ["attachment"]  # nothing sealed
+    inst = page.request.get(f"{base}/api/process-instances/{instance_id}", headers=auditor).json()
+    assert [t["element_id"] for t in inst["open_tasks"]] == ["seal"] and "sealed_document" not in inst["data"]
+    # the refusals are the only errors the browser saw
+    errors[:] = [e for e in errors if not ("403" in e and (review_id in e or seal_id in e))]
+    assert not errors, errors

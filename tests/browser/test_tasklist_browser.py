@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import shot as _shot
+from tests.browser.forms import wait_until
 
 pytestmark = pytest.mark.browser
 # the server's field errors, requested on purpose
@@ -67,13 +68,13 @@ def test_counter_staff_starts_works_and_completes_a_complaint(server, browser_pa
     assert page.locator(".fjs-form-field-error").first.is_visible()
     # validation messages read in Chinese, on the field and in the list
     assert "此项为必填项" in errors_box.inner_text() and "Field is required" not in errors_box.inner_text()
-    page.wait_for_function("document.querySelector('.fjs-form-field-error').innerText.includes('此项为必填项')")
+    wait_until(page, "document.querySelector('.fjs-form-field-error').innerText.includes('此项为必填项')")
     _shot(page, "06-task-client-error")
     # the server's 422 field errors appear on the page too
     with page.expect_response(lambda r: r.url.endswith("/complete")) as response:
         page.evaluate("bpmForm.send({})")
     assert response.value.status == 422
-    page.wait_for_function("document.querySelector('#form-errors li[data-field=counter_action]') !== null")
+    wait_until(page, "document.querySelector('#form-errors li[data-field=counter_action]') !== null")
     assert "处理情况" in errors_box.inner_text() and "此项为必填项" in errors_box.inner_text()
     _shot(page, "07-task-server-error")
 

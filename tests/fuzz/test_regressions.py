@@ -36,9 +36,9 @@ def test_form_with_a_non_finite_number_is_refused_and_not_stored(api, number):
 
 def test_instance_data_with_a_non_finite_number_is_refused(four_step):
     api = four_step
-    started = api.post("/api/process-definitions/four_step/instances", "counter_staff", json={"data": {"x": 1.5}})
+    started = api.post("/api/process-definitions/four_step/instances", "counter_staff", json={"data": {"divisor": 1.5}})
     assert started.status_code == 201, started.get_json()  # finite floats are fine
-    r = _raw(api, "/api/process-definitions/four_step/instances", "counter_staff", '{"data": {"x": NaN}}')
+    r = _raw(api, "/api/process-definitions/four_step/instances", "counter_staff", '{"data": {"divisor": NaN}}')
     assert r.status_code == 400
     listed = api.get("/api/process-instances?key=four_step", "auditor").get_json()
     assert listed["total"] == 1
@@ -201,7 +201,7 @@ def test_valid_linked_start_still_deploys_and_runs(four_step):
 TIMED = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d_timed" targetNamespace="http://bpmn.io/schema/bpmn">
   <bpmn:process id="timed" isExecutable="true" camunda:candidateStarterGroups="counter_staff">
-    <bpmn:startEvent id="s" />
+    <bpmn:startEvent id="s" camunda:formKey="case_start" />
     <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="mid" />
     %(mid)s
     <bpmn:sequenceFlow id="f2" sourceRef="mid" targetRef="t" />

@@ -1,0 +1,77 @@
+"""Two units side by side, as an attacker with a valid account sees the system: every shipped
+process and form deployed, the seeded users of hall-1 (and department dept-1, branch), the
+same roles in hall-2 (``<role>_h2``), a colleague of the same roles in hall-1 (``<role>_b``),
+a department manager of another department (``department_manager_d2``), and a seal for the
+head of each hall (PIN 123456), each of its own unit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from engine.errors import Conflict
+from engine.identity import SYSTEM, add_user, issue_token
+from engine.roles import ROLES
+from engine.store.models import OrgUnit
+from tests.api.page_helpers import sign_in
+
+PIN = "123456"
+HALL_ROLES = ("enforcement_officer", "service_center_head", "info_clerk", "customer_manager", "counter_staff",
+              "duty_manager", "hall_manager")
+
+
+@dataclass
+class World:
+    api: object
+    app: object
+    engine: object
+
+    def page(self, username: str):
+        """A browser session of ``username`` (test client, CSRF token), signed in now (the tests
+        move the clock past a session's lifetime)."""
+        return sign_in(self.app, username)
+
+
+def _user(uow, username: str, roles: list[str], unit: str) -> None:
+    try:
+        add_user(uow.session, username, "demo", roles, org_unit=unit)
+    except Conflict:
+        pass  # PostgreSQL keeps users between tests
+
+
+def deploy_everything(engine) -> None:
+    from engine.cli import deploy_path
+    from engine.config import project_root
+
+    root = project_root()
+    for path in sorted((root / "forms").glob("*.form")):
+        deploy_path(engine, path, echo=lambda *_: None)
+    for path in sorted((root / "processes").glob("*.bpmn")):
+        deploy_path(engine, path, echo=lambda *_: None)
+
+
+@pytest.fixture
+def world(api, app, engine, tokens):
+    from engine.seals import credentials
+    from engine.seals.admin import setup_demo_seal
+
+    with engine.uow(SYSTEM) as uow:
+        if uow.session.get(OrgUnit, "dept-2") is None:
+            uow.session.add(OrgUnit(key="dept-2", name="另一部门", kind="department", parent_key="branch"))
+            uow.session.flush()
+        for role in HALL_ROLES:
+            _user(uow, f"{role}_h2", [role], "hall-2")
+            _user(uow, f"{role}_b", [role], "hall-1")
+        _user(uow, "department_manager_d2", ["department_manager"], "dept-2")
+    names = [f"{r}_h2" for r in HALL_ROLES] + [f"{r}_b" for r in HALL_ROLES] + ["department_manager_d2"]
+    with engine.uow(SYSTEM) as uow:
+        for name in names:
+            tokens[name] = issue_token(uow.session, name, "demo", 10 * 365 * 24 * 3600)[0]
+    deploy_everything(engine)
+    setup_demo_seal(engine, PIN)  # the CA, the system signer, hall-1's head's seal
+    with engine.uow(SYSTEM) as uow:
+        if credentials.active_seal(uow.session, "service_center_head_h2") is None:
+            credentials.issue_seal(uow, engine.settings, "service_center_head_h2", PIN)
+    assert set(HALL_ROLES) <= set(ROLES)
+    return World(api, app, engine)
