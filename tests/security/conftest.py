@@ -12,7 +12,6 @@ import pytest
 
 from engine.errors import Conflict
 from engine.identity import SYSTEM, add_user, issue_token
-from engine.roles import ROLES
 from engine.store.models import OrgUnit
 from tests.api.page_helpers import sign_in
 
@@ -52,10 +51,8 @@ def deploy_everything(engine) -> None:
 
 
 @pytest.fixture
-def world(api, app, engine, tokens):
-    from engine.seals import credentials
-    from engine.seals.admin import setup_demo_seal
-
+def two_units(api, app, engine, tokens):
+    """The users of the two units (no processes deployed)."""
     with engine.uow(SYSTEM) as uow:
         if uow.session.get(OrgUnit, "dept-2") is None:
             uow.session.add(OrgUnit(key="dept-2", name="另一部门", kind="department", parent_key="branch"))
@@ -68,10 +65,19 @@ def world(api, app, engine, tokens):
     with engine.uow(SYSTEM) as uow:
         for name in names:
             tokens[name] = issue_token(uow.session, name, "demo", 10 * 365 * 24 * 3600)[0]
+    return World(api, app, engine)
+
+
+@pytest.fixture
+def world(two_units):
+    """The two units with every shipped process and form deployed and a seal for each hall's head."""
+    from engine.seals import credentials
+    from engine.seals.admin import setup_demo_seal
+
+    engine = two_units.engine
     deploy_everything(engine)
     setup_demo_seal(engine, PIN)  # the CA, the system signer, hall-1's head's seal
     with engine.uow(SYSTEM) as uow:
         if credentials.active_seal(uow.session, "service_center_head_h2") is None:
             credentials.issue_seal(uow, engine.settings, "service_center_head_h2", PIN)
-    assert set(HALL_ROLES) <= set(ROLES)
-    return World(api, app, engine)
+    return two_units

@@ -90,11 +90,11 @@ def test_every_task_of_the_shipped_models_says_its_scope(world):
 
 
 @pytest.mark.parametrize("scope", ["instance_unit", "starter_unit", None])
-def test_a_model_without_a_scope_is_bounded_to_the_instances_unit(world, scope):
+def test_a_model_without_a_scope_is_bounded_to_the_instances_unit(two_units, scope):
     """The default boundary applies to models that name no scope (and to the old name starter_unit)."""
     from tests.conftest import deploy_fixture_forms, fixture_text
 
-    api = world.api
+    api = two_units.api
     deploy_fixture_forms(api)
     xml = fixture_text("four_step.bpmn")
     if scope:
