@@ -56,6 +56,7 @@ def per_address(kind: str, failures_only: bool = False):
     """Decorator: calls count against the client address's ``kind`` limit (only failed sign-ins,
     answered 401, with ``failures_only``)."""
     return limiter.limit(lambda: _limit(kind), key_func=lambda: f"addr:{client_address()}", scope=kind,
+                         methods=["POST"],  # showing the sign-in page is no attempt
                          deduct_when=(lambda response: response.status_code == 401) if failures_only else None)
 
 
