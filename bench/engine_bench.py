@@ -35,8 +35,8 @@ def pct(values, q):
 
 
 def make_engine(url: str | None, var_dir: Path):
+    from bpm_cli.main import deploy_path, init_database
     from engine.app import BpmEngine
-    from engine.cli import deploy_path, init_database
     from engine.config import load_settings
 
     settings = load_settings(var_dir=var_dir, **({"database_url": url} if url else {}))
@@ -50,8 +50,8 @@ def make_engine(url: str | None, var_dir: Path):
 
 
 def in_process(engine, n: int) -> dict:
-    from engine import instances, tasks
-    from engine.identity import Actor
+    from engine.identity.actor import Actor
+    from engine.runtime import instances, tasks
 
     actors = {r: Actor(r, frozenset({r})) for r in ROLES}
     latencies = []
@@ -112,8 +112,8 @@ def raw_spiff(n: int) -> dict:
 def loop_cost(engine, iterations: int = 1000) -> dict:
     from sqlalchemy import select
 
-    from engine import instances, tasks
-    from engine.identity import Actor
+    from engine.identity.actor import Actor
+    from engine.runtime import instances, tasks
     from engine.store.models import ProcessInstance
 
     who = Actor("counter_staff", frozenset({"counter_staff"}))
@@ -158,7 +158,7 @@ def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int
     if url:
         env["BPM_DATABASE_URL"] = url
     server = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", str(workers), "--threads", "4", "--no-timers"],
+        [sys.executable, "-m", "bpm_cli.main", "serve", "--port", str(port), "--workers", str(workers), "--threads", "4", "--no-timers"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
@@ -236,8 +236,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         var_dir = Path(tmp)
         engine = make_engine(args.database_url, var_dir)
-        from engine import identity, users
-        from engine.identity import SYSTEM
+        from engine.identity import auth as identity
+        from engine.identity import users
+        from engine.identity.actor import SYSTEM
 
         with engine.uow(SYSTEM) as uow:
             known = {u["username"] for u in users.list_users(uow.session, SYSTEM)}

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import load_test  # noqa: E402
 
-BPM = [sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main(prog_name='bpm'))"]
+BPM = [sys.executable, "-c", "import sys; from bpm_cli.main import main; sys.exit(main(prog_name='bpm'))"]
 
 
 def log(message: str) -> None:

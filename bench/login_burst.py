@@ -63,7 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "BPM_VAR_DIR": tmp, "BPM_HOME": str(args.project)}
         env.pop("BPM_DATABASE_URL", None)
-        cli = [sys.executable, "-m", "engine.cli"]
+        cli = [sys.executable, "-m", "bpm_cli.main"]
         subprocess.run([*cli, "init", "--demo"], cwd=args.project, env=env, check=True, capture_output=True)
         port = free_port()
         base = f"http://127.0.0.1:{port}"

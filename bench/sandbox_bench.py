@@ -5,7 +5,7 @@
 Prints one JSON object. "before" is how a script or condition ran until the limits came: in
 the server process (RestrictedPython / simpleeval, no bound on CPU or memory); "after" is how
 it runs now: every script, and every expression that could loop or build large values, in a
-worker process under CPU, memory and output limits (engine/sandbox); plain comparisons of
+worker process under CPU, memory and output limits (engine/bpmn/sandbox); plain comparisons of
 data still in process. Medians and p95 in microseconds per call, over N calls after a warm-up.
 """
 
@@ -44,8 +44,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     args = parser.parse_args()
 
-    from engine import sandbox
-    from engine.expressions import evaluate, evaluate_here, execute_here, execute_script, is_inline
+    from engine.bpmn import sandbox
+    from engine.bpmn.expressions import evaluate, evaluate_here, execute_here, execute_script, is_inline
 
     sandbox.configure(sandbox.Limits())
     t0 = time.perf_counter()

@@ -40,11 +40,12 @@ def ms(values) -> dict:
 
 
 def setup(url: str | None, var_dir: Path):
-    from engine import identity, users
+    from bpm_cli.main import init_database
     from engine.app import BpmEngine
-    from engine.cli import init_database
     from engine.config import load_settings
-    from engine.identity import SYSTEM
+    from engine.identity import auth as identity
+    from engine.identity import users
+    from engine.identity.actor import SYSTEM
     from engine.seals.admin import setup_demo_seal
     from engine.store.models import OrgUnit
 
@@ -63,7 +64,7 @@ def setup(url: str | None, var_dir: Path):
 
 
 def actor(engine, name):
-    from engine.identity import actor_by_name
+    from engine.identity.auth import actor_by_name
 
     with engine.read() as session:
         return actor_by_name(session, name)
@@ -80,7 +81,7 @@ def open_task(engine, instance_id, element_id):
 
 
 def reviewed(engine, officer, head, i):
-    from engine import documents, instances, tasks
+    from engine.runtime import documents, instances, tasks
 
     with engine.uow(officer) as uow:
         scan = documents.upload(uow, engine.settings, f"供货审批表-{i}.pdf", "application/pdf", SCAN + str(i).encode()).id
@@ -101,7 +102,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 
-    from engine import tasks
+    from engine.runtime import tasks
     from engine.seals import credentials
     from engine.seals.images import unit_seal
     from engine.seals.provider import Appearance, Signer, get_provider

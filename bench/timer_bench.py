@@ -8,7 +8,7 @@
   spread over the next ``--window`` seconds;
 * ``--workers`` ``bpm worker`` processes fire them; lateness = ``fired_at - fire_at``
   (p50/p99/max, and the share under 1 s);
-* the query plan of the worker's due-timer statement (``engine.timers.due_timer_query``,
+* the query plan of the worker's due-timer statement (``engine.scheduling.timers.due_timer_query``,
   exactly as the worker sends it) with every row in place, after ``ANALYZE``, and whether
   it uses the index ``ix_timer_due``; the same for the scheduled-start query the worker
   runs when no instance timer is due, and for the idle worker's next-due query.
@@ -75,8 +75,8 @@ def database(url: str | None, folder: Path):
 
 
 def make_engine(url: str, var_dir: Path):
+    from bpm_cli.main import deploy_path
     from engine.app import BpmEngine
-    from engine.cli import deploy_path
     from engine.config import load_settings
     from engine.store.migrate import upgrade
 
@@ -118,9 +118,9 @@ def insert_far_timers(engine, count: int, now) -> float:
 def start_due_instances(engine, count: int, window: float, lead: float, rng: random.Random) -> tuple[list[str], float]:
     """Start ``count`` timer_burst instances whose two timers fall due at random instants of
     the window opening ``lead`` seconds from now; return their ids and the seconds taken."""
-    from engine import instances
     from engine.clock import utcnow
-    from engine.identity import Actor
+    from engine.identity.actor import Actor
+    from engine.runtime import instances
 
     starter = Actor("counter_staff", frozenset({"counter_staff"}))
     opens = utcnow() + timedelta(seconds=lead)
@@ -197,7 +197,7 @@ def analyze(engine) -> None:
 
 def start_workers(url: str, var_dir: Path, n: int) -> list[subprocess.Popen]:
     env = {**os.environ, "BPM_DATABASE_URL": url, "BPM_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1"}
-    procs = [subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], cwd=ROOT, env=env,
+    procs = [subprocess.Popen([sys.executable, "-m", "bpm_cli.main", "worker"], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) for _ in range(n)]
     for proc in procs:
         assert proc.stdout.readline().strip() == b"timer worker started", "a worker did not start"
@@ -248,7 +248,7 @@ def lateness(engine, ids: list[str]) -> dict:
 
 def run(url: str, var_dir: Path, args) -> dict:
     from engine.clock import utcnow
-    from engine.timers import due_start_query, due_timer_query, next_due_query
+    from engine.scheduling.timers import due_start_query, due_timer_query, next_due_query
 
     rng = random.Random(7)
     engine = make_engine(url, var_dir)

@@ -1,7 +1,7 @@
 """The engine's composition root: settings, database, caches and the unit of work.
 
 Web views, the CLI and workers all build one :class:`BpmEngine` and call the service
-modules (``engine.definitions``, ``engine.instances``, ``engine.tasks`` ...) with it.
+modules (``engine.runtime.definitions``, ``engine.runtime.instances``, ``engine.runtime.tasks`` ...) with it.
 """
 
 from __future__ import annotations
@@ -14,30 +14,17 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import sandbox
-from engine.audit import append_events
+from engine.audit.chain import append_events
+from engine.bpmn import sandbox
 from engine.clock import utcnow
 from engine.config import Settings, load_settings
-from engine.errors import Conflict, EngineError
-from engine.identity import Actor
-from engine.runtime import SpecCache
+from engine.errors import Conflict, NotInitialised, ServiceUnavailable
+from engine.identity.actor import Actor
+from engine.runtime.spiff import SpecCache
 from engine.store.db import Database
-
-
-class ServiceUnavailable(EngineError):
-    status, code = 503, "unavailable"
-    retry_after = 5
-
 
 DB_DOWN = "the database is not available; try again in a few seconds"
 DB_EMPTY = "the database has not been set up: run `bpm init` (it creates the tables and applies migrations)"
-
-
-class NotInitialised(ServiceUnavailable):
-    """The database answers but has none of our tables: nobody ran `bpm init` against it."""
-
-    code = "not_initialised"
-    retry_after = 30
 
 
 def _missing_table(exc: DBAPIError) -> bool:

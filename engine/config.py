@@ -64,7 +64,7 @@ class Settings:
     audit_retention_days: int = 10 * 365  # audit events are never deleted inside this period
     archive_dir: Path | None = None  # default <var_dir>/archive
     db_connect_timeout: int = DB_CONNECT_TIMEOUT  # BPM_DB_CONNECT_TIMEOUT: fail fast when PostgreSQL is away
-    # limits of model scripts and expressions (engine/sandbox) and of an instance's data
+    # limits of model scripts and expressions (engine/bpmn/sandbox) and of an instance's data
     script_cpu_seconds: float = 2.0  # BPM_SCRIPT_CPU_SECONDS: CPU time of one script or expression
     script_wall_seconds: float = 5.0  # BPM_SCRIPT_WALL_SECONDS: after this the worker is killed
     script_memory_mb: int = 256  # BPM_SCRIPT_MEMORY_MB: memory a script may take
@@ -77,7 +77,7 @@ class Settings:
 
     @property
     def script_limits(self):
-        from engine.sandbox import Limits
+        from engine.bpmn.sandbox import Limits
 
         return Limits(cpu_seconds=self.script_cpu_seconds, wall_seconds=self.script_wall_seconds,
                       memory_bytes=self.script_memory_mb * 2**20, max_output_bytes=self.max_data_bytes,

@@ -50,3 +50,23 @@ class ValidationFailed(EngineError):
     def __init__(self, message: str, errors: Any) -> None:
         super().__init__(message, {"errors": errors})
         self.errors = errors
+
+
+class TooManyRequests(EngineError):
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, {"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(EngineError):
+    status, code = 503, "unavailable"
+    retry_after = 5
+
+
+class NotInitialised(ServiceUnavailable):
+    """The database answers but has none of our tables: nobody ran `bpm init` against it."""
+
+    code = "not_initialised"
+    retry_after = 30

@@ -20,8 +20,9 @@ from sqlalchemy import create_engine, text
 
 from engine.app import BpmEngine
 from engine.config import RATE_LIMITS, load_settings
-from engine.identity import SYSTEM, issue_token
-from engine.roles import ROLES
+from engine.identity.actor import SYSTEM
+from engine.identity.auth import issue_token
+from engine.identity.roles import ROLES
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -50,7 +51,7 @@ def _pg_available() -> bool:
 
 def _seed(url: str, var_dir: Path) -> dict[str, str]:
     """Migrate, create one user per role (+ a multi-role user) and issue their tokens."""
-    from engine import identity
+    from engine.identity import auth as identity
     from engine.store.migrate import upgrade
     from engine.store.models import OrgUnit
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 from marshmallow import Schema, fields, validate
 
-from engine import users
-from engine.roles import ROLES
+from engine.identity import users
+from engine.identity.roles import ROLES
 from web.routing import actor, api_route
 
 bp = Blueprint("admin", __name__, url_prefix="/api")

@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, request
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from engine import audit_checkpoint, audit_views, instances
-from engine.access import READ_ALL_ROLES
-from engine.audit_views import EventFilter
+from engine.audit import checkpoint as audit_checkpoint
+from engine.audit import query as audit_views
+from engine.audit.query import EventFilter
 from engine.errors import Forbidden
+from engine.identity.policy import READ_ALL_ROLES
+from engine.runtime import instances
 from web.routing import actor, api_route, schema
 from web.schemas import MAX_PAGE, NO_NUL
 

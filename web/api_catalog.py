@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import text
 
-from engine import definitions, documents, formdefs, identity
-from engine.app import NotInitialised
-from engine.errors import BadRequest, Forbidden, ValidationFailed
+from engine.errors import BadRequest, Forbidden, NotInitialised, ValidationFailed
+from engine.forms import definitions as formdefs
+from engine.identity import auth as identity
+from engine.runtime import definitions, documents
 from engine.store.migrate import head_revision, known_revision
 from web import schemas as s
 from web.auth import bearer_token, forget_token

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 from marshmallow import Schema, fields, validate
 
-from engine import congestion, instances, messages
+from engine.halls import congestion
+from engine.runtime import instances, messages
 from web import schemas as s
 from web.routing import actor, api_route
 

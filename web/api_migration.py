@@ -1,4 +1,4 @@
-"""API: migrate running instances to a newer version of their process (engine/instance_migration.py).
+"""API: migrate running instances to a newer version of their process (engine/runtime/migration.py).
 
 A refusal is 409 ``migration_refused`` whose ``details`` is the full report, with
 ``refusals`` naming every element that blocks the move; a dry run answers 200 with the
@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 from marshmallow import Schema, fields, validate
 
-from engine import instance_migration
+from engine.runtime import migration as instance_migration
 from web.routing import actor, api_route
 from web.schemas import MAX_INT32
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app
 from marshmallow import Schema, fields, validate
 
-from engine import notifications
 from engine.clock import clock
 from engine.errors import Forbidden
-from engine.timers import fire_due
+from engine.scheduling import notifications
+from engine.scheduling.timers import fire_due
 from web.routing import actor, api_route
 
 bp = Blueprint("notify", __name__, url_prefix="/api")

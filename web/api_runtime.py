@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from engine import instances, tasks
+from engine.runtime import instances, tasks
 from web import api_audit
 from web import schemas as s
 from web.ratelimits import per_user

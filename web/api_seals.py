@@ -187,7 +187,7 @@ def put_seal_image(key):
 @api_route(bp, "/seals", summary="Seal certificates: CA, system signer, heads' seals (admin, auditor)",
            response=CredentialList, errors=(403,))
 def list_seals():
-    from engine.access import reads_everything
+    from engine.identity.policy import reads_everything
     from engine.seals.credentials import list_credentials
 
     if not reads_everything(actor()):

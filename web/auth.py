@@ -6,8 +6,8 @@ import time
 
 from flask import current_app, g, request
 
-from engine import identity
 from engine.errors import Unauthorized
+from engine.identity import auth as identity
 
 # A token is re-checked against the database at most every few seconds per process, so
 # a revocation made by another process takes effect within TOKEN_CACHE_SECONDS.

@@ -255,7 +255,7 @@ STRINGS.update({
     "dash_no": {"zh-CN": "否", "en": "no"},
 })
 
-# Instance migration (engine/instance_migration.py): button, dry-run report, confirm.
+# Instance migration (engine/runtime/migration.py): button, dry-run report, confirm.
 STRINGS.update({
     "mig_button": {"zh-CN": "迁移到 v{n}", "en": "Migrate to v{n}"},
     "mig_title": {"zh-CN": "流程实例迁移", "en": "Instance migration"},

@@ -29,11 +29,13 @@ from flask import (
 )
 from sqlalchemy import select
 
-from engine import definitions, documents, formdefs, identity, instances, seals, tasks
-from engine.app import ServiceUnavailable
+from engine import seals
 from engine.clock import utcnow
-from engine.errors import EngineError, Forbidden, ValidationFailed
-from engine.roles import ROLES
+from engine.errors import EngineError, Forbidden, ServiceUnavailable, ValidationFailed
+from engine.forms import definitions as formdefs
+from engine.identity import auth as identity
+from engine.identity.roles import ROLES
+from engine.runtime import definitions, documents, instances, tasks
 from engine.seals.errors import SealRefused
 from engine.store.models import OrgUnit
 from web.downloads import file_response

@@ -14,9 +14,10 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, render_template, request, url_for
 from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf
 
-from engine import definitions, formdefs
 from engine.errors import EngineError
-from engine.roles import DEPLOYER_ROLES
+from engine.forms import definitions as formdefs
+from engine.identity.roles import DEPLOYER_ROLES
+from engine.runtime import definitions
 from web.i18n import t
 from web.pages import _engine, _error_page, _json_error, signed_in
 

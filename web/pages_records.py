@@ -13,11 +13,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from engine import audit_checkpoint, audit_views, documents, instances
-from engine.access import READ_ALL_ROLES
-from engine.audit_views import EventFilter
+from engine.audit import checkpoint as audit_checkpoint
+from engine.audit import query as audit_views
+from engine.audit.query import EventFilter
 from engine.clock import utcnow
 from engine.errors import EngineError, Forbidden
+from engine.identity.policy import READ_ALL_ROLES
+from engine.runtime import documents, instances
 from engine.store.models import ProcessDefinition, Task
 from web.downloads import file_response
 from web.i18n import current_language, t
@@ -159,7 +161,7 @@ def instance_page(instance_id: str):
 
 def _migration_offer(db, actor, inst) -> dict | None:
     """The newer version a process owner or admin may migrate this running instance to."""
-    from engine import instance_migration as mig
+    from engine.runtime import migration as mig
 
     if not mig.may_migrate(actor) or inst.status not in mig.MIGRATABLE:
         return None
@@ -171,7 +173,7 @@ def _migration_offer(db, actor, inst) -> dict | None:
 @signed_in()
 def migration_page(instance_id: str):
     """GET: the dry-run report of moving to the latest version; POST (CSRF): migrate, back to the instance."""
-    from engine import instance_migration as mig
+    from engine.runtime import migration as mig
 
     actor = g.page_actor
     if not mig.may_migrate(actor):

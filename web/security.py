@@ -18,7 +18,7 @@ import secrets
 
 from flask import current_app, g, request
 
-from engine.bpmn_model import MAX_XML_BYTES
+from engine.bpmn.model import MAX_XML_BYTES
 
 UPLOADS = frozenset({"catalog.upload_document", "pages.upload", "seals.put_seal_image"})
 DEFINITIONS = frozenset({"catalog.deploy_definition", "catalog.deploy_form", "modeler.deploy_process",

@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from engine.access import MANAGER_ROLES, reads_everything
-from engine.audit_views import _cell as csv_cell  # the audit export's formula-injection guard
+from engine.audit.query import _cell as csv_cell  # the audit export's formula-injection guard
 from engine.errors import NotFound, ValidationFailed
-from engine.identity import Actor
+from engine.identity.actor import Actor
+from engine.identity.policy import MANAGER_ROLES, reads_everything
 from engine.store.models import JobResult, JobRun, OrgUnit, ScoreSheet, Task
 
 # Process owners read these reports completely (they own the processes they measure).

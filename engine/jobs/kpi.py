@@ -56,16 +56,7 @@ from engine.errors import Conflict, NotFound
 from engine.jobs.results import replace_results
 from engine.jobs.review import STAGES
 from engine.jobs.scoring import ENGINE_METRICS, competition_ranks, kpi_metric_names, load_rules, score_customer_manager
-from engine.store.models import (
-    Fact,
-    JobResult,
-    OrgUnit,
-    ProcessInstance,
-    ScoreSheet,
-    Task,
-    User,
-    UserRole,
-)
+from engine.store.models import Fact, JobResult, OrgUnit, ProcessInstance, ScoreSheet, Task, User, UserRole
 
 JOB = "customer_manager_kpi"
 ROLE = "customer_manager"
@@ -129,7 +120,7 @@ def _summary(kpi_rules: dict, rows: list[dict]) -> str:
 
 
 def _start_review(uow, sheet: ScoreSheet, data: dict) -> str | None:
-    from engine.instances import start_unchecked
+    from engine.runtime.instances import start_unchecked
 
     try:
         inst = start_unchecked(uow, REVIEW_PROCESS, data, org_unit=sheet.unit_key,
@@ -143,7 +134,7 @@ def _start_review(uow, sheet: ScoreSheet, data: dict) -> str | None:
 
 def _refresh_review(uow, sheet: ScoreSheet, data: dict) -> bool:
     """Send the new summary to the open review when it changed; False when the review is gone."""
-    from engine.messages import deliver
+    from engine.runtime.messages import deliver
 
     inst = uow.session.get(ProcessInstance, sheet.instance_id) if sheet.instance_id else None
     if inst is None or inst.status != "running":

@@ -1,4 +1,4 @@
-"""Task-completion hooks of the scoring processes (called from ``engine.tasks.complete``).
+"""Task-completion hooks of the scoring processes (called from ``engine.runtime.tasks.complete``).
 
 A user task marked with a ``camunda:property`` is dispatched here before the task is marked
 completed, inside the same unit of work; raising refuses the completion and writes nothing:

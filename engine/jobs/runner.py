@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from engine.clock import utcnow
-from engine.identity import SYSTEM
+from engine.identity.actor import SYSTEM
 from engine.jobs.periods import Period
 from engine.jobs.registry import JobSpec, get_job
 from engine.store.models import JobRun

@@ -5,7 +5,7 @@ signing interface) and ``pdfsign`` (pyHanko, the default provider), ``keys`` and
 ``credentials`` (CA, seal certificates, encrypted PKCS#12), ``images`` (seal images),
 ``service`` (seal, countersign, verify, documents of an instance), ``admin`` (set-up).
 
-This module stays light: ``engine.tasks`` calls :func:`on_task_complete` for every task
+This module stays light: ``engine.runtime.tasks`` calls :func:`on_task_complete` for every task
 completion, and the heavy libraries (pyHanko, reportlab, Pillow) are imported only when
 a seal is really applied or checked.
 """
@@ -46,7 +46,7 @@ def on_task_complete(engine, uow, task, inst, spiff_task, cleaned: dict) -> dict
 
 
 def reauthenticate(engine, actor, task_id: str, data: dict) -> dict:
-    """The seal PIN, tried before the completion's transaction (see ``engine.tasks.complete_task``)."""
+    """The seal PIN, tried before the completion's transaction (see ``engine.runtime.tasks.complete_task``)."""
     from engine.seals.service import reauthenticate as run
 
     return run(engine, actor, task_id, data)

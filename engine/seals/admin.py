@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from engine.identity import SYSTEM
+from engine.identity.actor import SYSTEM
 from engine.seals import credentials
 from engine.seals.credentials import SEAL_ROLES
 from engine.store.models import User, UserRole

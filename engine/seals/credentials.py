@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from engine.clock import utcnow
 from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.identity import Actor, actor_by_name
+from engine.identity.actor import Actor
+from engine.identity.auth import actor_by_name
 from engine.seals import keys
 from engine.seals.errors import SealRefused
 from engine.store.models import OrgUnit, SealCredential, User

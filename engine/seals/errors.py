@@ -7,7 +7,7 @@ from engine.errors import Forbidden
 
 class ReauthenticationRequired(Exception):
     """Raised inside a completion's transaction when a seal step has no opened seal yet: the
-    PIN is tried before, and outside, that transaction (``engine.tasks.complete_task``)."""
+    PIN is tried before, and outside, that transaction (``engine.runtime.tasks.complete_task``)."""
 
 
 class SealRefused(Forbidden):

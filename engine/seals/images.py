@@ -147,7 +147,7 @@ def set_image(uow, unit_key: str, content: bytes) -> dict:
     """Replace a unit's seal image with an uploaded PNG (administrators only; audited)."""
     from PIL import Image, UnidentifiedImageError
 
-    from engine.documents import store_blob
+    from engine.runtime.documents import store_blob
 
     if not uow.actor.is_admin and uow.actor.username != "system":
         raise Forbidden("only an administrator may replace a seal image")

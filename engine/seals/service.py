@@ -23,11 +23,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import definitions, documents, formdefs
-from engine.access import is_candidate, reads_everything
 from engine.clock import utcnow
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.identity import Actor
+from engine.forms import definitions as formdefs
+from engine.identity.actor import Actor
+from engine.identity.policy import is_candidate, reads_everything
+from engine.runtime import definitions, documents
 from engine.seals import credentials, images
 from engine.seals.errors import ReauthenticationRequired, SealRefused
 from engine.seals.fonts import cjk_ttf
@@ -250,7 +251,7 @@ def reauthenticate(engine, actor: Actor, task_id: str, data: dict) -> dict:
     """Before a seal step's transaction: the submission is checked against the form, then the
     head's PIN opens their seal (counted and audited by :func:`credentials.open_seal`). Returns
     the secrets the transaction uses (the opened seal)."""
-    from engine.instances import validate_form_data
+    from engine.runtime.instances import validate_form_data
 
     with engine.read() as session:
         task = session.get(Task, task_id)
@@ -448,14 +449,14 @@ def _listing(session: Session, instance_id: str, task_id: str | None = None) -> 
 
 
 def instance_documents(session: Session, actor: Actor, instance_id: str) -> dict:
-    from engine.instances import get_readable
+    from engine.runtime.instances import get_readable
 
     get_readable(session, actor, instance_id)
     return _listing(session, instance_id)
 
 
 def task_documents(session: Session, actor: Actor, task_id: str) -> dict:
-    from engine.access import can_read_instance
+    from engine.identity.policy import can_read_instance
 
     task = session.get(Task, task_id)
     if task is None:

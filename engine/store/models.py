@@ -2,7 +2,7 @@
 
 Runtime state that grows with an instance's history is kept out of ``process_instance``:
 completed human tasks stay as ``task`` rows (the history) and SpiffWorkflow's task tree
-is compacted before it is stored (see ``engine.runtime.compaction``).
+is compacted before it is stored (see ``engine.runtime.spiff.compact``).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class LoginOrigin(Base):
 
 class LoginFailures(Base):
     """Failed sign-ins from one client address not yet in an audit event: a burst is audited
-    as one ``login_failed`` event with its count (engine/identity.py)."""
+    as one ``login_failed`` event with its count (engine/identity/auth.py)."""
 
     __tablename__ = "bpm_login_failures"
 

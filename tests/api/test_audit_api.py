@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from engine import audit_checkpoint as cp
-from engine.cli import main
+from bpm_cli.main import main
+from engine.audit import checkpoint as cp
 from engine.clock import clock
-from engine.identity import Actor
+from engine.identity.actor import Actor
 from tests.unit.test_audit_checkpoint import rehash_from, rows, tamper
 
 ROLES = ["counter_staff", "duty_manager", "hall_manager", "info_clerk"]
@@ -357,7 +357,7 @@ def test_cli_and_api_reject_forged_checkpoints(cli, history, engine, tmp_path):
 
 
 def test_event_stream_reads_in_batches(history, engine):
-    from engine.audit_views import EventFilter, iter_events
+    from engine.audit.query import EventFilter, iter_events
 
     with engine.read() as session:
         whole = [e["seq"] for e in iter_events(session, EventFilter())]

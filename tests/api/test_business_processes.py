@@ -19,14 +19,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 
-from engine.access import CANDIDATE_SCOPES
-from engine.bpmn_model import NS as BPMN_NS_MAP
-from engine.bpmn_model import validate_document
+from engine.bpmn.expressions import check_expression, check_script
+from engine.bpmn.model import NS as BPMN_NS_MAP
+from engine.bpmn.model import validate_document
 from engine.clock import clock
-from engine.expressions import check_expression, check_script
-from engine.forms import check_form, field_summary
-from engine.roles import ROLES
-from engine.timers import fire_due
+from engine.forms.model import check_form, field_summary
+from engine.identity.policy import CANDIDATE_SCOPES
+from engine.identity.roles import ROLES
+from engine.scheduling.timers import fire_due
 from tests.api.business_helpers import (
     candidate_task_ids,
     deploy,

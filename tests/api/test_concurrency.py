@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 import pytest
 
-import engine.tasks as task_service
+import engine.runtime.tasks as task_service
 
 RACES = 5
 NOTE = {"note": "race", "amount": 1}

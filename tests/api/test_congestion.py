@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.clock import clock
-from engine.congestion import raw_level, target_level
+from engine.halls.congestion import raw_level, target_level
 from tests.conftest import fixture_text
 
 

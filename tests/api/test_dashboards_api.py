@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.identity import SYSTEM
+from engine.identity.actor import SYSTEM
 from engine.jobs.periods import Period
 from engine.jobs.results import replace_results
 from engine.store.models import JobRun, ScoreSheet

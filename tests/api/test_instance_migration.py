@@ -1,4 +1,4 @@
-"""Instance migration: moving running instances to a newer process version (engine/instance_migration.py).
+"""Instance migration: moving running instances to a newer process version (engine/runtime/migration.py).
 
 Fixtures: migration_v1 (fill -> review), migration_v2 (fill renamed, check inserted after
 fill), migration_v3 (fill removed).
@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from engine.cli import main
+from bpm_cli.main import main
 from engine.store.models import AuditEvent, ProcessInstance, Task, Timer
 from tests.api.page_helpers import csrf, sign_in
 from tests.conftest import deploy_fixture_forms, fixture_text

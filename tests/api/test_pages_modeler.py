@@ -79,7 +79,7 @@ def test_deploy_needs_csrf_and_creates_versions(app, engine, complaint):
     body = r.get_json()
     assert body == {"key": "complaint_handling", "version": 2, "created": True,
                     "url": "/modeler/complaint_handling?version=2"}
-    from engine import definitions
+    from engine.runtime import definitions
 
     with engine.read() as db:
         row = definitions.get_version(db, "complaint_handling", 2)
@@ -118,7 +118,7 @@ def test_form_editor_renders_and_deploys(app, engine, complaint):
     r = client.post(url, json={"schema": schema}, headers={"X-CSRFToken": csrf})
     assert r.status_code == 201, r.get_json()
     assert r.get_json() == {"form_id": "complaint_counter", "version": 2, "created": True}
-    from engine import formdefs
+    from engine.forms import definitions as formdefs
 
     with engine.read() as db:
         assert formdefs.get_form(db, "complaint_counter", 2).content["components"][0]["label"] == "已修改 changed"

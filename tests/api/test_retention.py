@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import func, select
 
 import engine.app as app_module
-from engine import retention
-from engine.audit import verify_chain
+from engine.audit.chain import verify_chain
 from engine.clock import clock
-from engine.identity import SYSTEM
+from engine.identity.actor import SYSTEM
+from engine.ops import retention
 from engine.store.models import (
     AuditEvent,
     AuditHead,
@@ -287,7 +287,7 @@ def test_altered_archive_is_refused(history, engine, tmp_path):
 def test_cli_run_list_show_and_restore(history, engine):
     from click.testing import CliRunner
 
-    from engine.cli import main
+    from bpm_cli.main import main
 
     env = {"BPM_DATABASE_URL": engine.settings.database_url, "BPM_VAR_DIR": str(engine.settings.var_dir),
            "BPM_HISTORY_TTL_DAYS": "365"}

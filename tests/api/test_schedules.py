@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from engine.clock import clock
-from engine.schedules import next_occurrence, occurrence, parse_cycle
+from engine.scheduling.schedules import next_occurrence, occurrence, parse_cycle
+from engine.scheduling.timers import fire_due
 from engine.store.models import Timer
-from engine.timers import fire_due
 
 
 def test_calendar_months_do_not_drift():

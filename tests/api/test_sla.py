@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from engine.clock import clock
+from engine.scheduling.timers import fire_due
 from engine.store.models import Timer
-from engine.timers import fire_due
 from tests.conftest import deploy_fixture_forms, fixture_text
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
@@ -184,15 +184,15 @@ def test_notifications_are_emailed_through_smtp(sla_api, monkeypatch):
         monkeypatch.setenv("BPM_SMTP_FROM", "bpm@hall.example")
         api = sla_api
         engine = api.client.application.extensions["bpm"]
-        with engine.uow(__import__("engine.identity", fromlist=["SYSTEM"]).SYSTEM) as uow:
-            from engine import users
+        with engine.uow(__import__("engine.identity.auth", fromlist=["SYSTEM"]).SYSTEM) as uow:
+            from engine.identity import users
 
             users.update_user(uow, "counter2", {"email": "counter2@hall.example"})
         try:
             start(api)
             clock.advance(timedelta(hours=20))
             fire_due(engine)
-            from engine.notifications import deliver_email
+            from engine.scheduling.notifications import deliver_email
 
             assert deliver_email(engine) == 1  # only counter2 has an address
             assert deliver_email(engine) == 0  # sent once
@@ -207,7 +207,7 @@ def test_notifications_are_emailed_through_smtp(sla_api, monkeypatch):
             subject = str(make_header(decode_header(received[0]["Subject"])))
             assert "时限预警 SLA warning" in subject and "填写 Fill in" in subject
         finally:
-            with engine.uow(__import__("engine.identity", fromlist=["SYSTEM"]).SYSTEM) as uow:
+            with engine.uow(__import__("engine.identity.auth", fromlist=["SYSTEM"]).SYSTEM) as uow:
                 users.update_user(uow, "counter2", {"email": None})
     finally:
         controller.stop()

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-import engine.tasks as task_service
-import engine.timers as timer_service
+import engine.runtime.tasks as task_service
+import engine.scheduling.timers as timer_service
 from engine.clock import clock
+from engine.scheduling.timers import fire_due
 from engine.store.models import Timer
-from engine.timers import fire_due
 from tests.conftest import deploy_fixture_forms, fixture_text
 
 NOTE = {"note": "ok"}

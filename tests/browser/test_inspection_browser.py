@@ -3,7 +3,7 @@
 On the module's server (`bpm init --demo`, every demo user in hall-1) a second counter staff
 member 营业员乙 is added to hall-1, one to hall-2 and a deactivated one to hall-1. The duty
 manager starts 营业员服务检查 on the start page and opens the task: the 被检查营业员 dropdown
-(``options.hall_staff`` = ``users:counter_staff``, engine/options.py) lists exactly hall-1's
+(``options.hall_staff`` = ``users:counter_staff``, engine/forms/options.py) lists exactly hall-1's
 active counter staff by display name; searching for 乙 and picking 营业员乙 records the
 inspection for ``counter_b``. Screenshots go to test-artifacts/inspection-*.png.
 """

@@ -155,8 +155,8 @@ def _repair_users(fa) -> None:
     """Undo what a credential-changing call did to the fuzzing users; fresh tokens for both."""
     from sqlalchemy import delete, select
 
-    from engine import identity
-    from engine.identity import SYSTEM
+    from engine.identity import auth as identity
+    from engine.identity.actor import SYSTEM
     from engine.store.models import User, UserRole
     from web import auth
 

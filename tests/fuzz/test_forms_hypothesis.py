@@ -1,4 +1,4 @@
-"""Property-based tests of form-js definitions and form data (engine/forms.py, engine/formdefs.py).
+"""Property-based tests of form-js definitions and form data (engine/forms/model.py, engine/forms/definitions.py).
 
 Hypothesis generates form definitions from the component types the engine supports
 (inputs, display components, groups, dynamic lists; validate rules, options, conditional
@@ -33,7 +33,7 @@ from hypothesis import assume, given, note
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from engine.forms import (
+from engine.forms.model import (
     _DATE_FORMATS,
     _EMAIL_RE,
     _PHONE_RE,

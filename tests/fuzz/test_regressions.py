@@ -103,7 +103,7 @@ def test_audit_download_formats_match_the_document(api):
 def test_null_parent_object_does_not_skip_a_required_nested_field(data):
     from marshmallow import ValidationError
 
-    from engine.forms import validate_submission
+    from engine.forms.model import validate_submission
 
     form = {"id": "p", "type": "default", "components": [
         {"type": "textfield", "key": "a.b.c", "validate": {"required": True}},

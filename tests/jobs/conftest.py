@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.clock import clock
-from engine.identity import actor_by_name
+from engine.identity.auth import actor_by_name
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 10, 5, 1, 0, tzinfo=UTC)  # Monday 2026-10-05 09:00 in Shanghai (ISO week 2026-W41)
@@ -20,7 +20,7 @@ RUN_AT = T0 + timedelta(hours=13)  # 22:00 local, still 2026-10-05
 
 
 def deploy_files(engine, *processes: str) -> None:
-    from engine.cli import deploy_path
+    from bpm_cli.main import deploy_path
 
     for key in processes:
         xml = (ROOT / "processes" / f"{key}.bpmn").read_text(encoding="utf-8")
@@ -45,7 +45,7 @@ class Driver:
         return self
 
     def start(self, user: str, key: str, data: dict) -> str:
-        from engine import instances
+        from engine.runtime import instances
 
         with self.engine.uow(self.actor(user)) as uow:
             return instances.start(self.engine, uow, key, data).id
@@ -61,7 +61,7 @@ class Driver:
             ).scalar_one()
 
     def claim(self, user: str, instance_id: str) -> str:
-        from engine import tasks
+        from engine.runtime import tasks
 
         task_id = self.open_task(instance_id)
         with self.engine.uow(self.actor(user)) as uow:
@@ -69,7 +69,7 @@ class Driver:
         return task_id
 
     def complete(self, user: str, instance_id: str, data: dict) -> str:
-        from engine import tasks
+        from engine.runtime import tasks
 
         task_id = self.open_task(instance_id)
         tasks.complete_task(self.engine, self.actor(user), task_id, data)

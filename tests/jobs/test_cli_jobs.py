@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import main
+from bpm_cli.main import main
 from tests.jobs.conftest import results
 
 

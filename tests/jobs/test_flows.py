@@ -114,7 +114,7 @@ def test_compute_failing_every_retry_fails_the_flow_and_the_run(flows, sqlite_en
 def test_cli_run_goes_through_prefect_by_default(flows, sqlite_engine, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from engine.cli import main
+    from bpm_cli.main import main
 
     monkeypatch.setenv("BPM_DATABASE_URL", str(sqlite_engine.settings.database_url))
     monkeypatch.setenv("BPM_VAR_DIR", str(tmp_path / "var"))
@@ -156,7 +156,7 @@ def test_bpm_jobs_serve_gets_scheduled_runs_from_the_prefect_scheduler(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(BPM_VAR_DIR=str(tmp_path / "var"), BPM_DATABASE_URL=f"sqlite:///{tmp_path / 'bpm.sqlite3'}",
                PREFECT_HOME=str(tmp_path / "prefect"), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "jobs", "serve"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "bpm_cli.main", "jobs", "serve"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
     try:

@@ -85,7 +85,7 @@ def test_web_app_and_cli_do_not_import_prefect():
     import subprocess
     import sys
 
-    code = ("import sys, web, engine.cli, engine.jobs.runner, engine.jobs.sla_report, engine.jobs.cycle_times; "
+    code = ("import sys, web, bpm_cli.main, engine.jobs.runner, engine.jobs.sla_report, engine.jobs.cycle_times; "
             "from web import create_app; print([m for m in sys.modules if m.split('.')[0] == 'prefect'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

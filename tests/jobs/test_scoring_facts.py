@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from engine.identity import SYSTEM
+from engine.identity.actor import SYSTEM
 from engine.jobs.facts import FactsImportError, import_facts
 from engine.store.models import AuditEvent, Fact
 
@@ -146,7 +146,7 @@ def test_dry_run_validates_without_importing(engine):
 
 
 def test_the_cli_imports_and_exits_2_on_errors(engine, db, tmp_path, monkeypatch):
-    from engine.cli import main
+    from bpm_cli.main import main
 
     url, _ = db
     monkeypatch.setenv("BPM_DATABASE_URL", url)

@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import delete, select
 
-from engine import identity, tasks
 from engine.clock import clock
-from engine.identity import SYSTEM, actor_by_name
+from engine.identity import auth as identity
+from engine.identity.actor import SYSTEM
+from engine.identity.auth import actor_by_name
 from engine.jobs.inspections import compute_counter_service_score
 from engine.jobs.periods import Period
 from engine.jobs.scoring import load_rules
+from engine.runtime import tasks
 from engine.store.models import AuditEvent, Inspection, JobResult, Task, User, UserRole
 from tests.api.business_helpers import (
     assert_forbidden,

@@ -21,9 +21,9 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import delete, func, select
 
-from engine import identity
 from engine.clock import clock
-from engine.identity import SYSTEM
+from engine.identity import auth as identity
+from engine.identity.actor import SYSTEM
 from engine.jobs.facts import import_facts
 from engine.jobs.kpi import compute_customer_manager_kpi
 from engine.jobs.periods import Period

@@ -23,7 +23,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, select
 
-from engine.identity import SYSTEM
+from engine.identity.actor import SYSTEM
 from engine.jobs.facts import import_facts
 from engine.jobs.periods import Period
 from engine.jobs.ranking import compute_team_ranking

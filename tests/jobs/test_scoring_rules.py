@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.forms import check_form, field_summary
+from engine.forms.model import check_form, field_summary
 from engine.jobs import scoring
 from engine.jobs.scoring import (
     RulesError,
@@ -244,7 +244,7 @@ def test_the_inspection_form_has_one_field_per_checklist_item(rules):
         assert comp["type"] == "number" and comp["validate"]["max"] == item["points"] and comp["validate"]["min"] == 0
         assert item["label_zh"] in comp["label"]
     assert fields["staff_username"]["required"]
-    # the inspected person is picked from the hall's counter staff, filled in by the task (engine/options.py)
+    # the inspected person is picked from the hall's counter staff, filled in by the task (engine/forms/options.py)
     assert by_key["staff_username"]["type"] == "select" and by_key["staff_username"]["valuesKey"] == "hall_staff"
     bpmn = (ROOT / "processes" / "counter_inspection.bpmn").read_text(encoding="utf-8")
     assert '<camunda:property name="options.hall_staff" value="users:counter_staff" />' in bpmn

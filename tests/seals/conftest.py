@@ -10,7 +10,7 @@ import pytest
 
 from engine.app import BpmEngine
 from engine.config import load_settings, project_root
-from engine.identity import SYSTEM
+from engine.identity.actor import SYSTEM
 
 PIN = "123456"
 SCAN = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
@@ -39,7 +39,7 @@ class SealWorld:
     confirmed: bytes
 
     def actor(self, username):
-        from engine.identity import actor_by_name
+        from engine.identity.auth import actor_by_name
 
         with self.engine.read() as session:
             return actor_by_name(session, username)
@@ -54,7 +54,7 @@ class SealWorld:
 def _complete(engine, actor, instance_id, element_id, data):
     from sqlalchemy import select
 
-    from engine import tasks
+    from engine.runtime import tasks
     from engine.store.models import Task
 
     with engine.read() as session:
@@ -65,8 +65,9 @@ def _complete(engine, actor, instance_id, element_id, data):
 
 
 def build_world(folder: Path) -> SealWorld:
-    from engine import documents, identity, instances
-    from engine.cli import deploy_path
+    from bpm_cli.main import deploy_path
+    from engine.identity import auth as identity
+    from engine.runtime import documents, instances
     from engine.seals.admin import setup_demo_seal
     from engine.store.migrate import upgrade
     from engine.store.models import OrgUnit

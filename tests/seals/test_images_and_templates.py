@@ -61,7 +61,7 @@ def test_a_unit_has_a_drawn_red_seal_until_an_admin_uploads_one(api, seals_ready
 
 
 def test_group_agreement_template_seals_and_archives(api, engine, seals_ready):
-    from engine.identity import actor_by_name
+    from engine.identity.auth import actor_by_name
     from engine.seals.service import countersign, seal_document
     from engine.seals.templates import template
 
@@ -119,7 +119,7 @@ def test_pades_b_t_with_a_time_stamping_authority(engine, seals_ready):
     from asn1crypto import x509 as asn1_x509
     from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
-    from engine.identity import actor_by_name
+    from engine.identity.auth import actor_by_name
     from engine.seals.images import round_seal
     from engine.seals.pdfsign import PyHankoProvider
 

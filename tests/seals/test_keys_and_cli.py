@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import select
 
-from engine.cli import main
-from engine.identity import SYSTEM
+from bpm_cli.main import main
+from engine.identity.actor import SYSTEM
 from engine.seals import credentials, keys
 from engine.store.models import SealCredential
 from tests.api.business_helpers import open_task, try_complete
@@ -148,7 +148,7 @@ def test_init_demo_gives_the_demo_head_a_seal(tmp_path, monkeypatch):
     assert "issued seal to service_center_head" in result.output and "246810" in result.output
     from engine.app import BpmEngine
     from engine.config import load_settings
-    from engine.identity import actor_by_name
+    from engine.identity.auth import actor_by_name
 
     engine = BpmEngine(load_settings())
     try:

@@ -177,7 +177,7 @@ def test_five_wrong_pins_lock_the_seal(api, seals_ready):
     assert [e["reason"] for e in audit_events(api, "seal_failed", iid)][-1] == "locked"
     listed = {c["username"]: c for c in api.get("/api/seals", "auditor").get_json()["items"] if c["kind"] == "seal"}
     assert listed["service_center_head"]["locked"]
-    from engine.identity import SYSTEM
+    from engine.identity.actor import SYSTEM
     from engine.seals.credentials import unlock_user
 
     with seals_ready.uow(SYSTEM) as uow:
@@ -196,8 +196,8 @@ def test_a_head_without_a_seal_is_refused(api, engine):
 
 def test_only_a_service_center_head_can_seal(engine, api, seals_ready):
     """Candidate groups refuse others at the API; the service refuses them too when called directly."""
-    from engine import tasks
-    from engine.identity import actor_by_name
+    from engine.identity.auth import actor_by_name
+    from engine.runtime import tasks
     from engine.seals import SealRefused, refusals_recorded
     from engine.store.models import Task
 

@@ -157,7 +157,7 @@ def test_pdfsig_rejects_an_edited_document(world, tmp_path):
 
 
 def test_cli_verify_exit_codes(world, tmp_path, monkeypatch):
-    from engine.cli import main
+    from bpm_cli.main import main
 
     monkeypatch.setenv("BPM_DATABASE_URL", world.url)
     monkeypatch.setenv("BPM_VAR_DIR", str(world.var_dir))

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import pytest
 
 from engine.errors import Conflict
-from engine.identity import SYSTEM, add_user, issue_token
+from engine.identity.actor import SYSTEM
+from engine.identity.auth import add_user, issue_token
 from engine.store.models import OrgUnit
 from tests.api.page_helpers import sign_in
 
@@ -40,7 +41,7 @@ def _user(uow, username: str, roles: list[str], unit: str) -> None:
 
 
 def deploy_everything(engine) -> None:
-    from engine.cli import deploy_path
+    from bpm_cli.main import deploy_path
     from engine.config import project_root
 
     root = project_root()

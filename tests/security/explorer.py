@@ -18,9 +18,9 @@ from datetime import timedelta
 
 from lxml import etree
 
-from engine.bpmn_model import NS
+from engine.bpmn.model import NS
 from engine.clock import clock, utcnow
-from engine.timers import fire_due
+from engine.scheduling.timers import fire_due
 
 SEAL_PIN = "123456"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from engine.app import BpmEngine
 from engine.clock import clock
 from engine.config import RATE_LIMITS, load_settings
-from engine.identity import flush_failed_logins
+from engine.identity.auth import flush_failed_logins
 from engine.store.models import AuditEvent
 from tests.conftest import UNLIMITED, Api, deploy_fixture_forms, fixture_text
 

@@ -17,7 +17,7 @@ from tests.security.explorer import Explorer, ok
 def start_kpi_review(world) -> str:
     """kpi_review is started by the monthly KPI job, not by a person: one review per hall and
     month, so each run of the explorer scores a month of its own."""
-    from engine.identity import SYSTEM
+    from engine.identity.actor import SYSTEM
     from engine.jobs.kpi import compute_customer_manager_kpi
     from engine.jobs.periods import Period
 

@@ -197,7 +197,7 @@ def test_a_linked_start_obeys_the_targets_starter_groups_and_start_form(four_ste
 
 
 def test_re_signing_a_checkpoint_keeps_the_earlier_file(engine, four_step):
-    from engine import audit_checkpoint as cp
+    from engine.audit import checkpoint as cp
     from engine.errors import Conflict
 
     first, _ = cp.create_checkpoint(engine)
@@ -240,7 +240,7 @@ def test_a_secret_field_must_be_a_top_level_text_field(api):
 def test_identity_changes_record_complete_before_and_after(api, engine):
     from click.testing import CliRunner
 
-    from engine.cli import main
+    from bpm_cli.main import main
 
     r = api.post("/api/users", "admin", json={"username": "audited_user", "password": "correct-horse",
                                               "roles": ["counter_staff", "duty_manager"], "org_unit": "hall-1"})

@@ -11,7 +11,7 @@ import pytest
 from engine.app import BpmEngine
 from engine.clock import clock
 from engine.config import load_settings
-from engine.timers import fire_due
+from engine.scheduling.timers import fire_due
 from tests.conftest import UNLIMITED, Api, deploy_fixture_forms, fixture_text
 
 LIMITS = {"script_cpu_seconds": 0.5, "script_wall_seconds": 3.0, "script_memory_mb": 64,

@@ -23,12 +23,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, select, text
 
-from engine import backup
 from engine.app import BpmEngine
-from engine.audit_checkpoint import create_checkpoint, key_path
-from engine.audit_checkpoint import verify as verify_audit
+from engine.audit.checkpoint import create_checkpoint, key_path
+from engine.audit.checkpoint import verify as verify_audit
 from engine.config import load_settings
-from engine.retention import encode_row
+from engine.ops import backup
+from engine.ops.retention import encode_row
 from engine.store.models import Base
 from tests.conftest import Api, _seed, fixture_text, require_postgres, temporary_pg_database
 
@@ -317,7 +317,7 @@ def test_missing_postgres_tools_give_a_clear_error(site, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("databases", ["sqlite"], indirect=True)
 def test_cli_backup_create_and_restore(site, tmp_path):
-    from engine.cli import main
+    from bpm_cli.main import main
 
     make_data(site)
     env = {"BPM_DATABASE_URL": site.url, "BPM_VAR_DIR": str(site.var_dir)}

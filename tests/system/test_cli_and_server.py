@@ -15,7 +15,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from engine.cli import main
+from bpm_cli.main import main
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -85,7 +85,7 @@ def test_bpm_serve_answers_the_api(home):
     port = _free_port()
     env = {**os.environ}
     server = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "bpm_cli.main", "serve", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -133,9 +133,9 @@ def test_calendar_overrides_change_working_day_due_dates(home):
     from datetime import datetime
 
     from engine.app import BpmEngine
-    from engine.business_calendar import BusinessCalendar
     from engine.config import load_settings
-    from engine.sla import calendar_for
+    from engine.sla.calendar import BusinessCalendar
+    from engine.sla.policy import calendar_for
 
     runner = CliRunner()
     assert runner.invoke(main, ["init"]).exit_code == 0

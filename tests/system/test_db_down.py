@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 
 from engine.app import BpmEngine
 from engine.config import load_settings
-from engine.identity import SYSTEM, issue_token
+from engine.identity.actor import SYSTEM
+from engine.identity.auth import issue_token
 from tests.conftest import temporary_pg_database
 
 CLIENT_BOUND = 30  # seconds: a request that has not returned by then hangs

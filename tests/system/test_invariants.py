@@ -1,4 +1,4 @@
-"""``bpm check`` (engine/invariants.py) on SQLite and PostgreSQL: a clean history passes,
+"""``bpm check`` (engine/ops/invariants.py) on SQLite and PostgreSQL: a clean history passes,
 each kind of damage is reported by the check that names it, and the acknowledgement log
 of the load generator is compared with what the database holds.
 
@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text, update
 
-from engine.cli import main as cli
+from bpm_cli.main import main as cli
 from engine.clock import clock
-from engine.identity import SYSTEM
-from engine.invariants import check_invariants
+from engine.identity.actor import SYSTEM
+from engine.ops.invariants import check_invariants
+from engine.scheduling.timers import fire_due
 from engine.store.models import Task, Timer
-from engine.timers import fire_due
 from tests.api.business_helpers import deploy, open_task, start, work
 from tests.conftest import deploy_fixture_forms, fixture_text
 

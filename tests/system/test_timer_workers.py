@@ -32,16 +32,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from engine import instances
+from bpm_cli.main import deploy_path
 from engine.app import BpmEngine
-from engine.audit import verify_chain
-from engine.cli import deploy_path
+from engine.audit.chain import verify_chain
 from engine.clock import utcnow
 from engine.config import load_settings
-from engine.identity import Actor
+from engine.identity.actor import Actor
+from engine.runtime import instances
+from engine.scheduling.timers import fire_due
 from engine.store.migrate import upgrade
 from engine.store.models import AuditEvent, Task, Timer
-from engine.timers import fire_due
 from tests.conftest import FIXTURES, ROOT, require_postgres, temporary_pg_database
 
 STARTER = Actor("counter_staff", frozenset({"counter_staff"}))
@@ -96,7 +96,7 @@ class Worker:
         env = {**os.environ, "BPM_DATABASE_URL": url, "BPM_VAR_DIR": str(tmp_path / "var"),
                "PYTHONUNBUFFERED": "1", "PGAPPNAME": self.name}
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], cwd=ROOT, env=env,
+            self.proc = subprocess.Popen([sys.executable, "-m", "bpm_cli.main", "worker"], cwd=ROOT, env=env,
                                          stdout=out, stderr=subprocess.STDOUT)
 
     def wait_started(self, timeout: float = 30) -> None:
@@ -331,10 +331,10 @@ def test_fire_transaction_killed_before_commit_leaves_the_timer_pending(engine, 
 
 @pytest.fixture
 def worker_thread(engine):
-    """Run :func:`engine.timers.run_worker` in a thread with a long poll interval, so that
+    """Run :func:`engine.scheduling.timers.run_worker` in a thread with a long poll interval, so that
     anything it fires sooner was found by waiting for the due time, not by polling."""
     from engine.clock import clock
-    from engine.timers import run_worker
+    from engine.scheduling.timers import run_worker
 
     stop = threading.Event()
     thread = threading.Thread(target=run_worker, args=(engine, stop, 30.0), daemon=True)
@@ -374,7 +374,7 @@ def test_idle_worker_notices_the_engine_clock_moving(engine, worker_thread):
 
 
 def test_a_failing_timer_does_not_hold_up_the_others(engine, monkeypatch):
-    import engine.timers as timer_service
+    import engine.scheduling.timers as timer_service
 
     due = utcnow() + timedelta(milliseconds=200)
     broken, fine = start_instances(engine, 2, due, lambda i: due)

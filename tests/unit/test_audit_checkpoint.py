@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from engine import audit_checkpoint as cp
-from engine.audit import GENESIS, event_hash, verify_chain
-from engine.audit_views import action_label
-from engine.identity import Actor
+from engine.audit import checkpoint as cp
+from engine.audit.chain import GENESIS, event_hash, verify_chain
+from engine.audit.query import action_label
+from engine.identity.actor import Actor
 
 ALICE = Actor("alice", frozenset({"counter_staff"}), "Alice", "hall-1")
 
@@ -53,7 +53,7 @@ def tamper(engine, *statements: tuple[str, dict]) -> None:
 
 def rows(engine) -> list[dict]:
     """Every stored event as a dict (typed columns: JSON decoded, times UTC)."""
-    from engine.audit import EVENTS
+    from engine.audit.chain import EVENTS
 
     with engine.db.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(EVENTS.select().order_by(EVENTS.c.seq))]

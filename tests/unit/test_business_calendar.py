@@ -1,4 +1,4 @@
-"""Unit tests for engine.business_calendar (official Chinese calendar, working hours, SLA kinds)."""
+"""Unit tests for engine.sla.calendar (official Chinese calendar, working hours, SLA kinds)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.business_calendar import BusinessCalendar, Due, parse_duration
+from engine.sla.calendar import BusinessCalendar, Due, parse_duration
 
 SH = ZoneInfo("Asia/Shanghai")
 H = timedelta(hours=1)
@@ -321,7 +321,7 @@ def test_fraction_point_rejects_bad_input(cal: BusinessCalendar) -> None:
 def test_working_hours_come_from_configuration(monkeypatch):
     from datetime import datetime, time
 
-    from engine.sla import working_hours
+    from engine.sla.policy import working_hours
 
     assert working_hours("09:00-12:00, 13:30-18:00") == [(time(9, 0), time(12, 0)), (time(13, 30), time(18, 0))]
     monkeypatch.setenv("BPM_WORKING_HOURS", "09:00-17:00")

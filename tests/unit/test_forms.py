@@ -1,4 +1,4 @@
-"""Tests for engine.forms: form-js definitions as server-side validation."""
+"""Tests for engine.forms.model: form-js definitions as server-side validation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import pytest
 from marshmallow import Schema, ValidationError
 
-from engine.forms import (
+from engine.forms.model import (
     FormDefinitionError,
     build_schema,
     check_form,

@@ -1,4 +1,4 @@
-"""engine.runtime without a database: lean state, compaction, long loops, joins, timers.
+"""engine.runtime.spiff without a database: lean state, compaction, long loops, joins, timers.
 
 Every step goes through ``compact`` + ``dump_state`` + ``load_state``, as the engine
 stores an instance after each step.
@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn_model import spiff_parse
+from engine.bpmn.model import spiff_parse
 from engine.clock import clock
-from engine.runtime import advance, compact, dump_state, load_state, new_workflow
+from engine.runtime.spiff import advance, compact, dump_state, load_state, new_workflow
 from tests.conftest import FIXTURES
 
 LOOPS = 1000

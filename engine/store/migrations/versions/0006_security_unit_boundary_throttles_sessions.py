@@ -58,7 +58,7 @@ def upgrade() -> None:
 
 def _bound_open_tasks() -> None:
     """Open tasks of older versions that named no candidateScope were open to the role in every
-    unit; the unit boundary applies to them too (engine/access.py): their instance's unit."""
+    unit; the unit boundary applies to them too (engine/identity/policy.py): their instance's unit."""
     conn = op.get_bind()
     rows = conn.execute(sa.text(
         "SELECT t.id, t.properties, i.org_unit FROM bpm_task t JOIN bpm_process_instance i ON i.id = t.instance_id "

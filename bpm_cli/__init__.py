@@ -1,0 +1,1 @@
+"""The `bpm` command line and the gunicorn runner: entrypoints over the engine services."""

@@ -1,0 +1,1 @@
+"""form-js forms: the compiled form model that validates submissions, deployed form versions, dynamic options."""

@@ -1,0 +1,1 @@
+"""Service halls: queue snapshots and the congestion evaluator."""

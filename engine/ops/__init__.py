@@ -1,0 +1,1 @@
+"""Operating the engine: backups, history retention and invariant checks."""

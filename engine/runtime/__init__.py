@@ -1,0 +1,1 @@
+"""Running instances: the SpiffWorkflow adapter, step persistence, definitions, instances, tasks, messages, documents and migration."""

@@ -1,0 +1,138 @@
+"""Process definitions: validate, deploy as a new version, look up."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.bpmn.model import validate_document
+from engine.clock import utcnow
+from engine.errors import Forbidden, NotFound, ValidationFailed
+from engine.forms import definitions as formdefs
+from engine.identity.policy import task_scope
+from engine.identity.roles import DEPLOYER_ROLES
+from engine.store.models import ProcessDefinition
+
+
+def definition_to_dict(row: ProcessDefinition) -> dict:
+    meta = row.meta or {}
+    elements = meta.get("elements", {})
+    return {
+        "id": row.id,
+        "key": row.key,
+        "version": row.version,
+        "name": row.name,
+        "sha256": row.sha256,
+        "deployed_at": row.deployed_at,
+        "deployed_by": row.deployed_by,
+        "candidate_starter_groups": meta.get("candidate_starter_groups", []),
+        "start_form": meta.get("start_form"),
+        "user_tasks": [
+            {
+                "element_id": eid,
+                "name": el.get("name"),
+                "candidate_groups": el.get("candidate_groups", []),
+                "scope": el.get("scope") or task_scope(el.get("properties")),
+                "form_key": el.get("form_key"),
+                "lane": meta.get("lanes", {}).get(eid),
+                "properties": el.get("properties", {}),
+            }
+            for eid, el in elements.items()
+            if el.get("type") == "userTask"
+        ],
+    }
+
+
+def latest(session: Session, key: str) -> ProcessDefinition | None:
+    return session.execute(
+        select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def get_version(session: Session, key: str, version: int | None = None) -> ProcessDefinition:
+    if version is None:
+        row = latest(session, key)
+    else:
+        row = session.execute(
+            select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.version == version)
+        ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"process definition {key!r}" + (f" version {version}" if version else "") + " not found")
+    return row
+
+
+def versions(session: Session, key: str) -> list[ProcessDefinition]:
+    rows = session.execute(
+        select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc())
+    ).scalars().all()
+    if not rows:
+        raise NotFound(f"process definition {key!r} not found")
+    return rows
+
+
+def list_latest(session: Session) -> list[ProcessDefinition]:
+    sub = (
+        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+        .group_by(ProcessDefinition.key)
+        .subquery()
+    )
+    return session.execute(
+        select(ProcessDefinition)
+        .join(sub, (sub.c.key == ProcessDefinition.key) & (sub.c.v == ProcessDefinition.version))
+        .order_by(ProcessDefinition.key)
+    ).scalars().all()
+
+
+def deploy_process(uow, xml: bytes) -> tuple[ProcessDefinition, bool]:
+    """Validate everything, then store version N+1 (or nothing if identical to the latest)."""
+    if not (uow.actor.has_any(DEPLOYER_ROLES) or uow.actor.username == "system"):
+        raise Forbidden("only a process owner or an administrator may deploy processes")
+    model = validate_document(xml, lambda key: formdefs.exists(uow.session, key),
+                              lambda key: latest(uow.session, key) is not None)
+    if model.errors:
+        raise ValidationFailed("process definition is invalid", model.errors)
+    sha = hashlib.sha256(xml).hexdigest()
+    current = latest(uow.session, model.process_id)
+    if current is not None and current.sha256 == sha:
+        return current, False
+    meta = model.meta
+    meta["has_timers"] = b"timerEventDefinition" in xml
+    row = ProcessDefinition(
+        key=model.process_id,
+        version=(current.version + 1) if current else 1,
+        name=model.name,
+        sha256=sha,
+        xml=xml.decode("utf-8"),
+        meta=meta,
+        deployed_at=utcnow(),
+        deployed_by=uow.actor.username,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    uow.audit("process_deployed", key=row.key, version=row.version, sha256=sha)
+    cycle = (meta.get("properties") or {}).get("schedule.cycle")
+    if cycle or current is not None:
+        from engine.scheduling.schedules import reschedule
+
+        next_start = reschedule(uow.session, row.key, cycle)
+        if next_start is not None:
+            uow.audit("start_scheduled", key=row.key, cycle=cycle, next_start=next_start.isoformat())
+    return row, True
+
+
+def by_id(engine, session: Session, definition_id: int) -> ProcessDefinition:
+    """A definition version by id, cached in-process (deployed versions never change)."""
+    row = engine.definitions.get(definition_id)
+    if row is None:
+        row = session.get(ProcessDefinition, definition_id)
+        if row is None:
+            raise NotFound(f"process definition #{definition_id} not found")
+        session.expunge(row)
+        engine.definitions[definition_id] = row
+    return row
+
+
+def spec_for(engine, row: ProcessDefinition):
+    return engine.specs.get(row.id, row.xml, row.key)

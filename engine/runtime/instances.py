@@ -1,0 +1,296 @@
+"""Process instances: start, read, list, retry after an incident, timeline."""
+
+from __future__ import annotations
+
+import uuid
+
+from marshmallow import ValidationError
+from sqlalchemy import bindparam, func, select
+
+from engine.clock import utcnow
+from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from engine.forms import definitions as formdefs
+from engine.forms.model import document_ids, validate_submission
+from engine.identity.actor import Actor
+from engine.identity.policy import MANAGER_ROLES, can_read_instance, reads_everything
+from engine.runtime import definitions, documents
+from engine.runtime.spiff import advance, new_workflow
+from engine.runtime.steps import load_workflow, save
+from engine.store.models import ProcessDefinition, ProcessInstance, Task, Timer
+from engine.store.records import InstanceRecord, load_instance
+
+STATUSES = ("running", "completed", "incident", "cancelled")
+_T, _TM, _D = Task.__table__, Timer.__table__, ProcessDefinition.__table__
+DEFINITION_LABEL = select(_D.c.version, _D.c.name).where(_D.c.id == bindparam("b_id"))
+OPEN_TASKS = (
+    select(_T.c.id, _T.c.element_id, _T.c.name, _T.c.assignee, _T.c.candidate_groups, _T.c.created_at, _T.c.due_at)
+    .where(_T.c.instance_id == bindparam("b_instance"), _T.c.status == "open")
+    .order_by(_T.c.created_at)
+)
+PENDING_TIMERS = (
+    select(_TM.c.id, _TM.c.element_id, _TM.c.kind, _TM.c.fire_at)
+    .where(_TM.c.instance_id == bindparam("b_instance"), _TM.c.state == "pending")
+    .order_by(_TM.c.fire_at)
+)
+
+
+def validate_form_data(session, engine, form_key: str, version: int | None, data) -> tuple[dict, list[str]]:
+    """Validate ``data`` against a deployed form; 422 with ``{field: [messages]}``."""
+    if version is None:
+        version = formdefs.get_form(session, form_key).version
+    content = formdefs.form_content(engine, session, form_key, version)
+    try:
+        cleaned = validate_submission(content, data)
+    except ValidationError as exc:
+        raise ValidationFailed("form data is invalid", exc.messages) from exc
+    return cleaned, document_ids(content, cleaned)
+
+
+def validate_start_data(session, engine, definition: ProcessDefinition, data: dict) -> tuple[dict, list[str]]:
+    """``data`` of a new instance checked against the start form; a process without one takes
+    no data (an empty form: every field is unknown)."""
+    start_form = definition.meta.get("start_form")
+    if start_form:
+        return validate_form_data(session, engine, start_form, None, data)
+    if data:
+        raise ValidationFailed("form data is invalid", {
+            key: [f"Unknown field: {definition.key!r} has no start form, so a new instance takes no data."]
+            for key in list(data)[:50]})
+    return {}, []
+
+
+def start(engine, uow, key: str, data: dict, business_key: str | None = None) -> ProcessInstance:
+    definition = definitions.get_version(uow.session, key)
+    starters = definition.meta.get("candidate_starter_groups", [])
+    if not uow.actor.has_any(starters):
+        raise Forbidden(f"only {', '.join(starters)} may start {key!r}")
+    data, docs = validate_start_data(uow.session, engine, definition, data)
+    inst_id = str(uuid.uuid4())
+    spec, subspecs = definitions.spec_for(engine, definition)
+    workflow = new_workflow(spec, subspecs)
+    workflow.task_tree.data.update(data)
+    result = advance(workflow)
+    inst = InstanceRecord(
+        id=inst_id,
+        definition_id=definition.id,
+        process_key=definition.key,
+        business_key=business_key,
+        status="running",
+        data={},
+        state="",
+        visited=[],
+        incident=None,
+        lock_version=1,
+        started_by=uow.actor.username,
+        started_at=utcnow(),
+        ended_at=None,
+        org_unit=uow.actor.org_unit,
+    )
+    uow.audit(
+        "instance_started",
+        instance_id=inst_id,
+        key=definition.key,
+        version=definition.version,
+        business_key=business_key,
+        data=data,
+    )
+    save(uow, inst, definition, workflow, result, new=True)
+    documents.link(uow, "data", docs, inst_id)
+    return inst
+
+
+def start_unchecked(uow, key: str, data: dict, org_unit: str | None, business_key: str | None = None,
+                    **audit_details) -> InstanceRecord:
+    """Start the latest version of ``key`` on the engine's own initiative (linked starts,
+    congestion alerts): the model or the evaluator decided it, so starter groups are not
+    checked; ``started_by`` still records whose action caused it."""
+    definition = definitions.get_version(uow.session, key)
+    spec, subspecs = definitions.spec_for(uow.engine, definition)
+    workflow = new_workflow(spec, subspecs)
+    workflow.task_tree.data.update(data)
+    result = advance(workflow)
+    inst = InstanceRecord(
+        id=str(uuid.uuid4()), definition_id=definition.id, process_key=definition.key, business_key=business_key,
+        status="running", data={}, state="", visited=[], incident=None, lock_version=1,
+        started_by=uow.actor.username, started_at=utcnow(), ended_at=None, org_unit=org_unit,
+    )
+    uow.audit("instance_started", instance_id=inst.id, key=definition.key, version=definition.version, data=data,
+              **audit_details)
+    save(uow, inst, definition, workflow, result, new=True)
+    return inst
+
+
+def start_linked(uow, parent: InstanceRecord, element: str, props: dict, data: dict) -> InstanceRecord:
+    """Start the process named by ``startProcess`` from a throw event of ``parent``.
+
+    The new instance records who caused it, belongs to the same org unit, and both
+    instances point at each other (``linked_from`` in its data, an audit event in each).
+    """
+    from engine.bpmn.expressions import ExpressionError, _is_json_like, evaluate
+
+    key = props["startProcess"]
+    new_data: dict = {}
+    for name, expr in props.items():
+        if name.startswith("startData."):
+            try:
+                value = evaluate(expr, data)
+                if not _is_json_like(value):  # e.g. a bare function name such as ``all``
+                    raise ExpressionError(f"the value is a {type(value).__name__}, not data (text, number, list ...)")
+            except ExpressionError as exc:
+                raise Conflict(f"cannot start {key!r} from {element!r}: startData {name}: {exc}") from exc
+            new_data[name[len("startData."):]] = value
+    # the same rules as a start by hand: whoever completed the step before the throw event must be
+    # allowed to start the target, and the data must fit its start form (the engine itself may)
+    target = definitions.get_version(uow.session, key)
+    starters = target.meta.get("candidate_starter_groups", [])
+    if uow.actor.username != "system" and not uow.actor.has_any(starters):
+        raise Forbidden(f"{element!r} starts {key!r}, which only {', '.join(starters)} may start")
+    try:
+        new_data, docs = validate_start_data(uow.session, uow.engine, target, new_data)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"{element!r} cannot start {key!r}: its startData does not fit the start form of "
+                               f"{key!r}", exc.errors) from exc
+    new_data["linked_from"] = {"instance_id": parent.id, "process_key": parent.process_key, "element_id": element}
+    child = start_unchecked(uow, key, new_data, parent.org_unit, parent.business_key, linked_from=parent.id)
+    documents.link(uow, "data", docs, child.id)
+    uow.audit("linked_instance_started", instance_id=parent.id, element_id=element, child_instance_id=child.id, key=key)
+    return child
+
+
+def get_readable(session, actor: Actor, instance_id: str) -> ProcessInstance:
+    inst = session.get(ProcessInstance, instance_id)
+    if inst is None:
+        raise NotFound(f"process instance {instance_id!r} not found")
+    if not can_read_instance(session, actor, inst):
+        raise Forbidden("you may not read this process instance")
+    return inst
+
+
+def instance_to_dict(session, inst: ProcessInstance, detail: bool = True) -> dict:
+    if detail:
+        # Core reads below bypass autoflush: write pending ORM changes of this unit of work
+        # first (save() changes timer rows through the ORM), or a response lists stale timers
+        session.flush()
+    conn = session.connection()
+    definition = conn.execute(DEFINITION_LABEL, {"b_id": inst.definition_id}).one()
+    out = {
+        "id": inst.id,
+        "process_key": inst.process_key,
+        "definition_version": definition.version,
+        "name": definition.name,
+        "business_key": inst.business_key,
+        "status": inst.status,
+        "started_by": inst.started_by,
+        "started_at": inst.started_at,
+        "ended_at": inst.ended_at,
+        "incident": inst.incident,
+        "org_unit": inst.org_unit,
+    }
+    if detail:
+        tasks = conn.execute(OPEN_TASKS, {"b_instance": inst.id})
+        timers = conn.execute(PENDING_TIMERS, {"b_instance": inst.id})
+        out.update(
+            data=inst.data,
+            completed_elements=inst.visited,
+            open_tasks=[
+                {
+                    "id": t.id,
+                    "element_id": t.element_id,
+                    "name": t.name,
+                    "assignee": t.assignee,
+                    "candidate_groups": t.candidate_groups,
+                    "created_at": t.created_at,
+                    "due_at": t.due_at,
+                }
+                for t in tasks
+            ],
+            pending_timers=[
+                {"id": t.id, "element_id": t.element_id, "kind": t.kind, "fire_at": t.fire_at} for t in timers
+            ],
+        )
+    return out
+
+
+def list_instances(session, actor: Actor, key: str | None, status: str | None, page: int, per_page: int) -> dict:
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
+    query = select(ProcessInstance)
+    if key:
+        query = query.where(ProcessInstance.process_key == key)
+    if status:
+        query = query.where(ProcessInstance.status == status)
+    if not reads_everything(actor):
+        participated = select(Task.instance_id).where(
+            (Task.assignee == actor.username) | (Task.completed_by == actor.username)
+        )
+        visible = (ProcessInstance.started_by == actor.username) | ProcessInstance.id.in_(participated)
+        if actor.org_unit and actor.has_any(MANAGER_ROLES):
+            visible = visible | (ProcessInstance.org_unit == actor.org_unit)
+        query = query.where(visible)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(
+        query.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id).offset((page - 1) * per_page).limit(per_page)
+    ).scalars()
+    return {
+        "items": [instance_to_dict(session, r, detail=False) for r in rows],
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+    }
+
+
+def retry(engine, uow, instance_id: str, data: dict | None = None) -> ProcessInstance:
+    """Re-run the failed element (optionally with corrected variables) and continue."""
+    if not uow.actor.is_admin:
+        raise Forbidden("only an administrator may retry incidents")
+    inst = load_instance(uow.session, instance_id)
+    if inst is None:
+        raise NotFound(f"process instance {instance_id!r} not found")
+    if inst.status != "incident":
+        raise Conflict(f"instance is {inst.status}, not in incident: nothing to retry")
+    timer_id = (inst.incident or {}).get("timer_id")
+    if timer_id is not None:
+        return _retry_timer(uow, inst, timer_id)
+    definition = uow.session.get(ProcessDefinition, inst.definition_id)
+    workflow = load_workflow(engine, inst, definition)
+    failed_id = (inst.incident or {}).get("task_id")
+    failed = workflow.get_task_from_id(uuid.UUID(failed_id)) if failed_id else None
+    if failed is None:
+        raise Conflict("the failed element is no longer in the instance state")
+    workflow.reset_from_task_id(failed.id)
+    if data:
+        # SpiffWorkflow's reset re-inherits the parent's data over any data passed to it
+        # (parent values win), so the corrections go onto the reset, now READY, task itself.
+        failed.data.update(data)
+    uow.audit("incident_retried", instance_id=inst.id, element_id=inst.incident.get("element_id"), data=data or {})
+    result = advance(workflow)
+    save(uow, inst, definition, workflow, result)
+    return inst
+
+
+def _retry_timer(uow, inst: InstanceRecord, timer_id: int) -> InstanceRecord:
+    """A timer given up after repeated failures (engine/scheduling/timers.py): armed again, due at once."""
+    from sqlalchemy import update
+
+    from engine.store.records import update_instance
+
+    uow.session.execute(update(_TM).where(_TM.c.id == timer_id, _TM.c.state == "failed")
+                        .values(state="pending", attempts=0, last_error=None))
+    uow.audit("incident_retried", instance_id=inst.id, element_id=inst.incident.get("element_id"), timer_id=timer_id)
+    inst.status, inst.incident = "running", None
+    if not update_instance(uow.session, inst):
+        raise Conflict("the instance was changed by someone else at the same time; reload and try again")
+    return inst
+
+
+def timeline(session, actor: Actor, instance_id: str) -> list[dict]:
+    """The instance's audit events in seq order, with actor names, action labels and element names.
+
+    Readable by whoever may read the instance (auditors and admins read every instance).
+    """
+    from engine.audit import query as audit_views
+
+    get_readable(session, actor, instance_id)
+    return audit_views.timeline(session, instance_id)
+
+

@@ -1,0 +1,71 @@
+"""Deliver a BPMN message to a waiting instance (message catch events, boundary messages)."""
+
+from __future__ import annotations
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.identity.policy import can_read_instance
+from engine.runtime import definitions
+from engine.runtime.spiff import advance
+from engine.runtime.steps import load_workflow, save
+from engine.store.models import ProcessInstance
+from engine.store.records import InstanceRecord, load_instance
+
+
+def waiting_for(workflow, name: str) -> bool:
+    return any(
+        isinstance(t.task_spec.event_definition, MessageEventDefinition) and t.task_spec.event_definition.name == name
+        for t in workflow.event_manager.tasks.values()
+    )
+
+
+def deliver(uow, instance_id: str, name: str, data: dict | None = None, internal: bool = False) -> InstanceRecord:
+    """Catch message ``name`` with ``data`` as payload; 409 when nothing waits for it.
+
+    ``internal`` is the engine's own delivery (the congestion evaluator, the KPI job). From
+    outside (the API) only a message the model declares sendable may be sent: by a holder of
+    one of its ``sendableBy`` roles within the instance's unit (or an administrator), with a
+    payload valid against its ``payloadForm`` (none: an empty payload). Every other message is
+    the engine's own and refused (403)."""
+    inst = load_instance(uow.session, instance_id)
+    if inst is None:
+        raise NotFound(f"process instance {instance_id!r} not found")
+    definition = definitions.by_id(uow.engine, uow.session, inst.definition_id)
+    if not internal:
+        data = _check_sender(uow, inst, definition, name, data or {})
+    if inst.status != "running":
+        raise Conflict(f"instance is {inst.status}: it waits for no message")
+    workflow = load_workflow(uow.engine, inst, definition)
+    if not waiting_for(workflow, name):
+        raise Conflict(f"the instance is not waiting for message {name!r}")
+    workflow.catch(BpmnEvent(MessageEventDefinition(name), payload=dict(data or {})))
+    uow.audit("message_received", instance_id=inst.id, message=name, data=data or {}, internal=internal)
+    result = advance(workflow)
+    save(uow, inst, definition, workflow, result)
+    return inst
+
+
+def _check_sender(uow, inst: InstanceRecord, definition, name: str, data: dict) -> dict:
+    """Who may send ``name`` to ``inst`` from outside, and its payload checked like a form."""
+    actor = uow.actor
+    row = uow.session.get(ProcessInstance, inst.id)
+    if not (actor.is_admin or can_read_instance(uow.session, actor, row)):
+        raise Forbidden("you may not send messages to this process instance")
+    declared = ((definition.meta or {}).get("messages") or {}).get(name)
+    if declared is None or not declared.get("senders"):
+        raise Forbidden(f"message {name!r} is not sendable from outside: the process sends it itself (a model "
+                        "makes a message sendable with the properties sendableBy and payloadForm)")
+    if not (actor.is_admin or (actor.has_any(declared["senders"]) and (inst.org_unit is None
+                                                                        or actor.org_unit == inst.org_unit))):
+        raise Forbidden(f"only {', '.join(declared['senders'])} of the instance's unit may send {name!r}")
+    if declared.get("form"):
+        from engine.runtime.instances import validate_form_data
+
+        cleaned, _ = validate_form_data(uow.session, uow.engine, declared["form"], None, data)
+        return cleaned
+    if data:
+        raise ValidationFailed("message payload is invalid",
+                               {k: ["Unknown field: the message declares no payloadForm."] for k in data})
+    return {}

@@ -1,0 +1,242 @@
+"""SpiffWorkflow glue: run an instance to its next wait state and store it compactly.
+
+* The process spec is parsed once per definition version and cached in the process;
+  the stored instance state holds only the task tree (``LeanWorkflowConverter``).
+* Before every save the task tree is compacted: everything above the lowest finished
+  ancestor of all live tasks is history, already recorded in ``bpm_task`` rows and
+  audit events, and is dropped. Step cost and state size stay flat however long an
+  instance runs (raw SpiffWorkflow re-scans and re-serializes its whole history, and
+  its iterators silently stop at tree depth 1000).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from copy import deepcopy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import DEFAULT_CONFIG, BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine.bpmn.model import spiff_parse
+from engine.bpmn.sandbox.spiff import SandboxScriptEngine
+from engine.clock import install_spiff_clock
+from engine.errors import Conflict
+
+install_spiff_clock()
+
+LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
+SCRIPT_ENGINE = SandboxScriptEngine()
+
+
+class LeanWorkflowConverter(BpmnWorkflowConverter):
+    """Serializes a workflow without its spec; the spec comes from the definition cache."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        workflow = self.target_class(spec, subprocess_specs or {}, script_engine=SCRIPT_ENGINE, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_config = deepcopy(DEFAULT_CONFIG)
+_config[BpmnWorkflow] = LeanWorkflowConverter
+_registry = BpmnWorkflowSerializer.configure(_config)
+_serializer = BpmnWorkflowSerializer(_registry)
+_encoder = _serializer._encoder_cls
+_encode_lock = threading.Lock()
+
+
+def dump_state(workflow: BpmnWorkflow) -> str:
+    # The registry keeps an encoder-mode flag on itself; serialize one at a time.
+    with _encode_lock:
+        _registry._encoder_mode = True
+        try:
+            return json.dumps(_serializer.to_dict(workflow), cls=_encoder, separators=(",", ":"))
+        finally:
+            _registry._encoder_mode = False
+
+
+def load_state(state: str, spec, subprocess_specs) -> BpmnWorkflow:
+    return _registry.restore(json.loads(state), spec=spec, subprocess_specs=subprocess_specs)
+
+
+def new_workflow(spec, subprocess_specs) -> BpmnWorkflow:
+    return BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+
+
+class SpecCache:
+    """Parsed specs per definition id (a definition version never changes)."""
+
+    def __init__(self) -> None:
+        self._specs: dict[int, tuple] = {}
+
+    def get(self, definition_id: int, xml: str | bytes, process_id: str):
+        hit = self._specs.get(definition_id)
+        if hit is None:
+            data = xml.encode("utf-8") if isinstance(xml, str) else xml
+            hit = self._specs[definition_id] = spiff_parse(data, process_id)
+        return hit
+
+
+def bpmn_id(task) -> str | None:
+    return getattr(task.task_spec, "bpmn_id", None)
+
+
+def compact(workflow: BpmnWorkflow) -> int:
+    """Drop finished history above the live frontier; return how many tasks were removed."""
+    live = [t for t in workflow.tasks.values() if t.state & LIVE]
+    if not live:
+        return 0
+    chains = []
+    for task in live:
+        chain, node = [], task
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        chains.append(chain[::-1])
+    lca = None
+    for i, node in enumerate(chains[0]):
+        if all(len(c) > i and c[i] is node for c in chains):
+            lca = node
+        else:
+            break
+    while lca is not None and lca.state & LIVE:
+        lca = lca.parent
+    if lca is None or lca.parent is None:
+        return 0
+    keep, stack = set(), [lca]
+    while stack:
+        node = stack.pop()
+        keep.add(node.id)
+        stack.extend(node.children)
+    removed = [tid for tid in workflow.tasks if tid not in keep]
+    lca.data = dict(lca.data)
+    for tid in removed:
+        del workflow.tasks[tid]
+        if tid in workflow.subprocesses:
+            del workflow.subprocesses[tid]
+    lca._parent = None
+    workflow.task_tree = lca
+    if workflow.last_task is not None and workflow.last_task.id not in keep:
+        workflow.last_task = lca
+    return len(removed)
+
+
+@dataclass
+class PendingTimer:
+    task_id: str
+    element_id: str
+    fire_at: datetime
+
+
+@dataclass
+class StepResult:
+    """What the caller must persist after running a workflow."""
+
+    status: str
+    data: dict
+    ready_tasks: list = field(default_factory=list)
+    timers: list[PendingTimer] = field(default_factory=list)
+    incident: dict | None = None
+    completed_elements: set[str] = field(default_factory=set)
+    thrown: list[tuple[str, dict]] = field(default_factory=list)
+
+
+def _timer_due(task) -> datetime | None:
+    value = task._get_internal_data("event_value")
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        if value.get("cycles") == 0:
+            return None
+        value = value.get("next")
+    try:
+        due = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if due is not None and due.tzinfo is None:
+        due = due.replace(tzinfo=UTC)
+    return due.astimezone(UTC) if due else None
+
+
+def _error_task(workflow):
+    return next(iter(workflow.get_tasks(state=TaskState.ERROR)), None)
+
+
+def advance(workflow: BpmnWorkflow) -> StepResult:
+    """Run engine steps to the next wait state and describe the result.
+
+    A failing script or expression leaves its task in ERROR; the instance goes to
+    ``incident`` with the element and message, and the state is still saved so that a
+    retry continues from the failed element.
+    """
+    incident = None
+    thrown: list[tuple[str, dict]] = []
+
+    def _completed(task) -> None:
+        # none intermediate throw events carry engine actions (e.g. start a linked process)
+        if type(task.task_spec).__name__ == "IntermediateThrowEvent":
+            thrown.append((bpmn_id(task), dict(task.data)))
+
+    try:
+        workflow.do_engine_steps(did_complete_task=_completed)
+    except SpiffWorkflowException as exc:
+        task = getattr(exc, "task", None) or _error_task(workflow)
+        if task is not None and not task.has_state(TaskState.ERROR):
+            task._set_state(TaskState.ERROR)
+        incident = {
+            "element_id": bpmn_id(task) if task is not None else None,
+            "task_id": str(task.id) if task is not None else None,
+            "message": str(exc),
+        }
+    except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises bare Exception/OverflowError here
+        # Not a script error but the engine failing on a value taken from the data, e.g. a
+        # timer duration or date that does not parse or lies beyond year 9999: refuse the
+        # step (nothing is saved) instead of a server error.
+        raise Conflict(f"the process cannot continue with this data: {type(exc).__name__}: {exc}") from exc
+    result = describe(workflow, incident)
+    result.thrown = thrown
+    return result
+
+
+def describe(workflow: BpmnWorkflow, incident: dict | None = None) -> StepResult:
+    completed = {
+        bid for t in workflow.tasks.values() if t.state == TaskState.COMPLETED and (bid := bpmn_id(t)) is not None
+    }
+    if incident is None and (err := _error_task(workflow)) is not None:
+        incident = {"element_id": bpmn_id(err), "task_id": str(err.id), "message": "task is in error"}
+    if incident is not None:
+        status = "incident"
+    elif workflow.is_completed():
+        status = "completed"
+    else:
+        status = "running"
+    ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+    timers = []
+    for task in workflow.event_manager.tasks.values():
+        if isinstance(task.task_spec.event_definition, TimerEventDefinition) and task.has_state(TaskState.WAITING):
+            due = _timer_due(task)
+            if due is not None:
+                timers.append(PendingTimer(str(task.id), bpmn_id(task) or task.task_spec.name, due))
+    last = workflow.last_task
+    data = dict(last.data) if last is not None else {}
+    for task in ready:
+        data.update(task.data)
+    return StepResult(status, data, ready, timers, incident, completed)

@@ -1,0 +1,183 @@
+"""Persist a step: instance state, human-task rows, timer rows and audit events.
+
+Shared by starting an instance, completing a task, firing a timer and retrying an
+incident, so each of them is one transaction with the same bookkeeping.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+
+from engine.clock import utcnow
+from engine.errors import Conflict, PayloadTooLarge
+from engine.forms import definitions as formdefs
+from engine.identity.policy import scoped_unit, task_scope
+from engine.jsondata import json_size
+from engine.runtime.definitions import spec_for
+from engine.runtime.spiff import StepResult, bpmn_id, compact, dump_state, load_state
+from engine.sla import events as sla_events
+from engine.sla.policy import calendar_for, parse_policy, plan
+from engine.store.models import ProcessDefinition, Task, TaskCandidate, Timer
+from engine.store.records import OPEN_TASK_IDS, InstanceRecord, insert_instance, update_instance
+
+TASKS = Task.__table__
+CANDIDATES = TaskCandidate.__table__
+INSERT_TASK = insert(TASKS)
+INSERT_TIMER = insert(Timer.__table__)
+_policies: dict[tuple[str, str], object] = {}
+
+
+def _policy(definition: ProcessDefinition, element: str):
+    """The element's SLA policy, parsed once per definition content (ids repeat across databases)."""
+    key = (definition.sha256, element)
+    if key not in _policies:
+        props = ((definition.meta.get("elements") or {}).get(element) or {}).get("properties") or {}
+        _policies[key] = parse_policy(props)
+    return _policies[key]
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value.isoformat() if hasattr(value, "isoformat") else value
+INSERT_CANDIDATE = insert(CANDIDATES)
+
+
+def check_data_size(limit: int, data: dict) -> None:
+    """Refuse (413, nothing stored) a step that would leave an instance with more data than ``limit`` bytes."""
+    size = json_size(data)
+    if size > limit:
+        raise PayloadTooLarge(f"the instance's data would be {size} bytes, more than the limit of {limit} bytes "
+                              "(BPM_MAX_DATA_BYTES): store large content as a document (upload) instead")
+
+
+def load_workflow(engine, inst: InstanceRecord, definition: ProcessDefinition):
+    spec, subspecs = spec_for(engine, definition)
+    return load_state(inst.state, spec, subspecs)
+
+
+def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff_task, now) -> dict:
+    """Insert the tasklist row (and its candidate rows) for a newly waiting user task."""
+    element = bpmn_id(spiff_task)
+    info = (definition.meta.get("elements") or {}).get(element, {})
+    form_key = info.get("form_key")
+    groups = info.get("candidate_groups", [])
+    props = info.get("properties", {})
+    scope = task_scope(props)
+    row = {
+        "id": str(spiff_task.id),
+        "instance_id": inst.id,
+        "process_key": inst.process_key,
+        "element_id": element,
+        "name": info.get("name") or spiff_task.task_spec.bpmn_name,
+        "form_key": form_key,
+        "form_version": formdefs.latest_version(uow.session, form_key) if form_key else None,
+        "candidate_groups": groups,
+        "properties": props,
+        "status": "open",
+        "created_at": now,
+        "org_unit": scoped_unit(uow.session, inst.org_unit, scope),
+    }
+    if scope == "starter" and inst.started_by and inst.started_by != "system":
+        # the starter's own step: theirs from the start, handed over only by a manager (engine/identity/policy.py)
+        row.update(assignee=inst.started_by, claimed_at=now)
+    policy = _policy(definition, element)
+    if policy is not None:
+        sla_plan = plan(policy, now, calendar_for(uow.session))
+        row.update(due_at=sla_plan["due_at"], sla=_jsonable(sla_plan), sla_state="on_time")
+    conn = uow.session.connection()
+    conn.execute(INSERT_TASK, row)
+    if policy is not None:
+        conn.execute(INSERT_TIMER, [
+            {"instance_id": inst.id, "task_id": row["id"], "element_id": element, "kind": "sla", "fire_at": t["at"],
+             "state": "pending", "attempts": 0,
+             "payload": {k: v for k, v in t.items() if k != "at"}}
+            for t in sla_plan["thresholds"]
+        ])
+    if groups:
+        conn.execute(INSERT_CANDIDATE, [{"task_id": row["id"], "role": role} for role in groups])
+    uow.audit("task_created", instance_id=inst.id, task_id=row["id"], element_id=element, name=row["name"],
+              candidate_groups=groups, scope=scope, org_unit=row["org_unit"], assignee=row.get("assignee"))
+    return row
+
+
+def _sync_timers(uow, inst: InstanceRecord, result: StepResult, now) -> None:
+    pending = {
+        t.task_id: t
+        for t in uow.session.execute(
+            select(Timer).where(Timer.instance_id == inst.id, Timer.state == "pending", Timer.kind == "bpmn")
+        ).scalars()
+    }
+    wanted = {t.task_id: t for t in result.timers}
+    for task_id, row in pending.items():
+        if task_id not in wanted:
+            row.state = "cancelled"
+        elif row.fire_at != wanted[task_id].fire_at:
+            row.fire_at = wanted[task_id].fire_at
+    for task_id, timer in wanted.items():
+        if task_id not in pending:
+            uow.session.add(
+                Timer(
+                    instance_id=inst.id,
+                    task_id=task_id,
+                    element_id=timer.element_id,
+                    kind="bpmn",
+                    fire_at=timer.fire_at,
+                    state="pending",
+                    attempts=0,
+                )
+            )
+            uow.audit("timer_scheduled", instance_id=inst.id, element_id=timer.element_id, fire_at=timer.fire_at.isoformat())
+    uow.session.flush()  # later reads in this unit (the response) must see the timer rows
+
+
+def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, result: StepResult, new: bool = False) -> list[dict]:
+    """Write everything one step changed; the version check on ``inst`` refuses lost updates."""
+    now = utcnow()
+    check_data_size(uow.engine.settings.max_data_bytes, result.data)
+    previous = None if new else inst.status
+    inst.status = result.status
+    inst.data = result.data
+    inst.incident = result.incident
+    inst.visited = sorted(set(inst.visited or ()) | result.completed_elements)
+    compact(workflow)
+    inst.state = dump_state(workflow)
+    if result.status == "completed" and previous != "completed":
+        inst.ended_at = now
+        uow.audit("instance_completed", instance_id=inst.id)
+    if result.incident and previous != "incident":
+        uow.audit(
+            "incident_raised",
+            instance_id=inst.id,
+            element_id=result.incident.get("element_id"),
+            message=result.incident.get("message"),
+        )
+    if new:
+        insert_instance(uow.session, inst)
+        open_ids: set[str] = set()
+    else:
+        if not update_instance(uow.session, inst):
+            raise Conflict("the instance was changed by someone else at the same time; reload and try again")
+        open_ids = set(uow.session.connection().execute(OPEN_TASK_IDS, {"b_instance": inst.id}).scalars())
+    ready = {str(t.id): t for t in result.ready_tasks}
+    created = [_create_task(uow, inst, definition, t, now) for tid, t in ready.items() if tid not in open_ids]
+    uow.created_tasks.extend(row["id"] for row in created)
+    gone = [tid for tid in open_ids if tid not in ready]
+    if gone:
+        uow.session.connection().execute(
+            update(TASKS).where(TASKS.c.id.in_(gone), TASKS.c.status == "open").values(status="cancelled", completed_at=now)
+        )
+        for tid in gone:
+            uow.audit("task_cancelled", instance_id=inst.id, task_id=tid)
+            sla_events.close(uow.session, tid, completed=False, completed_at=now, due_at=None)
+    if (definition.meta or {}).get("has_timers"):
+        _sync_timers(uow, inst, result, now)
+    for element, data in result.thrown:
+        props = ((definition.meta.get("elements") or {}).get(element) or {}).get("properties") or {}
+        if props.get("startProcess"):
+            from engine.runtime.instances import start_linked
+
+            start_linked(uow, inst, element, props, data)
+    return created

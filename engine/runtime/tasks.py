@@ -1,0 +1,280 @@
+"""Human tasks: tasklist queries, claim, unclaim, complete with form validation."""
+
+from __future__ import annotations
+
+import uuid
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, func, select, update
+
+from engine import seals
+from engine.clock import utcnow
+from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from engine.forms import definitions as formdefs
+from engine.forms import options
+from engine.forms.model import secret_keys
+from engine.identity.actor import Actor
+from engine.identity.policy import (
+    MANAGER_ROLES,
+    can_read_instance,
+    holds_role_in_unit,
+    is_candidate,
+    reads_everything,
+    task_scope,
+)
+from engine.runtime import definitions, documents
+from engine.runtime.instances import validate_form_data
+from engine.runtime.spiff import advance
+from engine.runtime.steps import load_workflow, save
+from engine.sla import events as sla_events
+from engine.store.models import ProcessInstance, Task, TaskCandidate
+from engine.store.records import TASKS, InstanceRecord, load_instance, load_task
+
+COMPLETE_TASK = (
+    update(TASKS)
+    .where(TASKS.c.id == bindparam("b_id"), TASKS.c.status == "open")
+    .values(
+        status="completed",
+        completed_at=bindparam("completed_at"),
+        completed_by=bindparam("completed_by"),
+        submitted=bindparam("submitted"),
+        assignee=bindparam("assignee"),
+        claimed_at=bindparam("claimed_at"),
+    )
+)
+
+SCOPES = ("mine", "candidate", "all")
+
+
+def task_to_dict(task: Task) -> dict:
+    return {
+        "id": task.id,
+        "instance_id": task.instance_id,
+        "process_key": task.process_key,
+        "element_id": task.element_id,
+        "name": task.name,
+        "status": task.status,
+        "form_key": task.form_key,
+        "form_version": task.form_version,
+        "candidate_groups": task.candidate_groups,
+        "assignee": task.assignee,
+        "created_at": task.created_at,
+        "claimed_at": task.claimed_at,
+        "due_at": task.due_at,
+        "completed_at": task.completed_at,
+        "completed_by": task.completed_by,
+        "properties": task.properties,
+        "org_unit": task.org_unit,
+        "sla": task.sla,
+        "sla_state": task.sla_state,
+    }
+
+
+def list_tasks(session, actor: Actor, scope: str, instance_id: str | None, page: int, per_page: int) -> dict:
+    """mine: assigned to me; candidate: unclaimed in my groups; all: both (admins/auditors: every open task)."""
+    if scope not in SCOPES:
+        raise BadRequest(f"scope must be one of {', '.join(SCOPES)}")
+    in_my_groups = Task.id.in_(
+        select(TaskCandidate.task_id).where(TaskCandidate.role.in_(sorted(actor.roles)))
+    ) & (Task.org_unit.is_(None) | (Task.org_unit == actor.org_unit))
+    query = select(Task).where(Task.status == "open")
+    if scope == "mine":
+        query = query.where(Task.assignee == actor.username)
+    elif scope == "candidate":
+        query = query.where(Task.assignee.is_(None), in_my_groups)
+    elif not reads_everything(actor):
+        query = query.where((Task.assignee == actor.username) | in_my_groups)
+    if instance_id:
+        query = query.where(Task.instance_id == instance_id)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(
+        query.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).scalars()
+    return {"items": [task_to_dict(t) for t in rows], "page": page, "per_page": per_page, "total": total}
+
+
+def _load(session, task_id: str) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id!r} not found")
+    return task
+
+
+def get_task(engine, session, actor: Actor, task_id: str) -> dict:
+    task = _load(session, task_id)
+    if not (is_candidate(actor, task) or task.assignee == actor.username or reads_everything(actor)):
+        inst = session.get(ProcessInstance, task.instance_id)
+        if not can_read_instance(session, actor, inst):
+            raise Forbidden("you may not see this task")
+    out = task_to_dict(task)
+    out["form"] = (
+        formdefs.form_content(engine, session, task.form_key, task.form_version) if task.form_key and task.form_version else None
+    )
+    out["submitted"] = task.submitted
+    inst = session.get(ProcessInstance, task.instance_id)
+    # option lists of the form's dynamic selects (engine/forms/options.py): computed per read, never stored
+    out["data"] = {**((inst.data or {}) if inst else {}), **options.for_task(session, actor, task, inst)}
+    return out
+
+
+def _check_worker(actor: Actor, task: Task, verb: str) -> None:
+    if task.status != "open":
+        raise Conflict(f"task is already {task.status}")
+    if not is_candidate(actor, task):
+        raise Forbidden(_who_may(task, verb))
+
+
+def _who_may(task: Task, verb: str) -> str:
+    """The refusal names who may act: the owner of a starter's step, or the roles and their unit."""
+    if task_scope(task.properties) == "starter" and task.assignee:
+        return f"only {task.assignee} (whose case this is) may {verb} this task"
+    where = f" of org unit {task.org_unit}" if task.org_unit else ""
+    return f"only {', '.join(task.candidate_groups)}{where} may {verb} this task"
+
+
+def claim(uow, task_id: str) -> Task:
+    task = _load(uow.session, task_id)
+    _check_worker(uow.actor, task, "claim")
+    if task.assignee == uow.actor.username:
+        return task
+    if task.assignee is not None:
+        raise Conflict(f"task is already claimed by {task.assignee}")
+    done = uow.session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.status == "open", Task.assignee.is_(None))
+        .values(assignee=uow.actor.username, claimed_at=utcnow())
+    ).rowcount
+    if done != 1:
+        raise Conflict("task was claimed by someone else at the same time")
+    uow.audit("task_claimed", instance_id=task.instance_id, task_id=task.id, element_id=task.element_id)
+    uow.session.refresh(task)
+    return task
+
+
+def assign(uow, task_id: str, username: str, reason: str | None = None) -> Task:
+    """Hand an open task to an eligible user (admin, or a manager of the instance's unit)."""
+    from engine.identity.auth import actor_by_name
+
+    task = _load(uow.session, task_id)
+    if task.status != "open":
+        raise Conflict(f"task is already {task.status}")
+    inst = uow.session.get(ProcessInstance, task.instance_id)
+    me = uow.actor
+    if not (me.is_admin or (me.has_any(MANAGER_ROLES) and me.org_unit and me.org_unit == inst.org_unit)):
+        raise Forbidden("only an administrator or a manager of the instance's org unit may reassign tasks")
+    target = actor_by_name(uow.session, username)
+    # the roles within the task's unit: also how a starter's own step is handed over to a colleague
+    if target is None or not holds_role_in_unit(target, task.candidate_groups, task.org_unit):
+        raise ValidationFailed("user cannot take this task", {"assignee": [f"{username!r} is not an eligible candidate"]})
+    before = task.assignee
+    uow.session.execute(update(Task).where(Task.id == task_id).values(assignee=username, claimed_at=utcnow()))
+    uow.audit("task_reassigned", instance_id=task.instance_id, task_id=task.id, element_id=task.element_id,
+              before={"assignee": before}, after={"assignee": username}, reason=reason)
+    uow.session.refresh(task)
+    return task
+
+
+def unclaim(uow, task_id: str) -> Task:
+    task = _load(uow.session, task_id)
+    if task.status != "open":
+        raise Conflict(f"task is already {task.status}")
+    if not (is_candidate(uow.actor, task) or uow.actor.is_admin or task.assignee == uow.actor.username):
+        raise Forbidden(_who_may(task, "release"))
+    if task.assignee is None:
+        return task
+    if task_scope(task.properties) == "starter":
+        raise Conflict("this step belongs to whoever started the case; a manager of the unit may hand it over "
+                       "(reassign) to a colleague")
+    if task.assignee != uow.actor.username and not uow.actor.is_admin:
+        raise Forbidden(f"task is claimed by {task.assignee}; only they or an administrator may release it")
+    uow.session.execute(update(Task).where(Task.id == task_id).values(assignee=None, claimed_at=None))
+    uow.audit("task_unclaimed", instance_id=task.instance_id, task_id=task.id, element_id=task.element_id, previous=task.assignee)
+    uow.session.refresh(task)
+    return task
+
+
+def split_secrets(form: dict | None, data: dict) -> tuple[dict, dict]:
+    """Separate the form's secret fields (marked ``secret: true``, e.g. a seal PIN): they are
+    handed to the step that needs them (``uow.secrets``) and never stored in process data, task
+    history or audit."""
+    keys = secret_keys(form) if form else []
+    secrets = {k: data[k] for k in keys if k in data}
+    return ({k: v for k, v in data.items() if k not in secrets}, secrets) if secrets else (data, {})
+
+
+def complete_task(engine, actor: Actor, task_id: str, data: dict, describe=None) -> tuple[dict, InstanceRecord, object]:
+    """A user completes a task: the one entry point of the web pages, the API and the CLI.
+
+    Re-authentication a step asks for (the seal PIN of a seal step) happens first, outside
+    the transaction, so that its attempts are counted even when the completion is refused;
+    then :func:`complete` runs in one unit of work. ``describe(session, inst)`` (optional) builds
+    the caller's response inside that unit of work; its result is returned third.
+    """
+    prepared: dict = {}
+    for attempt in (1, 2):
+        try:
+            with engine.uow(actor) as uow:
+                uow.secrets.update(prepared)
+                task, inst = complete(engine, uow, task_id, data)
+                return task, inst, describe(uow.session, inst) if describe is not None else None
+        except seals.ReauthenticationRequired:
+            if attempt == 2:
+                raise
+            prepared = seals.reauthenticate(engine, actor, task_id, data)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecord]:
+    """Validate the form data, run the task and the engine to the next wait state."""
+    session = uow.session
+    task = load_task(session, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id!r} not found")
+    _check_worker(uow.actor, task, "complete")
+    if task.assignee is not None and task.assignee != uow.actor.username:
+        raise Conflict(f"task is claimed by {task.assignee}")
+    data = options.strip(task.properties, data)  # option lists are read-only input, never stored
+    cleaned, docs, form = (data, [], None)
+    if task.form_key:
+        cleaned, docs = validate_form_data(session, engine, task.form_key, task.form_version, data)
+        version = task.form_version or formdefs.get_form(session, task.form_key).version
+        form = formdefs.form_content(engine, session, task.form_key, version)
+        if options.declared(task.properties):
+            options.check_submission(task.properties, form, cleaned)
+    cleaned, secrets = split_secrets(form, cleaned)
+    uow.secrets.update(secrets)
+    inst = load_instance(session, task.instance_id)
+    definition = definitions.by_id(engine, session, inst.definition_id)
+    workflow = load_workflow(engine, inst, definition)
+    spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
+    if spiff_task is None or not spiff_task.has_state(TaskState.READY):
+        raise Conflict("task is no longer waiting for input")
+    # Electronic seal (engine/seals): a task marked `seal=<template>` signs the instance's PDF with
+    # the PIN in uow.secrets, a later signer's task adds its incremental signature; either may add
+    # the signed document's id to the data. A refusal raises (403) before anything is written.
+    cleaned = seals.on_task_complete(engine, uow, task, inst, spiff_task, cleaned)
+    if {"score_review", "record"} & set(task.properties or {}):  # KPI score reviews, inspections (engine/jobs)
+        from engine.jobs import review as job_review
+        cleaned = job_review.on_task_complete(uow, task, inst, definition, cleaned)
+    now = utcnow()
+    claimed_at = task.claimed_at or now
+    done = session.connection().execute(
+        COMPLETE_TASK,
+        {"b_id": task_id, "completed_at": now, "completed_by": uow.actor.username, "submitted": cleaned,
+         "assignee": uow.actor.username, "claimed_at": claimed_at},
+    ).rowcount
+    if done != 1:
+        raise Conflict("task was completed by someone else at the same time")
+    sla_events.close(session, task_id, completed=True, completed_at=now, due_at=task.due_at)
+    spiff_task.data.update(cleaned)
+    spiff_task.run()
+    uow.audit("task_completed", instance_id=inst.id, task_id=task_id, element_id=task.element_id, data=cleaned)
+    result = advance(workflow)
+    save(uow, inst, definition, workflow, result)
+    documents.link(uow, "data", docs, inst.id)
+    out = task_to_dict(task)
+    out.update(status="completed", completed_at=now, completed_by=uow.actor.username, assignee=uow.actor.username,
+               claimed_at=claimed_at)
+    return out, inst

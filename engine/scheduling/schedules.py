@@ -1,0 +1,129 @@
+"""Scheduled process starts: a process property ``schedule.cycle`` is data on the model.
+
+``schedule.cycle`` is an ISO 8601 repeating interval, ``R[n]/<start>/<period>``, e.g.
+``R/2026-12-01T09:00:00+08:00/P1M`` = 09:00 on the 1st of every month from December 2026.
+Periods in months and years are calendar months and years (SpiffWorkflow's own timer
+parser would turn P1M into a fixed 31 days and drift). The next occurrence is one
+``bpm_timer`` row of kind ``start`` (no instance yet); firing it starts the latest version
+of the process as the engine and schedules the occurrence after it. Deploying a new
+version replaces the schedule.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import insert, select, update
+
+from engine.clock import utcnow
+from engine.identity.roles import UNIT_KINDS
+from engine.store.models import Timer
+
+TIMERS = Timer.__table__
+_PERIOD = re.compile(
+    r"^P(?:(?P<Y>\d+)Y)?(?:(?P<M>\d+)M)?(?:(?P<W>\d+)W)?(?:(?P<D>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
+)
+
+
+def parse_cycle(text: str) -> tuple[int | None, datetime, relativedelta]:
+    """``(repetitions or None for unbounded, first occurrence (UTC), period)``; ValueError if invalid."""
+    parts = (text or "").strip().split("/")
+    if len(parts) != 3 or not parts[0].upper().startswith("R"):
+        raise ValueError(f"schedule.cycle {text!r} must look like R/2026-12-01T09:00:00+08:00/P1M")
+    reps = parts[0][1:]
+    if reps and not reps.isdigit():
+        raise ValueError(f"schedule.cycle {text!r}: repetitions must be a number")
+    try:
+        start = datetime.fromisoformat(parts[1].replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"schedule.cycle {text!r}: {parts[1]!r} is not an ISO 8601 date-time") from None
+    if start.tzinfo is None:
+        raise ValueError(f"schedule.cycle {text!r}: the start needs a UTC offset, e.g. +08:00")
+    match = _PERIOD.match(parts[2].upper())
+    if not match or not any(match.groupdict().values()):
+        raise ValueError(f"schedule.cycle {text!r}: {parts[2]!r} is not an ISO 8601 period")
+    g = {k: int(v or 0) for k, v in match.groupdict().items()}
+    period = relativedelta(years=g["Y"], months=g["M"], weeks=g["W"], days=g["D"], hours=g["h"], minutes=g["m"],
+                           seconds=g["s"])
+    if period == relativedelta():
+        raise ValueError(f"schedule.cycle {text!r}: the period must not be zero")
+    return (int(reps) if reps else None), start, period
+
+
+def occurrence(text: str, k: int) -> datetime | None:
+    reps, start, period = parse_cycle(text)
+    if reps is not None and k >= reps:
+        return None
+    return (start + period * k).astimezone(UTC)
+
+
+def next_occurrence(text: str, after: datetime) -> tuple[int, datetime] | None:
+    """The first occurrence strictly after ``after`` as ``(index, instant)``."""
+    k = 0
+    while True:
+        at = occurrence(text, k)
+        if at is None:
+            return None
+        if at > after:
+            return k, at
+        k += 1
+        if k > 100_000:
+            return None
+
+
+def reschedule(session, key: str, cycle: str | None) -> datetime | None:
+    """Replace the pending start of ``key`` by the next occurrence of ``cycle`` (if any)."""
+    session.connection().execute(
+        update(TIMERS).where(TIMERS.c.kind == "start", TIMERS.c.process_key == key, TIMERS.c.state == "pending")
+        .values(state="cancelled")
+    )
+    if not cycle:
+        return None
+    nxt = next_occurrence(cycle, utcnow())
+    if nxt is None:
+        return None
+    _insert(session, key, cycle, *nxt)
+    return nxt[1]
+
+
+def _insert(session, key: str, cycle: str, k: int, at: datetime) -> None:
+    session.connection().execute(insert(TIMERS), {
+        "instance_id": None, "task_id": "", "element_id": "schedule", "kind": "start", "process_key": key,
+        "fire_at": at, "state": "pending", "attempts": 0, "payload": {"cycle": cycle, "k": k},
+    })
+
+
+def check_units(kind: str | None) -> str | None:
+    """None when ``schedule.units`` is absent or an org unit kind, else the deploy error."""
+    if kind is None or kind in UNIT_KINDS:
+        return None
+    return f"schedule.units {kind!r} is not one of {', '.join(UNIT_KINDS)}"
+
+
+def fire(uow, timer) -> None:
+    """Start the scheduled instance(s) and schedule the next occurrence.
+
+    With the process property ``schedule.units=<kind>`` (e.g. ``hall``) one instance starts for
+    every org unit of that kind, each within its unit's boundary (engine/identity/policy.py); without it
+    one organisation-wide instance starts."""
+    from engine.runtime import definitions
+    from engine.runtime.instances import start_unchecked
+    from engine.store.models import OrgUnit
+
+    cycle, k = timer.payload["cycle"], timer.payload["k"]
+    local = timer.fire_at.astimezone(parse_cycle(cycle)[1].tzinfo)
+    data = {"scheduled_for": local.isoformat(), "period": local.strftime("%Y-%m")}
+    props = (definitions.get_version(uow.session, timer.process_key).meta or {}).get("properties") or {}
+    kind = props.get("schedule.units")
+    units = list(uow.session.execute(select(OrgUnit.key).where(OrgUnit.kind == kind).order_by(OrgUnit.key)).scalars()) \
+        if kind else [None]
+    started = [start_unchecked(uow, timer.process_key, data, org_unit=unit, scheduled=True,
+                               business_key=f"{timer.process_key}-{unit + '-' if unit else ''}{local:%Y-%m-%d}")
+               for unit in units]
+    timer.instance_id = started[0].id if started else None
+    nxt = occurrence(cycle, k + 1)
+    if nxt is not None:
+        _insert(uow.session, timer.process_key, cycle, k + 1, nxt)
