@@ -14,11 +14,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine import features
 from engine.audit.chain import append_events
 from engine.bpmn import sandbox
 from engine.clock import utcnow
 from engine.config import Settings, load_settings
-from engine.errors import Conflict, NotInitialised, ServiceUnavailable
+from engine.errors import AuditedRefusal, Conflict, NotInitialised, ServiceUnavailable
 from engine.identity.actor import Actor
 from engine.runtime.spiff import SpecCache
 from engine.store.db import Database
@@ -95,6 +96,7 @@ class BpmEngine:
         self.settings = settings or load_settings()
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
         sandbox.configure(self.settings.script_limits)
+        features.install()
         self.db = Database(self.settings.database_url, connect_timeout=self.settings.db_connect_timeout)
         self.specs = SpecCache()
         self.form_cache: dict[tuple[str, int], dict] = {}
@@ -111,6 +113,12 @@ class BpmEngine:
                 yield uow
                 session.flush()
                 append_events(session, uow.events)
+        except AuditedRefusal as exc:
+            if not exc.recorded:
+                exc.recorded = True
+                with self.uow(exc.actor if hasattr(exc, "actor") else actor) as record:
+                    exc.record(record)
+            raise
         except StaleDataError as exc:
             raise Conflict("the instance was changed by someone else at the same time; reload and try again") from exc
         except IntegrityError as exc:

@@ -30,6 +30,17 @@ class Forbidden(EngineError):
     status, code = 403, "forbidden"
 
 
+class AuditedRefusal(Forbidden):
+    """A refusal whose audit event must outlive the refused unit of work (a refused seal ...):
+    ``BpmEngine.uow`` calls :meth:`record` in a transaction of its own after the rollback, so
+    every entrypoint (API, pages, CLI, tests) leaves the same trace."""
+
+    recorded = False
+
+    def record(self, uow) -> None:
+        raise NotImplementedError
+
+
 class NotFound(EngineError):
     status, code = 404, "not_found"
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 from marshmallow import Schema, fields
 
-from engine import seals
 from engine.errors import Forbidden, ValidationFailed
-from engine.seals.errors import SealRefused
 from web.routing import actor, api_route
 from web.schemas import DocumentSchema
 
@@ -16,15 +14,6 @@ bp = Blueprint("seals", __name__, url_prefix="/api")
 
 def _engine():
     return current_app.extensions["bpm"]
-
-
-@bp.app_errorhandler(SealRefused)
-def seal_refused(exc: SealRefused):
-    """403 for a refused seal, after its ``seal_failed`` event is written in its own unit of work."""
-    seals.record_refusal(_engine(), exc)
-    response = jsonify({"error": exc.code, "message": exc.message, "details": exc.details})
-    response.status_code = exc.status
-    return response
 
 
 # --------------------------------------------------------------------------- schemas

@@ -29,7 +29,6 @@ from flask import (
 )
 from sqlalchemy import select
 
-from engine import seals
 from engine.clock import utcnow
 from engine.errors import EngineError, Forbidden, ServiceUnavailable, ValidationFailed
 from engine.forms import definitions as formdefs
@@ -406,9 +405,7 @@ def complete(task_id: str):
         done, inst, _ = tasks.complete_task(engine, g.page_actor, task_id, body["data"])
         marked = (done.get("properties") or {}).get("seal")
         sealed = (getattr(inst, "data", None) or {}).get("sealed_document") if marked else None
-    except SealRefused as exc:
-        # rolled back: nothing sealed, the task stays open; the refusal is audited in its own unit of work
-        seals.record_refusal(engine, exc)
+    except SealRefused as exc:  # rolled back: nothing sealed, the task stays open; the unit of work audited it
         message = _refusal(exc)
         return jsonify({"error": exc.code, "reason": exc.reason, "message": message, "details": exc.details,
                         "errors": {PIN_KEY: [message]}}), exc.status

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from engine.bpmn.expressions import ExpressionError, check_expression, check_script, evaluate
-from engine.identity.policy import check_scope, task_scope
+from engine.identity.policy import task_scope
 from engine.identity.roles import is_known_role
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -183,102 +183,62 @@ def _check_timer(el_id: str, timer_el, errors: list[dict]) -> None:
     errors.append(_err(el_id, "timer has no timeDuration, timeDate or timeCycle"))
 
 
-def _check_linked_start(el_id: str | None, props: dict, meta: dict, errors: list[dict]) -> None:
-    """``startProcess`` / ``startData.*`` properties: checked now, not when a task completes.
-
-    Left unchecked they deploy fine and then refuse every completion of the step before
-    the throw event (the instance cannot move on)."""
-    for name, value in props.items():
-        if name.startswith("startData."):
-            try:
-                check_expression((value or "").strip())
-            except ExpressionError as exc:
-                errors.append(_err(el_id, f"property {name} {value!r}: {exc}"))
-    target = props.get("startProcess")
-    if target is not None:
-        if ID_RE.match(target):
-            meta["linked"].append((el_id, target))
-        else:
-            errors.append(_err(el_id, f"startProcess {target!r} is not a process id"))
-
-
-def _check_option_providers(el_id: str | None, kind: str, props: dict, errors: list[dict]) -> None:
-    """``options.<key>`` properties (engine/forms/options.py): a known provider, on a user task."""
-    from engine.forms import options
-
-    messages = options.check(props)
-    if kind != "userTask" and any(name.startswith(options.PREFIX) for name in props):
-        messages.append(f"options.* properties fill a user task's form; a {kind} has no form")
-    errors.extend(_err(el_id, message) for message in messages)
-
-
-def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Callable[[str], bool]) -> None:
-    kind = _local(el.tag)
-    el_id = el.get("id")
-    if kind in UNSUPPORTED:
-        errors.append(_err(el_id, UNSUPPORTED[kind]))
-        return
-    if el_id and len(el_id) > MAX_ELEMENT_ID:
-        errors.append(_err(el_id, f"element id is longer than {MAX_ELEMENT_ID} characters"))
-        return
-    if kind == "userTask" and len(el.get("name") or "") > MAX_NAME:
+def _check_user_task(el, el_id: str | None, info: dict, meta: dict, errors: list[dict], form_exists) -> None:
+    if len(el.get("name") or "") > MAX_NAME:
         errors.append(_err(el_id, f"user task name is longer than {MAX_NAME} characters"))
-    info = {"type": kind, "name": el.get("name")}
-    props = _properties(el)
-    if props:
-        info["properties"] = props
-    _check_linked_start(el_id, props, meta, errors)
-    _check_option_providers(el_id, kind, props, errors)
-    if kind == "userTask":
-        groups = _split_roles(el.get(f"{{{CAMUNDA_NS}}}candidateGroups"))
-        form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
-        if not groups:
-            errors.append(_err(el_id, "user task has no camunda:candidateGroups: name the role(s) that may work on it"))
-        for role in groups:
-            if not is_known_role(role):
-                errors.append(_err(el_id, f"unknown role {role!r} in camunda:candidateGroups"))
-        if not form_key:
-            errors.append(_err(el_id, "user task has no camunda:formKey: name the form it shows"))
-        elif not form_exists(form_key):
-            errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first"))
-        # the unit boundary (engine/identity/policy.py): the instance's unit unless the model says otherwise
-        info.update(candidate_groups=groups, form_key=form_key, scope=task_scope(props))
-        problem = check_scope(props.get("candidateScope"))
-        if problem:
-            errors.append(_err(el_id, problem))
-        try:
-            from engine.sla.policy import parse_policy
+    groups = _split_roles(el.get(f"{{{CAMUNDA_NS}}}candidateGroups"))
+    form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
+    if not groups:
+        errors.append(_err(el_id, "user task has no camunda:candidateGroups: name the role(s) that may work on it"))
+    for role in groups:
+        if not is_known_role(role):
+            errors.append(_err(el_id, f"unknown role {role!r} in camunda:candidateGroups"))
+    if not form_key:
+        errors.append(_err(el_id, "user task has no camunda:formKey: name the form it shows"))
+    elif not form_exists(form_key):
+        errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first"))
+    # the unit boundary (engine/identity/policy.py): the instance's unit unless the model says otherwise
+    info.update(candidate_groups=groups, form_key=form_key, scope=task_scope(info.get("properties")))
 
-            parse_policy(props)
-        except ValueError as exc:
-            errors.append(_err(el_id, f"SLA policy: {exc}"))
-    elif kind == "startEvent" and el.getparent() is process:
-        form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
-        if form_key:
-            if not form_exists(form_key):
-                errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first"))
-            meta["start_form"] = form_key
-    elif kind == "scriptTask":
-        script = el.findtext("bpmn:script", default="", namespaces=NS)
+
+def _check_start_event(el, el_id: str | None, info: dict, meta: dict, errors: list[dict], form_exists) -> None:
+    form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
+    if form_key and meta["process"] is el.getparent():
+        if not form_exists(form_key):
+            errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first"))
+        meta["start_form"] = form_key
+
+
+def _check_script_task(el, el_id: str | None, info: dict, meta: dict, errors: list[dict], form_exists) -> None:
+    try:
+        check_script(el.findtext("bpmn:script", default="", namespaces=NS))
+    except ExpressionError as exc:
+        errors.append(_err(el_id, f"script: {exc}"))
+
+
+def _check_sequence_flow(el, el_id: str | None, info: dict, meta: dict, errors: list[dict], form_exists) -> None:
+    for ref in ("sourceRef", "targetRef"):
+        if el.get(ref) not in meta["ids"]:
+            errors.append(_err(el_id, f"{ref} {el.get(ref)!r} does not name an element of the process"))
+    cond = el.find("bpmn:conditionExpression", NS)
+    if cond is not None:
         try:
-            check_script(script)
+            check_expression((cond.text or "").strip())
         except ExpressionError as exc:
-            errors.append(_err(el_id, f"script: {exc}"))
-    elif kind == "sequenceFlow":
-        for ref in ("sourceRef", "targetRef"):
-            if el.get(ref) not in meta["ids"]:
-                errors.append(_err(el_id, f"{ref} {el.get(ref)!r} does not name an element of the process"))
-        cond = el.find("bpmn:conditionExpression", NS)
-        if cond is not None:
-            try:
-                check_expression((cond.text or "").strip())
-            except ExpressionError as exc:
-                errors.append(_err(el_id, f"condition {(cond.text or '').strip()!r}: {exc}"))
-    if kind == "subProcess" and el.get("triggeredByEvent") == "true":
-        for start in el.iterfind("bpmn:startEvent", NS):
-            for bad in ("escalationEventDefinition", "errorEventDefinition"):
-                if start.find(f"bpmn:{bad}", NS) is not None:
-                    errors.append(_err(start.get("id"), f"event subprocess started by {bad[:-15]} events is not supported"))
+            errors.append(_err(el_id, f"condition {(cond.text or '').strip()!r}: {exc}"))
+
+
+def _check_event_subprocess(el, el_id: str | None, info: dict, meta: dict, errors: list[dict], form_exists) -> None:
+    if el.get("triggeredByEvent") != "true":
+        return
+    for start in el.iterfind("bpmn:startEvent", NS):
+        for bad in ("escalationEventDefinition", "errorEventDefinition"):
+            if start.find(f"bpmn:{bad}", NS) is not None:
+                errors.append(_err(start.get("id"), f"event subprocess started by {bad[:-15]} events is not supported"))
+
+
+def _check_expressions(el, el_id: str | None, errors: list[dict]) -> None:
+    """Timer values and multi-instance expressions of any element."""
     for timer in el.iterfind("bpmn:timerEventDefinition", NS):
         _check_timer(el_id, timer, errors)
     for loop in el.iterfind("bpmn:multiInstanceLoopCharacteristics", NS):
@@ -289,38 +249,43 @@ def _check_element(el, process, meta: dict, errors: list[dict], form_exists: Cal
                     check_expression(text.strip())
                 except ExpressionError as exc:
                     errors.append(_err(el_id, f"{tag}: {exc}"))
+
+
+_CHECKS = {"userTask": _check_user_task, "startEvent": _check_start_event, "scriptTask": _check_script_task,
+           "sequenceFlow": _check_sequence_flow, "subProcess": _check_event_subprocess}
+
+
+def _check_element(el, meta: dict, errors: list[dict], form_exists: Callable[[str], bool]) -> None:
+    """The element's own rules; its ``camunda:properties`` are checked by the extensions that own
+    them (``engine.extensions``), which is why they are only collected here."""
+    kind = _local(el.tag)
+    el_id = el.get("id")
+    if kind in UNSUPPORTED:
+        errors.append(_err(el_id, UNSUPPORTED[kind]))
+        return
+    if el_id and len(el_id) > MAX_ELEMENT_ID:
+        errors.append(_err(el_id, f"element id is longer than {MAX_ELEMENT_ID} characters"))
+        return
+    info = {"type": kind, "name": el.get("name")}
+    props = _properties(el)
+    if props:
+        info["properties"] = props
+    check = _CHECKS.get(kind)
+    if check is not None:
+        check(el, el_id, info, meta, errors, form_exists)
+    _check_expressions(el, el_id, errors)
     if el_id:
         meta["elements"][el_id] = info
 
 
-MESSAGE_PROPERTIES = ("sendableBy", "payloadForm")
+def _messages(root) -> dict:
+    """``{name: {id, properties}}`` of the document's messages (their properties, such as who may
+    send them, belong to the runtime's message extension)."""
+    return {msg.get("name") or msg.get("id"): {"id": msg.get("id"), "properties": _properties(msg)}
+            for msg in root.iterfind("bpmn:message", NS)}
 
 
-def _messages(root, form_exists: Callable[[str], bool], errors: list[dict]) -> dict:
-    """``{name: {senders, form}}`` of the document's messages. A message is the engine's own
-    unless it declares ``sendableBy`` (roles that may send it through the API) and optionally
-    ``payloadForm`` (the form its payload is validated against)."""
-    out = {}
-    for msg in root.iterfind("bpmn:message", NS):
-        props, name, el_id = _properties(msg), msg.get("name") or msg.get("id"), msg.get("id")
-        for key in props:
-            if key not in MESSAGE_PROPERTIES:
-                errors.append(_err(el_id, f"unknown message property {key!r}: known are {', '.join(MESSAGE_PROPERTIES)}"))
-        senders = _split_roles(props.get("sendableBy"))
-        for role in senders:
-            if not is_known_role(role):
-                errors.append(_err(el_id, f"unknown role {role!r} in sendableBy"))
-        form = props.get("payloadForm")
-        if form and not form_exists(form):
-            errors.append(_err(el_id, f"form {form!r} does not exist: deploy it first"))
-        if form and not senders:
-            errors.append(_err(el_id, "payloadForm without sendableBy: name the roles that may send the message"))
-        out[name] = {"senders": senders, "form": form}
-    return out
-
-
-def read_model(root, form_exists: Callable[[str], bool],
-               process_exists: Callable[[str], bool] | None = None) -> ParsedModel:
+def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
     """Apply our rules to a schema-valid document and collect its metadata."""
     processes = root.findall("bpmn:process", NS)
     executable = [p for p in processes if p.get("isExecutable", "true") == "true"] or processes
@@ -350,32 +315,16 @@ def read_model(root, form_exists: Callable[[str], bool],
         "elements": {},
         "lanes": {},
         "ids": {el.get("id") for el in process.iter() if isinstance(el.tag, str) and el.get("id")},
-        "linked": [],  # (element id, startProcess) pairs, checked below
+        "process": process,
     }
-    cycle = meta["properties"].get("schedule.cycle")
-    if cycle:
-        from engine.scheduling.schedules import parse_cycle
-
-        try:
-            parse_cycle(cycle)
-        except ValueError as exc:
-            errors.append(_err(pid, str(exc)))
-    from engine.scheduling.schedules import check_units
-
-    problem = check_units(meta["properties"].get("schedule.units"))
-    if problem:
-        errors.append(_err(pid, problem))
     for lane in process.iterfind(".//bpmn:lane", NS):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             meta["lanes"][(ref.text or "").strip()] = lane.get("name") or lane.get("id")
     for el in process.iter():
         if isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN_NS}}}") and el is not process:
-            _check_element(el, process, meta, errors, form_exists)
-    meta["messages"] = _messages(root, form_exists, errors)
-    for el_id, target in meta.pop("linked"):
-        if process_exists is not None and target != pid and not process_exists(target):
-            errors.append(_err(el_id, f"startProcess {target!r} is not deployed: deploy it first"))
-    del meta["ids"]
+            _check_element(el, meta, errors, form_exists)
+    meta["messages"] = _messages(root)
+    del meta["ids"], meta["process"]
     return ParsedModel(pid, process.get("name"), meta, errors)
 
 
@@ -389,15 +338,14 @@ def spiff_parse(xml: bytes, process_id: str):
     return spec, parser.get_subprocess_specs(process_id)
 
 
-def validate_document(xml: bytes, form_exists: Callable[[str], bool],
-                      process_exists: Callable[[str], bool] | None = None) -> ParsedModel:
-    """Run every check; ``errors`` is empty only when the document may be deployed.
-
-    ``process_exists`` (optional) checks that linked starts name a deployed process."""
+def validate_document(xml: bytes, form_exists: Callable[[str], bool]) -> ParsedModel:
+    """Every check of the document itself; ``errors`` is empty when the BPMN is sound. The
+    properties of its elements are checked by the extensions that own them
+    (``engine.runtime.definitions.validate`` runs both)."""
     root, errors = parse_xml(xml)
     if root is None:
         return ParsedModel("", None, {}, errors)
-    model = read_model(root, form_exists, process_exists)
+    model = read_model(root, form_exists)
     if not model.process_id:
         return model
     try:

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.errors import ValidationFailed
+from engine.extensions import Completion, DeployContext, Element, Extension
 
 PREFIX = "options."
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -126,3 +127,21 @@ def check_submission(props: dict | None, form: dict | None, cleaned: dict) -> No
            if field in cleaned and cleaned[field] is not None and not isinstance(cleaned[field], str)}
     if bad:
         raise ValidationFailed("form data is invalid", bad)
+
+
+def _check(element: Element, ctx: DeployContext) -> list[str]:
+    return check(dict(element.properties))
+
+
+def _submitted(task, data: dict) -> dict:
+    return strip(task.properties, data)
+
+
+def _completing(ctx: Completion) -> dict:
+    if declared(ctx.task.properties):
+        check_submission(ctx.task.properties, ctx.form, ctx.data)
+    return ctx.data
+
+
+EXTENSION = Extension("options", properties=(PREFIX,), check=_check, task_read=for_task, task_submitted=_submitted,
+                      task_completing=_completing)

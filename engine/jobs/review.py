@@ -1,4 +1,4 @@
-"""Task-completion hooks of the scoring processes (called from ``engine.runtime.tasks.complete``).
+"""The scoring processes' extension of the runtime (:data:`EXTENSION`).
 
 A user task marked with a ``camunda:property`` is dispatched here before the task is marked
 completed, inside the same unit of work; raising refuses the completion and writes nothing:
@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 
 from engine.clock import utcnow
 from engine.errors import Conflict, ValidationFailed
+from engine.extensions import Completion, DeployContext, Element, Extension
 from engine.jobs.periods import LOCAL_TZ
 from engine.jobs.scoring import checklist_score, load_rules
 from engine.store.models import Inspection, JobResult, ScoreSheet, User, UserRole
@@ -54,14 +55,32 @@ STAGES = {
 SINGLE_STEP = Stage("decision", "reject_reason", "review_comment", final=True)  # kpi_review version 1
 
 
-def on_task_complete(uow, task, inst, definition, cleaned: dict) -> dict:
-    """``definition``: the instance's current process definition (already loaded by the caller)."""
-    props = task.properties or {}
+RECORDS = ("inspection",)
+
+
+def check(element: Element, ctx: DeployContext) -> list[str]:
+    """The values of ``score_review``, ``review_stage`` and ``record`` name something that exists."""
+    props, messages = element.properties, []
+    if "score_review" in props and props["score_review"] not in REVIEWED_JOBS:
+        messages.append(f"score_review {props['score_review']!r} names no reviewed job ({', '.join(REVIEWED_JOBS)})")
+    if "review_stage" in props:
+        if props["review_stage"] not in STAGES:
+            messages.append(f"review_stage {props['review_stage']!r} is not one of {', '.join(STAGES)}")
+        if "score_review" not in props:
+            messages.append("review_stage belongs to a score_review task")
+    if "record" in props and props["record"] not in RECORDS:
+        messages.append(f"record {props['record']!r} is not one of {', '.join(RECORDS)}")
+    return messages
+
+
+def completing(ctx: Completion) -> dict:
+    """Before the task is marked completed, in the same unit of work; raising refuses it."""
+    props = ctx.task.properties or {}
     if props.get("score_review"):
-        return decide_review(uow, props["score_review"], task, inst, definition, cleaned)
+        return decide_review(ctx.uow, props["score_review"], ctx.task, ctx.inst, ctx.definition, ctx.data)
     if props.get("record") == "inspection":
-        return record_inspection(uow, task, inst, cleaned)
-    return cleaned
+        return record_inspection(ctx.uow, ctx.task, ctx.inst, ctx.data)
+    return ctx.data
 
 
 # --------------------------------------------------------------------------- score sheet review
@@ -161,3 +180,7 @@ def record_inspection(uow, task, inst, cleaned: dict) -> dict:
     uow.audit("inspection_recorded", instance_id=inst.id, task_id=task.id, element_id=task.element_id,
               inspected_user=staff, unit_key=unit, day=day, score=score, items=points)
     return {**cleaned, STAFF_FIELD: staff, "inspection_score": score}
+
+
+EXTENSION = Extension("score_review", properties=("score_review", "review_stage", "record"), check=check,
+                      task_completing=completing)

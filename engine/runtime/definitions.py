@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.bpmn.model import validate_document
+from engine.bpmn.model import ParsedModel, validate_document
 from engine.clock import utcnow
 from engine.errors import Forbidden, NotFound, ValidationFailed
+from engine.extensions import REGISTRY, DeployContext, Element
 from engine.forms import definitions as formdefs
 from engine.identity.policy import task_scope
 from engine.identity.roles import DEPLOYER_ROLES
@@ -85,12 +87,31 @@ def list_latest(session: Session) -> list[ProcessDefinition]:
     ).scalars().all()
 
 
+def validate(xml: bytes, form_exists: Callable[[str], bool],
+             process_exists: Callable[[str], bool] | None = None) -> ParsedModel:
+    """The document's own checks (engine/bpmn/model.py), then the properties of its elements by the
+    extensions that own them; a property key nobody owns is an error naming the element."""
+    model = validate_document(xml, form_exists)
+    if not model.process_id:
+        return model
+    ctx = DeployContext(model.process_id, form_exists, process_exists)
+    meta = model.meta
+    elements = [Element(model.process_id, "process", meta.get("properties") or {})]
+    elements += [Element(eid, info["type"], info.get("properties") or {}, info)
+                 for eid, info in (meta.get("elements") or {}).items()]
+    elements += [Element(msg["id"], "message", msg["properties"]) for msg in (meta.get("messages") or {}).values()]
+    for element in elements:
+        if element.properties:
+            model.errors.extend({"element_id": element.id, "message": message}
+                                for message in REGISTRY.check(element, ctx))
+    return model
+
+
 def deploy_process(uow, xml: bytes) -> tuple[ProcessDefinition, bool]:
     """Validate everything, then store version N+1 (or nothing if identical to the latest)."""
     if not (uow.actor.has_any(DEPLOYER_ROLES) or uow.actor.username == "system"):
         raise Forbidden("only a process owner or an administrator may deploy processes")
-    model = validate_document(xml, lambda key: formdefs.exists(uow.session, key),
-                              lambda key: latest(uow.session, key) is not None)
+    model = validate(xml, lambda key: formdefs.exists(uow.session, key), lambda key: latest(uow.session, key) is not None)
     if model.errors:
         raise ValidationFailed("process definition is invalid", model.errors)
     sha = hashlib.sha256(xml).hexdigest()
@@ -112,13 +133,8 @@ def deploy_process(uow, xml: bytes) -> tuple[ProcessDefinition, bool]:
     uow.session.add(row)
     uow.session.flush()
     uow.audit("process_deployed", key=row.key, version=row.version, sha256=sha)
-    cycle = (meta.get("properties") or {}).get("schedule.cycle")
-    if cycle or current is not None:
-        from engine.scheduling.schedules import reschedule
-
-        next_start = reschedule(uow.session, row.key, cycle)
-        if next_start is not None:
-            uow.audit("start_scheduled", key=row.key, cycle=cycle, next_start=next_start.isoformat())
+    for hook in REGISTRY.hooks("deployed"):  # e.g. a new version replaces the schedule of starts
+        hook(uow, row, current)
     return row, True
 
 

@@ -120,43 +120,6 @@ def start_unchecked(uow, key: str, data: dict, org_unit: str | None, business_ke
     return inst
 
 
-def start_linked(uow, parent: InstanceRecord, element: str, props: dict, data: dict) -> InstanceRecord:
-    """Start the process named by ``startProcess`` from a throw event of ``parent``.
-
-    The new instance records who caused it, belongs to the same org unit, and both
-    instances point at each other (``linked_from`` in its data, an audit event in each).
-    """
-    from engine.bpmn.expressions import ExpressionError, _is_json_like, evaluate
-
-    key = props["startProcess"]
-    new_data: dict = {}
-    for name, expr in props.items():
-        if name.startswith("startData."):
-            try:
-                value = evaluate(expr, data)
-                if not _is_json_like(value):  # e.g. a bare function name such as ``all``
-                    raise ExpressionError(f"the value is a {type(value).__name__}, not data (text, number, list ...)")
-            except ExpressionError as exc:
-                raise Conflict(f"cannot start {key!r} from {element!r}: startData {name}: {exc}") from exc
-            new_data[name[len("startData."):]] = value
-    # the same rules as a start by hand: whoever completed the step before the throw event must be
-    # allowed to start the target, and the data must fit its start form (the engine itself may)
-    target = definitions.get_version(uow.session, key)
-    starters = target.meta.get("candidate_starter_groups", [])
-    if uow.actor.username != "system" and not uow.actor.has_any(starters):
-        raise Forbidden(f"{element!r} starts {key!r}, which only {', '.join(starters)} may start")
-    try:
-        new_data, docs = validate_start_data(uow.session, uow.engine, target, new_data)
-    except ValidationFailed as exc:
-        raise ValidationFailed(f"{element!r} cannot start {key!r}: its startData does not fit the start form of "
-                               f"{key!r}", exc.errors) from exc
-    new_data["linked_from"] = {"instance_id": parent.id, "process_key": parent.process_key, "element_id": element}
-    child = start_unchecked(uow, key, new_data, parent.org_unit, parent.business_key, linked_from=parent.id)
-    documents.link(uow, "data", docs, child.id)
-    uow.audit("linked_instance_started", instance_id=parent.id, element_id=element, child_instance_id=child.id, key=key)
-    return child
-
-
 def get_readable(session, actor: Actor, instance_id: str) -> ProcessInstance:
     inst = session.get(ProcessInstance, instance_id)
     if inst is None:

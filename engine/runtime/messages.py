@@ -6,7 +6,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.util import BpmnEvent
 
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.extensions import DeployContext, Element, Extension
 from engine.identity.policy import can_read_instance
+from engine.identity.roles import is_known_role
 from engine.runtime import definitions
 from engine.runtime.spiff import advance
 from engine.runtime.steps import load_workflow, save
@@ -53,8 +55,8 @@ def _check_sender(uow, inst: InstanceRecord, definition, name: str, data: dict) 
     row = uow.session.get(ProcessInstance, inst.id)
     if not (actor.is_admin or can_read_instance(uow.session, actor, row)):
         raise Forbidden("you may not send messages to this process instance")
-    declared = ((definition.meta or {}).get("messages") or {}).get(name)
-    if declared is None or not declared.get("senders"):
+    declared = declaration(definition, name)
+    if not declared["senders"]:
         raise Forbidden(f"message {name!r} is not sendable from outside: the process sends it itself (a model "
                         "makes a message sendable with the properties sendableBy and payloadForm)")
     if not (actor.is_admin or (actor.has_any(declared["senders"]) and (inst.org_unit is None
@@ -69,3 +71,28 @@ def _check_sender(uow, inst: InstanceRecord, definition, name: str, data: dict) 
         raise ValidationFailed("message payload is invalid",
                                {k: ["Unknown field: the message declares no payloadForm."] for k in data})
     return {}
+
+
+def declaration(definition, name: str) -> dict:
+    """``{senders, form}``: who may send message ``name`` from outside (none: the engine's own)."""
+    props = (((definition.meta or {}).get("messages") or {}).get(name) or {}).get("properties") or {}
+    return {"senders": [r.strip() for r in (props.get("sendableBy") or "").split(",") if r.strip()],
+            "form": props.get("payloadForm")}
+
+
+def check(element: Element, ctx: DeployContext) -> list[str]:
+    """A message's ``sendableBy`` roles and ``payloadForm`` exist, and a form has senders."""
+    messages = []
+    senders = [r.strip() for r in (element.properties.get("sendableBy") or "").split(",") if r.strip()]
+    for role in senders:
+        if not is_known_role(role):
+            messages.append(f"unknown role {role!r} in sendableBy")
+    form = element.properties.get("payloadForm")
+    if form and not ctx.form_exists(form):
+        messages.append(f"form {form!r} does not exist: deploy it first")
+    if form and not senders:
+        messages.append("payloadForm without sendableBy: name the roles that may send the message")
+    return messages
+
+
+EXTENSION = Extension("messages", properties=("sendableBy", "payloadForm"), kinds=("message",), check=check)

@@ -10,38 +10,18 @@ from sqlalchemy import insert, select, update
 
 from engine.clock import utcnow
 from engine.errors import Conflict, PayloadTooLarge
+from engine.extensions import REGISTRY
 from engine.forms import definitions as formdefs
 from engine.identity.policy import scoped_unit, task_scope
 from engine.jsondata import json_size
 from engine.runtime.definitions import spec_for
 from engine.runtime.spiff import StepResult, bpmn_id, compact, dump_state, load_state
-from engine.sla import events as sla_events
-from engine.sla.policy import calendar_for, parse_policy, plan
 from engine.store.models import ProcessDefinition, Task, TaskCandidate, Timer
 from engine.store.records import OPEN_TASK_IDS, InstanceRecord, insert_instance, update_instance
 
 TASKS = Task.__table__
 CANDIDATES = TaskCandidate.__table__
 INSERT_TASK = insert(TASKS)
-INSERT_TIMER = insert(Timer.__table__)
-_policies: dict[tuple[str, str], object] = {}
-
-
-def _policy(definition: ProcessDefinition, element: str):
-    """The element's SLA policy, parsed once per definition content (ids repeat across databases)."""
-    key = (definition.sha256, element)
-    if key not in _policies:
-        props = ((definition.meta.get("elements") or {}).get(element) or {}).get("properties") or {}
-        _policies[key] = parse_policy(props)
-    return _policies[key]
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value.isoformat() if hasattr(value, "isoformat") else value
 INSERT_CANDIDATE = insert(CANDIDATES)
 
 
@@ -83,19 +63,10 @@ def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff
     if scope == "starter" and inst.started_by and inst.started_by != "system":
         # the starter's own step: theirs from the start, handed over only by a manager (engine/identity/policy.py)
         row.update(assignee=inst.started_by, claimed_at=now)
-    policy = _policy(definition, element)
-    if policy is not None:
-        sla_plan = plan(policy, now, calendar_for(uow.session))
-        row.update(due_at=sla_plan["due_at"], sla=_jsonable(sla_plan), sla_state="on_time")
+    for hook in REGISTRY.hooks("task_creating"):  # e.g. an SLA's due date and its timers
+        hook(uow, inst, definition, row)
     conn = uow.session.connection()
     conn.execute(INSERT_TASK, row)
-    if policy is not None:
-        conn.execute(INSERT_TIMER, [
-            {"instance_id": inst.id, "task_id": row["id"], "element_id": element, "kind": "sla", "fire_at": t["at"],
-             "state": "pending", "attempts": 0,
-             "payload": {k: v for k, v in t.items() if k != "at"}}
-            for t in sla_plan["thresholds"]
-        ])
     if groups:
         conn.execute(INSERT_CANDIDATE, [{"task_id": row["id"], "role": role} for role in groups])
     uow.audit("task_created", instance_id=inst.id, task_id=row["id"], element_id=element, name=row["name"],
@@ -171,13 +142,12 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
         )
         for tid in gone:
             uow.audit("task_cancelled", instance_id=inst.id, task_id=tid)
-            sla_events.close(uow.session, tid, completed=False, completed_at=now, due_at=None)
+            for hook in REGISTRY.hooks("task_closed"):
+                hook(uow, tid, False, now, None)
     if (definition.meta or {}).get("has_timers"):
         _sync_timers(uow, inst, result, now)
-    for element, data in result.thrown:
+    for element, data in result.thrown:  # e.g. a linked start (engine/runtime/linked.py)
         props = ((definition.meta.get("elements") or {}).get(element) or {}).get("properties") or {}
-        if props.get("startProcess"):
-            from engine.runtime.instances import start_linked
-
-            start_linked(uow, inst, element, props, data)
+        for hook in REGISTRY.hooks("thrown"):
+            hook(uow, inst, element, props, data)
     return created

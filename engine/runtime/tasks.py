@@ -7,16 +7,16 @@ import uuid
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, func, select, update
 
-from engine import seals
 from engine.clock import utcnow
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from engine.extensions import REGISTRY, Completion, DeployContext, Element, Extension, PreparationRequired
 from engine.forms import definitions as formdefs
-from engine.forms import options
 from engine.forms.model import secret_keys
 from engine.identity.actor import Actor
 from engine.identity.policy import (
     MANAGER_ROLES,
     can_read_instance,
+    check_scope,
     holds_role_in_unit,
     is_candidate,
     reads_everything,
@@ -26,7 +26,6 @@ from engine.runtime import definitions, documents
 from engine.runtime.instances import validate_form_data
 from engine.runtime.spiff import advance
 from engine.runtime.steps import load_workflow, save
-from engine.sla import events as sla_events
 from engine.store.models import ProcessInstance, Task, TaskCandidate
 from engine.store.records import TASKS, InstanceRecord, load_instance, load_task
 
@@ -114,8 +113,9 @@ def get_task(engine, session, actor: Actor, task_id: str) -> dict:
     )
     out["submitted"] = task.submitted
     inst = session.get(ProcessInstance, task.instance_id)
-    # option lists of the form's dynamic selects (engine/forms/options.py): computed per read, never stored
-    out["data"] = {**((inst.data or {}) if inst else {}), **options.for_task(session, actor, task, inst)}
+    out["data"] = dict((inst.data or {}) if inst else {})
+    for hook in REGISTRY.hooks("task_read"):  # e.g. the option lists of dynamic selects, computed per read
+        out["data"].update(hook(session, actor, task, inst))
     return out
 
 
@@ -213,17 +213,18 @@ def complete_task(engine, actor: Actor, task_id: str, data: dict, describe=None)
     the caller's response inside that unit of work; its result is returned third.
     """
     prepared: dict = {}
-    for attempt in (1, 2):
+    done: set[str] = set()
+    while True:
         try:
             with engine.uow(actor) as uow:
                 uow.secrets.update(prepared)
                 task, inst = complete(engine, uow, task_id, data)
                 return task, inst, describe(uow.session, inst) if describe is not None else None
-        except seals.ReauthenticationRequired:
-            if attempt == 2:
-                raise
-            prepared = seals.reauthenticate(engine, actor, task_id, data)
-    raise AssertionError("unreachable")  # pragma: no cover
+        except PreparationRequired as exc:
+            if exc.extension in done:
+                raise  # prepared once already: asking again would loop
+            done.add(exc.extension)
+            prepared.update(REGISTRY.get(exc.extension).prepare(engine, actor, task_id, data))
 
 
 def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecord]:
@@ -235,14 +236,13 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     _check_worker(uow.actor, task, "complete")
     if task.assignee is not None and task.assignee != uow.actor.username:
         raise Conflict(f"task is claimed by {task.assignee}")
-    data = options.strip(task.properties, data)  # option lists are read-only input, never stored
+    for hook in REGISTRY.hooks("task_submitted"):  # e.g. read-only option lists are dropped, never stored
+        data = hook(task, data)
     cleaned, docs, form = (data, [], None)
     if task.form_key:
         cleaned, docs = validate_form_data(session, engine, task.form_key, task.form_version, data)
         version = task.form_version or formdefs.get_form(session, task.form_key).version
         form = formdefs.form_content(engine, session, task.form_key, version)
-        if options.declared(task.properties):
-            options.check_submission(task.properties, form, cleaned)
     cleaned, secrets = split_secrets(form, cleaned)
     uow.secrets.update(secrets)
     inst = load_instance(session, task.instance_id)
@@ -251,13 +251,12 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
     if spiff_task is None or not spiff_task.has_state(TaskState.READY):
         raise Conflict("task is no longer waiting for input")
-    # Electronic seal (engine/seals): a task marked `seal=<template>` signs the instance's PDF with
-    # the PIN in uow.secrets, a later signer's task adds its incremental signature; either may add
-    # the signed document's id to the data. A refusal raises (403) before anything is written.
-    cleaned = seals.on_task_complete(engine, uow, task, inst, spiff_task, cleaned)
-    if {"score_review", "record"} & set(task.properties or {}):  # KPI score reviews, inspections (engine/jobs)
-        from engine.jobs import review as job_review
-        cleaned = job_review.on_task_complete(uow, task, inst, definition, cleaned)
+    # the extensions' work on the completion (a seal, a score sheet decision ...): each may change the
+    # data to store or refuse, before anything is written
+    ctx = Completion(engine, uow, task, inst, definition, spiff_task, form, cleaned)
+    for hook in REGISTRY.hooks("task_completing"):
+        ctx.data = hook(ctx)
+    cleaned = ctx.data
     now = utcnow()
     claimed_at = task.claimed_at or now
     done = session.connection().execute(
@@ -267,7 +266,8 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     ).rowcount
     if done != 1:
         raise Conflict("task was completed by someone else at the same time")
-    sla_events.close(session, task_id, completed=True, completed_at=now, due_at=task.due_at)
+    for hook in REGISTRY.hooks("task_closed"):
+        hook(uow, task_id, True, now, task.due_at)
     spiff_task.data.update(cleaned)
     spiff_task.run()
     uow.audit("task_completed", instance_id=inst.id, task_id=task_id, element_id=task.element_id, data=cleaned)
@@ -278,3 +278,12 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     out.update(status="completed", completed_at=now, completed_by=uow.actor.username, assignee=uow.actor.username,
                claimed_at=claimed_at)
     return out, inst
+
+
+def check_scope_property(element: Element, ctx: DeployContext) -> list[str]:
+    problem = check_scope(element.properties.get("candidateScope"))
+    return [problem] if problem else []
+
+
+# the unit boundary of user tasks (engine/identity/policy.py): candidateScope is the runtime's own property
+EXTENSION = Extension("unit_boundary", properties=("candidateScope",), check=check_scope_property)

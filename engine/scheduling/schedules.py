@@ -18,6 +18,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import insert, select, update
 
 from engine.clock import utcnow
+from engine.extensions import DeployContext, Element, Extension, TimerKind
 from engine.identity.roles import UNIT_KINDS
 from engine.store.models import Timer
 
@@ -127,3 +128,39 @@ def fire(uow, timer) -> None:
     nxt = occurrence(cycle, k + 1)
     if nxt is not None:
         _insert(uow.session, timer.process_key, cycle, k + 1, nxt)
+
+
+def check(element: Element, ctx: DeployContext) -> list[str]:
+    messages = []
+    cycle = element.properties.get("schedule.cycle")
+    if cycle is not None:
+        try:
+            parse_cycle(cycle)
+        except ValueError as exc:
+            messages.append(str(exc))
+    problem = check_units(element.properties.get("schedule.units"))
+    if problem:
+        messages.append(problem)
+    if "schedule.units" in element.properties and cycle is None:
+        messages.append("schedule.units belongs with schedule.cycle")
+    return messages
+
+
+def deployed(uow, row, current) -> None:
+    """A new version replaces the schedule of the previous one (or ends it)."""
+    cycle = ((row.meta or {}).get("properties") or {}).get("schedule.cycle")
+    if cycle or current is not None:
+        next_start = reschedule(uow.session, row.key, cycle)
+        if next_start is not None:
+            uow.audit("start_scheduled", key=row.key, cycle=cycle, next_start=next_start.isoformat())
+
+
+def _fire(engine, uow, timer) -> bool:
+    fire(uow, timer)
+    uow.audit("timer_fired", instance_id=timer.instance_id, element_id="schedule", due=timer.fire_at.isoformat(),
+              kind="start", key=timer.process_key)
+    return True
+
+
+EXTENSION = Extension("schedule", properties=("schedule.cycle", "schedule.units"), kinds=("process",), check=check,
+                      deployed=deployed, timers={"start": TimerKind(_fire)})

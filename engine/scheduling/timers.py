@@ -33,13 +33,13 @@ from sqlalchemy import bindparam, func, select, update
 
 from engine.clock import utcnow
 from engine.errors import ServiceUnavailable
+from engine.extensions import REGISTRY
 from engine.identity.actor import SYSTEM
 from engine.identity.auth import flush_failed_logins
 from engine.runtime import definitions
 from engine.runtime.spiff import advance
 from engine.runtime.steps import load_workflow, save
 from engine.scheduling import notifications
-from engine.sla import events as sla_events
 from engine.store.models import ProcessInstance, Task, Timer
 from engine.store.records import load_instance
 
@@ -182,31 +182,15 @@ def _fire_next(engine, exclude=()) -> tuple[Outcome, int | None]:
 
 
 def _fire(engine, uow, timer: Timer) -> Outcome:
-    if timer.kind == "sla":
-        return _fire_sla(uow, timer)
-    if timer.kind == "start":
-        return _fire_start(uow, timer)
-    return _fire_bpmn(engine, uow, timer)
-
-
-def _fire_start(uow, timer: Timer) -> Outcome:
-    """A scheduled process start (``schedule.cycle``): start it, schedule the next one."""
-    from engine.scheduling import schedules
-
-    timer.attempts += 1
-    schedules.fire(uow, timer)
-    timer.state, timer.fired_at = "fired", utcnow()
-    uow.audit("timer_fired", instance_id=timer.instance_id, element_id="schedule", due=timer.fire_at.isoformat(),
-              kind="start", key=timer.process_key)
-    return Outcome.FIRED
-
-
-def _fire_sla(uow, timer: Timer) -> Outcome:
-    """Apply an SLA threshold (warning, breach, escalation) to its task, if still open."""
-    if not _locked_all(uow, LOCK_TASK_ROW, {"b_task": timer.task_id}):
+    if timer.kind == "bpmn":
+        return _fire_bpmn(engine, uow, timer)
+    kind = REGISTRY.timer_kind(timer.kind)  # an extension's timers: an SLA threshold, a scheduled start ...
+    if kind is None:
+        raise LookupError(f"no extension fires timers of kind {timer.kind!r}")
+    if kind.locks_task and not _locked_all(uow, LOCK_TASK_ROW, {"b_task": timer.task_id}):
         return Outcome.BUSY  # the task is being completed, claimed or cancelled right now
     timer.attempts += 1
-    if not sla_events.fire(uow, timer):
+    if not kind.fire(engine, uow, timer):
         timer.state = "cancelled"
         return Outcome.CANCELLED
     timer.state, timer.fired_at = "fired", utcnow()

@@ -306,9 +306,9 @@ def open_seal(engine, actor: Actor, pin: str | None, unit: str | None = None, wh
         return SealRefused(message, actor=actor, reason=reason, credential_id=row.id if row is not None else None,
                            details=details, **where)
 
-    with engine.read() as session:
-        row = _checked_seal(session, actor, unit, pin, refuse)
-        session.expunge(row)  # read after this session: keep its loaded columns
+    with engine.uow(actor) as uow:  # a refusal here is audited by the unit of work (SealRefused.record)
+        row = _checked_seal(uow.session, actor, unit, pin, refuse)
+        uow.session.expunge(row)  # read after this session: keep its loaded columns
         try:
             kek = keys.load_kek(engine.settings)
         except Conflict as exc:
@@ -357,15 +357,3 @@ def unlock_system(session: Session, settings) -> Unlocked:
     except ValueError as exc:
         raise Conflict("the system signer cannot be opened with this server's seal key-encryption secret") from exc
     return Unlocked(row, key, cert, tuple(chain))
-
-
-def record_refusal(engine, refusal: SealRefused) -> None:
-    """Write the ``seal_failed`` event of a refusal (not a wrong PIN: :func:`open_seal` did) in a
-    unit of work of its own."""
-    if refusal.recorded:
-        return
-    refusal.recorded = True
-    with engine.uow(refusal.actor) as uow:
-        details = {k: v for k, v in (refusal.details or {}).items() if k != "reason"}
-        uow.audit("seal_failed", instance_id=refusal.instance_id, task_id=refusal.task_id, element_id=refusal.element_id,
-                  reason=refusal.reason, **details)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from engine.errors import Forbidden
+from engine.errors import AuditedRefusal
 
 
-class ReauthenticationRequired(Exception):
-    """Raised inside a completion's transaction when a seal step has no opened seal yet: the
-    PIN is tried before, and outside, that transaction (``engine.runtime.tasks.complete_task``)."""
-
-
-class SealRefused(Forbidden):
+class SealRefused(AuditedRefusal):
     """Sealing was refused (wrong PIN, locked seal, no seal, wrong role or unit ...).
 
     Nothing is sealed and the task stays open. A wrong PIN is counted and audited where it
     is tried (:func:`engine.seals.credentials.open_seal`); any other refusal's ``seal_failed``
-    event is written afterwards in its own unit of work by :func:`engine.seals.record_refusal`,
-    which the web layer calls for every ``SealRefused``.
+    event is written by the unit of work, after its rollback (:meth:`record`).
     """
 
     def __init__(self, message: str, *, actor, reason: str, instance_id: str | None = None,
@@ -29,4 +23,8 @@ class SealRefused(Forbidden):
         self.task_id = task_id
         self.element_id = element_id
         self.credential_id = credential_id
-        self.recorded = False
+
+    def record(self, uow) -> None:
+        details = {k: v for k, v in (self.details or {}).items() if k != "reason"}
+        uow.audit("seal_failed", actor=self.actor, instance_id=self.instance_id, task_id=self.task_id,
+                  element_id=self.element_id, reason=self.reason, **details)

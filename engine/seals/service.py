@@ -30,7 +30,7 @@ from engine.identity.actor import Actor
 from engine.identity.policy import is_candidate, reads_everything
 from engine.runtime import definitions, documents
 from engine.seals import credentials, images
-from engine.seals.errors import ReauthenticationRequired, SealRefused
+from engine.seals.errors import SealRefused
 from engine.seals.fonts import cjk_ttf
 from engine.seals.keys import fingerprint, organisation
 from engine.seals.provider import Appearance, SignatureField, Signer, get_provider
@@ -278,9 +278,9 @@ def seal_task(engine, uow, task, inst, spiff_task, cleaned: dict, template_key: 
     where = _where(task, inst)
     if not actor.has_any(slot.roles):
         raise SealRefused(f"only {', '.join(slot.roles)} may apply this seal", actor=actor, reason="role", **where)
-    unlocked = uow.secrets.get(UNLOCKED)
-    if unlocked is None or unlocked.row.username != actor.username:
-        raise ReauthenticationRequired(task.id)
+    unlocked = uow.secrets[UNLOCKED]
+    if unlocked.row.username != actor.username:
+        raise SealRefused("the seal was opened by someone else", actor=actor, reason="role", **where)
     if inst.org_unit is not None and (actor.org_unit != inst.org_unit or unlocked.row.org_unit != inst.org_unit):
         raise SealRefused(f"only a head of org unit {inst.org_unit} may seal its cases, with its seal", actor=actor,
                           reason="unit", **where)

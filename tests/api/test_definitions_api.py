@@ -28,13 +28,21 @@ DEFS_OPEN = (
 DEFS_CLOSE = "</bpmn:definitions>\n"
 
 
-def process_xml(*nodes: tuple[str, str], pid="p", starters="counter_staff", name=None, extra="") -> str:
+def _properties(*pairs: tuple[str, str]) -> str:
+    props = "".join(f'<camunda:property name="{k}" value="{v}" />' for k, v in pairs)
+    return f"<bpmn:extensionElements><camunda:properties>{props}</camunda:properties></bpmn:extensionElements>"
+
+
+def process_xml(*nodes: tuple[str, str], pid="p", starters="counter_staff", name=None, extra="",
+                process_properties: tuple[str, str] | None = None) -> str:
     """A process ``start -> nodes... -> end``; each node is ``(id, xml)``; ``extra`` is raw XML."""
     attrs = f' name="{name}"' if name is not None else ""
     if starters is not None:
         attrs += f' camunda:candidateStarterGroups="{starters}"'
     ids = ["start", *(node_id for node_id, _ in nodes), "end"]
     body = ['  <bpmn:startEvent id="start" />', *(f"  {xml}" for _, xml in nodes), '  <bpmn:endEvent id="end" />']
+    if process_properties:
+        body.insert(0, "  " + _properties(process_properties))
     body += [f'  <bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}" />' for i, (a, b) in enumerate(zip(ids[:-1], ids[1:], strict=True))]
     if extra:
         body.append(f"  {extra}")
@@ -48,6 +56,12 @@ def user_task(tid="t1", form="simple_note", groups="counter_staff", name=None) -
     if name is not None:
         attrs += f' name="{name}"'
     return tid, f'<bpmn:userTask id="{tid}"{attrs} />'
+
+
+def _task_with(*pairs: tuple[str, str]) -> tuple[str, str]:
+    """A user task ``t1`` carrying the ``camunda:properties`` ``pairs``."""
+    return "t1", ('<bpmn:userTask id="t1" camunda:formKey="simple_note" camunda:candidateGroups="counter_staff">'
+                  f"{_properties(*pairs)}</bpmn:userTask>")
 
 
 def script_task(script: str, tid="s1") -> tuple[str, str]:
@@ -152,7 +166,9 @@ def test_definition_json_describes_the_process(api):
     tasks = {t["element_id"]: t for t in d["user_tasks"]}
     assert set(tasks) == {"fill", "review", "approve"}
     assert tasks["approve"]["candidate_groups"] == ["hall_manager", "duty_manager"]
-    assert tasks["fill"]["lane"] == "营业厅 Counter" and tasks["fill"]["properties"] == {"sla": "PT4H"}
+    assert tasks["fill"]["lane"] == "营业厅 Counter"
+    assert tasks["fill"]["properties"] == {"sla.kind": "calendar", "sla.amount": "PT4H"}
+    assert tasks["fill"]["scope"] == "instance_unit"
     r = api.deploy_xml(fixture_text("evidence_intake.bpmn"), user="admin")
     assert r.status_code == 201 and r.get_json()["start_form"] == "evidence"
     listed = {d["key"]: d for d in api.get("/api/process-definitions", "nobody").get_json()["items"]}
@@ -225,6 +241,18 @@ INVALID = {
                                                    'value="starter-unit" /></camunda:properties>'
                                                    '</bpmn:extensionElements></bpmn:userTask>')),
                                 "t1", "candidateScope 'starter-unit' is not one of instance_unit, parent_unit, any_unit, starter"),
+    # a property nobody owns (or a typo in one's value) deploys no longer: it would silently do nothing
+    "unknown_property": (process_xml(_task_with(("seall", "supply_approval"))), "t1",
+                         "unknown property 'seall' on a userTask; known: candidateScope, options.*"),
+    "seal_template_typo": (process_xml(_task_with(("seal", "supply_aproval"))), "t1",
+                           "unknown seal template 'supply_aproval'"),
+    "score_review_typo": (process_xml(_task_with(("score_review", "customer_manager_kp"))), "t1",
+                          "score_review 'customer_manager_kp' names no reviewed job"),
+    "record_typo": (process_xml(_task_with(("record", "inspections"))), "t1", "record 'inspections' is not one of"),
+    "sla_key_typo": (process_xml(_task_with(("sla.kind", "calendar"), ("sla.amout", "PT1H"))), "t1",
+                     "unknown property 'sla.amout'"),
+    "property_on_the_wrong_element": (process_xml(user_task(), process_properties=("seal", "supply_approval")), "p",
+                                      "property 'seal' does not belong on a process"),
     "no_form_key": (process_xml(user_task(form=None)), "t1", "formKey"),
     "no_starter_groups": (process_xml(user_task(), starters=None), "p", "candidateStarterGroups"),
     "unknown_starter_role": (process_xml(user_task(), starters="emperor"), "p", "unknown role 'emperor'"),

@@ -198,7 +198,7 @@ def test_only_a_service_center_head_can_seal(engine, api, seals_ready):
     """Candidate groups refuse others at the API; the service refuses them too when called directly."""
     from engine.identity.auth import actor_by_name
     from engine.runtime import tasks
-    from engine.seals import SealRefused, refusals_recorded
+    from engine.seals import SealRefused
     from engine.store.models import Task
 
     iid, _ = reviewed(api)
@@ -208,7 +208,7 @@ def test_only_a_service_center_head_can_seal(engine, api, seals_ready):
     # a clerk made a candidate by hand (as a misconfigured model would) is still refused by the seal service
     with engine.uow(clerk) as uow:
         uow.session.get(Task, task_id).candidate_groups = ["service_center_head", "info_clerk"]
-    with pytest.raises(SealRefused) as refused, refusals_recorded(engine):
+    with pytest.raises(SealRefused) as refused:
         tasks.complete_task(engine, clerk, task_id, {"seal_confirm": True, "seal_pin": PIN})
     assert refused.value.reason == "role"
     assert audit_events(api, "seal_failed", iid)[-1]["actor"] == "info_clerk"

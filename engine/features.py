@@ -1,0 +1,27 @@
+"""The engine's features, registered as extensions of the runtime (engine/extensions.py).
+
+The composition root (``BpmEngine``) calls :func:`install` once per process; the runtime then
+loops over what is registered and never names a feature. A new feature adds its module's
+``EXTENSION`` here. The order is the order its hooks run in (the seal before the score review).
+"""
+
+from __future__ import annotations
+
+from engine.extensions import REGISTRY, Registry
+
+
+def extensions() -> list:
+    from engine import seals
+    from engine.forms import options
+    from engine.jobs import review
+    from engine.runtime import linked, messages, tasks
+    from engine.scheduling import schedules
+    from engine.sla import extension as sla
+
+    return [tasks.EXTENSION, linked.EXTENSION, messages.EXTENSION, sla.EXTENSION, options.EXTENSION, seals.EXTENSION,
+            review.EXTENSION, schedules.EXTENSION]
+
+
+def install(registry: Registry = REGISTRY) -> None:
+    for extension in extensions():
+        registry.register(extension)
