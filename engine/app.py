@@ -97,6 +97,7 @@ class BpmEngine:
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
         sandbox.configure(self.settings.script_limits)
         features.install()
+        features.configure(self.settings)
         self.db = Database(self.settings.database_url, connect_timeout=self.settings.db_connect_timeout)
         self.specs = SpecCache()
         self.form_cache: dict[tuple[str, int], dict] = {}

@@ -1,7 +1,9 @@
 """Engine configuration, read once from the environment.
 
 Every setting has a safe embedded default so that `bpm init && bpm serve` works with
-no configuration at all (SQLite in ``var/``).
+no configuration at all (SQLite in ``var/``). This is the one module that reads ``BPM_*``
+variables: the rest of the engine is handed a :class:`Settings` (through ``engine.settings``)
+and never reads the environment itself.
 """
 
 from __future__ import annotations
@@ -31,7 +33,43 @@ RATE_LIMITS = {
     "uploads": "30/minute;500/hour",  # files uploaded per user
     "logins": "30/minute;300/hour",  # sign-in attempts per client address
     "failed_logins": "10/minute;50/hour",  # failed sign-ins per client address (password spraying)
-}  # seconds; see engine.store.db.make_engine
+}
+
+
+@dataclass(frozen=True)
+class ScriptLimits:
+    """What one script or expression call may use (engine/bpmn/sandbox)."""
+
+    cpu_seconds: float = 2.0
+    wall_seconds: float = 5.0
+    memory_bytes: int = 256 * 2**20
+    max_output_bytes: int = 2**20
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where notification e-mail goes (``BPM_SMTP_*``); absent: no e-mail is sent."""
+
+    host: str
+    port: int = 25
+    sender: str = "bpm@localhost"
+    user: str | None = None
+    password: str | None = None
+    starttls: bool = False
+
+
+@dataclass(frozen=True)
+class SealSettings:
+    """The electronic seal (engine/seals): the organisation named on seals, where its keys are,
+    the CJK font, the signing provider and an optional RFC 3161 time-stamping authority."""
+
+    organisation: str = "演示单位 Demo organisation"  # BPM_SEAL_ORG
+    ca_key: Path | None = None  # BPM_SEAL_CA_KEY, default <var_dir>/keys/seal_ca_key.pem
+    kek: Path | None = None  # BPM_SEAL_KEK, default <var_dir>/keys/seal_kek.key
+    font: Path | None = None  # BPM_SEAL_FONT, default the installed WenQuanYi font
+    provider: str = "engine.seals.pdfsign:PyHankoProvider"  # BPM_SEAL_PROVIDER
+    tsa_url: str | None = None  # BPM_TSA_URL
 
 
 @dataclass(frozen=True)
@@ -73,19 +111,39 @@ class Settings:
     # rate limits (web/ratelimits.py): BPM_RATE_LIMIT_<KIND> in Flask-Limiter's syntax, e.g. "30/minute;500/hour"
     rate_limits: dict = field(default_factory=lambda: dict(RATE_LIMITS))
     rate_limit_storage: str | None = None  # BPM_RATE_LIMIT_STORAGE: memory:// (SQLite default), bpmdb:// (PostgreSQL)
+    smtp: SmtpSettings | None = None
+    seals: SealSettings = field(default_factory=SealSettings)
+    working_hours: str = ""  # BPM_WORKING_HOURS, e.g. "08:30-12:00,14:00-17:30" (the default when empty)
+    congestion_debounce_seconds: float = 60.0  # BPM_CONGESTION_DEBOUNCE_SECONDS
+    scoring_rules: Path | None = None  # BPM_SCORING_RULES, default engine/jobs/data/scoring_rules.json
+    pg_bin_dir: str | None = None  # BPM_PG_BIN_DIR: pg_dump / pg_restore / psql for backups
+    audit_key: Path | None = None  # BPM_AUDIT_KEY, default <var_dir>/keys/audit_ed25519.pem
     extra: dict = field(default_factory=dict)
 
     @property
-    def script_limits(self):
-        from engine.bpmn.sandbox import Limits
-
-        return Limits(cpu_seconds=self.script_cpu_seconds, wall_seconds=self.script_wall_seconds,
-                      memory_bytes=self.script_memory_mb * 2**20, max_output_bytes=self.max_data_bytes,
-                      workers=self.script_workers)
+    def script_limits(self) -> ScriptLimits:
+        return ScriptLimits(cpu_seconds=self.script_cpu_seconds, wall_seconds=self.script_wall_seconds,
+                            memory_bytes=self.script_memory_mb * 2**20, max_output_bytes=self.max_data_bytes,
+                            workers=self.script_workers)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _path(name: str) -> Path | None:
+    raw = os.environ.get(name)
+    return Path(raw) if raw else None
+
+
+def _smtp() -> SmtpSettings | None:
+    host = os.environ.get("BPM_SMTP_HOST")
+    if not host:
+        return None
+    return SmtpSettings(host=host, port=_int("BPM_SMTP_PORT", 25),
+                        sender=os.environ.get("BPM_SMTP_FROM", "bpm@localhost"),
+                        user=os.environ.get("BPM_SMTP_USER"), password=os.environ.get("BPM_SMTP_PASSWORD"),
+                        starttls=os.environ.get("BPM_SMTP_STARTTLS") == "1")
 
 
 def project_root() -> Path:
@@ -117,6 +175,17 @@ def load_settings(**overrides) -> Settings:
         max_data_bytes=_int("BPM_MAX_DATA_BYTES", 2**20),
         rate_limits={k: os.environ.get(f"BPM_RATE_LIMIT_{k.upper()}") or v for k, v in RATE_LIMITS.items()},
         rate_limit_storage=os.environ.get("BPM_RATE_LIMIT_STORAGE") or None,
+        smtp=_smtp(),
+        seals=SealSettings(
+            organisation=os.environ.get("BPM_SEAL_ORG") or SealSettings.organisation,
+            ca_key=_path("BPM_SEAL_CA_KEY"), kek=_path("BPM_SEAL_KEK"), font=_path("BPM_SEAL_FONT"),
+            provider=os.environ.get("BPM_SEAL_PROVIDER") or SealSettings.provider,
+            tsa_url=os.environ.get("BPM_TSA_URL") or None),
+        working_hours=os.environ.get("BPM_WORKING_HOURS", ""),
+        congestion_debounce_seconds=_float("BPM_CONGESTION_DEBOUNCE_SECONDS", 60.0),
+        scoring_rules=_path("BPM_SCORING_RULES"),
+        pg_bin_dir=os.environ.get("BPM_PG_BIN_DIR") or None,
+        audit_key=_path("BPM_AUDIT_KEY"),
     )
     values.update(overrides)
     return Settings(**values)

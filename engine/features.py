@@ -25,3 +25,12 @@ def extensions() -> list:
 def install(registry: Registry = REGISTRY) -> None:
     for extension in extensions():
         registry.register(extension)
+
+
+def configure(settings) -> None:
+    """Hand the features the settings they keep per process (the seal's font and provider)."""
+    from engine import seals
+    from engine.jobs import scoring
+
+    seals.configure(settings.seals)
+    scoring.configure(settings.scoring_rules)

@@ -50,8 +50,7 @@ class ChainBroken(EngineError):
 
 def key_path(settings: Settings) -> Path:
     """Where the private audit key lives: ``BPM_AUDIT_KEY`` or ``<var_dir>/keys/audit_ed25519.pem``."""
-    configured = os.environ.get("BPM_AUDIT_KEY")
-    return Path(configured) if configured else settings.var_dir / "keys" / "audit_ed25519.pem"
+    return settings.audit_key or settings.var_dir / "keys" / "audit_ed25519.pem"
 
 
 def checkpoint_dir(settings: Settings) -> Path:

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from engine.bpmn.expressions import ExpressionError, check_expression, check_script, evaluate
+from engine.bpmn.expressions import evaluate
+from engine.bpmn.restricted import ExpressionError, check_expression, check_script
 from engine.identity.policy import task_scope
 from engine.identity.roles import is_known_role
 

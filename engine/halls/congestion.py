@@ -17,8 +17,6 @@ alert's level, that instance receives the message ``congestion_cleared`` and clo
 
 from __future__ import annotations
 
-import os
-
 from engine.clock import utcnow
 from engine.errors import Forbidden, NotFound
 from engine.store.models import HallState, OrgUnit, QueueSnapshot
@@ -28,10 +26,6 @@ HYSTERESIS = 0.5
 PROCESS_KEY = "hall_congestion"
 CLEARED_MESSAGE = "congestion_cleared"
 REPORTER_ROLES = frozenset({"duty_manager", "hall_manager", "counter_staff"})
-
-
-def debounce_seconds() -> float:
-    return float(os.environ.get("BPM_CONGESTION_DEBOUNCE_SECONDS", "60"))
 
 
 def _ratio(waiting: int, open_counters: int) -> float:
@@ -75,7 +69,8 @@ def record_snapshot(uow, hall: str, waiting: int, open_counters: int) -> dict:
         state.candidate_level, state.candidate_since = None, None
     elif state.candidate_level != target:
         state.candidate_level, state.candidate_since = target, now
-    if state.candidate_level is not None and (now - state.candidate_since).total_seconds() >= debounce_seconds():
+    if state.candidate_level is not None and (now - state.candidate_since).total_seconds() >= \
+            uow.engine.settings.congestion_debounce_seconds:
         _apply(uow, state, state.candidate_level, waiting, open_counters)
         state.candidate_level, state.candidate_since = None, None
         changed = True

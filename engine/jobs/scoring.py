@@ -31,14 +31,12 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "data" / "scoring_rules.json"
-ENV_VAR = "BPM_SCORING_RULES"
 # Metrics the engine computes from its own tables (engine/jobs/kpi.py); the rules may name them
 # next to imported facts. They cannot be imported from CSV.
 ENGINE_METRICS: dict[str, tuple[str, str]] = {
@@ -278,8 +276,17 @@ def parse_rules(raw: dict, source: str = "rules") -> dict:
     return rules
 
 
+_rules_path: Path | None = None  # BPM_SCORING_RULES, set by configure
+
+
+def configure(path: Path | None) -> None:
+    """The scoring rules file of this process (``Settings.scoring_rules``; None: the packaged one)."""
+    global _rules_path
+    _rules_path = path
+
+
 def rules_path() -> Path:
-    return Path(os.environ.get(ENV_VAR) or DEFAULT_RULES)
+    return _rules_path or DEFAULT_RULES
 
 
 @functools.lru_cache(maxsize=4)
@@ -292,7 +299,7 @@ def _load_cached(path: str, mtime_ns: int) -> dict:
 
 
 def load_rules(path: str | Path | None = None) -> dict:
-    """The validated rules of ``path`` (default: ``$BPM_SCORING_RULES`` or the packaged file)."""
+    """The validated rules of ``path`` (default: the configured file, else the packaged one)."""
     target = Path(path) if path else rules_path()
     try:
         mtime = target.stat().st_mtime_ns

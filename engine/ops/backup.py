@@ -54,7 +54,7 @@ from engine.audit.chain import read_head, verify_chain
 from engine.clock import utcnow
 from engine.errors import EngineError
 from engine.identity.actor import SYSTEM
-from engine.ops.retention import file_sha256
+from engine.ops.provenance import engine_version, file_sha256, schema_revision
 
 FORMAT = "bpm-backup/1"
 DB_MEMBER = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
@@ -72,13 +72,6 @@ class BackupError(EngineError):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def schema_revision(conn) -> str | None:
-    """The Alembic revision recorded in the database on ``conn`` (``None``: unversioned)."""
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(conn).get_current_revision()
 
 
 def code_head() -> str:
@@ -137,10 +130,9 @@ def _iso(at: datetime) -> str:
 # --------------------------------------------------------------------------- PostgreSQL tools
 
 
-def find_pg_tool(name: str) -> str:
-    """``pg_dump``/``pg_restore``/``psql``: ``BPM_PG_BIN_DIR``, then PATH, then the newest
-    ``/usr/lib/postgresql/*/bin``. The client must not be older than the server."""
-    configured = os.environ.get("BPM_PG_BIN_DIR")
+def find_pg_tool(name: str, configured: str | None = None) -> str:
+    """``pg_dump``/``pg_restore``/``psql``: ``configured`` (``BPM_PG_BIN_DIR``), then PATH, then
+    the newest ``/usr/lib/postgresql/*/bin``. The client must not be older than the server."""
     if configured:
         candidate = Path(configured) / name
         if candidate.is_file() and os.access(candidate, os.X_OK):
@@ -201,8 +193,8 @@ def _snapshot_sqlite(url: str, target: Path) -> dict:
         eng.dispose()
 
 
-def _dump_postgres(url: str, target: Path) -> dict:
-    pg_dump = find_pg_tool("pg_dump")
+def _dump_postgres(url: str, target: Path, pg_bin_dir: str | None) -> dict:
+    pg_dump = find_pg_tool("pg_dump", pg_bin_dir)
     conninfo, env = _pg_conninfo(url)
     eng = create_engine(url, isolation_level="REPEATABLE READ")
     try:
@@ -237,7 +229,6 @@ def _fsync(path: Path) -> None:
 def create(engine, out: Path | None = None, include_keys: bool = False, now: datetime | None = None) -> dict:
     """Write a backup bundle of ``engine``'s database; return the manifest (+ ``file``, ``sha256``)."""
     from engine.audit.checkpoint import checkpoint_dir
-    from engine.ops.retention import engine_version
 
     settings = engine.settings
     dialect = _dialect(settings.database_url)
@@ -248,7 +239,7 @@ def create(engine, out: Path | None = None, include_keys: bool = False, now: dat
         folder = Path(tmp)
         db_file = folder / DB_MEMBER[dialect]
         meta = _snapshot_sqlite(settings.database_url, db_file) if dialect == "sqlite" else _dump_postgres(
-            settings.database_url, db_file)
+            settings.database_url, db_file, settings.pg_bin_dir)
         members: dict[str, Path] = {DB_MEMBER[dialect]: db_file}
         cp_dir = checkpoint_dir(settings)
         for cp in sorted(cp_dir.glob("*.json")) if cp_dir.is_dir() else []:
@@ -454,13 +445,13 @@ def _drop_all_sql(url: str) -> str:
     return "; ".join(statements) or "SELECT 1"
 
 
-def _restore_postgres(url: str, dump_file: Path) -> None:
+def _restore_postgres(url: str, dump_file: Path, pg_bin_dir: str | None) -> None:
     """Drop everything in the target's schema and load the dump, in one transaction.
 
     The dump is first turned into a SQL script (so a failing ``pg_restore`` cannot leave
     a half-read script that psql would commit), then run by ``psql --single-transaction``
     after the DROP statements: any error rolls the whole restore back."""
-    pg_restore, psql = find_pg_tool("pg_restore"), find_pg_tool("psql")
+    pg_restore, psql = (find_pg_tool(tool, pg_bin_dir) for tool in ("pg_restore", "psql"))
     conninfo, env = _pg_conninfo(url)
     script = dump_file.with_suffix(".sql")
     _run([pg_restore, "--clean", "--if-exists", "--no-owner", "--no-privileges", "-f", str(script), str(dump_file)],
@@ -540,7 +531,7 @@ def restore(engine, bundle: Path, force: bool = False, restore_keys: bool = Fals
         if dialect == "sqlite":
             _restore_sqlite(url, db_file)
         else:
-            _restore_postgres(url, db_file)
+            _restore_postgres(url, db_file, settings.pg_bin_dir)
         files = _restore_files(settings, folder, manifest, restore_keys)
     engine.db.dispose()
     eng = create_engine(url)

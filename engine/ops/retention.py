@@ -62,6 +62,7 @@ from sqlalchemy.sql.schema import Table
 from engine.clock import utcnow
 from engine.errors import Conflict, EngineError, NotFound
 from engine.identity.actor import SYSTEM
+from engine.ops.provenance import engine_version, file_sha256, schema_revision
 from engine.store.models import (
     AuditEvent,
     Blob,
@@ -276,14 +277,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_archive(folder: Path, header: dict, records: list[dict], now: datetime) -> tuple[Path, str]:
     """Write, fsync and atomically publish an archive; return its path and sha256.
 
@@ -373,7 +366,6 @@ def _delete_batch(conn, ids: list[str], records: list[dict]) -> dict:
 
 
 def _archive_batch(engine, cutoff: datetime, ttl_days: int, batch_size: int, now: datetime) -> dict | None:
-    from engine.ops.backup import schema_revision
 
     folder = archive_dir(engine.settings)
     with engine.uow(SYSTEM) as uow:
@@ -412,15 +404,6 @@ def _archive_batch(engine, cutoff: datetime, ttl_days: int, batch_size: int, now
             path.unlink(missing_ok=True)  # nothing is deleted: the file must not pose as an archive
             raise
     return {"file": str(path), "sha256": sha, "instances": len(ids), **{k: v for k, v in counts.items() if k != "instances"}}
-
-
-def engine_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("bpm-engine")
-    except PackageNotFoundError:  # pragma: no cover - running from a plain checkout
-        return "unknown"
 
 
 def run(engine, now: datetime | None = None, dry_run: bool = False, *, ttl_days: int | None = None,

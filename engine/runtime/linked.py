@@ -4,8 +4,9 @@ the event must be allowed to start KEY, and the data must fit KEY's start form."
 
 from __future__ import annotations
 
-from engine.bpmn.expressions import ExpressionError, _is_json_like, check_expression, evaluate
+from engine.bpmn.expressions import evaluate
 from engine.bpmn.model import ID_RE
+from engine.bpmn.restricted import ExpressionError, _is_json_like, check_expression
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.extensions import DeployContext, Element, Extension
 from engine.runtime import definitions, documents

@@ -26,9 +26,9 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.model import spiff_parse
-from engine.bpmn.sandbox.spiff import SandboxScriptEngine
 from engine.clock import install_spiff_clock
 from engine.errors import Conflict
+from engine.runtime.script_engine import SandboxScriptEngine
 
 install_spiff_clock()
 

@@ -8,7 +8,6 @@ for users with an address, so a mail server that is down delays mail but loses n
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 from email.message import EmailMessage
 
@@ -79,23 +78,9 @@ def mark_read(uow, notification_id: int) -> dict:
     return notification_to_dict(row)
 
 
-def smtp_settings() -> dict | None:
-    host = os.environ.get("BPM_SMTP_HOST")
-    if not host:
-        return None
-    return {
-        "host": host,
-        "port": int(os.environ.get("BPM_SMTP_PORT", "25")),
-        "sender": os.environ.get("BPM_SMTP_FROM", "bpm@localhost"),
-        "user": os.environ.get("BPM_SMTP_USER"),
-        "password": os.environ.get("BPM_SMTP_PASSWORD"),
-        "starttls": os.environ.get("BPM_SMTP_STARTTLS") == "1",
-    }
-
-
 def deliver_email(engine, limit: int = 50) -> int:
     """Send up to ``limit`` pending notification e-mails; return how many were sent."""
-    config = smtp_settings()
+    config = engine.settings.smtp
     if config is None:
         return 0
     with engine.read() as session:
@@ -110,14 +95,14 @@ def deliver_email(engine, limit: int = 50) -> int:
         return 0
     sent = []
     try:
-        with smtplib.SMTP(config["host"], config["port"], timeout=10) as smtp:
-            if config["starttls"]:
+        with smtplib.SMTP(config.host, config.port, timeout=10) as smtp:
+            if config.starttls:
                 smtp.starttls()
-            if config["user"]:
-                smtp.login(config["user"], config["password"] or "")
+            if config.user:
+                smtp.login(config.user, config.password or "")
             for row in pending:
                 message = EmailMessage()
-                message["From"] = config["sender"]
+                message["From"] = config.sender
                 message["To"] = row.email
                 message["Subject"] = row.title
                 message.set_content(row.body or row.title)

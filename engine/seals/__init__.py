@@ -16,7 +16,7 @@ from __future__ import annotations
 from engine.extensions import Completion, DeployContext, Element, Extension, PreparationRequired
 from engine.seals.errors import SealRefused
 
-__all__ = ["EXTENSION", "SealRefused"]
+__all__ = ["EXTENSION", "SealRefused", "configure"]
 
 
 def _check(element: Element, ctx: DeployContext) -> list[str]:
@@ -55,6 +55,14 @@ def _completing(ctx: Completion) -> dict:
 
         return later_signature(ctx.engine, ctx.uow, ctx.task, ctx.inst, ctx.spiff_task, ctx.data)
     return ctx.data
+
+
+def configure(seals) -> None:
+    """The seal settings of this process (``Settings.seals``): font, provider, time-stamping."""
+    from engine.seals import fonts, provider
+
+    fonts.configure(seals.font)
+    provider.configure(seals)
 
 
 def _prepare(engine, actor, task_id: str, data: dict) -> dict:

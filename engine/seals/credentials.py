@@ -93,7 +93,7 @@ def ensure_ca(uow, settings) -> tuple[SealCredential, bool]:
     if row is not None and row.source == "issued":
         return row, False
     keys.load_kek(settings, create=True)
-    key, cert = keys.create_ca()
+    key, cert = keys.create_ca(organisation=settings.seals.organisation)
     path = keys.save_ca_key(settings, key)
     row = _row("ca", cert, [], None, "issued", uow.actor)
     uow.session.add(row)
@@ -120,7 +120,8 @@ def ensure_system_signer(uow, settings) -> tuple[SealCredential, bool]:
         return row, False
     ca_key, ca_cert = _ca(uow, settings)
     kek = keys.load_kek(settings, create=True)
-    key, cert = keys.issue(ca_key, ca_cert, "系统签名 System signer", "内务信息系统")
+    key, cert = keys.issue(ca_key, ca_cert, "系统签名 System signer", "内务信息系统",
+                           organisation=settings.seals.organisation)
     p12 = keys.wrap(key, cert, [ca_cert], keys.system_password(kek), "system")
     row = _row("system", cert, [ca_cert], p12, "issued", uow.actor)
     uow.session.add(row)
@@ -158,7 +159,7 @@ def issue_seal(uow, settings, username: str, pin: str) -> SealCredential:
     common = f"{name} ({username})" if name != username else username
     if len(common.encode()) > 64:
         common = name
-    key, cert = keys.issue(ca_key, ca_cert, common, unit.name if unit else None)
+    key, cert = keys.issue(ca_key, ca_cert, common, unit.name if unit else None, organisation=settings.seals.organisation)
     p12 = keys.wrap(key, cert, [ca_cert], keys.pin_password(kek, username, pin), username)
     _retire(uow, username)
     row = _row("seal", cert, [ca_cert], p12, "issued", uow.actor, username, user.org_unit)

@@ -29,9 +29,17 @@ class FontMissing(EngineError):
     status, code = 503, "unavailable"
 
 
+_configured: Path | None = None  # BPM_SEAL_FONT, set by engine.seals.configure
+
+
+def configure(font: Path | None) -> None:
+    global _configured
+    _configured = font
+
+
 def source_font() -> Path:
-    """The installed CJK font file (a collection or a single face)."""
-    configured = os.environ.get("BPM_SEAL_FONT")
+    """The configured or installed CJK font file (a collection or a single face)."""
+    configured = str(_configured) if _configured else None
     for candidate in ([configured] if configured else []) + list(CANDIDATES):
         if candidate and Path(candidate).is_file():
             return Path(candidate)

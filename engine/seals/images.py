@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import utcnow
 from engine.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from engine.seals.keys import ORGANISATION
 from engine.store.models import Blob, OrgUnit, SealImage
 
 RED = (206, 17, 38, 255)
@@ -123,8 +124,9 @@ def _unit(session: Session, key: str) -> OrgUnit:
     return unit
 
 
-def unit_seal(session: Session, unit_key: str | None) -> tuple[bytes, str]:
-    """``(png, source)`` of a unit's seal: the uploaded image, or the drawn red seal."""
+def unit_seal(session: Session, unit_key: str | None, organisation: str = ORGANISATION) -> tuple[bytes, str]:
+    """``(png, source)`` of a unit's seal: the uploaded image, or the drawn red seal (the
+    organisation's name when there is no unit)."""
     if unit_key:
         row = session.get(SealImage, unit_key)
         if row is not None:
@@ -132,9 +134,7 @@ def unit_seal(session: Session, unit_key: str | None) -> tuple[bytes, str]:
         unit = session.get(OrgUnit, unit_key)
         title = seal_title(unit.name) if unit is not None else unit_key
     else:
-        from engine.seals.keys import organisation
-
-        title = seal_title(organisation())
+        title = seal_title(organisation)
     return round_seal(title), "generated"
 
 

@@ -30,11 +30,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from engine.config import SealSettings
 from engine.errors import Conflict, ValidationFailed
 
 CA_YEARS = 10
 SEAL_YEARS = 3
 BACKDATE = timedelta(minutes=10)  # tolerate small clock differences between servers and verifiers
+
+
+ORGANISATION = SealSettings.organisation  # the demo default; BPM_SEAL_ORG names the real one
 
 
 @dataclass(frozen=True)
@@ -45,14 +49,8 @@ class KeyPaths:
 
 def key_paths(settings) -> KeyPaths:
     keys = settings.var_dir / "keys"
-    return KeyPaths(
-        ca_key=Path(os.environ.get("BPM_SEAL_CA_KEY") or keys / "seal_ca_key.pem"),
-        kek=Path(os.environ.get("BPM_SEAL_KEK") or keys / "seal_kek.key"),
-    )
-
-
-def organisation() -> str:
-    return os.environ.get("BPM_SEAL_ORG") or "演示单位 Demo organisation"
+    return KeyPaths(ca_key=settings.seals.ca_key or keys / "seal_ca_key.pem",
+                    kek=settings.seals.kek or keys / "seal_kek.key")
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -104,9 +102,9 @@ def _fit(text: str, limit: int = 64) -> str:
     return out.strip() or "-"
 
 
-def _name(common_name: str, unit: str | None = None) -> x509.Name:
+def _name(common_name: str, unit: str | None, organisation: str) -> x509.Name:
     attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-             x509.NameAttribute(NameOID.ORGANIZATION_NAME, _fit(organisation()))]
+             x509.NameAttribute(NameOID.ORGANIZATION_NAME, _fit(organisation))]
     if unit:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _fit(unit)))
     attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, _fit(common_name)))
@@ -123,10 +121,11 @@ def _usage(**on) -> x509.KeyUsage:
     return x509.KeyUsage(**{n: on.get(n, False) for n in names})
 
 
-def create_ca(now: datetime | None = None) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def create_ca(now: datetime | None = None, organisation: str = ORGANISATION
+              ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     now = now or datetime.now(UTC)
     key = new_key()
-    name = _name(_fit(organisation(), 50) + " 电子印章CA")
+    name = _name(_fit(organisation, 50) + " 电子印章CA", None, organisation)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -144,13 +143,14 @@ def create_ca(now: datetime | None = None) -> tuple[ec.EllipticCurvePrivateKey, 
 
 
 def issue(ca_key, ca_cert: x509.Certificate, common_name: str, unit: str | None = None,
-          years: int = SEAL_YEARS, now: datetime | None = None) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+          years: int = SEAL_YEARS, now: datetime | None = None, organisation: str = ORGANISATION
+          ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """A signing certificate (digitalSignature + nonRepudiation) under the organisation CA."""
     now = now or datetime.now(UTC)
     key = new_key()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(common_name, unit))
+        .subject_name(_name(common_name, unit, organisation))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

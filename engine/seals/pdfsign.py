@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 from collections.abc import Sequence
 
 from asn1crypto import keys as asn1_keys
@@ -55,9 +54,9 @@ def _name_of(cert: asn1_x509.Certificate | None) -> str | None:
 class PyHankoProvider:
     name = "pyhanko"
 
-    def __init__(self, timestamper=None) -> None:
+    def __init__(self, timestamper=None, tsa_url: str | None = None) -> None:
         self._timestamper = timestamper
-        self.tsa_url = os.environ.get("BPM_TSA_URL") or None
+        self.tsa_url = tsa_url
 
     @property
     def level(self) -> str:

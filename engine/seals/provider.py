@@ -12,12 +12,13 @@ instead of a private key object.
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from cryptography import x509
+
+from engine.config import SealSettings
 
 
 @dataclass(frozen=True)
@@ -112,14 +113,21 @@ class SealProvider(Protocol):
         """Check every signature against ``trust_roots``; never raises for bad input."""
 
 
-_providers: dict[str, SealProvider] = {}
+_providers: dict[tuple[str, str | None], SealProvider] = {}
+_configured = SealSettings()
+
+
+def configure(seals: SealSettings) -> None:
+    """The provider (``BPM_SEAL_PROVIDER``) and time-stamping authority (``BPM_TSA_URL``) to use."""
+    global _configured
+    _configured = seals
 
 
 def get_provider() -> SealProvider:
-    """The configured provider (``BPM_SEAL_PROVIDER``), one instance per process."""
-    spec = os.environ.get("BPM_SEAL_PROVIDER") or "engine.seals.pdfsign:PyHankoProvider"
-    provider = _providers.get(spec)
+    """The configured provider, one instance per process and configuration."""
+    key = (_configured.provider, _configured.tsa_url)
+    provider = _providers.get(key)
     if provider is None:
-        module, _, cls = spec.partition(":")
-        provider = _providers[spec] = getattr(importlib.import_module(module), cls)()
+        module, _, cls = key[0].partition(":")
+        provider = _providers[key] = getattr(importlib.import_module(module), cls)(tsa_url=key[1])
     return provider

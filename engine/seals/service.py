@@ -32,7 +32,7 @@ from engine.runtime import definitions, documents
 from engine.seals import credentials, images
 from engine.seals.errors import SealRefused
 from engine.seals.fonts import cjk_ttf
-from engine.seals.keys import fingerprint, organisation
+from engine.seals.keys import fingerprint
 from engine.seals.provider import Appearance, SignatureField, Signer, get_provider
 from engine.seals.render import DocumentContent, Section, render
 from engine.seals.templates import Slot, Template, template
@@ -229,12 +229,13 @@ def build_content(engine, session: Session, tpl: Template, inst, data: dict, act
         ("生成时间 Generated at", _local(now) + "（北京时间）"),
     ]
     provider = get_provider()
-    footer = (f"本文件由{organisation()}业务流程平台生成，以 {provider.level} 数字签名加盖电子公章；签章后对文件的任何改动都会使签章失效。"
+    organisation = engine.settings.seals.organisation
+    footer = (f"本文件由{organisation}业务流程平台生成，以 {provider.level} 数字签名加盖电子公章；签章后对文件的任何改动都会使签章失效。"
               f"核验：PDF 阅读器、`bpm seal verify 文件` 或 GET /api/documents/{doc_id}/verification。"
               f"电子印章 CA 证书指纹（SHA-256）：{ca_print}")
     return DocumentContent(title=tpl.title, subtitle=tpl.subtitle, intro=tpl.intro, header=header, sections=sections,
                            attachments=listed, slots=[(s.name, s.label) for s in tpl.slots], footer=footer,
-                           author=organisation())
+                           author=organisation)
 
 
 # --------------------------------------------------------------------------- sealing
@@ -299,7 +300,7 @@ def seal_document(engine, uow, tpl: Template, inst, task, data: dict, unlocked, 
     content = build_content(engine, session, tpl, inst, data, actor, doc_id, current)
     pdf, positions = render(content, _font(engine))
     unit = inst.org_unit or actor.org_unit  # the seal of the unit that owns the case
-    png, _ = images.unit_seal(session, unit)
+    png, _ = images.unit_seal(session, unit, engine.settings.seals.organisation)
     signer = Signer(unlocked.key, unlocked.certificate, unlocked.chain, name=_display(session, actor.username),
                     reason=slot.reason, location=_unit_name(session, unit))
     provider = get_provider()

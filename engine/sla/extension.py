@@ -45,7 +45,7 @@ def task_creating(uow, inst, definition, row: dict) -> None:
     policy = _policy(definition, row["element_id"])
     if policy is None:
         return
-    sla_plan = plan(policy, row["created_at"], calendar_for(uow.session))
+    sla_plan = plan(policy, row["created_at"], calendar_for(uow.session, uow.engine.settings.working_hours))
     row.update(due_at=sla_plan["due_at"], sla=_jsonable(sla_plan), sla_state="on_time")
     uow.session.connection().execute(INSERT_TIMER, [
         {"instance_id": inst.id, "task_id": row["id"], "element_id": row["element_id"], "kind": "sla",

@@ -95,14 +95,12 @@ def plan(policy: Policy, start: datetime, calendar: BusinessCalendar) -> dict:
     }
 
 
-def working_hours(text: str | None = None):
+def working_hours(text: str = ""):
     """Working periods from ``BPM_WORKING_HOURS`` ("08:30-12:00,14:00-17:30", the default)."""
-    import os
     from datetime import time as dtime
 
     from engine.sla.calendar import DEFAULT_WORKING_HOURS
 
-    text = text if text is not None else os.environ.get("BPM_WORKING_HOURS", "")
     if not text.strip():
         return DEFAULT_WORKING_HOURS
     periods = []
@@ -118,16 +116,17 @@ _calendar_cache: dict[str, tuple[float, BusinessCalendar]] = {}
 CALENDAR_TTL_SECONDS = 60.0
 
 
-def calendar_for(session) -> BusinessCalendar:
-    """The business calendar with local overrides from ``bpm_calendar_override`` (cached 60 s)."""
+def calendar_for(session, hours: str = "") -> BusinessCalendar:
+    """The business calendar with the working ``hours`` (``Settings.working_hours``) and the local
+    overrides from ``bpm_calendar_override`` (cached 60 s)."""
     from engine.store.models import CalendarOverride
 
-    key = str(session.get_bind().url)
+    key = f"{session.get_bind().url}|{hours}"
     hit = _calendar_cache.get(key)
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
     overrides = {row.day: row.is_working for row in session.execute(select(CalendarOverride)).scalars()}
-    calendar = BusinessCalendar(working_hours=working_hours(), overrides=overrides)
+    calendar = BusinessCalendar(working_hours=working_hours(hours), overrides=overrides)
     _calendar_cache[key] = (time.monotonic() + CALENDAR_TTL_SECONDS, calendar)
     return calendar
 

@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 
-from engine.bpmn.expressions import check_expression, check_script
 from engine.bpmn.model import NS as BPMN_NS_MAP
 from engine.bpmn.model import validate_document
+from engine.bpmn.restricted import check_expression, check_script
 from engine.clock import clock
 from engine.forms.model import check_form, field_summary
 from engine.identity.policy import CANDIDATE_SCOPES

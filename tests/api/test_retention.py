@@ -18,7 +18,7 @@ import engine.app as app_module
 from engine.audit.chain import verify_chain
 from engine.clock import clock
 from engine.identity.actor import SYSTEM
-from engine.ops import retention
+from engine.ops import provenance, retention
 from engine.store.models import (
     AuditEvent,
     AuditHead,
@@ -156,7 +156,7 @@ def test_old_finished_instances_are_archived_then_deleted(history, engine):
     # the archive file is the one the audit event names, with that sha256
     [event] = archived_events(engine)
     path = retention.archive_dir(engine.settings) / event["file"]
-    assert batch["file"] == str(path) and event["sha256"] == retention.file_sha256(path) == batch["sha256"]
+    assert batch["file"] == str(path) and event["sha256"] == provenance.file_sha256(path) == batch["sha256"]
     assert sorted(event["instance_ids"]) == sorted([old, old_shared]) and event["instances"] == 2
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # personal data: readable by the service account only
     header, records = retention.read_archive(path)

@@ -184,7 +184,12 @@ def test_notifications_are_emailed_through_smtp(sla_api, monkeypatch):
         monkeypatch.setenv("BPM_SMTP_FROM", "bpm@hall.example")
         api = sla_api
         engine = api.client.application.extensions["bpm"]
-        with engine.uow(__import__("engine.identity.auth", fromlist=["SYSTEM"]).SYSTEM) as uow:
+        from dataclasses import replace
+
+        from engine.config import load_settings
+
+        engine.settings = replace(engine.settings, smtp=load_settings().smtp)  # as a server started with them
+        with engine.uow(__import__("engine.identity.actor", fromlist=["SYSTEM"]).SYSTEM) as uow:
             from engine.identity import users
 
             users.update_user(uow, "counter2", {"email": "counter2@hall.example"})
@@ -207,7 +212,7 @@ def test_notifications_are_emailed_through_smtp(sla_api, monkeypatch):
             subject = str(make_header(decode_header(received[0]["Subject"])))
             assert "时限预警 SLA warning" in subject and "填写 Fill in" in subject
         finally:
-            with engine.uow(__import__("engine.identity.auth", fromlist=["SYSTEM"]).SYSTEM) as uow:
+            with engine.uow(__import__("engine.identity.actor", fromlist=["SYSTEM"]).SYSTEM) as uow:
                 users.update_user(uow, "counter2", {"email": None})
     finally:
         controller.stop()

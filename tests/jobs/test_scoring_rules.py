@@ -220,16 +220,23 @@ def test_a_bad_rules_file_is_refused_naming_the_key(change, message):
 
 
 def test_the_rules_file_can_be_replaced_through_the_environment(tmp_path, monkeypatch):
+    from engine import features
+    from engine.config import load_settings
+
     raw = raw_rules()
     raw["customer_manager_kpi"]["tiers"]["challenge_pct"] = 100
     path = tmp_path / "rules.json"
     path.write_text(json.dumps(raw), encoding="utf-8")
     monkeypatch.setenv("BPM_SCORING_RULES", str(path))
-    assert load_rules()["customer_manager_kpi"]["tiers"]["challenge_pct"] == 100
-    path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(RulesError, match="cannot read the scoring rules"):
-        load_rules()
-    monkeypatch.delenv("BPM_SCORING_RULES")
+    try:
+        features.configure(load_settings())  # what every BpmEngine does with its settings
+        assert load_rules()["customer_manager_kpi"]["tiers"]["challenge_pct"] == 100
+        path.write_text("{not json", encoding="utf-8")
+        with pytest.raises(RulesError, match="cannot read the scoring rules"):
+            load_rules()
+    finally:
+        monkeypatch.delenv("BPM_SCORING_RULES")
+        features.configure(load_settings())
     assert load_rules()["customer_manager_kpi"]["tiers"]["challenge_pct"] == 110
 
 

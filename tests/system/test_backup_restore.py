@@ -310,7 +310,9 @@ def test_keys_only_with_include_keys_and_restored_where_missing(site, databases,
 
 @pytest.mark.parametrize("databases", ["postgresql"], indirect=True)
 def test_missing_postgres_tools_give_a_clear_error(site, monkeypatch, tmp_path):
-    monkeypatch.setenv("BPM_PG_BIN_DIR", str(tmp_path / "no-such-folder"))
+    from dataclasses import replace
+
+    site.engine.settings = replace(site.engine.settings, pg_bin_dir=str(tmp_path / "no-such-folder"))
     with pytest.raises(backup.BackupError, match="pg_dump not found in BPM_PG_BIN_DIR"):
         backup.create(site.engine, tmp_path / "b.tar.gz")
 

@@ -147,7 +147,7 @@ def test_calendar_overrides_change_working_day_due_dates(home):
     engine = BpmEngine(load_settings())
     try:
         with engine.read() as session:
-            cal = calendar_for(session)
+            cal = calendar_for(session, engine.settings.working_hours)
     finally:
         engine.close()
     start = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Monday 09:00 local

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from engine.audit import checkpoint as cp
 from engine.audit.chain import GENESIS, event_hash, verify_chain
 from engine.audit.query import action_label
+from engine.config import load_settings
 from engine.identity.actor import Actor
 
 ALICE = Actor("alice", frozenset({"counter_staff"}), "Alice", "hall-1")
@@ -174,7 +175,7 @@ def test_key_is_created_once_with_mode_0600(key_env, tmp_path, monkeypatch):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert cp.key_id(cp.load_or_create_key(path).public_key()) == cp.key_id(key.public_key())
     monkeypatch.setenv("BPM_AUDIT_KEY", str(tmp_path / "elsewhere" / "k.pem"))
-    assert cp.key_path(key_env.settings) == tmp_path / "elsewhere" / "k.pem"
+    assert cp.key_path(load_settings()) == tmp_path / "elsewhere" / "k.pem"
 
 
 def test_checkpoint_file_holds_a_signed_head(key_env):

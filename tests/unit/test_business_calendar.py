@@ -324,8 +324,10 @@ def test_working_hours_come_from_configuration(monkeypatch):
     from engine.sla.policy import working_hours
 
     assert working_hours("09:00-12:00, 13:30-18:00") == [(time(9, 0), time(12, 0)), (time(13, 30), time(18, 0))]
+    from engine.config import load_settings
+
     monkeypatch.setenv("BPM_WORKING_HOURS", "09:00-17:00")
-    cal = BusinessCalendar(working_hours=working_hours())
+    cal = BusinessCalendar(working_hours=working_hours(load_settings().working_hours))
     start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 16:00 local
     # two working hours from 16:00 with a 17:00 close: 1 h on Monday, 1 h from 09:00 Tuesday
     assert cal.add(start, "working_time", timedelta(hours=2)).at == datetime(2026, 11, 24, 2, 0, tzinfo=UTC)

@@ -9,8 +9,9 @@ from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn.expressions import ExpressionError, check_expression, check_script, evaluate, execute_script
-from engine.bpmn.sandbox.spiff import SandboxScriptEngine
+from engine.bpmn.expressions import evaluate, execute_script
+from engine.bpmn.restricted import ExpressionError, check_expression, check_script
+from engine.runtime.script_engine import SandboxScriptEngine
 
 DATA = {"approved": True, "amount": 1500, "category": "b", "lines": [{"qty": 2}, {"qty": 5}],
         "order": {"qty": 4}, "x": 1}

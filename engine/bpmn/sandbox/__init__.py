@@ -1,6 +1,6 @@
 """Resource limits for the scripts and expressions of BPMN models.
 
-Scripts and conditions come from process owners' models: ``engine.bpmn.expressions`` restricts
+Scripts and conditions come from process owners' models: ``engine.bpmn.restricted`` restricts
 *what* they may do (no imports, no dunders, whitelisted builtins); this package bounds
 *how much*. Every script, and every expression that could loop or build large values, runs
 in a worker process (:mod:`engine.bpmn.sandbox.worker`) under:
@@ -21,6 +21,6 @@ reused, and replaced after a breach (:mod:`engine.bpmn.sandbox.pool`).
 
 from __future__ import annotations
 
-from engine.bpmn.sandbox.pool import Limits, SandboxPool, configure, pool
+from engine.bpmn.sandbox.pool import SandboxPool, configure, pool
 
-__all__ = ["Limits", "SandboxPool", "configure", "pool"]
+__all__ = ["SandboxPool", "configure", "pool"]

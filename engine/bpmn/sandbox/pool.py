@@ -17,28 +17,18 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
+from engine.bpmn.restricted import ExpressionError
 from engine.bpmn.sandbox.worker import HEADER
+from engine.clock import utcnow
+from engine.config import ScriptLimits
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What one script or expression call may use (see the package docstring for the defaults)."""
-
-    cpu_seconds: float = 2.0
-    wall_seconds: float = 5.0
-    memory_bytes: int = 256 * 2**20
-    max_output_bytes: int = 2**20
-    workers: int = 2
-
-
-def _error(message: str, limit: str | None = None, lineno: int | None = None):
-    from engine.bpmn.expressions import ExpressionError
-
+def _error(message: str, limit: str | None = None, lineno: int | None = None) -> ExpressionError:
     return ExpressionError(message, lineno, limit)
 
 
@@ -51,7 +41,7 @@ def _jsonable(value):
 
 
 class _Worker:
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: ScriptLimits) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         config = {k: v for k, v in asdict(limits).items() if k != "workers"}
         self.process = subprocess.Popen(
@@ -103,7 +93,7 @@ class _Worker:
 class SandboxPool:
     """Up to ``limits.workers`` worker processes, started on demand and reused."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: ScriptLimits) -> None:
         self.limits = limits
         self.pid = os.getpid()
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
@@ -135,8 +125,6 @@ class SandboxPool:
                 self._all.remove(worker)
 
     def _call(self, request: dict) -> dict:
-        from engine.clock import utcnow
-
         request["now"] = utcnow().isoformat()
         try:
             body = json.dumps(request, ensure_ascii=False, default=_jsonable).encode("utf-8")
@@ -177,12 +165,12 @@ class SandboxPool:
             worker.kill()
 
 
-_limits = Limits()
+_limits = ScriptLimits()
 _pool: SandboxPool | None = None
 _pool_lock = threading.Lock()
 
 
-def configure(limits: Limits) -> None:
+def configure(limits: ScriptLimits) -> None:
     """Set the limits (from the engine's settings); running workers are replaced."""
     global _limits, _pool
     with _pool_lock:

@@ -2,7 +2,7 @@
 
 Started by :class:`engine.bpmn.sandbox.pool.SandboxPool` as ``python -m engine.bpmn.sandbox.worker
 LIMITS_JSON``; reads length-prefixed JSON requests on stdin and answers on stdout. Imports
-only ``engine.bpmn.expressions`` (and what it needs): no SpiffWorkflow, no database, no web.
+only ``engine.bpmn.restricted`` (and what it needs): no SpiffWorkflow, no database, no web.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _data(value):
 
 
 def run(request: dict, limits: dict) -> dict:
-    from engine.bpmn.expressions import ExpressionError, evaluate_here, execute_here
+    from engine.bpmn.restricted import ExpressionError, evaluate_here, execute_here
     from engine.clock import clock
 
     clock.set(_instant(request["now"]))
@@ -105,7 +105,7 @@ def main() -> None:
     limits = json.loads(sys.argv[1])
     signal.signal(signal.SIGPROF, _on_cpu_timer)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C of the server: the parent ends us
-    import engine.bpmn.expressions  # noqa: F401 - load everything before the address space is fixed
+    import engine.bpmn.restricted  # noqa: F401 - load everything before the address space is fixed
 
     _limit_resources(limits["memory_bytes"])
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer

@@ -1,5 +1,5 @@
-"""The sandbox plugged into SpiffWorkflow: every expression and script of a workflow runs
-through ``engine.bpmn.expressions`` (and so within the limits of ``engine.bpmn.sandbox``)."""
+"""SpiffWorkflow's script engine, replaced: every expression and script of a workflow runs
+through ``engine.bpmn.expressions`` (restricted, and within the limits of ``engine.bpmn.sandbox``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from engine.bpmn.expressions import ExpressionError, check_expression, evaluate, execute_script
+from engine.bpmn.expressions import evaluate, execute_script
+from engine.bpmn.restricted import ExpressionError, check_expression
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
