@@ -35,9 +35,9 @@ def pct(values, q):
 
 
 def make_engine(url: str | None, var_dir: Path):
-    from bpm_cli.main import deploy_path, init_database
     from engine.app import BpmEngine
     from engine.config import load_settings
+    from engine.ops.setup import deploy_path, init_database
 
     settings = load_settings(var_dir=var_dir, **({"database_url": url} if url else {}))
     engine = BpmEngine(settings)

@@ -40,12 +40,12 @@ def ms(values) -> dict:
 
 
 def setup(url: str | None, var_dir: Path):
-    from bpm_cli.main import init_database
     from engine.app import BpmEngine
     from engine.config import load_settings
     from engine.identity import auth as identity
     from engine.identity import users
     from engine.identity.actor import SYSTEM
+    from engine.ops.setup import init_database
     from engine.seals.admin import setup_demo_seal
     from engine.store.models import OrgUnit
 

@@ -75,9 +75,9 @@ def database(url: str | None, folder: Path):
 
 
 def make_engine(url: str, var_dir: Path):
-    from bpm_cli.main import deploy_path
     from engine.app import BpmEngine
     from engine.config import load_settings
+    from engine.ops.setup import deploy_path
     from engine.store.migrate import upgrade
 
     upgrade(url)

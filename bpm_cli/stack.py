@@ -225,7 +225,7 @@ def stack() -> None:
               help="where the children's pids are kept [default: <var_dir>/run/stack.json]")
 def up(host, port, web_workers, threads, timer_workers, jobs, state_file) -> None:
     """Start and supervise the stack until SIGTERM / Ctrl-C (children that die are restarted)."""
-    from bpm_cli.main import production_problems
+    from bpm_cli.support import production_problems
 
     settings = load_settings()
     web_workers = default_web_workers() if web_workers is None else web_workers

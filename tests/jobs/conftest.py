@@ -20,7 +20,7 @@ RUN_AT = T0 + timedelta(hours=13)  # 22:00 local, still 2026-10-05
 
 
 def deploy_files(engine, *processes: str) -> None:
-    from bpm_cli.main import deploy_path
+    from engine.ops.setup import deploy_path
 
     for key in processes:
         xml = (ROOT / "processes" / f"{key}.bpmn").read_text(encoding="utf-8")

@@ -65,8 +65,8 @@ def _complete(engine, actor, instance_id, element_id, data):
 
 
 def build_world(folder: Path) -> SealWorld:
-    from bpm_cli.main import deploy_path
     from engine.identity import auth as identity
+    from engine.ops.setup import deploy_path
     from engine.runtime import documents, instances
     from engine.seals.admin import setup_demo_seal
     from engine.store.migrate import upgrade

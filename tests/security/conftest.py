@@ -41,8 +41,8 @@ def _user(uow, username: str, roles: list[str], unit: str) -> None:
 
 
 def deploy_everything(engine) -> None:
-    from bpm_cli.main import deploy_path
     from engine.config import project_root
+    from engine.ops.setup import deploy_path
 
     root = project_root()
     for path in sorted((root / "forms").glob("*.form")):

@@ -32,12 +32,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from bpm_cli.main import deploy_path
 from engine.app import BpmEngine
 from engine.audit.chain import verify_chain
 from engine.clock import utcnow
 from engine.config import load_settings
 from engine.identity.actor import Actor
+from engine.ops.setup import deploy_path
 from engine.runtime import instances
 from engine.scheduling.timers import fire_due
 from engine.store.migrate import upgrade
