@@ -56,7 +56,8 @@ test: $(STAMP) $(VENDOR_STAMP) browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check engine web tests bench
+	$(BIN)/python -m ruff check engine web bpm_cli tests bench
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine_bench.py

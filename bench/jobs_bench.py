@@ -310,13 +310,13 @@ def main() -> None:
     out["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     if not args.no_prefect:
         fastest = min((s, j) for j, s in jobs.items() if s is not None)[1]
-        from engine.jobs.flows import configure_prefect_home
+        from bpm_cli.flows import configure_prefect_home
 
         configure_prefect_home(tmp / "var")
         import logging
 
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        from engine.jobs.flows import run_job
+        from bpm_cli.flows import run_job
 
         period = dict(BENCH_PERIODS)[fastest]
         t = time.perf_counter()

@@ -62,11 +62,11 @@ def jobs_run(name: str, period: str | None, no_prefect: bool, triggered_by: str)
         if no_prefect:
             run = execute_job(engine, spec.name, when.key, triggered_by)
         else:
-            from engine.jobs.flows import configure_prefect_home
+            from bpm_cli.flows import configure_prefect_home
 
             configure_prefect_home(engine.settings.var_dir)
             logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call otherwise
-            from engine.jobs.flows import run_job
+            from bpm_cli.flows import run_job
 
             run = run_job(spec.name, when.key, triggered_by, engine=engine)
     except EngineError as exc:
@@ -86,9 +86,9 @@ def jobs_serve(limit: int | None) -> None:
 
     Without PREFECT_API_URL a local Prefect server (SQLite in var/prefect) is started for
     the duration; with it, the flows are served against that server."""
-    from engine.jobs.flows import configure_prefect_home
+    from bpm_cli.flows import configure_prefect_home
 
     configure_prefect_home()
-    from engine.jobs.flows import serve_all
+    from bpm_cli.flows import serve_all
 
     serve_all(limit=limit, echo=lambda text: click.echo(text, nl=True) or sys.stdout.flush())

@@ -58,9 +58,8 @@ def _bpm(*args: str) -> list[str]:
 
 def jobs_available() -> bool:
     """Whether this installation has ``bpm jobs serve`` (the Prefect jobs)."""
-    from bpm_cli.main import main
+    from bpm_cli.jobs import jobs
 
-    jobs = main.commands.get("jobs")
     return isinstance(jobs, click.Group) and "serve" in jobs.commands
 
 

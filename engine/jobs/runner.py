@@ -1,6 +1,6 @@
 """Running one job for one period in the engine's database, without Prefect.
 
-:func:`execute_job` is what the Prefect task of ``engine.jobs.flows`` calls (and what
+:func:`execute_job` is what the Prefect task of ``bpm_cli.flows`` calls (and what
 ``bpm jobs run --no-prefect`` calls directly). It keeps one ``bpm_job_run`` row per
 (job, period): marked ``running`` in a first short transaction (so a dashboard sees it),
 then the compute and the ``completed`` mark commit together in ONE transaction with the

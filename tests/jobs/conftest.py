@@ -170,7 +170,7 @@ def results(engine, job: str, period: str) -> dict:
 
 @pytest.fixture(scope="session")
 def prefect_home(tmp_path_factory):
-    """Keep Prefect's files out of the repository (set before engine.jobs.flows is imported)."""
+    """Keep Prefect's files out of the repository (set before bpm_cli.flows is imported)."""
     home = tmp_path_factory.mktemp("prefect-home")
     saved = os.environ.get("PREFECT_HOME")
     os.environ["PREFECT_HOME"] = str(home)

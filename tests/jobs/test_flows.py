@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def flows(prefect_harness, sqlite_engine, monkeypatch):
-    from engine.jobs import flows as module
+    from bpm_cli import flows as module
 
     monkeypatch.setattr(module, "RETRY_DELAY_SECONDS", 0)
     monkeypatch.setattr(module, "_ENGINE", sqlite_engine)
@@ -128,7 +128,7 @@ def test_cli_run_goes_through_prefect_by_default(flows, sqlite_engine, tmp_path,
 
 def test_flow_body_without_prefect(sqlite_engine, prefect_home, monkeypatch):
     """``flow.fn`` runs the body as a plain call: no Prefect run, no flow_run_id."""
-    from engine.jobs import flows as module
+    from bpm_cli import flows as module
 
     monkeypatch.setattr(module, "_ENGINE", sqlite_engine)
     out = module.sla_daily_report.fn(period="2026-10-05", triggered_by="tester")

@@ -99,7 +99,7 @@ def _job_flow_body(job: str, period: str | None, kind: str | None, triggered_by:
 
 
 # One flow per job, defined at module level so that workers can load them by entrypoint
-# (``engine/jobs/flows.py:sla_daily_report`` ...).
+# (``bpm_cli/flows.py:sla_daily_report`` ...).
 
 
 @flow(name="sla_daily_report", description="SLA 日报 Daily SLA report", validate_parameters=True)
