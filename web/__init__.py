@@ -33,24 +33,21 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError, CSRFProtect
 
-    from web import (
-        api_admin,
-        api_audit,
-        api_catalog,
-        api_dashboards,
-        api_halls,
-        api_migration,
-        api_notify,
-        api_runtime,
-        api_seals,
-        errors,
-        pages,
-        pages_dashboards,
-        pages_modeler,
-        pages_records,
-        ratelimits,
-        security,
-    )
+    from web import errors, ratelimits, security
+    from web.api import admin as api_admin
+    from web.api import audit as api_audit
+    from web.api import catalog as api_catalog
+    from web.api import halls as api_halls
+    from web.api import migration as api_migration
+    from web.api import notify as api_notify
+    from web.api import reports as api_dashboards
+    from web.api import runtime as api_runtime
+    from web.api import seals as api_seals
+    from web.pages import common as pages
+    from web.pages import dashboards as pages_dashboards
+    from web.pages import modeler as pages_modeler
+    from web.pages import records as pages_records
+    from web.pages import session, start, tasks  # noqa: F401 - their routes are on the pages blueprint
 
     app.register_blueprint(api_catalog.bp)
     app.register_blueprint(api_runtime.bp)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, g, request
+from flask import g, request
 
 from engine.errors import Unauthorized
 from engine.identity import auth as identity
+from web.context import current_engine
 
 # A token is re-checked against the database at most every few seconds per process, so
 # a revocation made by another process takes effect within TOKEN_CACHE_SECONDS.
@@ -30,7 +31,7 @@ def require_actor():
     token = bearer_token()
     if token is None:
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-    engine = current_app.extensions["bpm"]
+    engine = current_engine()
     cached = _cache.get(token)
     now = time.monotonic()
     if cached is not None and cached[1] > now:

@@ -165,7 +165,7 @@ def openapi_document() -> dict:
         info={"description": "Process definitions, forms, documents, instances and tasks."},
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    from web.schemas import ErrorSchema
+    from web.schemas.common import ErrorSchema
 
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.schema(

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import secrets
 
-from flask import current_app, g, request
+from flask import g, request
 
 from engine.bpmn.model import MAX_XML_BYTES
+from web.context import current_engine
 
 UPLOADS = frozenset({"catalog.upload_document", "pages.upload", "seals.put_seal_image"})
 DEFINITIONS = frozenset({"catalog.deploy_definition", "catalog.deploy_form", "modeler.deploy_process",
@@ -61,7 +62,7 @@ def content_security_policy(nonce: str) -> str:
 def init_app(app) -> None:
     @app.before_request
     def limit_body():
-        request.max_content_length = body_limit(request.endpoint, current_app.extensions["bpm"].settings)
+        request.max_content_length = body_limit(request.endpoint, current_engine().settings)
 
     @app.context_processor
     def nonce():

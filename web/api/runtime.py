@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from engine.runtime import instances, tasks
-from web import api_audit
-from web import schemas as s
+from web.api import audit as api_audit
+from web.context import current_engine
 from web.ratelimits import per_user
 from web.routing import actor, api_route
+from web.schemas.audit import AuditEventSchema, ExportQuery, InstanceTimeline
+from web.schemas.runtime import (
+    AssignRequest,
+    CompleteTaskRequest,
+    CompleteTaskResponse,
+    InstancePage,
+    InstanceQuery,
+    InstanceSchema,
+    RetryRequest,
+    StartInstanceRequest,
+    TaskPage,
+    TaskQuery,
+    TaskSchema,
+)
 
 bp = Blueprint("runtime", __name__, url_prefix="/api")
 
-
-def _engine():
-    return current_app.extensions["bpm"]
 
 
 def _instance(session, inst):
@@ -22,86 +33,86 @@ def _instance(session, inst):
 
 
 @api_route(bp, "/process-definitions/<key>/instances", "POST", summary="Start an instance of the latest version",
-           body=s.StartInstanceRequest, response=s.InstanceSchema, status=201, errors=(403, 404, 413, 429))
+           body=StartInstanceRequest, response=InstanceSchema, status=201, errors=(403, 404, 413, 429))
 @per_user("starts")
 def start_instance(key, body):
-    engine = _engine()
+    engine = current_engine()
     with engine.uow(actor()) as uow:
         inst = instances.start(engine, uow, key, body["data"], body.get("business_key"))
         return _instance(uow.session, inst)
 
 
-@api_route(bp, "/process-instances", summary="Instances the caller may read", query=s.InstanceQuery,
-           response=s.InstancePage)
+@api_route(bp, "/process-instances", summary="Instances the caller may read", query=InstanceQuery,
+           response=InstancePage)
 def list_instances(args):
-    with _engine().read() as session:
+    with current_engine().read() as session:
         return instances.list_instances(
             session, actor(), args.get("key"), args.get("status"), args["page"], args["per_page"]
         )
 
 
 @api_route(bp, "/process-instances/<instance_id>", summary="Status, data, open tasks, pending timers, incident",
-           response=s.InstanceSchema, errors=(403, 404))
+           response=InstanceSchema, errors=(403, 404))
 def get_instance(instance_id):
-    with _engine().read() as session:
+    with current_engine().read() as session:
         return _instance(session, instances.get_readable(session, actor(), instance_id))
 
 
 @api_route(bp, "/process-instances/<instance_id>/timeline",
            summary="Audit events of the instance in order; ?format=csv|json downloads them",
-           query=api_audit.ExportQuery, response=api_audit.InstanceTimeline, errors=(403, 404),
-           download=api_audit.AuditEventSchema)
+           query=ExportQuery, response=InstanceTimeline, errors=(403, 404),
+           download=AuditEventSchema)
 def instance_timeline(instance_id, args):
     return api_audit.instance_timeline(instance_id, args)
 
 
 @api_route(bp, "/process-instances/<instance_id>/retry", "POST", summary="Retry the failed element of an incident",
-           body=s.RetryRequest, response=s.InstanceSchema, errors=(403, 404, 409))
+           body=RetryRequest, response=InstanceSchema, errors=(403, 404, 409))
 def retry_instance(instance_id, body):
-    engine = _engine()
+    engine = current_engine()
     with engine.uow(actor()) as uow:
         inst = instances.retry(engine, uow, instance_id, body.get("data"))
         return _instance(uow.session, inst)
 
 
-@api_route(bp, "/tasks", summary="Tasklist: mine, my groups' unclaimed, or all visible", query=s.TaskQuery,
-           response=s.TaskPage)
+@api_route(bp, "/tasks", summary="Tasklist: mine, my groups' unclaimed, or all visible", query=TaskQuery,
+           response=TaskPage)
 def list_tasks(args):
-    with _engine().read() as session:
+    with current_engine().read() as session:
         return tasks.list_tasks(session, actor(), args["scope"], args.get("instance"), args["page"], args["per_page"])
 
 
-@api_route(bp, "/tasks/<task_id>", summary="A task with its form", response=s.TaskSchema, errors=(403, 404))
+@api_route(bp, "/tasks/<task_id>", summary="A task with its form", response=TaskSchema, errors=(403, 404))
 def get_task(task_id):
-    engine = _engine()
+    engine = current_engine()
     with engine.read() as session:
         return tasks.get_task(engine, session, actor(), task_id)
 
 
-@api_route(bp, "/tasks/<task_id>/claim", "POST", summary="Claim a task for yourself", response=s.TaskSchema,
+@api_route(bp, "/tasks/<task_id>/claim", "POST", summary="Claim a task for yourself", response=TaskSchema,
            errors=(403, 404, 409))
 def claim_task(task_id):
-    with _engine().uow(actor()) as uow:
+    with current_engine().uow(actor()) as uow:
         return tasks.task_to_dict(tasks.claim(uow, task_id))
 
 
 @api_route(bp, "/tasks/<task_id>/assign", "POST", summary="Reassign a task (admin, or a manager of its unit)",
-           body=s.AssignRequest, response=s.TaskSchema, errors=(403, 404, 409))
+           body=AssignRequest, response=TaskSchema, errors=(403, 404, 409))
 def assign_task(task_id, body):
-    with _engine().uow(actor()) as uow:
+    with current_engine().uow(actor()) as uow:
         return tasks.task_to_dict(tasks.assign(uow, task_id, body["assignee"], body.get("reason")))
 
 
-@api_route(bp, "/tasks/<task_id>/unclaim", "POST", summary="Release a claimed task", response=s.TaskSchema,
+@api_route(bp, "/tasks/<task_id>/unclaim", "POST", summary="Release a claimed task", response=TaskSchema,
            errors=(403, 404, 409))
 def unclaim_task(task_id):
-    with _engine().uow(actor()) as uow:
+    with current_engine().uow(actor()) as uow:
         return tasks.task_to_dict(tasks.unclaim(uow, task_id))
 
 
 @api_route(bp, "/tasks/<task_id>/complete", "POST", summary="Complete a task with its form data",
-           body=s.CompleteTaskRequest, response=s.CompleteTaskResponse, errors=(403, 404, 409, 413, 429))
+           body=CompleteTaskRequest, response=CompleteTaskResponse, errors=(403, 404, 409, 413, 429))
 @per_user("completions")
 def complete_task(task_id, body):
-    task, _, instance = tasks.complete_task(_engine(), actor(), task_id, body["data"], describe=_instance)
+    task, _, instance = tasks.complete_task(current_engine(), actor(), task_id, body["data"], describe=_instance)
     return {"task": task, "instance": instance}

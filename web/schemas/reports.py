@@ -1,26 +1,11 @@
-"""API: results of the scheduled scoring and reporting jobs, filtered to what the caller may see.
-
-``GET /api/reports/jobs`` lists the jobs with their periods and last run;
-``GET /api/reports/{job}`` answers the rows of one period (default: the newest) and unit;
-``GET /api/reports/{job}/export`` downloads them as CSV or XLSX (audited as ``report_exported``).
-Open to every signed-in user: a staff member sees their own rows, a manager their unit's,
-auditors and admins everything (see ``engine.jobs.dashboards``).
-"""
+"""Schemas of the reports endpoints (web/api/reports.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
 from marshmallow import Schema, fields, validate
 
 from engine.jobs import dashboards
-from web.i18n import current_language
-from web.routing import actor, api_route
-from web.schemas import NO_NUL
-
-bp = Blueprint("reports", __name__, url_prefix="/api/reports")
-
-
-# --------------------------------------------------------------------------- schemas
+from web.schemas.common import NO_NUL
 
 
 class JobRunSchema(Schema):
@@ -117,39 +102,3 @@ class ReportSchema(Schema):
     sheets = fields.List(fields.Nested(ScoreSheetSchema))
     run = fields.Nested(JobRunSchema, allow_none=True)
     sees_all = fields.Bool()
-
-
-# --------------------------------------------------------------------------- views
-
-
-def _engine():
-    return current_app.extensions["bpm"]
-
-
-def download(exported: dashboards.Export) -> Response:
-    response = Response(exported.body, content_type=exported.content_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-@api_route(bp, "/jobs", summary="Report jobs with their titles, periods with results and last run", response=JobListSchema)
-def list_report_jobs():
-    with _engine().read() as session:
-        return {"items": dashboards.list_jobs(session, actor())}
-
-
-@api_route(bp, "/<job>", summary="Result rows of a job for a period and unit (only the rows the caller may see)",
-           query=ReportQuery, response=ReportSchema, errors=(404,))
-def get_report(job, args):
-    with _engine().read() as session:
-        return dashboards.report(session, actor(), job, args.get("period"), args.get("unit"))
-
-
-@api_route(bp, "/<job>/export", summary="Download the visible rows as CSV or XLSX (audited)", query=ReportExportQuery,
-           errors=(404,))
-def export_report(job, args):
-    exported = dashboards.export(_engine(), actor(), job, args.get("period"), args.get("unit"), args["format"],
-                                 "en" if current_language() == "en" else "zh-CN")
-    return download(exported)

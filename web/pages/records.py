@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from engine.audit import checkpoint as audit_checkpoint
@@ -21,9 +21,10 @@ from engine.errors import EngineError, Forbidden
 from engine.identity.policy import READ_ALL_ROLES
 from engine.runtime import documents, instances
 from engine.store.models import ProcessDefinition, Task
+from web.context import current_engine
 from web.downloads import file_response
 from web.i18n import current_language, t
-from web.pages import _aware, _badge, _error_page, _process_names, signed_in
+from web.pages.common import _aware, _badge, _error_page, _process_names, signed_in
 
 bp = Blueprint("records", __name__)
 
@@ -32,9 +33,6 @@ INSTANCES_PER_PAGE = 50
 EVENTS_PER_PAGE = 50
 OVERDUE_STATES = ("breached", "escalated")
 
-
-def _engine():
-    return current_app.extensions["bpm"]
 
 
 def _forbidden():
@@ -93,7 +91,7 @@ def instance_list():
     if status not in instances.STATUSES:
         status = None
     page = _page_arg()
-    with _engine().read() as db:
+    with current_engine().read() as db:
         names = _process_names(db)
         result = instances.list_instances(db, actor, process, status, page, INSTANCES_PER_PAGE)
     for item in result["items"]:
@@ -126,7 +124,7 @@ def instance_page(instance_id: str):
 
     actor = g.page_actor
     now = utcnow()
-    with _engine().read() as db:
+    with current_engine().read() as db:
         try:
             inst = instances.get_readable(db, actor, instance_id)
         except Forbidden:
@@ -178,7 +176,7 @@ def migration_page(instance_id: str):
     actor = g.page_actor
     if not mig.may_migrate(actor):
         return _forbidden()
-    engine = _engine()
+    engine = current_engine()
     if request.method == "POST":
         try:
             target = int(request.form.get("target_version", ""))
@@ -211,7 +209,7 @@ def migration_page(instance_id: str):
 def download(instance_id: str, doc_id: str):
     """A document of the instance, for the browser session (the API's download needs a bearer token)."""
     actor = g.page_actor
-    with _engine().read() as db:
+    with current_engine().read() as db:
         try:
             instances.get_readable(db, actor, instance_id)
             doc = documents.get(db, doc_id)
@@ -250,9 +248,9 @@ def _filter_from_args() -> tuple[EventFilter, dict]:
 
 
 def _csv_response(scope: str, flt: EventFilter, filename: str) -> Response:
-    from web.api_audit import _rows
+    from web.api.audit import _rows
 
-    engine = _engine()
+    engine = current_engine()
     bounded = audit_views.record_export(engine, g.page_actor, scope, "csv", flt)
     response = Response(audit_views.csv_stream(_rows(engine, bounded)), content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
@@ -268,7 +266,7 @@ def audit_page():
         return _forbidden()
     flt, args = _filter_from_args()
     page = _page_arg()
-    engine = _engine()
+    engine = current_engine()
     with engine.read() as db:
         result = audit_views.search(db, flt, page, EVENTS_PER_PAGE)
     lang = current_language()
@@ -298,7 +296,7 @@ def audit_export():
 @bp.get("/instances/<instance_id>/timeline.csv")
 @signed_in()
 def timeline_export(instance_id: str):
-    with _engine().read() as db:
+    with current_engine().read() as db:
         try:
             instances.get_readable(db, g.page_actor, instance_id)
         except Forbidden:

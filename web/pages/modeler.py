@@ -18,8 +18,9 @@ from engine.errors import EngineError
 from engine.forms import definitions as formdefs
 from engine.identity.roles import DEPLOYER_ROLES
 from engine.runtime import definitions
+from web.context import current_engine
 from web.i18n import t
-from web.pages import _engine, _error_page, _json_error, signed_in
+from web.pages.common import _error_page, _json_error, signed_in
 
 bp = Blueprint("modeler", __name__)
 
@@ -70,7 +71,7 @@ def _deployer(json_endpoint: bool = False):
 @bp.get("/modeler")
 @_deployer()
 def modeler_list():
-    with _engine().read() as db:
+    with current_engine().read() as db:
         processes = [
             {"key": row.key, "name": row.name or row.key, "version": row.version,
              "deployed_at": row.deployed_at, "deployed_by": row.deployed_by}
@@ -108,7 +109,7 @@ def modeler_new():
 def modeler_open(key: str):
     version = request.args.get("version", type=int)
     try:
-        with _engine().read() as db:
+        with current_engine().read() as db:
             row = definitions.get_version(db, key, version)
             all_versions = [r.version for r in definitions.versions(db, key)]
             xml, version = row.xml, row.version
@@ -128,7 +129,7 @@ def deploy_process():
     if len(data) > MAX_XML_BYTES:
         return jsonify({"message": t("bad_request")}), 413
     try:
-        with _engine().uow(g.page_actor) as uow:
+        with current_engine().uow(g.page_actor) as uow:
             row, created = definitions.deploy_process(uow, data)
             key, version = row.key, row.version
     except EngineError as exc:
@@ -144,7 +145,7 @@ def deploy_process():
 def form_editor(form_id: str):
     version = request.args.get("version", type=int)
     try:
-        with _engine().read() as db:
+        with current_engine().read() as db:
             row = formdefs.get_form(db, form_id, version)
             schema, version = row.content, row.version
     except EngineError as exc:
@@ -174,7 +175,7 @@ def deploy_form(form_id: str):
         return jsonify({"message": t("form_id_mismatch"),
                         "errors": [{"component": "id", "message": t("form_id_mismatch")}]}), 422
     try:
-        with _engine().uow(g.page_actor) as uow:
+        with current_engine().uow(g.page_actor) as uow:
             row, created = formdefs.deploy_form(uow, schema)
             version = row.version
     except EngineError as exc:

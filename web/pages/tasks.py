@@ -1,217 +1,39 @@
-"""Browser pages: session sign-in with CSRF protection, the tasklist, task forms and the start page.
-
-A browser session cookie holds only the id of a server-side session (``bpm_api_token`` rows of
-kind ``session``, never accepted as an API bearer token), so revocation (logout, admin,
-password change) ends browser sessions exactly like API tokens. Pages call the engine
-services directly (never the HTTP API); every POST carries the CSRF token, as a form
-field or, for ``fetch`` calls, in the ``X-CSRFToken`` header.
-"""
+"""The tasklist, a task's page with its form (and the seal step), completing it, documents and uploads."""
 
 from __future__ import annotations
 
 import copy
-import logging
-from datetime import UTC, datetime
-from functools import wraps
+from datetime import datetime
 
 from flask import (
-    Blueprint,
-    abort,
-    current_app,
     flash,
     g,
     jsonify,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from sqlalchemy import select
 
 from engine.clock import utcnow
-from engine.errors import EngineError, Forbidden, ServiceUnavailable, ValidationFailed
-from engine.forms import definitions as formdefs
-from engine.identity import auth as identity
-from engine.identity.roles import ROLES
-from engine.runtime import definitions, documents, instances, tasks
+from engine.errors import EngineError, Forbidden
+from engine.runtime import documents, tasks
 from engine.seals.errors import SealRefused
-from engine.store.models import OrgUnit
+from web.context import current_engine
 from web.downloads import file_response
-from web.i18n import LANGUAGES, current_language, t
-from web.ratelimits import client_address, per_address, per_user
-
-bp = Blueprint("pages", __name__)
-log = logging.getLogger(__name__)
-
-
-def _engine():
-    return current_app.extensions["bpm"]
-
-
-SESSION_KEY = "sid"  # the cookie holds only the id of a server-side session (never an API bearer token)
-
-
-def session_actor():
-    """The signed-in user of this browser session, or None."""
-    sid = session.get(SESSION_KEY)
-    if not sid:
-        return None
-    try:
-        with _engine().read() as db:
-            return identity.authenticate(db, sid, kind="session")
-    except ServiceUnavailable:
-        raise  # the database is away: keep the session, show the 503 page
-    except EngineError:
-        session.clear()
-        return None
-
-
-def _who(actor) -> dict | None:
-    """The signed-in user's roles and unit as people read them (names in the page language,
-    not keys); the keys stay available to the template through ``me``."""
-    if actor is None:
-        return None
-    zh = current_language().startswith("zh")
-    roles = [ROLES[r][0 if zh else 1] if r in ROLES else r for r in sorted(actor.roles)]
-    unit = actor.org_unit
-    if unit and not g.get("database_unavailable"):
-        try:
-            with _engine().read() as db:
-                name = db.scalar(select(OrgUnit.name).where(OrgUnit.key == unit))
-            unit = name or unit
-        except EngineError:  # the database is away: the error page still shows who is signed in
-            pass
-    return {"roles": ("、" if zh else ", ").join(roles), "unit": unit}
-
-
-@bp.app_context_processor
-def inject():
-    me = getattr(g, "page_actor", None)
-    return {"t": t, "lang": current_language(), "me": me, "who": _who(me)}
-
-
-@bp.get("/")
-def home():
-    g.page_actor = session_actor()
-    if g.page_actor is None:
-        return redirect(url_for("pages.login"))
-    return render_template("home.html")
-
-
-@bp.route("/login", methods=["GET", "POST"])
-@per_address("logins")
-@per_address("failed_logins", failures_only=True)
-def login():
-    error = None
-    if request.method == "POST":
-        engine = _engine()
-        result = identity.login(engine, request.form.get("username", "")[:64], request.form.get("password", ""),
-                                engine.settings.token_ttl_seconds, address=client_address(), kind="session")
-        if result.error is None:
-            lang = session.get("lang")
-            session.clear()  # no session fixation: a fresh session after sign-in
-            session[SESSION_KEY] = result.token
-            if lang:
-                session["lang"] = lang
-            return redirect(url_for("pages.home"))
-        error = t("throttled") if result.error.status == 429 else t("bad_login")
-    return render_template("login.html", error=error), (401 if error else 200)
-
-
-@bp.post("/logout")
-def logout():
-    sid = session.get(SESSION_KEY)
-    if sid:
-        with _engine().uow(identity.SYSTEM) as uow:
-            identity.revoke_token(uow.session, sid)
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
-    return redirect(url_for("pages.login"))
-
-
-@bp.get("/lang/<code>")
-def set_language(code: str):
-    if code in LANGUAGES:
-        session["lang"] = code
-    target = request.referrer or url_for("pages.home")
-    return redirect(target if target.startswith(request.host_url) else url_for("pages.home"))
-
-
-# --------------------------------------------------------------------------- helpers
-
-LIST_SIZE = 200  # tasks shown per section (the API pages further; a counter never has more open)
-
-
-def signed_in(json_endpoint: bool = False):
-    """Require a browser session: pages redirect to sign-in, JSON endpoints answer 401."""
-
-    def decorate(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            g.page_actor = session_actor()
-            if g.page_actor is None:
-                if json_endpoint:
-                    return jsonify({"message": t("signed_out")}), 401
-                return redirect(url_for("pages.login"))
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorate
-
-
-PAGE_MESSAGES = {403: "forbidden", 404: "not_found"}  # said in the page's language; the engine's words below
-
-
-def _error_page(exc: EngineError):
-    key = PAGE_MESSAGES.get(exc.status)
-    message, detail = (t(key), exc.message) if key else (exc.message, None)
-    return render_template("error.html", status=exc.status, message=message, detail=detail), exc.status
-
-
-def _json_error(exc: EngineError):
-    body = {"message": exc.message}
-    if isinstance(exc, ValidationFailed):
-        body["errors"] = exc.errors
-    return jsonify(body), exc.status
-
-
-def _aware(value):
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
-
-
-def _badge(task: dict, now: datetime) -> dict | None:
-    """Due badge of a task: its SLA state, or overdue once the due time has passed."""
-    due = _aware(task.get("due_at"))
-    if due is None:
-        return None
-    state = task.get("sla_state") or "on_time"
-    if state in ("on_time", "warning") and due <= now:
-        state = "breached"
-    return {"state": state, "label": t(f"sla_{state}"), "due": due}
-
-
-def _process_names(session) -> dict[str, str]:
-    return {row.key: row.name or row.key for row in definitions.list_latest(session)}
-
-
-# --------------------------------------------------------------------------- tasklist
-
-
-@bp.app_template_filter("local_time")
-def local_time(value) -> str:
-    """Date and time in China Standard Time, the time of the halls."""
-    from datetime import timedelta, timezone
-
-    value = _aware(value)
-    return value.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M") if value else ""
+from web.i18n import t
+from web.pages.common import (
+    LIST_SIZE,
+    _aware,
+    _badge,
+    _error_page,
+    _json_error,
+    _process_names,
+    bp,
+    log,
+    signed_in,
+)
+from web.ratelimits import per_user
 
 
 @bp.get("/tasks")
@@ -220,7 +42,7 @@ def tasklist():
     actor = g.page_actor
     process = request.args.get("process") or None
     now = utcnow()
-    with _engine().read() as db:
+    with current_engine().read() as db:
         names = _process_names(db)
         sections = {}
         for scope in ("mine", "candidate"):
@@ -274,7 +96,7 @@ def _back_to_list():
 def _task_action(action, task_id: str, done_message: str):
     """Claim or release from the tasklist: flash the outcome and go back to the list."""
     try:
-        with _engine().uow(g.page_actor) as uow:
+        with current_engine().uow(g.page_actor) as uow:
             action(uow, task_id)
         flash(t(done_message), "ok")
     except EngineError as exc:
@@ -366,7 +188,7 @@ def _signed_documents(engine, actor, task_id: str) -> dict | None:
 @bp.get("/tasks/<task_id>")
 @signed_in()
 def task_page(task_id: str):
-    engine = _engine()
+    engine = current_engine()
     try:
         with engine.read() as db:
             task = tasks.get_task(engine, db, g.page_actor, task_id)
@@ -400,7 +222,7 @@ def complete(task_id: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         return jsonify({"message": t("bad_request")}), 400
-    engine = _engine()
+    engine = current_engine()
     try:
         done, inst, _ = tasks.complete_task(engine, g.page_actor, task_id, body["data"])
         marked = (done.get("properties") or {}).get("seal")
@@ -428,7 +250,7 @@ def document(doc_id: str):
     using it: the rule of ``GET /api/documents/<id>``.
     """
     try:
-        with _engine().read() as db:
+        with current_engine().read() as db:
             doc = documents.get(db, doc_id)
             if not documents.may_read(db, g.page_actor, doc):
                 raise Forbidden(t("forbidden"))
@@ -449,7 +271,7 @@ def document(doc_id: str):
 @per_user("uploads")
 def upload():
     """A file for a filepicker field: stored as a document, its id becomes the field's value."""
-    engine = _engine()
+    engine = current_engine()
     file = request.files.get("file")
     if file is None:
         return jsonify({"message": t("no_file"), "errors": {"file": [t("no_file")]}}), 400
@@ -463,77 +285,3 @@ def upload():
     return jsonify({"id": out["id"], "filename": out.get("filename")}), 201
 
 
-# --------------------------------------------------------------------------- starting processes
-
-
-def _startable(db, actor) -> list[dict]:
-    out = []
-    for row in definitions.list_latest(db):
-        info = definitions.definition_to_dict(row)
-        if actor.has_any(info["candidate_starter_groups"]):
-            out.append(info)
-    return out
-
-
-@bp.get("/start")
-@signed_in()
-def start_list():
-    with _engine().read() as db:
-        startable = _startable(db, g.page_actor)
-    return render_template("start.html", definitions=startable)
-
-
-def _definition(db, key: str) -> dict:
-    return definitions.definition_to_dict(definitions.get_version(db, key))
-
-
-@bp.get("/start/<key>")
-@signed_in()
-def start_form(key: str):
-    try:
-        with _engine().read() as db:
-            info = _definition(db, key)
-            if not g.page_actor.has_any(info["candidate_starter_groups"]):
-                abort(403)
-            if not info["start_form"]:
-                return redirect(url_for("pages.start_list"))
-            schema = formdefs.get_form(db, info["start_form"]).content
-    except EngineError as exc:
-        return _error_page(exc)
-    return render_template("start_form.html", definition=info, form_schema=schema, form_data={},
-                           submit_url=url_for("pages.start_instance", key=key))
-
-
-@bp.post("/start/<key>")
-@signed_in()
-@per_user("starts")
-def start_instance(key: str):
-    """JSON ``{data}`` from a start form (answers JSON), or a plain form post for a process without one."""
-    engine = _engine()
-    as_json = request.is_json
-    data = {}
-    if as_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-            return jsonify({"message": t("bad_request")}), 400
-        data = body["data"]
-    try:
-        with engine.uow(g.page_actor) as uow:
-            inst = instances.start(engine, uow, key, data)
-            name = inst.process_key
-    except EngineError as exc:
-        if as_json:
-            return _json_error(exc)
-        if exc.status in (403, 404):
-            return _error_page(exc)
-        flash(exc.message, "error")
-        return redirect(url_for("pages.start_list"))
-    flash(f"{t('started')}: {name}", "ok")
-    if as_json:
-        return jsonify({"ok": True, "redirect": url_for("pages.tasklist")}), 201
-    return redirect(url_for("pages.tasklist"))
-
-
-@bp.errorhandler(403)
-def forbidden_page(exc):
-    return render_template("error.html", status=403, message=t("forbidden")), 403

@@ -8,19 +8,17 @@ drawn by ``static/src/dashboards.js`` with ECharts from the rows embedded in the
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, g, render_template, request
 
 from engine.errors import EngineError
 from engine.jobs import dashboards
-from web.api_dashboards import download
+from web.api.reports import download
+from web.context import current_engine
 from web.i18n import current_language, t
-from web.pages import _error_page, signed_in
+from web.pages.common import _error_page, signed_in
 
 bp = Blueprint("dashboards", __name__)
 
-
-def _engine():
-    return current_app.extensions["bpm"]
 
 
 def _arg(name: str, limit: int) -> str | None:
@@ -102,7 +100,7 @@ def dashboard_page():
     lang = current_language()
     job, period, unit = _arg("job", 64), _arg("period", 16), _arg("unit", 64)
     notice = None
-    with _engine().read() as db:
+    with current_engine().read() as db:
         jobs = dashboards.list_jobs(db, actor)
         names = [j["name"] for j in jobs]
         if job is None:
@@ -140,7 +138,7 @@ def dashboard_page():
 def dashboard_export():
     fmt = _arg("format", 8) or "csv"
     try:
-        exported = dashboards.export(_engine(), g.page_actor, _arg("job", 64) or "", _arg("period", 16),
+        exported = dashboards.export(current_engine(), g.page_actor, _arg("job", 64) or "", _arg("period", 16),
                                      _arg("unit", 64), fmt, "en" if current_language() == "en" else "zh-CN")
     except EngineError as exc:
         return _error_page(exc)

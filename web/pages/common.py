@@ -1,0 +1,157 @@
+"""What every browser page shares: the blueprint, the signed-in user, errors and badges.
+
+A browser session cookie holds only the id of a server-side session (``bpm_api_token`` rows of
+kind ``session``, never accepted as an API bearer token), so revocation (logout, admin,
+password change) ends browser sessions exactly like API tokens. Pages call the engine
+services directly (never the HTTP API); every POST carries the CSRF token, as a form
+field or, for ``fetch`` calls, in the ``X-CSRFToken`` header.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+
+from engine.errors import EngineError, ServiceUnavailable, ValidationFailed
+from engine.identity import auth as identity
+from engine.identity.roles import ROLES
+from engine.runtime import definitions
+from engine.store.models import OrgUnit
+from web.context import current_engine
+from web.i18n import current_language, t
+
+bp = Blueprint("pages", __name__)
+log = logging.getLogger(__name__)
+
+
+
+SESSION_KEY = "sid"  # the cookie holds only the id of a server-side session (never an API bearer token)
+
+
+def session_actor():
+    """The signed-in user of this browser session, or None."""
+    sid = session.get(SESSION_KEY)
+    if not sid:
+        return None
+    try:
+        with current_engine().read() as db:
+            return identity.authenticate(db, sid, kind="session")
+    except ServiceUnavailable:
+        raise  # the database is away: keep the session, show the 503 page
+    except EngineError:
+        session.clear()
+        return None
+
+
+def _who(actor) -> dict | None:
+    """The signed-in user's roles and unit as people read them (names in the page language,
+    not keys); the keys stay available to the template through ``me``."""
+    if actor is None:
+        return None
+    zh = current_language().startswith("zh")
+    roles = [ROLES[r][0 if zh else 1] if r in ROLES else r for r in sorted(actor.roles)]
+    unit = actor.org_unit
+    if unit and not g.get("database_unavailable"):
+        try:
+            with current_engine().read() as db:
+                name = db.scalar(select(OrgUnit.name).where(OrgUnit.key == unit))
+            unit = name or unit
+        except EngineError:  # the database is away: the error page still shows who is signed in
+            pass
+    return {"roles": ("、" if zh else ", ").join(roles), "unit": unit}
+
+
+@bp.app_context_processor
+def inject():
+    me = getattr(g, "page_actor", None)
+    return {"t": t, "lang": current_language(), "me": me, "who": _who(me)}
+
+# --------------------------------------------------------------------------- helpers
+
+LIST_SIZE = 200  # tasks shown per section (the API pages further; a counter never has more open)
+
+
+def signed_in(json_endpoint: bool = False):
+    """Require a browser session: pages redirect to sign-in, JSON endpoints answer 401."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            g.page_actor = session_actor()
+            if g.page_actor is None:
+                if json_endpoint:
+                    return jsonify({"message": t("signed_out")}), 401
+                return redirect(url_for("pages.login"))
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+PAGE_MESSAGES = {403: "forbidden", 404: "not_found"}  # said in the page's language; the engine's words below
+
+
+def _error_page(exc: EngineError):
+    key = PAGE_MESSAGES.get(exc.status)
+    message, detail = (t(key), exc.message) if key else (exc.message, None)
+    return render_template("error.html", status=exc.status, message=message, detail=detail), exc.status
+
+
+def _json_error(exc: EngineError):
+    body = {"message": exc.message}
+    if isinstance(exc, ValidationFailed):
+        body["errors"] = exc.errors
+    return jsonify(body), exc.status
+
+
+def _aware(value):
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def _badge(task: dict, now: datetime) -> dict | None:
+    """Due badge of a task: its SLA state, or overdue once the due time has passed."""
+    due = _aware(task.get("due_at"))
+    if due is None:
+        return None
+    state = task.get("sla_state") or "on_time"
+    if state in ("on_time", "warning") and due <= now:
+        state = "breached"
+    return {"state": state, "label": t(f"sla_{state}"), "due": due}
+
+
+def _process_names(session) -> dict[str, str]:
+    return {row.key: row.name or row.key for row in definitions.list_latest(session)}
+
+
+# --------------------------------------------------------------------------- tasklist
+
+
+@bp.app_template_filter("local_time")
+def local_time(value) -> str:
+    """Date and time in China Standard Time, the time of the halls."""
+    from datetime import timedelta, timezone
+
+    value = _aware(value)
+    return value.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+@bp.errorhandler(403)
+def forbidden_page(exc):
+    return render_template("error.html", status=403, message=t("forbidden")), 403

@@ -1,0 +1,94 @@
+"""Starting a process: the list of what the user may start, its start form, the start itself."""
+
+from __future__ import annotations
+
+from flask import (
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from engine.errors import EngineError
+from engine.forms import definitions as formdefs
+from engine.runtime import definitions, instances
+from web.context import current_engine
+from web.i18n import t
+from web.pages.common import _error_page, _json_error, bp, signed_in
+from web.ratelimits import per_user
+
+# --------------------------------------------------------------------------- starting processes
+
+
+def _startable(db, actor) -> list[dict]:
+    out = []
+    for row in definitions.list_latest(db):
+        info = definitions.definition_to_dict(row)
+        if actor.has_any(info["candidate_starter_groups"]):
+            out.append(info)
+    return out
+
+
+@bp.get("/start")
+@signed_in()
+def start_list():
+    with current_engine().read() as db:
+        startable = _startable(db, g.page_actor)
+    return render_template("start.html", definitions=startable)
+
+
+def _definition(db, key: str) -> dict:
+    return definitions.definition_to_dict(definitions.get_version(db, key))
+
+
+@bp.get("/start/<key>")
+@signed_in()
+def start_form(key: str):
+    try:
+        with current_engine().read() as db:
+            info = _definition(db, key)
+            if not g.page_actor.has_any(info["candidate_starter_groups"]):
+                abort(403)
+            if not info["start_form"]:
+                return redirect(url_for("pages.start_list"))
+            schema = formdefs.get_form(db, info["start_form"]).content
+    except EngineError as exc:
+        return _error_page(exc)
+    return render_template("start_form.html", definition=info, form_schema=schema, form_data={},
+                           submit_url=url_for("pages.start_instance", key=key))
+
+
+@bp.post("/start/<key>")
+@signed_in()
+@per_user("starts")
+def start_instance(key: str):
+    """JSON ``{data}`` from a start form (answers JSON), or a plain form post for a process without one."""
+    engine = current_engine()
+    as_json = request.is_json
+    data = {}
+    if as_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+            return jsonify({"message": t("bad_request")}), 400
+        data = body["data"]
+    try:
+        with engine.uow(g.page_actor) as uow:
+            inst = instances.start(engine, uow, key, data)
+            name = inst.process_key
+    except EngineError as exc:
+        if as_json:
+            return _json_error(exc)
+        if exc.status in (403, 404):
+            return _error_page(exc)
+        flash(exc.message, "error")
+        return redirect(url_for("pages.start_list"))
+    flash(f"{t('started')}: {name}", "ok")
+    if as_json:
+        return jsonify({"ok": True, "redirect": url_for("pages.tasklist")}), 201
+    return redirect(url_for("pages.tasklist"))
+
+

@@ -1,0 +1,1 @@
+"""Marshmallow schemas of every REST request and response body, one module per resource."""
