@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
+MODELS = ROOT / "bench" / "models"  # the benchmarks' own models (never the tests' fixtures)
 ROLES = ["counter_staff", "duty_manager", "hall_manager", "info_clerk"]
 
 
@@ -44,8 +44,8 @@ def make_engine(url: str | None, var_dir: Path):
     quiet = lambda *_: None  # noqa: E731
     init_database(engine, echo=quiet)
     for name in ("simple_note.form", "four_step.bpmn"):
-        deploy_path(engine, FIXTURES / name, echo=quiet)
-    deploy_path(engine, ROOT / "bench" / "loop.bpmn", echo=quiet)
+        deploy_path(engine, MODELS / name, echo=quiet)
+    deploy_path(engine, MODELS / "loop.bpmn", echo=quiet)
     return engine
 
 
@@ -94,7 +94,7 @@ def raw_spiff(n: int) -> dict:
     from SpiffWorkflow.util.task import TaskState
 
     parser = BpmnParser()
-    parser.add_bpmn_file(str(FIXTURES / "four_step.bpmn"))
+    parser.add_bpmn_file(str(MODELS / "four_step.bpmn"))
     spec = parser.get_spec("four_step")
     t0 = time.perf_counter()
     for _ in range(n):

@@ -107,7 +107,7 @@ def main() -> None:
     from engine.seals.images import unit_seal
     from engine.seals.provider import Appearance, Signer, get_provider
     from engine.seals.render import render
-    from engine.seals.service import _font, _store, build_content, verify_document
+    from engine.seals.service import build_content, document_font, store_pdf, verify_document
     from engine.seals.templates import template
     from engine.store.records import load_instance
 
@@ -130,7 +130,7 @@ def main() -> None:
                 inst = load_instance(session, iid)
                 t0 = time.perf_counter()
                 content = build_content(engine, session, tpl, inst, dict(inst.data), head, "bench")
-                pdf, positions = render(content, _font(engine))
+                pdf, positions = render(content, document_font(engine))
                 render_t.append(time.perf_counter() - t0)
                 png, _ = unit_seal(session, head.org_unit)
             t0 = time.perf_counter()
@@ -139,7 +139,7 @@ def main() -> None:
                 signer = Signer(unlocked.key, unlocked.certificate, unlocked.chain, name=head.username, reason="bench")
                 sealed = provider.sign(pdf, signer, positions["seal"], Appearance(png), certify=True,
                                        prepare=[positions["clerk_confirmation"]])
-                doc = _store(uow, sealed, "bench.pdf", f"bench-{i:06d}", iid)
+                doc = store_pdf(uow, sealed, "bench.pdf", f"bench-{i:06d}", iid)
                 uow.audit("seal_applied", instance_id=iid, document_id=doc.id, sha256=doc.sha256, field="seal",
                           signer=head.username, certificate_serial=unlocked.row.serial, bench=True)
             sign_t.append(time.perf_counter() - t0)

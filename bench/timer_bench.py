@@ -4,7 +4,7 @@
 
 * ``--pending`` timer rows are pending, most of them far ahead (bulk-inserted against a
   few minimal instance rows); ``--due`` of them are real timers of real instances
-  (``tests/fixtures/timer_burst.bpmn``, two timers each) falling due at random instants
+  (``bench/models/timer_burst.bpmn``, two timers each) falling due at random instants
   spread over the next ``--window`` seconds;
 * ``--workers`` ``bpm worker`` processes fire them; lateness = ``fired_at - fire_at``
   (p50/p99/max, and the share under 1 s);
@@ -39,7 +39,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-FIXTURES = ROOT / "tests" / "fixtures"
+MODELS = ROOT / "bench" / "models"
 PG_URL = os.environ.get("BPM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 INDEX = "ix_timer_due"
 FILLER_INSTANCES = 100  # the far-ahead timers point at these minimal instance rows
@@ -83,8 +83,8 @@ def make_engine(url: str, var_dir: Path):
     upgrade(url)
     engine = BpmEngine(load_settings(database_url=url, var_dir=var_dir))
     quiet = lambda *_: None  # noqa: E731
-    deploy_path(engine, FIXTURES / "simple_note.form", echo=quiet)
-    deploy_path(engine, FIXTURES / "timer_burst.bpmn", echo=quiet)
+    deploy_path(engine, MODELS / "simple_note.form", echo=quiet)
+    deploy_path(engine, MODELS / "timer_burst.bpmn", echo=quiet)
     return engine
 
 

@@ -12,7 +12,7 @@ restarts any child that exits (1 s, doubling to 30 s while it keeps dying within
 its start), logs every exit with its code or signal, and on SIGTERM or SIGINT stops the
 children in order (gunicorn gracefully) before it exits. The children's process ids are
 kept in a small JSON state file (default ``<var_dir>/run/stack.json``) for operators and
-``bench/fault_test.py``.
+``bench/harness/fault_test.py``.
 
 Every option has an environment variable, so spreading the same shape over several
 machines is configuration only: e.g. ``BPM_TIMER_WORKERS=0 BPM_JOBS=0`` on the web
@@ -280,7 +280,7 @@ def ensure_db() -> None:
 
 @click.command("check")
 @click.option("--ack", "ack_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="acknowledgement log of bench/load_test.py: compare what clients saw acknowledged")
+              help="acknowledgement log of bench/harness/load_test.py: compare what clients saw acknowledged")
 @click.option("--overdue-tolerance", default=60.0, show_default=True, type=float,
               help="seconds a pending timer may be past due before it counts as a violation (negative: skip)")
 @click.option("--no-states", is_flag=True, help="skip loading every unfinished instance's workflow state")

@@ -16,8 +16,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import features
 from engine.audit.chain import append_events
+from engine.audit.unit_of_work import UnitOfWork
 from engine.bpmn import sandbox
-from engine.clock import utcnow
 from engine.config import Settings, load_settings
 from engine.errors import AuditedRefusal, Conflict, NotInitialised, ServiceUnavailable
 from engine.identity.actor import Actor
@@ -44,51 +44,6 @@ def _unavailable(exc: Exception) -> ServiceUnavailable:
 
 def _connection_lost(exc: DBAPIError) -> bool:
     return isinstance(exc, InterfaceError) or bool(getattr(exc, "connection_invalidated", False))
-
-
-class UnitOfWork:
-    """One user action: a session in one transaction plus the audit events it records."""
-
-    def __init__(self, session: Session, actor: Actor) -> None:
-        self.session = session
-        self.actor = actor
-        self.events: list[dict] = []
-        self.after_commit: list = []
-        self.created_tasks: list[str] = []
-        self.secrets: dict = {}
-        self.engine = None
-
-    def audit(
-        self,
-        action: str,
-        *,
-        instance_id: str | None = None,
-        task_id: str | None = None,
-        element_id: str | None = None,
-        before: dict | None = None,
-        after: dict | None = None,
-        reason: str | None = None,
-        actor: Actor | None = None,
-        **details,
-    ) -> None:
-        """Record one state change; it is written, hash-chained, when the unit commits."""
-        who = actor or self.actor
-        self.events.append(
-            {
-                "at": utcnow(),
-                "actor": who.username,
-                "actor_roles": ",".join(sorted(who.roles)) or None,
-                "actor_unit": who.org_unit,
-                "action": action,
-                "instance_id": instance_id,
-                "task_id": task_id,
-                "element_id": element_id,
-                "before": before,
-                "after": after,
-                "reason": reason,
-                "details": details,
-            }
-        )
 
 
 class BpmEngine:

@@ -9,9 +9,7 @@ from flask import Flask
 from engine.app import BpmEngine
 
 
-def create_app(engine: BpmEngine | None = None) -> Flask:
-    engine = engine or BpmEngine()
-    app = Flask(__name__)
+def _configure(app: Flask, engine: BpmEngine) -> None:
     app.config["SECRET_KEY"] = engine.settings.secret_key
     # the largest body any route takes; each route's own, smaller limit: web/security.py
     app.config["MAX_CONTENT_LENGTH"] = engine.settings.max_upload_bytes + 1024 * 1024
@@ -31,16 +29,15 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["bpm"] = engine
 
-    from flask_wtf.csrf import CSRFError, CSRFProtect
 
-    from web import errors, ratelimits, security
+def _register_blueprints(app: Flask, engine: BpmEngine) -> None:
     from web.api import admin as api_admin
     from web.api import audit as api_audit
     from web.api import catalog as api_catalog
     from web.api import halls as api_halls
     from web.api import migration as api_migration
     from web.api import notify as api_notify
-    from web.api import reports as api_dashboards
+    from web.api import reports as api_reports
     from web.api import runtime as api_runtime
     from web.api import seals as api_seals
     from web.pages import common as pages
@@ -49,23 +46,20 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
     from web.pages import records as pages_records
     from web.pages import session, start, tasks  # noqa: F401 - their routes are on the pages blueprint
 
-    app.register_blueprint(api_catalog.bp)
-    app.register_blueprint(api_runtime.bp)
-    app.register_blueprint(api_audit.bp)
-    app.register_blueprint(api_admin.bp)
-    app.register_blueprint(api_notify.bp)
-    app.register_blueprint(api_halls.bp)
-    app.register_blueprint(api_seals.bp)
-    app.register_blueprint(api_migration.bp)
-    app.register_blueprint(api_dashboards.bp)
+    for module in (api_catalog, api_runtime, api_audit, api_admin, api_notify, api_halls, api_seals, api_migration,
+                   api_reports):
+        app.register_blueprint(module.bp)
     if engine.settings.controlled_clock:
         app.register_blueprint(api_notify.testing_bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(pages_modeler.bp)
-    app.register_blueprint(pages_records.bp)
-    app.register_blueprint(pages_dashboards.bp)
-    # Browser forms carry a CSRF token; the JSON API authenticates with bearer tokens
-    # (never cookies), so it is exempt.
+    for module in (pages, pages_modeler, pages_records, pages_dashboards):
+        app.register_blueprint(module.bp)
+
+
+def _protect_forms(app: Flask) -> None:
+    """Browser forms carry a CSRF token; the JSON API authenticates with bearer tokens (never
+    cookies), so it is exempt."""
+    from flask_wtf.csrf import CSRFError, CSRFProtect
+
     csrf = CSRFProtect(app)
     for blueprint in app.blueprints.values():
         if (blueprint.url_prefix or "").startswith("/api"):
@@ -78,6 +72,16 @@ def create_app(engine: BpmEngine | None = None) -> Flask:
         from web.i18n import t
 
         return render_template("login.html", error=t("csrf")), 400
+
+
+def create_app(engine: BpmEngine | None = None) -> Flask:
+    from web import errors, ratelimits, security
+
+    engine = engine or BpmEngine()
+    app = Flask(__name__)
+    _configure(app, engine)
+    _register_blueprints(app, engine)
+    _protect_forms(app)
     errors.register(app)
     security.init_app(app)
     ratelimits.init_app(app, engine)

@@ -79,6 +79,25 @@ def _load(cls: type[Schema], payload, where: str):
         raise ValidationFailed(f"invalid {where}", exc.messages) from exc
 
 
+def _json_body():
+    """The request's JSON body (400 when it is not standard JSON or nested too deeply)."""
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply") from None
+    if payload is None:
+        raise BadRequest("request body must be a JSON object (Content-Type: application/json; "
+                         f"standard JSON: no NaN or Infinity, nested at most {MAX_DEPTH} deep)")
+    return payload
+
+
+def _query_args() -> dict:
+    nul = sorted({k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v})
+    if nul:
+        raise ValidationFailed("invalid query parameters", {k: ["must not contain NUL characters"] for k in nul})
+    return request.args.to_dict()
+
+
 def api_route(
     bp: Blueprint,
     rule: str,
@@ -122,19 +141,9 @@ def api_route(
                 # nothing is named with a NUL character (and PostgreSQL text cannot even hold one)
                 raise NotFound("not found: the path contains a NUL character")
             if body is not None:
-                try:
-                    payload = request.get_json(silent=True)
-                except RecursionError:
-                    raise BadRequest("request body is nested too deeply") from None
-                if payload is None:
-                    raise BadRequest("request body must be a JSON object (Content-Type: application/json; "
-                                     f"standard JSON: no NaN or Infinity, nested at most {MAX_DEPTH} deep)")
-                kwargs["body"] = _load(body, payload, "request body")
+                kwargs["body"] = _load(body, _json_body(), "request body")
             if query is not None:
-                nul = sorted({k for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v})
-                if nul:
-                    raise ValidationFailed("invalid query parameters", {k: ["must not contain NUL characters"] for k in nul})
-                kwargs["args"] = _load(query, request.args.to_dict(), "query parameters")
+                kwargs["args"] = _load(query, _query_args(), "query parameters")
             result = view(**kwargs)
             if response is None or not isinstance(result, (dict, list)):
                 return result
@@ -153,9 +162,60 @@ def actor():
 _PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
 
+def _request_body(op: Operation) -> dict | None:
+    if op.body is not None:
+        return {"required": True, "content": {"application/json": {"schema": op.body}}}
+    if op.content == "application/json":
+        return None
+    kinds = (op.content,) if isinstance(op.content, str) else op.content
+    return {"required": True, "content": {
+        kind: {"schema": "FileUpload" if kind == "multipart/form-data" else {"type": "string", "format": "binary"}}
+        for kind in kinds
+    }}
+
+
+def _responses(op: Operation) -> dict:
+    out: dict[str, dict] = {}
+    for code in (op.status, *op.alt_status):
+        ok = {"description": "success"}
+        if op.response is not None:
+            ok["content"] = {"application/json": {"schema": op.response}}
+        if op.download is not None:
+            ok["content"] = {
+                "application/json": {"schema": {"oneOf": [op.response, {"type": "array", "items": op.download}]}},
+                "text/csv": {"schema": {"type": "string"}},
+            }
+        out[str(code)] = ok
+    codes = set(op.errors) | ({401} if op.auth else set()) | ({422} if (op.body or op.query) else set())
+    if op.body is not None or op.content != "application/json":
+        codes.add(400)  # a body that is not JSON (or not the documented kind) at all
+    for code in sorted(codes):
+        out[str(code)] = {"description": "error", "content": {"application/json": {"schema": "Error"}}}
+    return out
+
+
+def _operation(op: Operation) -> dict:
+    """The OpenAPI operation of one registered endpoint."""
+    params = [
+        {"in": "path", "name": name, "required": True, "schema": {"type": "string"}} for name in _PARAM.findall(op.rule)
+    ]
+    if op.query is not None:
+        params.append({"in": "query", "schema": op.query})
+    operation: dict = {"summary": op.summary, "tags": [op.tag], "parameters": params, "responses": _responses(op)}
+    body = _request_body(op)
+    if body is not None:
+        operation["requestBody"] = body
+    if op.auth:
+        operation["security"] = [{"bearer": []}]
+    return operation
+
+
 def openapi_document() -> dict:
     from apispec import APISpec
     from apispec.ext.marshmallow import MarshmallowPlugin
+    from flask import current_app
+
+    from web.schemas.common import ErrorSchema
 
     spec = APISpec(
         title="BPM engine API",
@@ -165,8 +225,6 @@ def openapi_document() -> dict:
         info={"description": "Process definitions, forms, documents, instances and tasks."},
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    from web.schemas.common import ErrorSchema
-
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.schema(
         "FileUpload",
@@ -177,51 +235,11 @@ def openapi_document() -> dict:
         },
     )
     paths: dict[str, dict] = {}
-    from flask import current_app
-
     mounted = set(current_app.blueprints)
     for op in OPERATIONS:
         if op.tag not in mounted:  # e.g. the controlled-clock endpoints, only mounted on request
             continue
-        path = _PARAM.sub(r"{\1}", op.rule)
-        params = [
-            {"in": "path", "name": name, "required": True, "schema": {"type": "string"}} for name in _PARAM.findall(op.rule)
-        ]
-        if op.query is not None:
-            params.append({"in": "query", "schema": op.query})
-        operation: dict = {"summary": op.summary, "tags": [op.tag], "parameters": params, "responses": {}}
-        if op.body is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
-        elif op.content != "application/json":
-            kinds = (op.content,) if isinstance(op.content, str) else op.content
-            operation["requestBody"] = {
-                "required": True,
-                "content": {
-                    kind: {"schema": "FileUpload" if kind == "multipart/form-data" else {"type": "string", "format": "binary"}}
-                    for kind in kinds
-                },
-            }
-        for code in (op.status, *op.alt_status):
-            ok = {"description": "success"}
-            if op.response is not None:
-                ok["content"] = {"application/json": {"schema": op.response}}
-            if op.download is not None:
-                ok["content"] = {
-                    "application/json": {"schema": {"oneOf": [op.response, {"type": "array", "items": op.download}]}},
-                    "text/csv": {"schema": {"type": "string"}},
-                }
-            operation["responses"][str(code)] = ok
-        codes = set(op.errors) | ({401} if op.auth else set()) | ({422} if (op.body or op.query) else set())
-        if op.body is not None or op.content != "application/json":
-            codes.add(400)  # a body that is not JSON (or not the documented kind) at all
-        for code in sorted(codes):
-            operation["responses"][str(code)] = {
-                "description": "error",
-                "content": {"application/json": {"schema": "Error"}},
-            }
-        if op.auth:
-            operation["security"] = [{"bearer": []}]
-        paths.setdefault(path, {})[op.method.lower()] = operation
+        paths.setdefault(_PARAM.sub(r"{\1}", op.rule), {})[op.method.lower()] = _operation(op)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from engine.audit.chain import canonical
 from engine.clock import utcnow
-from engine.errors import Forbidden, NotFound, ValidationFailed
+from engine.errors import NotFound, ValidationFailed
 from engine.forms.model import check_form
-from engine.identity.roles import DEPLOYER_ROLES
+from engine.identity.policy import require_deployer
 from engine.store.models import FormDefinition
 from engine.store.records import LATEST_FORM_VERSION
 
@@ -76,8 +76,7 @@ def list_forms(session: Session) -> list[dict]:
 
 def deploy_form(uow, content) -> tuple[FormDefinition, bool]:
     """Store a new version unless the latest one is identical; return (row, created)."""
-    if not (uow.actor.has_any(DEPLOYER_ROLES) or uow.actor.username == "system"):
-        raise Forbidden("only a process owner or an administrator may deploy forms")
+    require_deployer(uow.actor, "forms")
     errors = check_form(content)
     if errors:
         raise ValidationFailed("form definition is invalid", errors)

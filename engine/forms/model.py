@@ -21,18 +21,28 @@ whose expression is not understood is never hidden but is not required either.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
-import math
-import operator
 import re
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import re2
-from marshmallow import Schema, ValidationError, fields, missing, pre_load
+from marshmallow import Schema, fields, missing, pre_load
+
+from engine.forms.feel import HIDDEN, evaluate, parse_hide
+from engine.forms.fields import (
+    _DATE_FORMATS,
+    FormList,
+    FormObject,
+    _decimal,
+    _is_count,
+    _is_number,
+    _is_scalar,
+    compile_pattern,
+    make_field,
+    rule,
+)
 
 __all__ = [
     "FormDefinitionError",
@@ -42,6 +52,9 @@ __all__ = [
     "filepicker_paths",
     "document_ids",
     "field_summary",
+    "form_fields",
+    "FormField",
+    "without_component",
 ]
 
 FORM_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
@@ -53,18 +66,6 @@ DISPLAY_TYPES = frozenset({"text", "html", "spacer", "separator", "image", "butt
 _KNOWN_TYPES = INPUT_TYPES | DISPLAY_TYPES | {"group", "dynamiclist"}
 _OPTION_TYPES = ("select", "radio", "checklist")
 _MAX_DEPTH = 16
-REQUIRED = "Field is required."
-_EMAIL_RE = re.compile(r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-                       r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*")
-_PHONE_RE = re.compile(r"(?:\+|00)[1-9][0-9]{5,19}")
-_NUMBER_STR_RE = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
-_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?"
-_DATE_FORMATS = {
-    "date": (re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})"), "Not a valid date (expected YYYY-MM-DD)."),
-    "time": (re.compile(_TIME), "Not a valid time (expected HH:MM, 24h)."),
-    "datetime": (re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})T" + _TIME),
-                 "Not a valid date-time (expected ISO 8601, e.g. 2026-11-23T14:30)."),
-}
 
 
 class FormDefinitionError(ValueError):
@@ -75,149 +76,7 @@ class FormDefinitionError(ValueError):
         super().__init__("; ".join(f"{e['component']}: {e['message']}" for e in errors))
 
 
-# --------------------------------------------------------------------------- FEEL subset
-
-_FEEL_TOKEN = re.compile(r'\s*(?:(-?[0-9]+(?:\.[0-9]+)?)|("(?:[^"\\]|\\.)*")|(<=|>=|!=|=|<|>|\(|\))'
-                         r'|([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*))')
-_FEEL_WORDS = {"true": ("lit", True), "false": ("lit", False), "null": ("lit", None),
-               "and": ("kw", "and"), "or": ("kw", "or"), "not": ("kw", "not")}
-_CMP = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-
-
-def _feel_tokens(src: str) -> list[tuple[str, Any]]:
-    tokens, pos, src = [], 0, src.strip()
-    while pos < len(src):
-        m = _FEEL_TOKEN.match(src, pos)
-        if not m:
-            raise ValueError(src)
-        pos = m.end()
-        num, text, op, name = m.groups()
-        if num:
-            tokens.append(("lit", float(num) if "." in num else int(num)))
-        elif text:
-            body = re.sub(r"\\(.)", lambda e: {"n": "\n", "t": "\t"}.get(e[1], e[1]), text[1:-1])
-            tokens.append(("lit", body))
-        elif op:
-            tokens.append(("op", op))
-        else:
-            tokens.append(_FEEL_WORDS.get(name, ("name", name)))
-    return tokens
-
-
-class _FeelParser:
-    """Recursive descent: or -> and -> comparison -> not(...) | (expr) | literal | name."""
-
-    def __init__(self, tokens: list) -> None:
-        self.tokens, self.i = tokens, 0
-
-    def take(self, expected: tuple | None = None) -> tuple:
-        tok = self.peek()
-        if expected and tok != expected:
-            raise ValueError(tok)
-        self.i += 1
-        return tok
-
-    def peek(self) -> tuple:
-        return self.tokens[self.i] if self.i < len(self.tokens) else ("end", None)
-
-    def parse(self) -> tuple:
-        node = self.binary("or")
-        self.take(("end", None))
-        return node
-
-    def binary(self, word: str) -> tuple:
-        node = self.binary("and") if word == "or" else self.compare()
-        while self.peek() == ("kw", word):
-            self.take()
-            node = (word, node, self.binary("and") if word == "or" else self.compare())
-        return node
-
-    def compare(self) -> tuple:
-        left = self.unary()
-        kind, op = self.peek()
-        if kind == "op" and op in ("=", "!=", "<", "<=", ">", ">="):
-            self.take()
-            return ("cmp", op, left, self.unary())
-        return left
-
-    def unary(self) -> tuple:
-        kind, value = self.take()
-        if (kind, value) in (("kw", "not"), ("op", "(")):
-            if kind == "kw":
-                self.take(("op", "("))
-            inner = self.binary("or")
-            self.take(("op", ")"))
-            return ("not", inner) if kind == "kw" else inner
-        if kind == "lit":
-            return ("lit", value)
-        if kind == "name":
-            return ("var", value.split("."))
-        raise ValueError(value)
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse_hide(expr: Any) -> tuple | None:
-    """Parse a ``=<FEEL>`` hide condition; None when it is outside the supported subset."""
-    if not isinstance(expr, str) or not expr.startswith("=") or len(expr) > 1000:
-        return None
-    try:
-        return _FeelParser(_feel_tokens(expr[1:])).parse()
-    except (ValueError, RecursionError):
-        return None
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    return "number" if isinstance(value, (int, float)) else type(value).__name__
-
-
-def _lookup(path: list[str], scopes: list[dict]) -> Any:
-    head, value = path[0], None
-    if head == "this":
-        value = scopes[0]
-    elif head == "parent":
-        value = scopes[1] if len(scopes) > 1 else None
-    else:
-        value = next((scope[head] for scope in scopes if head in scope), None)
-    for segment in path[1:]:
-        value = value.get(segment) if isinstance(value, dict) else None
-    return None if value is _HIDDEN else value
-
-
-def _feel_eval(node: tuple, scopes: list[dict]) -> Any:
-    """Evaluate with FEEL three-valued logic: type mismatches yield None (null)."""
-    kind = node[0]
-    if kind == "lit":
-        return node[1]
-    if kind == "var":
-        return _lookup(node[1], scopes)
-    if kind == "not":
-        value = _feel_eval(node[1], scopes)
-        return (not value) if isinstance(value, bool) else None
-    if kind in ("and", "or"):
-        a, b = _feel_eval(node[1], scopes), _feel_eval(node[2], scopes)
-        absorbing = kind == "or"  # True absorbs "or", False absorbs "and"
-        if a is absorbing or b is absorbing:
-            return absorbing
-        return (not absorbing) if a is (not absorbing) and b is (not absorbing) else None
-    op, a, b = node[1], _feel_eval(node[2], scopes), _feel_eval(node[3], scopes)
-    if op in ("=", "!="):
-        if a is None or b is None:
-            equal = a is None and b is None
-        elif _kind(a) != _kind(b):
-            return None
-        else:
-            equal = a == b
-        return equal if op == "=" else not equal
-    if _kind(a) != _kind(b) or _kind(a) not in ("number", "str"):
-        return None
-    return _CMP[op](a, b)
-
-
 # --------------------------------------------------------------------------- definition tree
-
-_HIDDEN = object()  # pre_load marker: the field is hidden by its condition
 
 
 @dataclass
@@ -246,29 +105,6 @@ class _Rows:
 def _valid_path(value: Any) -> bool:
     return isinstance(value, str) and len(value) <= 200 and all(
         _SEGMENT_RE.fullmatch(seg) for seg in value.split("."))
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, (str, bool)) or _is_number(value)
-
-
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # a refused pattern is a form error, not a server log line
-
-
-@functools.lru_cache(maxsize=1024)
-def compile_pattern(pattern: str):
-    """A form field's ``validate.pattern`` compiled with RE2, a linear-time engine (no
-    backtracking: ``(a|aa)+$`` cannot take exponential time). Its syntax is JavaScript's for the
-    patterns people write: ``$`` is the end of the input, ``\\d`` and ``\\w`` are ASCII.
-    Lookaround and backreferences are refused (``re2.error``): such a pattern never deploys."""
-    return re2.compile(pattern, _RE2_OPTIONS)
 
 
 class _Analyzer:
@@ -302,7 +138,7 @@ class _Analyzer:
         if cond is not None and not isinstance(cond, dict):
             return self.error(name, "'conditional' must be an object.")
         if cond and cond.get("hide"):
-            hides = hides + [_parse_hide(cond["hide"]) if isinstance(cond["hide"], str) else None]
+            hides = hides + [parse_hide(cond["hide"]) if isinstance(cond["hide"], str) else None]
         if ctype == "group":
             path = comp.get("path")
             if path not in (None, "") and not _valid_path(path):
@@ -391,20 +227,6 @@ class _Analyzer:
                 self.error(name, "'increment' must be a positive number.")
 
 
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        result = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return result if result.is_finite() else None
-
-
 def _analyze(form: Any) -> _Analyzer:
     an = _Analyzer()
     if not isinstance(form, dict):
@@ -427,235 +249,6 @@ def check_form(form: Any) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- fields
-
-
-def _rule(test: Any, message: str) -> Any:
-    def check(value: Any) -> None:
-        if not test(value):
-            raise ValidationError(message)
-    return check
-
-
-class _FormField:
-    """Mixin giving form-js emptiness semantics: hidden -> dropped, empty -> required check."""
-
-    blank_ok = False
-
-    def __init__(self, *args: Any, form_required: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.form_required = form_required
-
-    def is_empty(self, value: Any) -> bool:
-        return value is None or (self.blank_ok and value == "")
-
-    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
-        if value is _HIDDEN:
-            return missing
-        if value is missing or self.is_empty(value):
-            if self.form_required:
-                raise ValidationError(REQUIRED)
-            return value
-        return super().deserialize(value, attr, data, **kwargs)
-
-
-class _Text(_FormField, fields.Field):
-    blank_ok = True
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
-        if not isinstance(value, str):
-            raise ValidationError("Not a valid string.")
-        return value
-
-
-class _Number(_FormField, fields.Field):
-    def __init__(self, *, as_string: bool, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.as_string = self.blank_ok = as_string
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, str) and self.as_string and _NUMBER_STR_RE.fullmatch(value):
-            return value
-        if not _is_number(value):
-            raise ValidationError("Not a valid number.")
-        return value
-
-
-class _Bool(_FormField, fields.Field):
-    def is_empty(self, value: Any) -> bool:
-        return value is None or (self.form_required and value is False)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
-        if not isinstance(value, bool):
-            raise ValidationError("Not a valid boolean.")
-        return value
-
-
-def _choice_error(value: Any, options: dict | None) -> str | None:
-    if not _is_scalar(value):
-        return "Not a valid choice."
-    if options is not None and (_kind(value), value) not in options:
-        shown = ", ".join(str(v) for v in list(options.values())[:10])
-        return f"Must be one of: {shown}{', ...' if len(options) > 10 else ''}."
-    return None
-
-
-class _Choice(_FormField, fields.Field):
-    blank_ok = True
-
-    def __init__(self, *, options: dict | None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.options = options
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        message = _choice_error(value, self.options)
-        if message:
-            raise ValidationError(message)
-        return value
-
-
-class _MultiChoice(_Choice):
-    blank_ok = False
-
-    def is_empty(self, value: Any) -> bool:
-        return value is None or value == []
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
-        if not isinstance(value, list):
-            raise ValidationError("Not a valid list.")
-        errors = {i: [m] for i, v in enumerate(value) if (m := _choice_error(v, self.options))}
-        if errors:
-            raise ValidationError(errors)
-        return list(value)
-
-
-class _DateTime(_FormField, fields.Field):
-    blank_ok = True
-
-    def __init__(self, *, subtype: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.regex, self.message = _DATE_FORMATS[subtype]
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
-        m = self.regex.fullmatch(value) if isinstance(value, str) else None
-        try:
-            if m is None:
-                raise ValueError(value)
-            if self.regex.groups:
-                date.fromisoformat(m[1])  # rejects 2026-13-01, 2026-02-30, ...
-        except ValueError:
-            raise ValidationError(self.message) from None
-        return value
-
-
-class _Files(_FormField, fields.Field):
-    def __init__(self, *, multiple: bool, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.multiple = multiple
-
-    def is_empty(self, value: Any) -> bool:
-        return value is None or value == []
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
-        if not isinstance(value, list):
-            raise ValidationError("Not a valid list of document ids.")
-        errors = {i: ["Not a valid document id."] for i, v in enumerate(value) if not isinstance(v, str) or not v}
-        if errors:
-            raise ValidationError(errors)
-        if not self.multiple and len(value) > 1:
-            raise ValidationError("Only one file is allowed.")
-        return list(value)
-
-
-class _Ignored(fields.Field):
-    """Computed ``expression`` value: accepted and dropped (the client's result is not trusted)."""
-
-    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
-        return missing
-
-
-class _Object(_FormField, fields.Nested):
-    pass
-
-
-class _List(_FormField, fields.List):
-    pass
-
-
-def _text_rules(rules: dict) -> list:
-    out = []
-    if rules.get("minLength") is not None:
-        low = rules["minLength"]
-        out.append(_rule(lambda s: len(s.strip()) >= low, f"Field must have minimum length of {low}."))
-    if rules.get("maxLength") is not None:
-        high = rules["maxLength"]
-        out.append(_rule(lambda s: len(s) <= high, f"Field must have maximum length of {high}."))
-    if rules.get("pattern"):
-        regex = compile_pattern(rules["pattern"])
-        out.append(_rule(lambda s: regex.search(s), f"Field must match pattern {rules['pattern']}."))
-    if rules.get("validationType") == "email":
-        out.append(_rule(_EMAIL_RE.fullmatch, "Field must be a valid email."))
-    if rules.get("validationType") == "phone":
-        out.append(_rule(_PHONE_RE.fullmatch,
-                         "Field must be a valid international phone number. (e.g. +4930664040900)"))
-    return out
-
-
-def _number_rules(comp: dict, rules: dict) -> list:
-    out = []
-    if rules.get("min") is not None:
-        low = _decimal(rules["min"])
-        out.append(_rule(lambda v: _decimal(v) >= low, f"Field must have minimum value of {rules['min']}."))
-    if rules.get("max") is not None:
-        high = _decimal(rules["max"])
-        out.append(_rule(lambda v: _decimal(v) <= high, f"Field must have maximum value of {rules['max']}."))
-    digits = comp.get("decimalDigits")
-    if digits is not None:
-        text = "be an integer" if digits == 0 else f"have at most {digits} decimal digit{'s' if digits > 1 else ''}"
-        out.append(_rule(lambda v: -min(_decimal(v).normalize().as_tuple().exponent, 0) <= digits,
-                         f"Value is expected to {text}."))
-    step = _decimal(comp.get("increment"))
-    if step:
-        out.append(functools.partial(_check_increment, step=step))
-    return out
-
-
-def _check_increment(value: Any, step: Decimal) -> None:
-    number = _decimal(value)
-    try:
-        offset = number % step
-    except InvalidOperation:
-        raise ValidationError(f"Value must be a multiple of {step}.") from None
-    if offset:
-        low = number - offset
-        raise ValidationError("Please select a valid value, the two nearest valid values "
-                              f"are {low} and {low + step}.")
-
-
-def _options(comp: dict) -> dict | None:
-    if any(comp.get(k) for k in ("valuesKey", "valuesExpression")) or comp.get("values") is None:
-        return None
-    return {(_kind(v["value"]), v["value"]): v["value"] for v in comp["values"]}
-
-
-def _make_field(leaf: _Leaf) -> fields.Field:
-    comp, kind = leaf.comp, leaf.comp["type"]
-    rules = comp.get("validate") or {}
-    common = {"form_required": leaf.required}
-    if kind in ("textfield", "textarea"):
-        return _Text(validate=_text_rules(rules), **common)
-    if kind == "number":
-        return _Number(as_string=bool(comp.get("serializeToString")), validate=_number_rules(comp, rules), **common)
-    if kind == "checkbox":
-        return _Bool(**common)
-    if kind in ("select", "radio"):
-        return _Choice(options=_options(comp), **common)
-    if kind in ("checklist", "taglist"):
-        return _MultiChoice(options=_options(comp), **common)
-    if kind == "datetime":
-        return _DateTime(subtype=comp.get("subtype", "date"), **common)
-    if kind == "filepicker":
-        return _Files(multiple=bool(comp.get("multiple")), **common)
-    return _Ignored()
 
 
 def _item_bound(comp: dict, name: str) -> int | None:
@@ -682,9 +275,9 @@ def _schema_class(level: dict, name: str, base: type[Schema] = Schema) -> type[S
     for i, (key, node) in enumerate(level.items()):
         if isinstance(node, _Leaf):
             node.required = _leaf_required(node.comp, node.hides)
-            made = _make_field(node)
+            made = make_field(node.comp, node.required)
         elif isinstance(node, _Obj):
-            made = _Object(_schema_class(node.children, f"{name}_{key}"))
+            made = FormObject(_schema_class(node.children, f"{name}_{key}"))
             node.required = any(child.required for child in node.children.values())
             node.dynamic = node.required or _level_dynamic(node.children)
         else:
@@ -692,11 +285,11 @@ def _schema_class(level: dict, name: str, base: type[Schema] = Schema) -> type[S
             min_items, max_items = _item_bound(node.comp, "minItems"), _item_bound(node.comp, "maxItems")
             node.required = (_leaf_required(node.comp, node.hides) or bool(min_items)) and None not in node.hides
             node.dynamic = _level_dynamic(node.children)
-            rules = [_rule(lambda v, n=min_items: len(v) >= n, f"At least {min_items} item(s) required.")
+            rules = [rule(lambda v, n=min_items: len(v) >= n, f"At least {min_items} item(s) required.")
                      ] if min_items else []
             if max_items is not None:
-                rules.append(_rule(lambda v, n=max_items: len(v) <= n, f"At most {max_items} item(s) allowed."))
-            made = _List(fields.Nested(row_cls), validate=rules,
+                rules.append(rule(lambda v, n=max_items: len(v) <= n, f"At most {max_items} item(s) allowed."))
+            made = FormList(fields.Nested(row_cls), validate=rules,
                          form_required=node.required)
         made.data_key = made.attribute = key
         attrs[f"f{i}"] = made
@@ -722,11 +315,11 @@ def _prepare(level: dict, data: dict, scopes: list[dict]) -> bool:
             if node.dynamic and (isinstance(value, dict) or ((value is missing or value is None) and node.required)):
                 child = data[name] = dict(value) if isinstance(value, dict) else {}
                 sub_needed = _prepare(node.children, child, scopes)
-                marks = [v is _HIDDEN for v in child.values()]
+                marks = [v is HIDDEN for v in child.values()]
                 if not sub_needed and all(marks) and (any(marks) or value is missing):
-                    data[name] = _HIDDEN
-        elif any(h is not None and _feel_eval(h, scopes) is True for h in node.hides):
-            data[name] = _HIDDEN
+                    data[name] = HIDDEN
+        elif any(h is not None and evaluate(h, scopes) is True for h in node.hides):
+            data[name] = HIDDEN
         else:
             needed = needed or node.required
             if isinstance(node, _Rows) and node.dynamic and isinstance(data.get(name), list):
@@ -761,6 +354,7 @@ class _FormSchema(Schema):
 class _Compiled:
     tree: dict
     schema: Schema
+    fields: list[FormField]
 
 
 @functools.lru_cache(maxsize=256)
@@ -771,7 +365,8 @@ def _compile(canonical: str) -> _Compiled:
     schema_cls = _schema_class(analysis.root, "FormSchema", _FormSchema)
     schema_cls.form_tree = analysis.root
     schema_cls.form_dynamic = _level_dynamic(analysis.root)
-    return _Compiled(analysis.root, schema_cls())
+    # the fields after the schema class: building it set the tree's required flags
+    return _Compiled(analysis.root, schema_cls(), _fields(analysis.root, ""))
 
 
 def _compiled(form: Any) -> _Compiled:
@@ -818,14 +413,12 @@ def is_secret(comp: dict) -> bool:
 
 def secret_keys(form: dict) -> list[str]:
     """Keys of the form's secret fields (top-level only: check_form refuses nested ones)."""
-    return [p for p, node, _ in _walk_tree(_compiled(form).tree, "", None)
-            if isinstance(node, _Leaf) and is_secret(node.comp)]
+    return [f.path for f in form_fields(form) if is_secret(f.comp)]
 
 
 def filepicker_paths(form: dict) -> list[str]:
     """Data paths of all filepicker fields, e.g. ``["attachments", "lines[].photos"]``."""
-    return [p for p, node, _ in _walk_tree(_compiled(form).tree, "", None)
-            if isinstance(node, _Leaf) and node.comp["type"] == "filepicker"]
+    return [f.path for f in form_fields(form) if f.type == "filepicker"]
 
 
 def document_ids(form: dict, cleaned: dict) -> list[str]:
@@ -838,7 +431,77 @@ def document_ids(form: dict, cleaned: dict) -> list[str]:
 
 def field_summary(form: dict) -> list[dict]:
     """Flattened ``[{key, type, label, required}]``; ``required`` means "required when shown"."""
-    return [{"key": path, "type": node.comp["type"], "label": node.comp.get("label") or path,
-             "required": node.required}
-            for path, node, _ in _walk_tree(_compiled(form).tree, "", None)
-            if node.comp["type"] != "expression"]
+    return [{"key": f.path, "type": f.type, "label": f.label or f.path, "required": f.required}
+            for f in form_fields(form) if f.type != "expression"]
+
+
+# --------------------------------------------------------------------------- the compiled fields
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One data field of a compiled form, as the option lists, the secret fields, the seal's
+    PDF and the reports read it (one walk of the form-js tree: this module's)."""
+
+    path: str  # data path: "amount", "customer.name", a dynamic list "lines", its column "lines[].qty"
+    type: str  # the form-js component type
+    label: str | None
+    required: bool  # required when shown
+    options: dict[str, str]  # static choices: str(value) -> label (empty for dynamic options)
+    values_key: str | None  # dynamic choices bound to a data key (``valuesKey``)
+    comp: dict = field(repr=False, compare=False)
+    columns: tuple[FormField, ...] = ()  # a dynamic list's fields of one row
+
+    @property
+    def top_level(self) -> bool:
+        """A key of the data itself, not inside a group path or a dynamic list."""
+        return "." not in self.path and "[]" not in self.path
+
+    @property
+    def key(self) -> str:
+        """The path within its row (a dynamic list's column) or the whole path."""
+        return self.path.rsplit("[].", 1)[-1]
+
+
+def _field(path: str, node: _Leaf | _Rows, columns: tuple[FormField, ...] = ()) -> FormField:
+    comp = node.comp
+    values = comp.get("values") if isinstance(comp.get("values"), list) else []
+    options = {str(v["value"]): str(v.get("label") or v["value"]) for v in values if isinstance(v, dict) and "value" in v}
+    values_key = comp.get("valuesKey") if isinstance(comp.get("valuesKey"), str) else None
+    return FormField(path, comp["type"], comp.get("label") or None, node.required, options, values_key, comp, columns)
+
+
+def _fields(level: dict, prefix: str) -> list[FormField]:
+    out: list[FormField] = []
+    for name, node in level.items():
+        path = f"{prefix}{name}"
+        if isinstance(node, _Obj):
+            out += _fields(node.children, path + ".")
+        elif isinstance(node, _Rows):
+            inner = _fields(node.children, path + "[].")
+            direct = tuple(f for f in inner if not any(mark in f.path[len(path) + 3:] for mark in (".", "[]")))
+            out.append(_field(path, node, direct))
+            out += inner
+        else:
+            out.append(_field(path, node))
+    return out
+
+
+def form_fields(form: dict) -> list[FormField]:
+    """Every data field of ``form`` in document order (dynamic lists, then their columns);
+    raises FormDefinitionError for a form that does not compile."""
+    return _compiled(form).fields
+
+
+def without_component(form: dict | None, key: str) -> dict | None:
+    """A copy of ``form`` without the components keyed ``key`` (e.g. the seal PIN, which the
+    task page asks for with its own password input)."""
+    if not form:
+        return form
+    form = copy.deepcopy(form)
+
+    def prune(components):
+        return [dict(c, components=prune(c["components"])) if isinstance(c, dict) and c.get("components") else c
+                for c in components or [] if not (isinstance(c, dict) and c.get("key") == key)]
+
+    return {**form, "components": prune(form.get("components"))}

@@ -23,12 +23,12 @@ acceptable choice is for the task's business hook to decide (e.g. ``record=inspe
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from sqlalchemy import select
 
 from engine.errors import ValidationFailed
 from engine.extensions import Completion, DeployContext, Element, Extension
+from engine.forms.model import form_fields
 
 PREFIX = "options."
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -108,22 +108,13 @@ def strip(props: dict | None, data: dict) -> dict:
     return {k: v for k, v in data.items() if k not in keys} if keys else data
 
 
-def _bound_fields(components: Any, keys: set[str], out: list[str]) -> list[str]:
-    for comp in components if isinstance(components, list) else []:
-        if isinstance(comp, dict):
-            if comp.get("valuesKey") in keys and isinstance(comp.get("key"), str):
-                out.append(comp["key"])
-            if not comp.get("path"):  # a group with a path (or a dynamic list) nests its data
-                _bound_fields(comp.get("components"), keys, out)
-    return out
-
-
 def check_submission(props: dict | None, form: dict | None, cleaned: dict) -> None:
     """422 when a top-level field bound to a provider key holds a non-string (the values are usernames)."""
     keys = set(declared(props))
     if not keys or not isinstance(form, dict):
         return
-    bad = {field: ["Not a valid choice."] for field in _bound_fields(form.get("components"), keys, [])
+    bound = [f.path for f in form_fields(form) if f.top_level and f.values_key in keys]
+    bad = {field: ["Not a valid choice."] for field in bound
            if field in cleaned and cleaned[field] is not None and not isinstance(cleaned[field], str)}
     if bad:
         raise ValidationFailed("form data is invalid", bad)

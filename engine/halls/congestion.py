@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from engine.clock import utcnow
 from engine.errors import Forbidden, NotFound
+from engine.identity.policy import may_report_queue
 from engine.store.models import HallState, OrgUnit, QueueSnapshot
 
 UP = {1: 2.5, 2: 3.5}
 HYSTERESIS = 0.5
 PROCESS_KEY = "hall_congestion"
 CLEARED_MESSAGE = "congestion_cleared"
-REPORTER_ROLES = frozenset({"duty_manager", "hall_manager", "counter_staff"})
 
 
 def _ratio(waiting: int, open_counters: int) -> float:
@@ -57,7 +57,7 @@ def record_snapshot(uow, hall: str, waiting: int, open_counters: int) -> dict:
     unit = session.get(OrgUnit, hall)
     if unit is None:
         raise NotFound(f"hall {hall!r} is not an org unit")
-    if not (actor.is_admin or actor.username == "system" or (actor.org_unit == hall and actor.has_any(REPORTER_ROLES))):
+    if not may_report_queue(actor, hall):
         raise Forbidden("only the hall's staff (or an administrator) may report its queue")
     state = session.get(HallState, hall, with_for_update=True)
     if state is None:

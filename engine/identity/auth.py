@@ -29,8 +29,6 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
-
-
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -90,8 +88,6 @@ def add_user(
         session.add(UserRole(user_id=user.id, role=role))
     session.flush()  # the roles are part of the user from here on (audited as such by the caller)
     return user
-
-
 
 
 def users_with_password(session: Session, candidates: list[str]) -> list[str]:

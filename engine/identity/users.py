@@ -5,16 +5,16 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 
 from engine.clock import utcnow
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.identity import auth as identity
+from engine.identity import policy
 from engine.identity.actor import Actor
 from engine.identity.roles import ROLES, UNIT_KINDS, is_known_role
 from engine.store.models import ApiToken, LoginThrottle, OrgUnit, User, UserRole
 
 
 def require_admin(actor: Actor) -> None:
-    if not (actor.is_admin or actor.username == "system"):
-        raise Forbidden("only an administrator may manage users, roles and org units")
+    policy.require_admin(actor, "manage users, roles and org units")
 
 
 def _user(session, username: str) -> User:

@@ -128,20 +128,9 @@ def _messages(value) -> list[str]:
     return [str(value)]
 
 
-def parse_facts(session, text: str, rules: dict | None = None) -> tuple[list[dict], list[str]]:
-    """Validate CSV text; returns (clean rows, ``line N: field: message`` errors)."""
-    rules = rules or load_rules()
-    users = set(session.execute(select(User.username).where(User.is_active.is_(True))).scalars())
-    units = set(session.execute(select(OrgUnit.key)).scalars())
-    schema = FactRowSchema(rules["metrics"], users, units)
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _header_columns(header: list[str]) -> tuple[list[str | None], list[str]]:
+    """The column each header cell names (None: ignored), and the header's errors."""
     errors: list[str] = []
-    try:
-        header = next(reader)
-    except StopIteration:
-        return [], ["line 1: file: the file is empty (expected a header period,subject,metric,value)"]
-    except csv.Error as exc:
-        return [], [f"line 1: file: {exc}"]
     columns: list[str | None] = []
     for name in header:
         clean = name.strip().lstrip("\ufeff")
@@ -157,11 +146,43 @@ def parse_facts(session, text: str, rules: dict | None = None) -> tuple[list[dic
             errors.append(f"line 1: header: missing column {col!r}")
         elif columns.count(col) > 1:
             errors.append(f"line 1: header: column {col!r} appears more than once")
+    return columns, errors
+
+
+def _row(schema: FactRowSchema, columns: list[str | None], record: list[str], line: int) -> tuple[dict | None, list[str]]:
+    """One data row validated: ``(clean row, [])`` or ``(None, its errors)``."""
+    if len(record) > len(columns):
+        return None, [f"line {line}: row: {len(record)} cells but the header has {len(columns)} columns"]
+    raw = {col: record[i].strip() for i, col in enumerate(columns) if col and i < len(record) and record[i].strip() != ""}
+    try:
+        clean = schema.load(raw)
+    except ValidationError as exc:
+        errors = [f"line {line}: {field}: {message}"
+                  for field in COLUMNS for message in _messages(exc.messages.get(field, []))]
+        errors += [f"line {line}: row: {message}" for message in _messages(exc.messages.get("_schema", []))]
+        return None, errors
+    clean["period"] = Period.parse(clean["period"]).key
+    return clean, []
+
+
+def parse_facts(session, text: str, rules: dict | None = None) -> tuple[list[dict], list[str]]:
+    """Validate CSV text; returns (clean rows, ``line N: field: message`` errors)."""
+    rules = rules or load_rules()
+    users = set(session.execute(select(User.username).where(User.is_active.is_(True))).scalars())
+    units = set(session.execute(select(OrgUnit.key)).scalars())
+    schema = FactRowSchema(rules["metrics"], users, units)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        return [], ["line 1: file: the file is empty (expected a header period,subject,metric,value)"]
+    except csv.Error as exc:
+        return [], [f"line 1: file: {exc}"]
+    columns, errors = _header_columns(header)
     if errors:
         return [], errors
     rows: list[dict] = []
     seen: dict[tuple[str, str, str], int] = {}
-    line = 1
     while True:
         try:
             record = next(reader)
@@ -173,20 +194,10 @@ def parse_facts(session, text: str, rules: dict | None = None) -> tuple[list[dic
         line = reader.line_num
         if not any(cell.strip() for cell in record):
             continue
-        if len(record) > len(columns):
-            errors.append(f"line {line}: row: {len(record)} cells but the header has {len(columns)} columns")
+        clean, problems = _row(schema, columns, record, line)
+        if clean is None:
+            errors += problems
             continue
-        raw = {col: record[i].strip() for i, col in enumerate(columns) if col and i < len(record) and record[i].strip() != ""}
-        try:
-            clean = schema.load(raw)
-        except ValidationError as exc:
-            for field in COLUMNS:
-                for message in _messages(exc.messages.get(field, [])):
-                    errors.append(f"line {line}: {field}: {message}")
-            for message in _messages(exc.messages.get("_schema", [])):
-                errors.append(f"line {line}: row: {message}")
-            continue
-        clean["period"] = Period.parse(clean["period"]).key
         key = (clean["period"], clean["subject"], clean["metric"])
         if key in seen:
             errors.append(f"line {line}: metric: duplicate of line {seen[key]} (same period, subject and metric)")

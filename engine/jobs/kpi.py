@@ -150,10 +150,10 @@ def _refresh_review(uow, sheet: ScoreSheet, data: dict) -> bool:
     return True
 
 
-def compute_customer_manager_kpi(uow, period) -> int:
-    rules = load_rules()
+def _score_managers(session, period, rules: dict, frozen: set[str]) -> dict[str, list[dict]]:
+    """Each customer manager's scored row (facts imported and counted by the engine), by hall;
+    halls whose sheet is final are left out."""
     kpi_rules = rules["customer_manager_kpi"]
-    session = uow.session
     imported = [name for name in kpi_metric_names(rules) if name not in ENGINE_METRICS]
     managers = session.execute(managers_query().order_by(User.org_unit, User.username)).all()
     facts = {row.subject_key: row._mapping for row in session.execute(_fact_pivot(period.key, imported))}
@@ -161,11 +161,6 @@ def compute_customer_manager_kpi(uow, period) -> int:
         "agreements_signed": dict(session.execute(_agreements_signed(period)).all()),
         "complaints_dissatisfied": dict(session.execute(_complaints_dissatisfied(period)).all()),
     }
-    sheets = {s.unit_key: s for s in session.execute(
-        select(ScoreSheet).where(ScoreSheet.job == JOB, ScoreSheet.period == period.key)).scalars()}
-    frozen = {unit for unit, s in sheets.items() if s.status == "final"}
-    unit_names = dict(session.execute(select(OrgUnit.key, OrgUnit.name)).all())
-
     by_unit: dict[str, list[dict]] = {}
     for username, display_name, unit in managers:
         if unit in frozen:
@@ -173,11 +168,15 @@ def compute_customer_manager_kpi(uow, period) -> int:
         values = {name: facts.get(username, {}).get(name) for name in imported}
         for name, counts in engine_facts.items():
             values[name] = counts.get(username, 0)
-        metrics = score_customer_manager(kpi_rules, values)
         by_unit.setdefault(unit, []).append({
             "unit_key": unit, "subject_type": "user", "subject_key": username, "subject_label": display_name,
-            "metrics": metrics, "rank": None,
+            "metrics": score_customer_manager(kpi_rules, values), "rank": None,
         })
+    return by_unit
+
+
+def _ranked_rows(by_unit: dict[str, list[dict]], unit_names: dict[str, str]) -> list[dict]:
+    """The managers ranked within their hall, and a summary row per hall."""
     rows: list[dict] = []
     for unit, people in sorted(by_unit.items()):
         ranks = competition_ranks([(p["subject_key"], p["metrics"]["total"]) for p in people])
@@ -192,14 +191,12 @@ def compute_customer_manager_kpi(uow, period) -> int:
                         "with_missing": sum(1 for p in people if p["metrics"]["missing"])},
             "rank": None,
         })
-    # approved halls keep their rows exactly as approved
-    kept = session.execute(
-        select(JobResult.unit_key, JobResult.subject_type, JobResult.subject_key, JobResult.subject_label,
-               JobResult.metrics, JobResult.rank, JobResult.status)
-        .where(JobResult.job == JOB, JobResult.period == period.key, JobResult.unit_key.in_(frozen or {""}))
-    ).mappings().all() if frozen else []
-    written = replace_results(uow, JOB, period, rows + [dict(r) for r in kept], status="draft")
+    return rows
 
+
+def _review_sheets(uow, period, kpi_rules: dict, by_unit: dict[str, list[dict]], sheets: dict,
+                   unit_names: dict[str, str]) -> None:
+    """A score sheet under review per hall: started, refreshed, or reopened after a rejection."""
     now = utcnow()
     for unit, people in sorted(by_unit.items()):
         data = {"job": JOB, "period": period.key, "hall": unit, "hall_name": unit_names.get(unit, unit),
@@ -207,8 +204,8 @@ def compute_customer_manager_kpi(uow, period) -> int:
         sheet = sheets.get(unit)
         if sheet is None:
             sheet = ScoreSheet(job=JOB, period=period.key, unit_key=unit, status="in_review", created_at=now)
-            session.add(sheet)
-            session.flush()
+            uow.session.add(sheet)
+            uow.session.flush()
             sheet.instance_id = _start_review(uow, sheet, {**data, "sheet_id": sheet.id})
             uow.audit("score_sheet_created", job=JOB, period=period.key, unit_key=unit, sheet_id=sheet.id,
                       review_instance_id=sheet.instance_id, managers=len(people))
@@ -221,6 +218,25 @@ def compute_customer_manager_kpi(uow, period) -> int:
             sheet.instance_id = _start_review(uow, sheet, {**data, "sheet_id": sheet.id})
             uow.audit("score_sheet_reopened", job=JOB, period=period.key, unit_key=unit, sheet_id=sheet.id,
                       before=before, after={"status": "in_review", "instance_id": sheet.instance_id})
+
+
+def compute_customer_manager_kpi(uow, period) -> int:
+    rules = load_rules()
+    session = uow.session
+    sheets = {s.unit_key: s for s in session.execute(
+        select(ScoreSheet).where(ScoreSheet.job == JOB, ScoreSheet.period == period.key)).scalars()}
+    frozen = {unit for unit, s in sheets.items() if s.status == "final"}
+    unit_names = dict(session.execute(select(OrgUnit.key, OrgUnit.name)).all())
+    by_unit = _score_managers(session, period, rules, frozen)
+    rows = _ranked_rows(by_unit, unit_names)
+    # approved halls keep their rows exactly as approved
+    kept = session.execute(
+        select(JobResult.unit_key, JobResult.subject_type, JobResult.subject_key, JobResult.subject_label,
+               JobResult.metrics, JobResult.rank, JobResult.status)
+        .where(JobResult.job == JOB, JobResult.period == period.key, JobResult.unit_key.in_(frozen or {""}))
+    ).mappings().all() if frozen else []
+    written = replace_results(uow, JOB, period, rows + [dict(r) for r in kept], status="draft")
+    _review_sheets(uow, period, rules["customer_manager_kpi"], by_unit, sheets, unit_names)
     session.flush()
     return written
 

@@ -66,6 +66,7 @@ from __future__ import annotations
 from sqlalchemy import select, text
 
 from engine.clock import utcnow
+from engine.forms.model import FormDefinitionError, form_fields
 from engine.jobs.periods import Period
 from engine.jobs.results import replace_results
 from engine.jobs.sql import json_text, num, pct, percentile, seconds, times
@@ -149,11 +150,13 @@ def category_labels(session) -> dict[str, str]:
     labels: dict[str, str] = {}
     rows = session.execute(select(FormDefinition.content).order_by(FormDefinition.form_key, FormDefinition.version))
     for (content,) in rows:
-        for comp in (content or {}).get("components", []):
-            if comp.get("key") == "category":
-                for option in comp.get("values") or []:
-                    if isinstance(option, dict) and "value" in option:
-                        labels[str(option["value"])] = str(option.get("label") or option["value"])
+        try:
+            fields = form_fields(content or {})
+        except FormDefinitionError:  # a form deployed under older rules: no labels from it
+            continue
+        for f in fields:
+            if f.path == "category":
+                labels.update(f.options)
     return labels
 
 

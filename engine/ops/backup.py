@@ -39,25 +39,32 @@ import json
 import os
 import re
 import shutil
-import sqlite3
-import subprocess
 import tarfile
 import tempfile
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 
-from engine.audit.chain import read_head, verify_chain
+from engine.audit.chain import read_head
 from engine.clock import utcnow
-from engine.errors import EngineError
 from engine.identity.actor import SYSTEM
+from engine.ops.dbfiles import (  # noqa: F401 - BackupError is this module's error too
+    DB_MEMBER,
+    BackupError,
+    audit_state,
+    connected_users,
+    dialect_of,
+    dump_postgres,
+    restore_postgres,
+    restore_sqlite,
+    snapshot_sqlite,
+    tables_with_rows,
+)
 from engine.ops.provenance import engine_version, file_sha256, schema_revision
 
 FORMAT = "bpm-backup/1"
-DB_MEMBER = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
 KEY_NAMES = ("audit_ed25519.pem", "seal_ca_key.pem", "seal_kek.key")
 _CHECKPOINT_MEMBER = re.compile(r"^checkpoints/[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.json\Z")
 NOT_INCLUDED = [
@@ -65,10 +72,6 @@ NOT_INCLUDED = [
     "configuration and secrets from the environment (BPM_SECRET_KEY, BPM_DATABASE_URL ...)",
     "uploaded fonts and other files of <var_dir> besides checkpoints",
 ]
-
-
-class BackupError(EngineError):
-    status, code = 422, "backup_invalid"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -93,36 +96,6 @@ def check_revision(revision: str | None) -> None:
         )
 
 
-def _dialect(url: str) -> str:
-    name = make_url(url).get_backend_name()
-    if name not in DB_MEMBER:
-        raise BackupError(f"unsupported database {name!r}")
-    return name
-
-
-def _sqlite_path(url: str) -> Path:
-    database = make_url(url).database
-    if not database or database == ":memory:":
-        raise BackupError("an in-memory SQLite database cannot be backed up or restored")
-    return Path(database)
-
-
-class _Conn:
-    """Gives ``verify_chain`` (which calls ``session.connection()``) a bare connection."""
-
-    def __init__(self, conn) -> None:
-        self._conn = conn
-
-    def connection(self):
-        return self._conn
-
-
-def _audit_state(conn) -> dict:
-    report = verify_chain(_Conn(conn))
-    return {"head_seq": report["head_seq"], "head_hash": report["head_hash"], "chain_ok": report["ok"],
-            "checked": report["checked"], "reason": report["reason"]}
-
-
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -130,85 +103,7 @@ def _iso(at: datetime) -> str:
 # --------------------------------------------------------------------------- PostgreSQL tools
 
 
-def find_pg_tool(name: str, configured: str | None = None) -> str:
-    """``pg_dump``/``pg_restore``/``psql``: ``configured`` (``BPM_PG_BIN_DIR``), then PATH, then
-    the newest ``/usr/lib/postgresql/*/bin``. The client must not be older than the server."""
-    if configured:
-        candidate = Path(configured) / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-        raise BackupError(f"{name} not found in BPM_PG_BIN_DIR={configured}")
-    found = shutil.which(name)
-    if found:
-        return found
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
-    for folder in reversed(versions):
-        if (folder / name).is_file():
-            return str(folder / name)
-    raise BackupError(
-        f"{name} is not installed: install the PostgreSQL client tools of the server's major version "
-        "(Debian: apt-get install postgresql-client) or set BPM_PG_BIN_DIR to their folder"
-    )
-
-
-def _pg_conninfo(url: str) -> tuple[str, dict]:
-    """A libpq URI without the password, and an environment carrying it (not in ``ps``)."""
-    parsed = make_url(url)
-    env = dict(os.environ)
-    if parsed.password:
-        env["PGPASSWORD"] = str(parsed.password)
-    conninfo = parsed.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
-    return conninfo, env
-
-
-def _run(args: list[str], env: dict, what: str) -> None:
-    proc = subprocess.run(args, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BackupError(f"{what} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
-
-
 # --------------------------------------------------------------------------- create
-
-
-def _snapshot_sqlite(url: str, target: Path) -> dict:
-    source_path = _sqlite_path(url)
-    if not source_path.is_file():
-        raise BackupError(f"the SQLite database {source_path} does not exist")
-    src = sqlite3.connect(str(source_path), timeout=30)
-    dst = sqlite3.connect(str(target))
-    try:
-        src.backup(dst)  # one step: a consistent read snapshot (WAL frames included)
-        dst.execute("PRAGMA journal_mode=DELETE")  # a self-contained single file
-        problem = dst.execute("PRAGMA integrity_check").fetchone()[0]
-        if problem != "ok":
-            raise BackupError(f"the copied database fails its integrity check: {problem}")
-    finally:
-        dst.close()
-        src.close()
-    eng = create_engine(f"sqlite:///{target}")
-    try:
-        with eng.connect() as conn:
-            return {"schema_revision": schema_revision(conn), "audit": _audit_state(conn)}
-    finally:
-        eng.dispose()
-
-
-def _dump_postgres(url: str, target: Path, pg_bin_dir: str | None) -> dict:
-    pg_dump = find_pg_tool("pg_dump", pg_bin_dir)
-    conninfo, env = _pg_conninfo(url)
-    eng = create_engine(url, isolation_level="REPEATABLE READ")
-    try:
-        with eng.connect() as conn:
-            conn.execute(text("SET TRANSACTION READ ONLY"))
-            snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
-            meta = {"schema_revision": schema_revision(conn), "audit": _audit_state(conn)}
-            # the dump sees exactly the snapshot the manifest was read from
-            _run([pg_dump, "-Fc", "--no-owner", "--no-privileges", f"--snapshot={snapshot}", "-f", str(target),
-                  f"--dbname={conninfo}"], env, "pg_dump")
-            conn.rollback()
-    finally:
-        eng.dispose()
-    return meta
 
 
 def key_files(settings) -> dict[str, Path]:
@@ -231,14 +126,14 @@ def create(engine, out: Path | None = None, include_keys: bool = False, now: dat
     from engine.audit.checkpoint import checkpoint_dir
 
     settings = engine.settings
-    dialect = _dialect(settings.database_url)
+    dialect = dialect_of(settings.database_url)
     now = now or utcnow()
     out = Path(out) if out else settings.var_dir / "backups" / f"bpm-backup-{now.astimezone(UTC):%Y%m%dT%H%M%S}Z.tar.gz"
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".bpm-backup-", dir=out.parent) as tmp:
         folder = Path(tmp)
         db_file = folder / DB_MEMBER[dialect]
-        meta = _snapshot_sqlite(settings.database_url, db_file) if dialect == "sqlite" else _dump_postgres(
+        meta = snapshot_sqlite(settings.database_url, db_file) if dialect == "sqlite" else dump_postgres(
             settings.database_url, db_file, settings.pg_bin_dir)
         members: dict[str, Path] = {DB_MEMBER[dialect]: db_file}
         cp_dir = checkpoint_dir(settings)
@@ -344,125 +239,6 @@ def inspect_bundle(bundle: Path) -> dict:
 # --------------------------------------------------------------------------- restore
 
 
-def _has_rows(url: str) -> list[str]:
-    """Tables of the target database that hold rows (``alembic_version`` aside)."""
-    if url.startswith("sqlite") and not _sqlite_path(url).exists():
-        return []
-    eng = create_engine(url)
-    try:
-        with eng.connect() as conn:
-            tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
-            prep = conn.dialect.identifier_preparer
-            return [t for t in tables if conn.execute(text(f"SELECT 1 FROM {prep.quote(t)} LIMIT 1")).first() is not None]
-    finally:
-        eng.dispose()
-
-
-# SQLite's unix VFS: every connection to a WAL database holds a shared lock on this byte of
-# the ``-shm`` file while it is open (the "dead man switch" of the WAL index, see os_unix.c:
-# UNIX_SHM_BASE 120 + SQLITE_SHM_NLOCK 8). POSIX locks are per process, so our own
-# connections never show up here.
-SQLITE_SHM_DMS_BYTE = 128
-
-
-def _sqlite_users(url: str) -> list[str]:
-    """Other processes with the SQLite database open (found by probing the WAL index lock)."""
-    import fcntl
-
-    shm = Path(f"{_sqlite_path(url)}-shm")
-    try:
-        fd = os.open(shm, os.O_RDWR)
-    except OSError:
-        return []  # no WAL index: nobody has the database open
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, SQLITE_SHM_DMS_BYTE)
-    except OSError:
-        return [f"another process has {_sqlite_path(url).name} open"]
-    else:
-        fcntl.lockf(fd, fcntl.LOCK_UN, 1, SQLITE_SHM_DMS_BYTE)
-        return []
-    finally:
-        os.close(fd)
-
-
-def _postgres_users(url: str) -> list[str]:
-    """The other sessions connected to the target PostgreSQL database."""
-    eng = create_engine(url)
-    try:
-        with eng.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT application_name, client_addr, state FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
-            )).all()
-    finally:
-        eng.dispose()
-    return [f"{r.application_name or 'a client'} from {r.client_addr or 'a local socket'} ({r.state})" for r in rows]
-
-
-def connected_users(url: str) -> list[str]:
-    """Who else uses the database right now: the web app, workers or the jobs server would
-    keep working on (and caching) the data a restore replaces underneath them."""
-    if url.startswith("sqlite"):
-        return _sqlite_users(url) if _sqlite_path(url).exists() else []
-    return _postgres_users(url)
-
-
-def _restore_sqlite(url: str, db_file: Path) -> None:
-    target = _sqlite_path(url)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(str(db_file))
-    try:
-        problem = src.execute("PRAGMA integrity_check").fetchone()[0]
-        if problem != "ok":
-            raise BackupError(f"the database in the bundle fails its integrity check: {problem}")
-        dst = sqlite3.connect(str(target), timeout=30)
-        try:
-            src.backup(dst)  # replaces every page of the target in one write transaction
-            dst.execute("PRAGMA journal_mode=WAL")
-        finally:
-            dst.close()
-    finally:
-        src.close()
-
-
-def _drop_all_sql(url: str) -> str:
-    """SQL dropping every table, view, sequence and bpm_ function of the target's schema."""
-    eng = create_engine(url)
-    try:
-        with eng.connect() as conn:
-            prep = conn.dialect.identifier_preparer
-            insp = inspect(conn)
-            statements = [f"DROP VIEW IF EXISTS {prep.quote(v)} CASCADE" for v in insp.get_view_names()]
-            statements += [f"DROP TABLE IF EXISTS {prep.quote(t)} CASCADE" for t in insp.get_table_names()]
-            statements += [f"DROP SEQUENCE IF EXISTS {prep.quote(s)} CASCADE" for s in insp.get_sequence_names()]
-            functions = conn.execute(text(
-                "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                "WHERE n.nspname = current_schema() AND p.proname LIKE 'bpm\\_%'"
-            )).scalars().all()
-            statements += [f"DROP FUNCTION IF EXISTS {f} CASCADE" for f in functions]
-    finally:
-        eng.dispose()
-    return "; ".join(statements) or "SELECT 1"
-
-
-def _restore_postgres(url: str, dump_file: Path, pg_bin_dir: str | None) -> None:
-    """Drop everything in the target's schema and load the dump, in one transaction.
-
-    The dump is first turned into a SQL script (so a failing ``pg_restore`` cannot leave
-    a half-read script that psql would commit), then run by ``psql --single-transaction``
-    after the DROP statements: any error rolls the whole restore back."""
-    pg_restore, psql = (find_pg_tool(tool, pg_bin_dir) for tool in ("pg_restore", "psql"))
-    conninfo, env = _pg_conninfo(url)
-    script = dump_file.with_suffix(".sql")
-    _run([pg_restore, "--clean", "--if-exists", "--no-owner", "--no-privileges", "-f", str(script), str(dump_file)],
-         env, "pg_restore (reading the dump)")
-    try:
-        _run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-c", _drop_all_sql(url),
-              "-f", str(script), f"--dbname={conninfo}"], env, "loading the dump (rolled back, nothing was changed)")
-    finally:
-        script.unlink(missing_ok=True)
-
-
 def _restore_files(settings, folder: Path, manifest: dict, restore_keys: bool) -> dict:
     from engine.audit.checkpoint import checkpoint_dir
 
@@ -493,47 +269,43 @@ def _restore_files(settings, folder: Path, manifest: dict, restore_keys: bool) -
     return out
 
 
-def restore(engine, bundle: Path, force: bool = False, restore_keys: bool = False,
-            allow_connections: bool = False) -> dict:
-    """Replace ``engine``'s database with the bundle's (see the module docstring)."""
-    from engine.audit.checkpoint import verify as verify_with_checkpoint
+def _check_bundle(settings, folder: Path, manifest: dict, dialect: str, restore_keys: bool) -> None:
+    """The bundle fits this server: same database kind, a schema revision this code knows, and
+    no key file here that the bundle's would overwrite (refused before the database is touched)."""
+    if manifest["dialect"] != dialect:
+        raise BackupError(f"the bundle holds a {manifest['dialect']} database; this server uses {dialect}")
+    check_revision(manifest.get("schema_revision"))
+    if restore_keys and manifest.get("includes_keys"):
+        for name, target in key_files(settings).items():
+            if name in manifest["files"] and target.exists() and target.read_bytes() != (folder / name).read_bytes():
+                raise BackupError(f"{target} exists and differs from the key in the bundle: move it aside first")
+
+
+def _check_target(engine, url: str, force: bool, allow_connections: bool) -> list[str]:
+    """The target may be replaced: empty (or ``force``) and nobody else connected. Returns its
+    tables holding rows."""
+    filled = tables_with_rows(url)
+    if filled and not force:
+        raise BackupError(
+            f"the target database is not empty ({len(filled)} tables hold rows, e.g. {', '.join(filled[:3])}): "
+            "use --force to replace its contents"
+        )
+    engine.db.dispose()
+    others = connected_users(url)
+    if others and not allow_connections:
+        raise BackupError(
+            f"{len(others)} other connection(s) use the target database ({'; '.join(others[:5])}): stop the "
+            "web app, the workers and the jobs server first (they would keep working on replaced data), "
+            "or pass --allow-connections if these are not the app"
+        )
+    return filled
+
+
+def _check_restored(url: str, manifest: dict) -> dict | None:
+    """The restored audit chain ends at the bundle's head; an older schema is migrated to the
+    code's head (returns ``{from, to}`` then)."""
     from engine.store.migrate import upgrade
 
-    settings = engine.settings
-    url = settings.database_url
-    dialect = _dialect(url)
-    bundle = Path(bundle)
-    with tempfile.TemporaryDirectory(prefix=".bpm-restore-") as tmp:
-        folder = Path(tmp)
-        manifest = read_bundle(bundle, folder)
-        if manifest["dialect"] != dialect:
-            raise BackupError(f"the bundle holds a {manifest['dialect']} database; this server uses {dialect}")
-        check_revision(manifest.get("schema_revision"))
-        if restore_keys and manifest.get("includes_keys"):
-            for name, target in key_files(settings).items():  # refuse before touching the database
-                if name in manifest["files"] and target.exists() and target.read_bytes() != (folder / name).read_bytes():
-                    raise BackupError(f"{target} exists and differs from the key in the bundle: move it aside first")
-        filled = _has_rows(url)
-        if filled and not force:
-            raise BackupError(
-                f"the target database is not empty ({len(filled)} tables hold rows, e.g. {', '.join(filled[:3])}): "
-                "use --force to replace its contents"
-            )
-        engine.db.dispose()
-        others = connected_users(url)
-        if others and not allow_connections:
-            raise BackupError(
-                f"{len(others)} other connection(s) use the target database ({'; '.join(others[:5])}): stop the "
-                "web app, the workers and the jobs server first (they would keep working on replaced data), "
-                "or pass --allow-connections if these are not the app"
-            )
-        db_file = folder / DB_MEMBER[dialect]
-        if dialect == "sqlite":
-            _restore_sqlite(url, db_file)
-        else:
-            _restore_postgres(url, db_file, settings.pg_bin_dir)
-        files = _restore_files(settings, folder, manifest, restore_keys)
-    engine.db.dispose()
     eng = create_engine(url)
     try:
         with eng.connect() as conn:
@@ -544,13 +316,39 @@ def restore(engine, bundle: Path, force: bool = False, restore_keys: bool = Fals
     expected = (manifest["audit"]["head_seq"], manifest["audit"]["head_hash"])
     if head != expected:
         raise BackupError(f"the restored audit head {head} is not the bundle's {expected}")
-    migrated = None
-    if restored_revision != code_head():
-        upgrade(url)
-        migrated = {"from": restored_revision, "to": code_head()}
+    if restored_revision == code_head():
+        return None
+    upgrade(url)
+    return {"from": restored_revision, "to": code_head()}
+
+
+def restore(engine, bundle: Path, force: bool = False, restore_keys: bool = False,
+            allow_connections: bool = False) -> dict:
+    """Replace ``engine``'s database with the bundle's (see the module docstring)."""
+    from engine.audit.checkpoint import verify as verify_with_checkpoint
+
+    settings = engine.settings
+    url = settings.database_url
+    dialect = dialect_of(url)
+    bundle = Path(bundle)
+    with tempfile.TemporaryDirectory(prefix=".bpm-restore-") as tmp:
+        folder = Path(tmp)
+        manifest = read_bundle(bundle, folder)
+        _check_bundle(settings, folder, manifest, dialect, restore_keys)
+        filled = _check_target(engine, url, force, allow_connections)
+        db_file = folder / DB_MEMBER[dialect]
+        if dialect == "sqlite":
+            restore_sqlite(url, db_file)
+        else:
+            restore_postgres(url, db_file, settings.pg_bin_dir)
+        files = _restore_files(settings, folder, manifest, restore_keys)
+    engine.db.dispose()
+    migrated = _check_restored(url, manifest)
+    head_seq = manifest["audit"]["head_seq"]
     with engine.uow(SYSTEM) as uow:
         uow.audit("backup_restored", file=bundle.name, sha256=file_sha256(bundle), created_at=manifest["created_at"],
-                  schema_revision=manifest["schema_revision"], audit_head_seq=expected[0], migrated=migrated, forced=bool(filled))
+                  schema_revision=manifest["schema_revision"], audit_head_seq=head_seq, migrated=migrated,
+                  forced=bool(filled))
     report = verify_with_checkpoint(engine)
     result = {
         "file": str(bundle),
@@ -558,7 +356,7 @@ def restore(engine, bundle: Path, force: bool = False, restore_keys: bool = Fals
         "dialect": dialect,
         "schema_revision": manifest["schema_revision"],
         "migrated": migrated,
-        "audit_head_seq": expected[0],
+        "audit_head_seq": head_seq,
         "replaced_non_empty_database": bool(filled),
         "chain_ok": report["first_bad_seq"] is None and report["reason"] is None,
         "verify": report,

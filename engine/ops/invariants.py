@@ -18,7 +18,7 @@ for the figures to be final. Each check reports ``ok``, a ``count`` of violation
 - ``timers_on_time``: no pending timer is overdue by more than the tolerance (a worker must
   be running); failing timers (``last_error``) are listed apart;
 - ``audit_chain``: :func:`engine.audit.chain.verify_chain`;
-- ``acknowledged`` (with an acknowledgement log of ``bench/load_test.py``): every start and
+- ``acknowledged`` (with an acknowledgement log of ``bench/harness/load_test.py``): every start and
   completion the clients saw acknowledged is in the database, and what the database has
   beyond that is explained by requests whose response was lost.
 """
@@ -249,7 +249,7 @@ def _check_timers(session, now: datetime, tolerance: float | None) -> tuple[dict
 
 
 def read_ack(path: Path) -> dict:
-    """The acknowledgement log of ``bench/load_test.py`` (JSON lines):
+    """The acknowledgement log of ``bench/harness/load_test.py`` (JSON lines):
 
     ``{"op": "begin", "at": ISO}`` first; ``{"op": "start", "instance_id", "process", "user"}``
     and ``{"op": "complete", "task_id", "instance_id", "element", "user"}`` for acknowledged

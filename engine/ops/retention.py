@@ -46,22 +46,17 @@ instance that stays is kept, only the archived instance's link is removed.
 
 from __future__ import annotations
 
-import base64
-import gzip
 import hashlib
-import json
-import os
-import secrets
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Date, LargeBinary, delete, func, insert, select
-from sqlalchemy.sql.schema import Table
+from sqlalchemy import delete, func, insert, select
 
 from engine.clock import utcnow
 from engine.errors import Conflict, EngineError, NotFound
 from engine.identity.actor import SYSTEM
+from engine.ops.archive_files import FORMAT, ArchiveError, decode_row, encode_row, iso, read_archive, write_archive
 from engine.ops.provenance import engine_version, file_sha256, schema_revision
 from engine.store.models import (
     AuditEvent,
@@ -76,10 +71,8 @@ from engine.store.models import (
     Task,
     TaskCandidate,
     Timer,
-    UTCDateTime,
 )
 
-FORMAT = "bpm-history-archive/1"
 FINISHED = ("completed", "cancelled")
 DEFAULT_BATCH = 200
 
@@ -97,64 +90,11 @@ SEAL_IMAGES = SealImage.__table__
 HALLS = HallState.__table__
 
 
-class ArchiveError(EngineError):
-    """An archive file cannot be read or does not match what the audit log recorded."""
-
-    status, code = 422, "archive_invalid"
-
-
 # --------------------------------------------------------------------------- settings
 
 
 def archive_dir(settings) -> Path:
     return Path(settings.archive_dir) if settings.archive_dir else settings.var_dir / "archive"
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-# --------------------------------------------------------------------------- row <-> JSON
-
-
-def encode_row(table: Table, row) -> dict:
-    """A JSON-native dict of one row: datetimes in ISO 8601, bytes in base64."""
-    mapping = row._mapping if hasattr(row, "_mapping") else row
-    out = {}
-    for col in table.columns:
-        value = mapping[col.name]
-        if value is None:
-            out[col.name] = None
-        elif isinstance(col.type, LargeBinary):
-            out[col.name] = base64.b64encode(bytes(value)).decode("ascii")
-        elif isinstance(value, datetime):
-            out[col.name] = (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-        elif isinstance(value, date):
-            out[col.name] = value.isoformat()
-        else:
-            out[col.name] = value
-    return out
-
-
-def decode_row(table: Table, data: dict, skip: tuple[str, ...] = ()) -> dict:
-    """The inverse of :func:`encode_row` (columns the table lacks are an error)."""
-    unknown = set(data) - {c.name for c in table.columns}
-    if unknown:
-        raise ArchiveError(f"the archive has columns {sorted(unknown)} that {table.name} does not have")
-    out: dict[str, Any] = {}
-    for col in table.columns:
-        if col.name in skip or col.name not in data:
-            continue
-        value = data[col.name]
-        if value is not None:
-            if isinstance(col.type, LargeBinary):
-                value = base64.b64decode(value)
-            elif isinstance(col.type, UTCDateTime):
-                value = datetime.fromisoformat(value)
-            elif isinstance(col.type, Date):
-                value = date.fromisoformat(value)
-        out[col.name] = value
-    return out
 
 
 # --------------------------------------------------------------------------- reading the rows
@@ -185,141 +125,67 @@ def _by_instance(rows, key="instance_id") -> dict[str, list]:
     return out
 
 
+def _linked_documents(conn, ids: list[str], links) -> tuple[dict, dict, dict[str, list[str]]]:
+    """The documents linked to instances ``ids``, their blobs, and the other instances each is
+    linked to (a document they share stays in the database)."""
+    doc_ids = sorted({link.document_id for link in links})
+    if not doc_ids:
+        return {}, {}, {}
+    documents = {d.id: d for d in conn.execute(select(DOCUMENTS).where(DOCUMENTS.c.id.in_(doc_ids)))}
+    shas = sorted({d.sha256 for d in documents.values()})
+    blobs = {b.sha256: b for b in conn.execute(select(BLOBS).where(BLOBS.c.sha256.in_(shas)))} if shas else {}
+    elsewhere: dict[str, list[str]] = {}
+    for link in conn.execute(select(LINKS).where(LINKS.c.document_id.in_(doc_ids), LINKS.c.instance_id.not_in(ids))):
+        elsewhere.setdefault(link.document_id, []).append(link.instance_id)
+    return documents, blobs, elsewhere
+
+
+def _definitions(conn, def_ids) -> dict[int, dict]:
+    query = select(DEFINITIONS.c.id, DEFINITIONS.c.key, DEFINITIONS.c.version, DEFINITIONS.c.sha256)
+    return {d.id: {"id": d.id, "key": d.key, "version": d.version, "sha256": d.sha256}
+            for d in conn.execute(query.where(DEFINITIONS.c.id.in_(sorted(def_ids))))}
+
+
 def collect(conn, ids: list[str]) -> list[dict]:
     """The archive records of instances ``ids`` (in that order), read on ``conn``."""
     if not ids:
         return []
     instances = {r.id: r for r in conn.execute(select(INSTANCES).where(INSTANCES.c.id.in_(ids)))}
     tasks = conn.execute(select(TASKS).where(TASKS.c.instance_id.in_(ids)).order_by(TASKS.c.created_at, TASKS.c.id)).all()
-    task_ids = [t.id for t in tasks]
-    candidates = (
-        conn.execute(select(CANDIDATES).where(CANDIDATES.c.task_id.in_(task_ids))).all() if task_ids else []
-    )
     task_instance = {t.id: t.instance_id for t in tasks}
-    timers = conn.execute(select(TIMERS).where(TIMERS.c.instance_id.in_(ids)).order_by(TIMERS.c.id)).all()
-    links = conn.execute(select(LINKS).where(LINKS.c.instance_id.in_(ids))).all()
-    doc_ids = sorted({link.document_id for link in links})
-    documents = {d.id: d for d in conn.execute(select(DOCUMENTS).where(DOCUMENTS.c.id.in_(doc_ids)))} if doc_ids else {}
-    shas = sorted({d.sha256 for d in documents.values()})
-    blobs = {b.sha256: b for b in conn.execute(select(BLOBS).where(BLOBS.c.sha256.in_(shas)))} if shas else {}
-    other_links = (
-        conn.execute(select(LINKS).where(LINKS.c.document_id.in_(doc_ids), LINKS.c.instance_id.not_in(ids))).all()
-        if doc_ids
-        else []
-    )
-    elsewhere: dict[str, list[str]] = {}
-    for link in other_links:
-        elsewhere.setdefault(link.document_id, []).append(link.instance_id)
-    notifications = conn.execute(
-        select(NOTIFICATIONS).where(NOTIFICATIONS.c.instance_id.in_(ids)).order_by(NOTIFICATIONS.c.id)
-    ).all()
-    events = conn.execute(select(EVENTS).where(EVENTS.c.instance_id.in_(ids)).order_by(EVENTS.c.seq)).all()
-    def_ids = sorted({r.definition_id for r in instances.values()})
-    definitions = {
-        d.id: {"id": d.id, "key": d.key, "version": d.version, "sha256": d.sha256}
-        for d in conn.execute(
-            select(DEFINITIONS.c.id, DEFINITIONS.c.key, DEFINITIONS.c.version, DEFINITIONS.c.sha256).where(
-                DEFINITIONS.c.id.in_(def_ids)
-            )
-        )
-    }
-
-    by_tasks, by_timers, by_links = _by_instance(tasks), _by_instance(timers), _by_instance(links)
-    by_notes, by_events = _by_instance(notifications), _by_instance(events)
+    candidates = conn.execute(select(CANDIDATES).where(CANDIDATES.c.task_id.in_(list(task_instance)))).all() if tasks else []
     by_candidates: dict[str, list] = {}
     for cand in candidates:
         by_candidates.setdefault(task_instance[cand.task_id], []).append(cand)
-
+    links = conn.execute(select(LINKS).where(LINKS.c.instance_id.in_(ids))).all()
+    documents, blobs, elsewhere = _linked_documents(conn, ids, links)
+    per_instance = {
+        "tasks": (TASKS, _by_instance(tasks)),
+        "task_candidates": (CANDIDATES, by_candidates),
+        "timers": (TIMERS, _by_instance(conn.execute(select(TIMERS).where(TIMERS.c.instance_id.in_(ids))
+                                                     .order_by(TIMERS.c.id)).all())),
+        "document_links": (LINKS, _by_instance(links)),
+        "notifications": (NOTIFICATIONS, _by_instance(conn.execute(
+            select(NOTIFICATIONS).where(NOTIFICATIONS.c.instance_id.in_(ids)).order_by(NOTIFICATIONS.c.id)).all())),
+        "audit_events": (EVENTS, _by_instance(conn.execute(
+            select(EVENTS).where(EVENTS.c.instance_id.in_(ids)).order_by(EVENTS.c.seq)).all())),
+    }
+    definitions = _definitions(conn, {r.definition_id for r in instances.values()})
     records = []
-    for iid in ids:
-        inst = instances.get(iid)
-        if inst is None:
-            continue
-        docs = []
-        for link in by_links.get(iid, []):
-            doc = documents[link.document_id]
-            blob = blobs.get(doc.sha256)
-            docs.append(
-                {
-                    "document": encode_row(DOCUMENTS, doc),
-                    "blob": encode_row(BLOBS, blob) if blob is not None else None,
-                    "linked_to_other_instances": sorted(elsewhere.get(doc.id, [])),
-                }
-            )
-        records.append(
-            {
-                "kind": "instance",
-                "instance": encode_row(INSTANCES, inst),
-                "definition": definitions.get(inst.definition_id),
-                "tasks": [encode_row(TASKS, r) for r in by_tasks.get(iid, [])],
-                "task_candidates": [encode_row(CANDIDATES, r) for r in by_candidates.get(iid, [])],
-                "timers": [encode_row(TIMERS, r) for r in by_timers.get(iid, [])],
-                "document_links": [encode_row(LINKS, r) for r in by_links.get(iid, [])],
-                "documents": docs,
-                "notifications": [encode_row(NOTIFICATIONS, r) for r in by_notes.get(iid, [])],
-                "audit_events": [encode_row(EVENTS, r) for r in by_events.get(iid, [])],
-            }
-        )
+    for iid in (i for i in ids if i in instances):
+        inst = instances[iid]
+        docs = [{"document": encode_row(DOCUMENTS, documents[link.document_id]),
+                 "blob": (encode_row(BLOBS, blobs[documents[link.document_id].sha256])
+                          if documents[link.document_id].sha256 in blobs else None),
+                 "linked_to_other_instances": sorted(elsewhere.get(link.document_id, []))}
+                for link in per_instance["document_links"][1].get(iid, [])]
+        record = {"kind": "instance", "instance": encode_row(INSTANCES, inst),
+                  "definition": definitions.get(inst.definition_id)}
+        for name, (table, rows) in per_instance.items():
+            record[name] = [encode_row(table, r) for r in rows.get(iid, [])]
+        record["documents"] = docs
+        records.append(record)
     return records
-
-
-# --------------------------------------------------------------------------- archive files
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_archive(folder: Path, header: dict, records: list[dict], now: datetime) -> tuple[Path, str]:
-    """Write, fsync and atomically publish an archive; return its path and sha256.
-
-    The file is read back (gzip CRC, JSON, instance count) before it is trusted.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"history-{now.astimezone(UTC):%Y%m%dT%H%M%S}Z-{secrets.token_hex(4)}.jsonl.gz"
-    final = folder / name
-    tmp = folder / f".{name}.tmp"
-    try:
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as raw:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-                gz.write((json.dumps(header, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
-                for record in records:
-                    gz.write((json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(folder)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    got_header, got = read_archive(final)
-    if got_header.get("instances") != len(records) or len(got) != len(records):
-        final.unlink(missing_ok=True)
-        raise ArchiveError(f"archive {name} did not read back complete")
-    return final, file_sha256(final)
-
-
-def read_archive(path: Path) -> tuple[dict, list[dict]]:
-    """``(header, records)`` of an archive file; :class:`ArchiveError` when unreadable."""
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            lines = [json.loads(line) for line in fh if line.strip()]
-    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArchiveError(f"cannot read archive {path.name}: {exc}") from exc
-    if not lines or not isinstance(lines[0], dict) or lines[0].get("format") != FORMAT:
-        raise ArchiveError(f"{path.name} is not a history archive (format {FORMAT!r} expected)")
-    header, records = lines[0], lines[1:]
-    if header.get("instances") != len(records) or any(r.get("kind") != "instance" for r in records):
-        raise ArchiveError(f"archive {path.name} is incomplete: header says {header.get('instances')} instances, "
-                           f"the file holds {len(records)}")
-    return header, records
 
 
 def recorded_archives(conn, sha256: str | None = None) -> list[dict]:
@@ -378,8 +244,8 @@ def _archive_batch(engine, cutoff: datetime, ttl_days: int, batch_size: int, now
         header = {
             "kind": "header",
             "format": FORMAT,
-            "created_at": _iso(now),
-            "cutoff": _iso(cutoff),
+            "created_at": iso(now),
+            "cutoff": iso(cutoff),
             "ttl_days": ttl_days,
             "instances": len(records),
             "schema_revision": schema_revision(conn),
@@ -396,7 +262,7 @@ def _archive_batch(engine, cutoff: datetime, ttl_days: int, batch_size: int, now
                 sha256=sha,
                 instances=len(ids),
                 instance_ids=ids,
-                cutoff=_iso(cutoff),
+                cutoff=iso(cutoff),
                 ttl_days=ttl_days,
                 **{k: v for k, v in counts.items() if k != "instances"},
             )
@@ -436,7 +302,7 @@ def run(engine, now: datetime | None = None, dry_run: bool = False, *, ttl_days:
         eligible = conn.execute(
             select(func.count()).select_from(_eligible(cutoff, protected).order_by(None).subquery())
         ).scalar_one()
-        report = {"ttl_days": ttl, "cutoff": _iso(cutoff), "dry_run": dry_run, "eligible": eligible, "archived": 0,
+        report = {"ttl_days": ttl, "cutoff": iso(cutoff), "dry_run": dry_run, "eligible": eligible, "archived": 0,
                   "batches": [], "audit": audit}
         if dry_run:
             report["instance_ids"] = list(conn.execute(_eligible(cutoff, protected).limit(1000)).scalars())

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from engine.config import project_root
@@ -33,6 +34,21 @@ def deploy_path(engine, path: Path, echo=print) -> None:
     echo(f"{'deployed' if created else 'unchanged'}: {label} ({path.name})")
 
 
+def deploy_shipped(engine, processes: tuple[str, ...] = (), echo=print) -> None:
+    """Deploy the project's ``forms/`` and ``processes/``: every file, or only the processes
+    ``processes`` (keys) and the forms they name."""
+    root = project_root()
+    if processes:
+        paths = [root / "processes" / f"{key}.bpmn" for key in processes]
+        forms = dict.fromkeys(f for p in paths for f in re.findall(r'camunda:formKey="([^"]+)"', p.read_text("utf-8")))
+        form_paths = [root / "forms" / f"{form}.form" for form in forms]
+    else:
+        paths = sorted((root / "processes").glob("*.bpmn"))
+        form_paths = sorted((root / "forms").glob("*.form"))
+    for path in [*form_paths, *paths]:
+        deploy_path(engine, path, echo)
+
+
 # (key, name, kind, parent): the county branch, its marketing department, two service halls
 DEMO_UNITS = [
     ("branch", "县分公司 County branch", "branch", None),
@@ -50,11 +66,7 @@ def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=
     from engine.store.migrate import upgrade
 
     upgrade(engine.settings.database_url)
-    root = project_root()
-    for path in sorted((root / "forms").glob("*.form")):
-        deploy_path(engine, path, echo)
-    for path in sorted((root / "processes").glob("*.bpmn")):
-        deploy_path(engine, path, echo)
+    deploy_shipped(engine, echo=echo)
     if demo:
         from engine.identity import users as svc
 

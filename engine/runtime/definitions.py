@@ -10,11 +10,10 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn.model import ParsedModel, validate_document
 from engine.clock import utcnow
-from engine.errors import Forbidden, NotFound, ValidationFailed
+from engine.errors import NotFound, ValidationFailed
 from engine.extensions import REGISTRY, DeployContext, Element
 from engine.forms import definitions as formdefs
-from engine.identity.policy import task_scope
-from engine.identity.roles import DEPLOYER_ROLES
+from engine.identity.policy import require_deployer, task_scope
 from engine.store.models import ProcessDefinition
 
 
@@ -109,8 +108,7 @@ def validate(xml: bytes, form_exists: Callable[[str], bool],
 
 def deploy_process(uow, xml: bytes) -> tuple[ProcessDefinition, bool]:
     """Validate everything, then store version N+1 (or nothing if identical to the latest)."""
-    if not (uow.actor.has_any(DEPLOYER_ROLES) or uow.actor.username == "system"):
-        raise Forbidden("only a process owner or an administrator may deploy processes")
+    require_deployer(uow.actor)
     model = validate(xml, lambda key: formdefs.exists(uow.session, key), lambda key: latest(uow.session, key) is not None)
     if model.errors:
         raise ValidationFailed("process definition is invalid", model.errors)

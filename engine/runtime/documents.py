@@ -6,6 +6,7 @@ import hashlib
 import mimetypes
 import re
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -13,8 +14,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.clock import utcnow
-from engine.errors import NotFound, PayloadTooLarge, ValidationFailed
-from engine.store.models import Blob, Document, DocumentLink, ProcessInstance
+from engine.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from engine.identity.policy import may_read_document
+from engine.store.models import Blob, Document, DocumentLink
 
 # Control characters (NUL included: PostgreSQL text cannot hold it) never belong in a file name.
 _UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
@@ -82,15 +84,26 @@ def upload(uow, settings, filename: str, declared_type: str | None, content: byt
     return doc
 
 
-def may_read(session: Session, actor, doc: Document) -> bool:
-    """The uploader, admins and auditors, and whoever may read an instance using the document."""
-    from engine.identity.policy import can_read_instance, reads_everything
+@dataclass(frozen=True)
+class Download:
+    """A document's bytes and what a response needs to send them."""
 
-    if doc.created_by == actor.username or reads_everything(actor) or actor.username == "system":
-        return True
-    return any(
-        can_read_instance(session, actor, session.get(ProcessInstance, iid)) for iid in linked_instances(session, doc.id)
-    )
+    id: str
+    filename: str
+    content_type: str | None
+    sha256: str
+    body: bytes
+
+
+def read(session: Session, actor, doc_id: str, instance_id: str | None = None) -> Download:
+    """A document's bytes for ``actor`` (the rule: ``policy.may_read_document``); with
+    ``instance_id`` only as a document of that instance."""
+    doc = get(session, doc_id)
+    if instance_id is not None and instance_id not in linked_instances(session, doc_id):
+        raise Forbidden("this document does not belong to this process instance")
+    if not may_read_document(session, actor, doc):
+        raise Forbidden("you may not read this document")
+    return Download(doc.id, doc.filename, doc.content_type, doc.sha256, content(session, doc))
 
 
 def link(uow, field_errors_key: str, doc_ids: list[str], instance_id: str) -> None:
@@ -111,7 +124,7 @@ def link(uow, field_errors_key: str, doc_ids: list[str], instance_id: str) -> No
     )
     missing = [
         d for d in doc_ids
-        if d not in found or (d not in existing and not may_read(uow.session, uow.actor, found[d]))
+        if d not in found or (d not in existing and not may_read_document(uow.session, uow.actor, found[d]))
     ]
     if missing:
         raise ValidationFailed(

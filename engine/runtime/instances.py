@@ -12,7 +12,7 @@ from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationF
 from engine.forms import definitions as formdefs
 from engine.forms.model import document_ids, validate_submission
 from engine.identity.actor import Actor
-from engine.identity.policy import MANAGER_ROLES, can_read_instance, reads_everything
+from engine.identity.policy import can_read_instance, may_retry, may_start, reads_everything, unit_managed_by
 from engine.runtime import definitions, documents
 from engine.runtime.spiff import advance, new_workflow
 from engine.runtime.steps import load_workflow, save
@@ -62,7 +62,7 @@ def validate_start_data(session, engine, definition: ProcessDefinition, data: di
 def start(engine, uow, key: str, data: dict, business_key: str | None = None) -> ProcessInstance:
     definition = definitions.get_version(uow.session, key)
     starters = definition.meta.get("candidate_starter_groups", [])
-    if not uow.actor.has_any(starters):
+    if not may_start(uow.actor, starters):
         raise Forbidden(f"only {', '.join(starters)} may start {key!r}")
     data, docs = validate_start_data(uow.session, engine, definition, data)
     inst_id = str(uuid.uuid4())
@@ -187,7 +187,7 @@ def list_instances(session, actor: Actor, key: str | None, status: str | None, p
             (Task.assignee == actor.username) | (Task.completed_by == actor.username)
         )
         visible = (ProcessInstance.started_by == actor.username) | ProcessInstance.id.in_(participated)
-        if actor.org_unit and actor.has_any(MANAGER_ROLES):
+        if unit_managed_by(actor):
             visible = visible | (ProcessInstance.org_unit == actor.org_unit)
         query = query.where(visible)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
@@ -204,7 +204,7 @@ def list_instances(session, actor: Actor, key: str | None, status: str | None, p
 
 def retry(engine, uow, instance_id: str, data: dict | None = None) -> ProcessInstance:
     """Re-run the failed element (optionally with corrected variables) and continue."""
-    if not uow.actor.is_admin:
+    if not may_retry(uow.actor):
         raise Forbidden("only an administrator may retry incidents")
     inst = load_instance(uow.session, instance_id)
     if inst is None:

@@ -9,6 +9,7 @@ from engine.bpmn.model import ID_RE
 from engine.bpmn.restricted import ExpressionError, _is_json_like, check_expression
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.extensions import DeployContext, Element, Extension
+from engine.identity.policy import is_engine, may_start
 from engine.runtime import definitions, documents
 from engine.runtime.instances import start_unchecked, validate_start_data
 from engine.store.records import InstanceRecord
@@ -60,7 +61,7 @@ def start_linked(uow, parent: InstanceRecord, element: str, props: dict, data: d
     # allowed to start the target, and the data must fit its start form (the engine itself may)
     target = definitions.get_version(uow.session, key)
     starters = target.meta.get("candidate_starter_groups", [])
-    if uow.actor.username != "system" and not uow.actor.has_any(starters):
+    if not (is_engine(uow.actor) or may_start(uow.actor, starters)):
         raise Forbidden(f"{element!r} starts {key!r}, which only {', '.join(starters)} may start")
     try:
         new_data, docs = validate_start_data(uow.session, uow.engine, target, new_data)
@@ -72,7 +73,6 @@ def start_linked(uow, parent: InstanceRecord, element: str, props: dict, data: d
     documents.link(uow, "data", docs, child.id)
     uow.audit("linked_instance_started", instance_id=parent.id, element_id=element, child_instance_id=child.id, key=key)
     return child
-
 
 
 EXTENSION = Extension("linked_start", properties=("startProcess", "startData."), kinds=("intermediateThrowEvent",),

@@ -7,7 +7,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.extensions import DeployContext, Element, Extension
-from engine.identity.policy import can_read_instance
+from engine.identity.policy import can_read_instance, may_send_message
 from engine.identity.roles import is_known_role
 from engine.runtime import definitions
 from engine.runtime.spiff import advance
@@ -59,8 +59,7 @@ def _check_sender(uow, inst: InstanceRecord, definition, name: str, data: dict) 
     if not declared["senders"]:
         raise Forbidden(f"message {name!r} is not sendable from outside: the process sends it itself (a model "
                         "makes a message sendable with the properties sendableBy and payloadForm)")
-    if not (actor.is_admin or (actor.has_any(declared["senders"]) and (inst.org_unit is None
-                                                                        or actor.org_unit == inst.org_unit))):
+    if not may_send_message(actor, declared["senders"], inst.org_unit):
         raise Forbidden(f"only {', '.join(declared['senders'])} of the instance's unit may send {name!r}")
     if declared.get("form"):
         from engine.runtime.instances import validate_form_data

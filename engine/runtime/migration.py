@@ -46,15 +46,14 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, insert, select, update
 
 from engine.clock import utcnow
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from engine.identity.roles import DEPLOYER_ROLES
+from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.identity.policy import require_migrator
 from engine.runtime import definitions
 from engine.runtime import steps as progress
 from engine.runtime.spiff import StepResult, advance, bpmn_id
 from engine.store.models import ProcessDefinition, ProcessInstance, Task, TaskCandidate, Timer
 from engine.store.records import InstanceRecord, load_instance
 
-MIGRATOR_ROLES = DEPLOYER_ROLES
 MIGRATABLE = ("running", "incident")
 # Task states whose element must exist in the new version (predicted ones are re-predicted).
 DEFINITE_LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
@@ -91,10 +90,6 @@ class _Simulation:
 # --------------------------------------------------------------------------- public API
 
 
-def may_migrate(actor) -> bool:
-    return actor.has_any(MIGRATOR_ROLES) or actor.username == "system"
-
-
 def plan(uow, instance_id: str, target_version: int | None = None) -> dict:
     """The dry-run report: what a migration would change, or why it cannot; writes nothing."""
     return _simulate(uow, instance_id, target_version).report
@@ -123,8 +118,7 @@ def migrate(uow, instance_id: str, target_version: int | None = None, dry_run: b
 def migrate_all(engine, actor, key: str, from_version: int, to_version: int | None = None,
                 dry_run: bool = False) -> dict:
     """Every running (or incident) instance of ``key@from_version``, one transaction each."""
-    if not may_migrate(actor):
-        raise Forbidden("only a process owner or an administrator may migrate instances")
+    require_migrator(actor)
     with engine.read() as session:
         source = definitions.get_version(session, key, from_version)
         target = definitions.get_version(session, key, to_version)
@@ -195,8 +189,7 @@ def _check_direction(source: ProcessDefinition, target: ProcessDefinition, reque
 
 
 def _load(uow, instance_id: str, target_version: int | None):
-    if not may_migrate(uow.actor):
-        raise Forbidden("only a process owner or an administrator may migrate instances")
+    require_migrator(uow.actor)
     inst = load_instance(uow.session, instance_id)
     if inst is None:
         raise NotFound(f"process instance {instance_id!r} not found")
@@ -376,14 +369,11 @@ def _simulate(uow, instance_id: str, target_version: int | None) -> _Simulation:
     return sim
 
 
-def _run(sim: _Simulation, top_diff, sub_diffs, new_spec, new_deps) -> list[dict]:
-    """Migrate the in-memory workflow, run it to the next wait state and describe the outcome."""
-    workflow, inst, source, target = sim.workflow, sim.inst, sim.source, sim.target
-    before_pending = _pending_timers(sim)
+def _migrate_in_memory(workflow, top_diff, sub_diffs, new_spec, new_deps) -> None:
+    """Move the workflow and its subprocesses to the new specs, keeping every task's state."""
     snap = {}
     for _sp_id, wf in _all_workflows(workflow):
         snap.update(_snapshot(wf))
-    old_status = inst.status
     migrate_workflow(top_diff, workflow, new_spec)
     for sp_id, sp_diff in sub_diffs.items():
         sub = workflow.subprocesses.get(sp_id)
@@ -399,6 +389,56 @@ def _run(sim: _Simulation, top_diff, sub_diffs, new_spec, new_deps) -> list[dict
             for child in task.children:
                 if child.has_state(TaskState.PREDICTED_MASK | TaskState.FUTURE):
                     child.task_spec._predict(child, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE)
+
+
+def _task_changes(sim: _Simulation, result: StepResult) -> dict:
+    """The open tasks moved to new elements, created and cancelled by the migration."""
+    ready = {str(t.id): t for t in result.ready_tasks}
+    moved, created, cancelled = [], [], []
+    for task_id, row in sim.open_rows.items():
+        task = ready.get(task_id)
+        if task is None:
+            cancelled.append({"task_id": task_id, "element_id": row.element_id, "name": row.name})
+            continue
+        element = bpmn_id(task)
+        info = _element(sim.target, element)
+        moved.append({
+            "task_id": task_id, "element_id": row.element_id, "name": row.name,
+            "to_element_id": element, "to_name": info.get("name") or task.task_spec.bpmn_name,
+            "candidate_groups": list(row.candidate_groups or []),
+            "to_candidate_groups": info.get("candidate_groups", list(row.candidate_groups or [])),
+            "assignee": row.assignee,
+        })
+    for task_id, task in ready.items():
+        if task_id not in sim.open_rows:
+            element = bpmn_id(task)
+            info = _element(sim.target, element)
+            created.append({"element_id": element, "name": info.get("name") or task.task_spec.bpmn_name,
+                            "candidate_groups": info.get("candidate_groups", [])})
+    return {"moved": moved, "created": created, "cancelled": cancelled}
+
+
+def _timer_changes(before_pending: dict, result: StepResult) -> dict:
+    """The BPMN timers kept, rescheduled, created and cancelled by the migration."""
+    wanted = {t.task_id: t for t in result.timers}
+    return {
+        "kept": [{"task_id": tid, "element_id": row["element_id"], "fire_at": row["fire_at"].isoformat()}
+                 for tid, row in before_pending.items() if tid in wanted and wanted[tid].fire_at == row["fire_at"]],
+        "rescheduled": [{"task_id": tid, "element_id": row["element_id"], "fire_at": wanted[tid].fire_at.isoformat()}
+                        for tid, row in before_pending.items() if tid in wanted and wanted[tid].fire_at != row["fire_at"]],
+        "created": [{"task_id": tid, "element_id": t.element_id, "fire_at": t.fire_at.isoformat()}
+                    for tid, t in wanted.items() if tid not in before_pending],
+        "cancelled": [{"task_id": tid, "element_id": row["element_id"], "fire_at": row["fire_at"].isoformat()}
+                      for tid, row in before_pending.items() if tid not in wanted],
+    }
+
+
+def _run(sim: _Simulation, top_diff, sub_diffs, new_spec, new_deps) -> list[dict]:
+    """Migrate the in-memory workflow, run it to the next wait state and describe the outcome."""
+    workflow, inst, source, target = sim.workflow, sim.inst, sim.source, sim.target
+    before_pending = _pending_timers(sim)
+    old_status = inst.status
+    _migrate_in_memory(workflow, top_diff, sub_diffs, new_spec, new_deps)
     refusals = _foreign_specs(workflow, source)
     if refusals:
         return refusals
@@ -412,39 +452,8 @@ def _run(sim: _Simulation, top_diff, sub_diffs, new_spec, new_deps) -> list[dict
         if result.incident.get("task_id") == inst.incident.get("task_id"):
             result.incident = inst.incident  # the same failure: keep its original message
     sim.result = result
-    ready = {str(t.id): t for t in result.ready_tasks}
-    moved, created, cancelled = [], [], []
-    for task_id, row in sim.open_rows.items():
-        task = ready.get(task_id)
-        if task is None:
-            cancelled.append({"task_id": task_id, "element_id": row.element_id, "name": row.name})
-            continue
-        element = bpmn_id(task)
-        info = _element(target, element)
-        moved.append({
-            "task_id": task_id, "element_id": row.element_id, "name": row.name,
-            "to_element_id": element, "to_name": info.get("name") or task.task_spec.bpmn_name,
-            "candidate_groups": list(row.candidate_groups or []),
-            "to_candidate_groups": info.get("candidate_groups", list(row.candidate_groups or [])),
-            "assignee": row.assignee,
-        })
-    for task_id, task in ready.items():
-        if task_id not in sim.open_rows:
-            element = bpmn_id(task)
-            created.append({"element_id": element, "name": _element(target, element).get("name") or task.task_spec.bpmn_name,
-                            "candidate_groups": _element(target, element).get("candidate_groups", [])})
-    wanted = {t.task_id: t for t in result.timers}
-    sim.report["tasks"] = {"moved": moved, "created": created, "cancelled": cancelled}
-    sim.report["timers"] = {
-        "kept": [{"task_id": tid, "element_id": row["element_id"], "fire_at": row["fire_at"].isoformat()}
-                 for tid, row in before_pending.items() if tid in wanted and wanted[tid].fire_at == row["fire_at"]],
-        "rescheduled": [{"task_id": tid, "element_id": row["element_id"], "fire_at": wanted[tid].fire_at.isoformat()}
-                        for tid, row in before_pending.items() if tid in wanted and wanted[tid].fire_at != row["fire_at"]],
-        "created": [{"task_id": tid, "element_id": t.element_id, "fire_at": t.fire_at.isoformat()}
-                    for tid, t in wanted.items() if tid not in before_pending],
-        "cancelled": [{"task_id": tid, "element_id": row["element_id"], "fire_at": row["fire_at"].isoformat()}
-                      for tid, row in before_pending.items() if tid not in wanted],
-    }
+    sim.report["tasks"] = _task_changes(sim, result)
+    sim.report["timers"] = _timer_changes(before_pending, result)
     sim.report["status_after"] = result.status
     sim.report["data_changed"] = sorted(k for k in set(inst.data or {}) | set(result.data)
                                         if (inst.data or {}).get(k) != result.data.get(k))

@@ -14,11 +14,12 @@ from engine.forms import definitions as formdefs
 from engine.forms.model import secret_keys
 from engine.identity.actor import Actor
 from engine.identity.policy import (
-    MANAGER_ROLES,
-    can_read_instance,
     check_scope,
     holds_role_in_unit,
     is_candidate,
+    may_reassign,
+    may_release,
+    may_see_task,
     reads_everything,
     task_scope,
 )
@@ -103,10 +104,8 @@ def _load(session, task_id: str) -> Task:
 
 def get_task(engine, session, actor: Actor, task_id: str) -> dict:
     task = _load(session, task_id)
-    if not (is_candidate(actor, task) or task.assignee == actor.username or reads_everything(actor)):
-        inst = session.get(ProcessInstance, task.instance_id)
-        if not can_read_instance(session, actor, inst):
-            raise Forbidden("you may not see this task")
+    if not may_see_task(session, actor, task):
+        raise Forbidden("you may not see this task")
     out = task_to_dict(task)
     out["form"] = (
         formdefs.form_content(engine, session, task.form_key, task.form_version) if task.form_key and task.form_version else None
@@ -161,8 +160,7 @@ def assign(uow, task_id: str, username: str, reason: str | None = None) -> Task:
     if task.status != "open":
         raise Conflict(f"task is already {task.status}")
     inst = uow.session.get(ProcessInstance, task.instance_id)
-    me = uow.actor
-    if not (me.is_admin or (me.has_any(MANAGER_ROLES) and me.org_unit and me.org_unit == inst.org_unit)):
+    if not may_reassign(uow.actor, inst.org_unit):
         raise Forbidden("only an administrator or a manager of the instance's org unit may reassign tasks")
     target = actor_by_name(uow.session, username)
     # the roles within the task's unit: also how a starter's own step is handed over to a colleague
@@ -180,14 +178,14 @@ def unclaim(uow, task_id: str) -> Task:
     task = _load(uow.session, task_id)
     if task.status != "open":
         raise Conflict(f"task is already {task.status}")
-    if not (is_candidate(uow.actor, task) or uow.actor.is_admin or task.assignee == uow.actor.username):
+    if not (is_candidate(uow.actor, task) or may_release(uow.actor, task)):
         raise Forbidden(_who_may(task, "release"))
     if task.assignee is None:
         return task
     if task_scope(task.properties) == "starter":
         raise Conflict("this step belongs to whoever started the case; a manager of the unit may hand it over "
                        "(reassign) to a colleague")
-    if task.assignee != uow.actor.username and not uow.actor.is_admin:
+    if not may_release(uow.actor, task):
         raise Forbidden(f"task is claimed by {task.assignee}; only they or an administrator may release it")
     uow.session.execute(update(Task).where(Task.id == task_id).values(assignee=None, claimed_at=None))
     uow.audit("task_unclaimed", instance_id=task.instance_id, task_id=task.id, element_id=task.element_id, previous=task.assignee)

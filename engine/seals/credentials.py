@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from engine.clock import utcnow
 from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.identity.actor import Actor
+from engine.identity.actor import SYSTEM, Actor
 from engine.identity.auth import actor_by_name
+from engine.identity.policy import require_reader_of_everything
 from engine.seals import keys
 from engine.seals.errors import SealRefused
 from engine.store.models import OrgUnit, SealCredential, User
@@ -50,7 +51,9 @@ def credential_to_dict(row: SealCredential) -> dict:
     }
 
 
-def list_credentials(session: Session) -> list[dict]:
+def list_credentials(session: Session, actor: Actor = SYSTEM) -> list[dict]:
+    """Every seal certificate (administrators and auditors; the command line acts as the engine)."""
+    require_reader_of_everything(actor, "list seal certificates")
     rows = session.execute(select(SealCredential).order_by(SealCredential.kind, SealCredential.username,
                                                            SealCredential.id)).scalars()
     return [credential_to_dict(r) for r in rows]

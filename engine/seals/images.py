@@ -17,7 +17,8 @@ from functools import lru_cache
 from sqlalchemy.orm import Session
 
 from engine.clock import utcnow
-from engine.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from engine.errors import NotFound, PayloadTooLarge, ValidationFailed
+from engine.identity.policy import require_admin
 from engine.seals.keys import ORGANISATION
 from engine.store.models import Blob, OrgUnit, SealImage
 
@@ -149,8 +150,7 @@ def set_image(uow, unit_key: str, content: bytes) -> dict:
 
     from engine.runtime.documents import store_blob
 
-    if not uow.actor.is_admin and uow.actor.username != "system":
-        raise Forbidden("only an administrator may replace a seal image")
+    require_admin(uow.actor, "replace a seal image")
     _unit(uow.session, unit_key)
     if len(content) > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"a seal image may be at most {MAX_UPLOAD_BYTES} bytes")

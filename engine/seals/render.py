@@ -100,16 +100,47 @@ def _grid(data, widths, header=True):
     return table
 
 
-def render(content: DocumentContent, font_path: Path) -> tuple[bytes, dict[str, SignatureField]]:
-    """``(pdf, {field name: SignatureField})`` with the slots' exact page and box."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Flowable, KeepTogether, SimpleDocTemplate, Spacer, Table, TableStyle
+def _section_story(content: DocumentContent, st: dict, width: float) -> list:
+    """The header table and one titled table per section (a dynamic list as a nested table)."""
+    story = [_p(content.title, st["title"]), _p(content.subtitle, st["subtitle"]), _p(content.intro, st["intro"])]
+    head = [[_p(k, st["label"]), _p(v, st["value"])] for k, v in content.header]
+    story.append(_grid(head, [0.22 * width, 0.78 * width], header=False))
+    for section in content.sections:
+        story.append(_p(section.title, st["h"]))
+        rows = []
+        for label, value in section.rows:
+            if isinstance(value, list) and value and isinstance(value[0], list):
+                inner_w = 0.74 * width / max(len(value[0]), 1)
+                cell = _grid([[_p(c, st["small"]) for c in row] for row in value], [inner_w] * len(value[0]))
+            else:
+                cell = _p(value, st["value"])
+            rows.append([_p(label, st["label"]), cell])
+        if rows:
+            story.append(_grid(rows, [0.22 * width, 0.78 * width], header=False))
+        if section.note:
+            story.append(_p(section.note, st["note"]))
+    return story
 
-    _register(font_path)
-    st = _styles()
-    positions: dict[str, SignatureField] = {}
+
+def _attachment_story(content: DocumentContent, st: dict, width: float) -> list:
+    """The list of attachments with their size and SHA-256."""
+    from reportlab.platypus import Paragraph
+
+    story = [_p(f"附件清单 Attachments（{len(content.attachments)}）", st["h"])]
+    if not content.attachments:
+        return story + [_p("无 None", st["value"])]
+    rows = [[_p("文件名", st["label"]), _p("大小（字节）", st["label"]), _p("SHA-256", st["label"])]]
+    for att in content.attachments:
+        sha = att.get("sha256") or "（未找到 not found）"
+        rows.append([_p(att.get("filename") or att.get("id"), st["value"]), _p(att.get("size", ""), st["value"]),
+                     Paragraph(f'<font name="{MONO}" size="7.5">{escape(sha)}</font>', st["small"])])
+    return story + [_grid(rows, [0.36 * width, 0.14 * width, 0.50 * width])]
+
+
+def _signature_block(content: DocumentContent, st: dict, width: float, positions: dict[str, SignatureField]):
+    """The row of empty signature boxes; each records in ``positions`` where it was drawn."""
+    from reportlab.lib import colors
+    from reportlab.platypus import Flowable, KeepTogether, Spacer, Table, TableStyle
 
     class Slot(Flowable):
         """An empty box that remembers where it was drawn (the signature widget goes there)."""
@@ -129,42 +160,26 @@ def render(content: DocumentContent, font_path: Path) -> tuple[bytes, dict[str, 
             positions[self.name] = SignatureField(self.name, canvas.getPageNumber() - 1,
                                                   (x, y, x + self.width, y + self.height), self.label)
 
-    width = A4[0] - 36 * mm
-    story = [_p(content.title, st["title"]), _p(content.subtitle, st["subtitle"]), _p(content.intro, st["intro"])]
-    head = [[_p(k, st["label"]), _p(v, st["value"])] for k, v in content.header]
-    story.append(_grid(head, [0.22 * width, 0.78 * width], header=False))
-    for section in content.sections:
-        block = [_p(section.title, st["h"])]
-        rows = []
-        for label, value in section.rows:
-            if isinstance(value, list) and value and isinstance(value[0], list):
-                inner_w = 0.74 * width / max(len(value[0]), 1)
-                cell = _grid([[_p(c, st["small"]) for c in row] for row in value], [inner_w] * len(value[0]))
-            else:
-                cell = _p(value, st["value"])
-            rows.append([_p(label, st["label"]), cell])
-        if rows:
-            block.append(_grid(rows, [0.22 * width, 0.78 * width], header=False))
-        if section.note:
-            block.append(_p(section.note, st["note"]))
-        story.extend(block)
-    story.append(_p(f"附件清单 Attachments（{len(content.attachments)}）", st["h"]))
-    if content.attachments:
-        rows = [[_p("文件名", st["label"]), _p("大小（字节）", st["label"]), _p("SHA-256", st["label"])]]
-        for att in content.attachments:
-            sha = att.get("sha256") or "（未找到 not found）"
-            from reportlab.platypus import Paragraph
-
-            rows.append([_p(att.get("filename") or att.get("id"), st["value"]), _p(att.get("size", ""), st["value"]),
-                         Paragraph(f'<font name="{MONO}" size="7.5">{escape(sha)}</font>', st["small"])])
-        story.append(_grid(rows, [0.36 * width, 0.14 * width, 0.50 * width]))
-    else:
-        story.append(_p("无 None", st["value"]))
     cells = [[_p(label, st["label"]) for _, label in content.slots], [Slot(name, label) for name, label in content.slots]]
     sig_table = Table(cells, colWidths=[width / max(len(content.slots), 1)] * len(content.slots))
     sig_table.setStyle(TableStyle([("ALIGN", (0, 0), (-1, -1), "CENTER"), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    story.append(KeepTogether([Spacer(1, 8), _p("签章 Signatures", st["h"]), sig_table, Spacer(1, 6),
-                               _p(content.footer, st["note"])]))
+    return KeepTogether([Spacer(1, 8), _p("签章 Signatures", st["h"]), sig_table, Spacer(1, 6),
+                         _p(content.footer, st["note"])])
+
+
+def render(content: DocumentContent, font_path: Path) -> tuple[bytes, dict[str, SignatureField]]:
+    """``(pdf, {field name: SignatureField})`` with the slots' exact page and box."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    _register(font_path)
+    st = _styles()
+    positions: dict[str, SignatureField] = {}
+    width = A4[0] - 36 * mm
+    story = [*_section_story(content, st, width), *_attachment_story(content, st, width),
+             _signature_block(content, st, width, positions)]
 
     def on_page(canvas, doc):
         canvas.saveState()

@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 from engine.clock import utcnow
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms import definitions as formdefs
+from engine.forms.model import form_fields
 from engine.identity.actor import Actor
-from engine.identity.policy import is_candidate, reads_everything
+from engine.identity.policy import may_see_task
 from engine.runtime import definitions, documents
 from engine.seals import credentials, images
 from engine.seals.errors import SealRefused
@@ -68,11 +69,13 @@ def _unit_name(session: Session, key: str | None) -> str | None:
     return unit.name if unit is not None else key
 
 
-def _font(engine):
+def document_font(engine):
+    """The CJK font sealed documents are set in (an uploaded one in ``<var_dir>/fonts`` first)."""
     return cjk_ttf(engine.settings.var_dir / "fonts")
 
 
-def _store(uow, content: bytes, filename: str, doc_id: str, instance_id: str) -> Document:
+def store_pdf(uow, content: bytes, filename: str, doc_id: str, instance_id: str) -> Document:
+    """Store a (signed) PDF as a document of ``instance_id``."""
     sha = documents.store_blob(uow.session, content)
     doc = Document(id=doc_id, sha256=sha, filename=filename, size=len(content), content_type="application/pdf",
                    created_at=utcnow(), created_by=uow.actor.username)
@@ -90,28 +93,16 @@ def _filename(tpl: Template, inst, suffix: str) -> str:
 
 
 def _form_fields(form: dict) -> dict[str, dict]:
-    """``{path: {label, type, options, columns}}`` of a form-js form (groups and lists walked)."""
+    """``{path: {label, type, options, columns}}`` of a form-js form, dynamic lists with their
+    columns (the compiled form's fields)."""
     out: dict[str, dict] = {}
-
-    def walk(components, prefix):
-        for comp in components or []:
-            kind = comp.get("type")
-            if kind == "group":
-                path = comp.get("path")
-                walk(comp.get("components"), prefix + (f"{path}." if path else ""))
-            elif kind == "dynamiclist":
-                path = prefix + (comp.get("path") or "")
-                cols = [(c.get("key"), c.get("label") or c.get("key"), {str(v.get("value")): v.get("label")
-                                                                         for v in c.get("values") or []})
-                        for c in comp.get("components") or [] if c.get("key")]
-                out[path] = {"label": comp.get("label") or path, "type": kind, "columns": cols}
-            elif comp.get("key"):
-                out[prefix + comp["key"]] = {
-                    "label": comp.get("label") or comp["key"], "type": kind,
-                    "options": {str(v.get("value")): v.get("label") for v in comp.get("values") or []},
-                }
-
-    walk(form.get("components"), "")
+    for f in form_fields(form):
+        if "[]" in f.path:
+            continue  # a dynamic list's column: shown in its list's table
+        spec = {"label": f.label or f.key, "type": f.type, "options": f.options}
+        if f.type == "dynamiclist":
+            spec["columns"] = [(c.key, c.label or c.key, c.options) for c in f.columns]
+        out[f.path] = spec
     return out
 
 
@@ -168,27 +159,9 @@ def _doc_ids(value, spec) -> list[str]:
     return []
 
 
-def build_content(engine, session: Session, tpl: Template, inst, data: dict, actor: Actor, doc_id: str,
-                  current: dict | None = None) -> DocumentContent:
-    """Everything the document shows: header, request, every completed step, attachments.
-
-    ``current`` is the step being completed now (``name``, ``form_key``, ``form_version``,
-    ``submitted``): it is not a completed task row yet.
-    """
-    definition = definitions.by_id(engine, session, inst.definition_id)
-    meta = definition.meta or {}
-    now = utcnow()
-    skip = {s.data_key for s in tpl.slots}
-    seen: set[str] = set(skip)
-    attachments: list[str] = []
-    sections: list[Section] = []
-
-    start_form = meta.get("start_form")
-    if start_form:
-        row = formdefs.latest(session, start_form)
-        fields = _form_fields(row.content) if row is not None else {}
-        sections.append(_section("申请内容 Request", data, fields, seen))
-        attachments += [d for p, s in fields.items() for d in _doc_ids(_lookup(data, p), s)]
+def _history(session: Session, inst, actor: Actor, now, current: dict | None) -> list[tuple]:
+    """``(name, who, when, submitted, form_key, form_version)`` of every completed step, and of
+    the one being completed now."""
     steps = session.execute(
         select(Task).where(Task.instance_id == inst.id, Task.status == "completed").order_by(Task.completed_at, Task.id)
     ).scalars().all()
@@ -197,12 +170,27 @@ def build_content(engine, session: Session, tpl: Template, inst, data: dict, act
     if current is not None:
         history.append((current["name"], actor.username, now, current.get("submitted") or {}, current.get("form_key"),
                         current.get("form_version")))
-    for name, who, when, submitted, form_key, version in history:
+    return history
+
+
+def _sections(engine, session: Session, tpl: Template, inst, data: dict, actor: Actor, now,
+              current: dict | None) -> tuple[list[Section], list[str]]:
+    """The request, one section per step and the other data; and the attachments' ids."""
+    skip = {s.data_key for s in tpl.slots}
+    seen: set[str] = set(skip)
+    attachments: list[str] = []
+    sections: list[Section] = []
+    start_form = (definitions.by_id(engine, session, inst.definition_id).meta or {}).get("start_form")
+    if start_form:
+        row = formdefs.latest(session, start_form)
+        fields = _form_fields(row.content) if row is not None else {}
+        sections.append(_section("申请内容 Request", data, fields, seen))
+        attachments += [d for p, s in fields.items() for d in _doc_ids(_lookup(data, p), s)]
+    for name, who, when, submitted, form_key, version in _history(session, inst, actor, now, current):
         fields = _form_fields(formdefs.form_content(engine, session, form_key, version)) if form_key and version else {}
         title = f"{name} — {_display(session, who)} · {_local(when)}"
         section = _section(title, submitted, fields, seen)
-        extra = [(k, _fmt(v, None)) for k, v in submitted.items() if k not in fields and k not in skip]
-        section.rows += extra
+        section.rows += [(k, _fmt(v, None)) for k, v in submitted.items() if k not in fields and k not in skip]
         if not section.rows:
             section.rows.append(("—", "（无填写内容）"))
         sections.append(section)
@@ -210,12 +198,26 @@ def build_content(engine, session: Session, tpl: Template, inst, data: dict, act
     rest = [(k, _fmt(v, None)) for k, v in data.items() if k not in seen and not k.startswith("_")]
     if rest:
         sections.append(Section("其他数据 Other data", rest))
+    return sections, list(dict.fromkeys(attachments))
 
-    rows = session.execute(select(Document).where(Document.id.in_(list(dict.fromkeys(attachments))))).scalars().all() \
-        if attachments else []
+
+def _attachments(session: Session, ids: list[str]) -> list[dict]:
+    rows = session.execute(select(Document).where(Document.id.in_(ids))).scalars().all() if ids else []
     by_id = {d.id: d for d in rows}
-    listed = [{"id": d, "filename": by_id[d].filename if d in by_id else d, "size": by_id[d].size if d in by_id else "—",
-               "sha256": by_id[d].sha256 if d in by_id else None} for d in dict.fromkeys(attachments)]
+    return [{"id": d, "filename": by_id[d].filename if d in by_id else d, "size": by_id[d].size if d in by_id else "—",
+             "sha256": by_id[d].sha256 if d in by_id else None} for d in ids]
+
+
+def build_content(engine, session: Session, tpl: Template, inst, data: dict, actor: Actor, doc_id: str,
+                  current: dict | None = None) -> DocumentContent:
+    """Everything the document shows: header, request, every completed step, attachments.
+
+    ``current`` is the step being completed now (``name``, ``form_key``, ``form_version``,
+    ``submitted``): it is not a completed task row yet.
+    """
+    definition = definitions.by_id(engine, session, inst.definition_id)
+    now = utcnow()
+    sections, attachments = _sections(engine, session, tpl, inst, data, actor, now, current)
     ca = credentials.trust_roots(session)
     ca_print = fingerprint(ca[-1]) if ca else "—"
     header = [
@@ -234,8 +236,8 @@ def build_content(engine, session: Session, tpl: Template, inst, data: dict, act
               f"核验：PDF 阅读器、`bpm seal verify 文件` 或 GET /api/documents/{doc_id}/verification。"
               f"电子印章 CA 证书指纹（SHA-256）：{ca_print}")
     return DocumentContent(title=tpl.title, subtitle=tpl.subtitle, intro=tpl.intro, header=header, sections=sections,
-                           attachments=listed, slots=[(s.name, s.label) for s in tpl.slots], footer=footer,
-                           author=organisation)
+                           attachments=_attachments(session, attachments), slots=[(s.name, s.label) for s in tpl.slots],
+                           footer=footer, author=organisation)
 
 
 # --------------------------------------------------------------------------- sealing
@@ -298,7 +300,7 @@ def seal_document(engine, uow, tpl: Template, inst, task, data: dict, unlocked, 
     slot = tpl.seal
     doc_id = str(uuid.uuid4())
     content = build_content(engine, session, tpl, inst, data, actor, doc_id, current)
-    pdf, positions = render(content, _font(engine))
+    pdf, positions = render(content, document_font(engine))
     unit = inst.org_unit or actor.org_unit  # the seal of the unit that owns the case
     png, _ = images.unit_seal(session, unit, engine.settings.seals.organisation)
     signer = Signer(unlocked.key, unlocked.certificate, unlocked.chain, name=_display(session, actor.username),
@@ -306,7 +308,7 @@ def seal_document(engine, uow, tpl: Template, inst, task, data: dict, unlocked, 
     provider = get_provider()
     later = [positions[s.name] for s in tpl.slots[1:]]
     sealed = provider.sign(pdf, signer, positions[slot.name], Appearance(png), certify=True, prepare=later)
-    doc = _store(uow, sealed, _filename(tpl, inst, "sealed"), doc_id, inst.id)
+    doc = store_pdf(uow, sealed, _filename(tpl, inst, "sealed"), doc_id, inst.id)
     cert = unlocked.certificate
     uow.audit("seal_applied", instance_id=inst.id, task_id=task.id, element_id=task.element_id,
               document_id=doc.id, sha256=doc.sha256, size=doc.size, template=tpl.key, field=slot.name,
@@ -357,7 +359,7 @@ def countersign(engine, uow, tpl: Template, slot: Slot, inst, task, prior_id: st
                     location=_unit_name(session, inst.org_unit or actor.org_unit))
     provider = get_provider()
     signed = provider.sign(content, signer, SignatureField(slot.name, 0, (0, 0, 0, 0), slot.label), Appearance(stamp))
-    doc = _store(uow, signed, _filename(tpl, inst, slot.name), str(uuid.uuid4()), inst.id)
+    doc = store_pdf(uow, signed, _filename(tpl, inst, slot.name), str(uuid.uuid4()), inst.id)
     uow.audit("seal_countersigned", instance_id=inst.id, task_id=task.id, element_id=task.element_id,
               document_id=doc.id, sha256=doc.sha256, size=doc.size, template=tpl.key, field=slot.name,
               signer=actor.username, previous_document_id=prior.id, previous_sha256=prior.sha256,
@@ -404,10 +406,8 @@ def verify_bytes(session: Session, pdf: bytes, extra_roots=()) -> dict:
 
 
 def verify_document(engine, uow, doc_id: str) -> dict:
-    doc = documents.get(uow.session, doc_id)
-    if not documents.may_read(uow.session, uow.actor, doc):
-        raise Forbidden("you may not read this document")
-    report = verify_bytes(uow.session, documents.content(uow.session, doc))
+    doc = documents.read(uow.session, uow.actor, doc_id)
+    report = verify_bytes(uow.session, doc.body)
     report["document_id"] = doc.id
     report["filename"] = doc.filename
     uow.audit("seal_verified", document_id=doc.id, sha256=report["sha256"], valid=report["valid"],
@@ -457,15 +457,11 @@ def instance_documents(session: Session, actor: Actor, instance_id: str) -> dict
 
 
 def task_documents(session: Session, actor: Actor, task_id: str) -> dict:
-    from engine.identity.policy import can_read_instance
-
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(f"task {task_id!r} not found")
-    if not (is_candidate(actor, task) or task.assignee == actor.username or reads_everything(actor)):
-        inst = session.get(ProcessInstance, task.instance_id)
-        if not can_read_instance(session, actor, inst):
-            raise Forbidden("you may not see this task")
+    if not may_see_task(session, actor, task):
+        raise Forbidden("you may not see this task")
     out = _listing(session, task.instance_id, task_id)
     out["task_id"] = task_id
     return out

@@ -23,7 +23,7 @@ Checks on every response:
 Left off: ``positive_data_acceptance`` (schema-valid data is often refused on purpose by
 business rules the schema cannot express: unknown org unit, a form's own validation, a
 task in the wrong state: 422/409 are correct answers) and ``ignored_auth``/the stateful
-checks (the permission matrix is tested row by row in tests/api/test_permissions.py).
+checks (the permission matrix is tested row by row in tests/web/api/test_permissions.py).
 
 Operations that revoke credentials (sign-out, revoke-tokens, user updates that deactivate
 or re-password a user) run like the others; after each of their calls the two fuzzing
@@ -105,7 +105,7 @@ class ServerErrors(logging.Handler):
 @pytest.fixture(scope="module")
 def fuzz(sqlite_app):
     """The app with every business process deployed and a few instances, tasks and a document."""
-    from tests.api.business_helpers import deploy, start, upload
+    from tests.support.business import deploy, start, upload
 
     @sqlite_app.app.before_request
     def _count_probes():

@@ -33,15 +33,8 @@ from hypothesis import assume, given, note
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from engine.forms.model import (
-    _DATE_FORMATS,
-    _EMAIL_RE,
-    _PHONE_RE,
-    DISPLAY_TYPES,
-    check_form,
-    compile_pattern,
-    validate_submission,
-)
+from engine.forms.fields import _DATE_FORMATS, _EMAIL_RE, _PHONE_RE, compile_pattern
+from engine.forms.model import DISPLAY_TYPES, check_form, validate_submission
 from tests.fuzz.conftest import fuzz_settings
 
 pytestmark = pytest.mark.fuzz

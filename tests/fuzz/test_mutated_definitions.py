@@ -27,12 +27,12 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.api.business_helpers import deploy, form_ids, process_keys
+from tests.conftest import ROOT
 from tests.fuzz.conftest import examples, seed
+from tests.support.business import deploy, form_ids, process_keys
 
 pytestmark = pytest.mark.fuzz
 
-ROOT = Path(__file__).resolve().parents[2]
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 BPMN_MUTANTS = 160  # per database; ~20 per process file

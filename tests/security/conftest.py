@@ -14,7 +14,7 @@ from engine.errors import Conflict
 from engine.identity.actor import SYSTEM
 from engine.identity.auth import add_user, issue_token
 from engine.store.models import OrgUnit
-from tests.api.page_helpers import sign_in
+from tests.support.pages import sign_in
 
 PIN = "123456"
 HALL_ROLES = ("enforcement_officer", "service_center_head", "info_clerk", "customer_manager", "counter_staff",
@@ -41,14 +41,9 @@ def _user(uow, username: str, roles: list[str], unit: str) -> None:
 
 
 def deploy_everything(engine) -> None:
-    from engine.config import project_root
-    from engine.ops.setup import deploy_path
+    from engine.ops.setup import deploy_shipped
 
-    root = project_root()
-    for path in sorted((root / "forms").glob("*.form")):
-        deploy_path(engine, path, echo=lambda *_: None)
-    for path in sorted((root / "processes").glob("*.bpmn")):
-        deploy_path(engine, path, echo=lambda *_: None)
+    deploy_shipped(engine, echo=lambda *_: None)
 
 
 @pytest.fixture

@@ -78,11 +78,11 @@ def test_completions_and_uploads_per_user_are_limited(limited):
 
 
 def test_page_starts_are_limited_per_user_too(db, tmp_path):
-    from tests.api.page_helpers import sign_in
+    from tests.support.pages import sign_in
 
     engine, app, api = app_with(db, tmp_path, starts="1/minute")
     try:
-        from tests.api.business_helpers import deploy
+        from tests.support.business import deploy
 
         deploy(api, "agreement_inventory")
         client, csrf = sign_in(app, "info_clerk")
@@ -105,7 +105,7 @@ def test_bodies_are_bounded_per_route(limited):
 
 
 def test_start_data_without_a_start_form_is_refused_naming_the_fields(api):
-    from tests.api.business_helpers import deploy
+    from tests.support.business import deploy
 
     deploy(api, "agreement_inventory")
     r = api.post("/api/process-definitions/agreement_inventory/instances", "info_clerk",
@@ -172,7 +172,7 @@ def test_locking_an_account_from_elsewhere_does_not_lock_its_owner_out(signins):
 
 def test_sign_in_page_is_throttled_per_address_with_a_page(signins):
     engine, app, api = signins
-    from tests.api.page_helpers import csrf
+    from tests.support.pages import csrf
 
     client = app.test_client()
     token = csrf(client.get("/login").get_data(as_text=True))

@@ -12,10 +12,10 @@ import threading
 import pytest
 from itsdangerous import base64_decode
 
-from tests.api.business_helpers import deploy, start, work
-from tests.api.page_helpers import sign_in
 from tests.conftest import fixture_text
 from tests.security.conftest import PIN
+from tests.support.business import deploy, start, work
+from tests.support.pages import sign_in
 
 # --------------------------------------------------------------------------- messages
 
@@ -107,7 +107,7 @@ def test_pages_carry_a_csp_with_a_nonce_and_no_framing(app):
 
 def test_the_session_cookie_holds_no_api_token(app, api):
     client = app.test_client()
-    from tests.api.page_helpers import csrf
+    from tests.support.pages import csrf
 
     token = csrf(client.get("/login").get_data(as_text=True))
     r = client.post("/login", data={"username": "auditor", "password": "demo", "csrf_token": token})

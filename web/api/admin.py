@@ -21,8 +21,6 @@ from web.schemas.admin import (
 bp = Blueprint("admin", __name__, url_prefix="/api")
 
 
-
-
 @api_route(bp, "/users", summary="All users (admin)", response=UserList, errors=(403,))
 def list_users():
     with current_engine().read() as session:

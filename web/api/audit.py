@@ -15,10 +15,10 @@ from flask import Blueprint, Response, request
 from engine.audit import checkpoint as audit_checkpoint
 from engine.audit import query as audit_views
 from engine.audit.query import EventFilter
-from engine.errors import Forbidden
-from engine.identity.policy import READ_ALL_ROLES
+from engine.identity.policy import require_audit_reader
 from engine.runtime import instances
 from web.context import current_engine
+from web.presentation.audit import csv_stream, json_stream
 from web.routing import actor, api_route, schema
 from web.schemas.audit import (
     AuditEventPage,
@@ -29,19 +29,6 @@ from web.schemas.audit import (
 )
 
 bp = Blueprint("audit", __name__, url_prefix="/api/audit")
-
-
-
-# --------------------------------------------------------------------------- schemas
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-
-def _require_auditor() -> None:
-    if not actor().has_any(READ_ALL_ROLES):
-        raise Forbidden("only auditors and administrators may read the audit log")
 
 
 def export_format(args: dict) -> str | None:
@@ -64,9 +51,9 @@ def export_response(scope: str, fmt: str, flt: EventFilter, filename: str) -> Re
     engine = current_engine()
     bounded = audit_views.record_export(engine, actor(), scope, fmt, flt)
     if fmt == "csv":
-        body, mimetype = audit_views.csv_stream(_rows(engine, bounded)), "text/csv; charset=utf-8"
+        body, mimetype = csv_stream(_rows(engine, bounded)), "text/csv; charset=utf-8"
     else:
-        body, mimetype = audit_views.json_stream(_rows(engine, bounded)), "application/json; charset=utf-8"
+        body, mimetype = json_stream(_rows(engine, bounded)), "application/json; charset=utf-8"
     response = Response(body, content_type=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     response.headers["Cache-Control"] = "no-store"
@@ -90,20 +77,20 @@ def instance_timeline(instance_id: str, args: dict):
 @api_route(bp, "/events", summary="Search the audit log (auditors, admins); ?format=csv|json downloads",
            query=AuditEventQuery, response=AuditEventPage, errors=(403,), download=AuditEventSchema)
 def list_events(args):
-    _require_auditor()
+    require_audit_reader(actor())  # before a download starts streaming
     flt = EventFilter(args.get("actor"), args.get("action"), args.get("instance"), args.get("start"), args.get("end"))
     fmt = export_format(args)
     if fmt is not None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return export_response("events", fmt, flt, f"audit-events-{stamp}")
     with current_engine().read() as session:
-        return audit_views.search(session, flt, args["page"], args["per_page"])
+        return audit_views.search(session, actor(), flt, args["page"], args["per_page"])
 
 
 @api_route(bp, "/verify", summary="Verify the hash chain and a signed checkpoint (auditors, admins)",
            query=AuditVerifyQuery, response=AuditVerifyResponse, errors=(403, 404))
 def verify_audit(args):
-    _require_auditor()
+    require_audit_reader(actor())
     engine = current_engine()
     name = args.get("checkpoint")
     path = audit_checkpoint.named_checkpoint(engine.settings, name) if name else None

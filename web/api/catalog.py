@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import text
 
-from engine.errors import BadRequest, Forbidden, NotInitialised, ValidationFailed
+from engine.errors import BadRequest, NotInitialised, ValidationFailed
 from engine.forms import definitions as formdefs
 from engine.identity import auth as identity
 from engine.runtime import definitions, documents
@@ -31,7 +31,6 @@ from web.schemas.catalog import (
 from web.schemas.common import VersionQuery
 
 bp = Blueprint("catalog", __name__, url_prefix="/api")
-
 
 
 @api_route(bp, "/health", summary="Liveness, database and schema check", response=HealthSchema, auth=False,
@@ -166,12 +165,6 @@ def upload_document():
 
 @api_route(bp, "/documents/<doc_id>", summary="Download a document's bytes", errors=(403, 404))
 def download_document(doc_id):
-    who = actor()
     with current_engine().read() as session:
-        doc = documents.get(session, doc_id)
-        if not documents.may_read(session, who, doc):
-            raise Forbidden("you may not read this document")
-        body = documents.content(session, doc)
-        # read while the session is open: the reader rolls back on exit, expiring the row
-        filename, content_type, sha = doc.filename, doc.content_type, doc.sha256
-    return file_response(body, filename, content_type, sha)
+        doc = documents.read(session, actor(), doc_id)
+    return file_response(doc.body, doc.filename, doc.content_type, doc.sha256)

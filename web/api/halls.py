@@ -14,7 +14,6 @@ from web.schemas.runtime import InstanceSchema
 bp = Blueprint("halls", __name__, url_prefix="/api")
 
 
-
 @api_route(bp, "/process-instances/<instance_id>/messages", "POST", summary="Deliver a BPMN message to the instance",
            body=MessageRequest, response=InstanceSchema, errors=(403, 404, 409))
 def send_message(instance_id, body):

@@ -22,7 +22,6 @@ from web.schemas.migration import (
 bp = Blueprint("migration", __name__, url_prefix="/api")
 
 
-
 @api_route(bp, "/process-instances/<instance_id>/migration", "POST",
            summary="Migrate an instance to a newer version (admin, process owner); dry_run reports only",
            body=MigrationRequest, response=MigrationReport, errors=(403, 404, 409))

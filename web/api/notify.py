@@ -7,7 +7,7 @@ from datetime import datetime
 from flask import Blueprint
 
 from engine.clock import clock
-from engine.errors import Forbidden
+from engine.identity import policy
 from engine.scheduling import notifications
 from engine.scheduling.timers import fire_due
 from web.context import current_engine
@@ -16,7 +16,6 @@ from web.schemas.notify import ClockRequest, ClockResponse, NotificationPage, No
 
 bp = Blueprint("notify", __name__, url_prefix="/api")
 testing_bp = Blueprint("testing", __name__, url_prefix="/api/testing")
-
 
 
 @api_route(bp, "/notifications", summary="My notifications (SLA warnings, breaches, escalations ...)",
@@ -34,8 +33,7 @@ def read_notification(notification_id):
 
 
 def _require_admin():
-    if not actor().is_admin:
-        raise Forbidden("only an administrator may move the controlled clock")
+    policy.require_admin(actor(), "move the controlled clock")
 
 
 @api_route(testing_bp, "/clock", "POST", summary="Pin the engine clock (BPM_CONTROLLED_CLOCK=1 only); due timers fire at once",

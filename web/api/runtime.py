@@ -27,7 +27,6 @@ from web.schemas.runtime import (
 bp = Blueprint("runtime", __name__, url_prefix="/api")
 
 
-
 def _instance(session, inst):
     return instances.instance_to_dict(session, inst)
 

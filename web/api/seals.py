@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from engine.errors import Forbidden, ValidationFailed
+from engine.errors import ValidationFailed
+from engine.identity import policy
 from web.context import current_engine
 from web.routing import actor, api_route
 from web.schemas.seals import (
@@ -15,10 +16,6 @@ from web.schemas.seals import (
 )
 
 bp = Blueprint("seals", __name__, url_prefix="/api")
-
-
-
-# --------------------------------------------------------------------------- schemas
 
 
 # --------------------------------------------------------------------------- endpoints
@@ -70,8 +67,7 @@ def get_seal_image(key):
 def put_seal_image(key):
     from engine.seals.images import MAX_UPLOAD_BYTES, set_image
 
-    if not actor().is_admin:  # before reading the body
-        raise Forbidden("only an administrator may replace a seal image")
+    policy.require_admin(actor(), "replace a seal image")  # before reading the body (the service checks again)
     upload = request.files.get("file")
     content = upload.read(MAX_UPLOAD_BYTES + 1) if upload is not None else request.get_data(cache=False)
     if not content:
@@ -83,13 +79,10 @@ def put_seal_image(key):
 @api_route(bp, "/seals", summary="Seal certificates: CA, system signer, heads' seals (admin, auditor)",
            response=CredentialList, errors=(403,))
 def list_seals():
-    from engine.identity.policy import reads_everything
     from engine.seals.credentials import list_credentials
 
-    if not reads_everything(actor()):
-        raise Forbidden("only administrators and auditors may list seal certificates")
     with current_engine().read() as session:
-        return {"items": list_credentials(session)}
+        return {"items": list_credentials(session, actor())}
 
 
 @api_route(bp, "/seals/ca-certificates", summary="The trusted seal CA certificates (PEM), for external verifiers")

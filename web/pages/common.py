@@ -36,7 +36,6 @@ bp = Blueprint("pages", __name__)
 log = logging.getLogger(__name__)
 
 
-
 SESSION_KEY = "sid"  # the cookie holds only the id of a server-side session (never an API bearer token)
 
 

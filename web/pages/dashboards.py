@@ -1,6 +1,6 @@
 """Browser page ``/dashboards``: charts and tables of the scheduled reports, CSV and XLSX downloads.
 
-Like the other pages it calls the engine services directly (``engine.jobs.dashboards``)
+Like the other pages it calls the engine services directly (``engine.jobs.reports``)
 with the browser session's actor: every signed-in user may open it and sees only the
 rows they may see (own scores, their unit's, or everything for auditors). The charts are
 drawn by ``static/src/dashboards.js`` with ECharts from the rows embedded in the page.
@@ -11,14 +11,15 @@ from __future__ import annotations
 from flask import Blueprint, g, render_template, request
 
 from engine.errors import EngineError
-from engine.jobs import dashboards
+from engine.jobs import reports
 from web.api.reports import download
 from web.context import current_engine
 from web.i18n import current_language, t
 from web.pages.common import _error_page, signed_in
+from web.presentation import reports as dashboards
+from web.presentation.cells import csv_cell
 
 bp = Blueprint("dashboards", __name__)
-
 
 
 def _arg(name: str, limit: int) -> str | None:
@@ -62,7 +63,7 @@ def metric_filter(value, key: str = "") -> str:
     if isinstance(value, int | float):
         return duration(value, current_language()) if dashboards.is_seconds(key) else _number(value)
     if isinstance(value, list | dict):
-        return str(dashboards.csv_cell(value))
+        return str(csv_cell(value))
     return str(value)
 
 
@@ -101,19 +102,19 @@ def dashboard_page():
     job, period, unit = _arg("job", 64), _arg("period", 16), _arg("unit", 64)
     notice = None
     with current_engine().read() as db:
-        jobs = dashboards.list_jobs(db, actor)
+        jobs = reports.list_jobs(db, actor)
         names = [j["name"] for j in jobs]
         if job is None:
             job = next((j["name"] for j in jobs if j["periods"]), names[0] if names else None)
         if job is None:
             return _error_page(EngineError("no report jobs are registered"))
         try:
-            report = dashboards.report(db, actor, job, period, unit)
+            report = dashboards.labelled(reports.report(db, actor, job, period, unit))
         except EngineError as exc:
             if exc.status == 404:
                 return _error_page(exc)
             notice = f"{t('dash_bad_period')}: {period}"
-            report = dashboards.report(db, actor, job, None, unit)
+            report = dashboards.labelled(reports.report(db, actor, job, None, unit))
     labels = dashboards.metric_labels(job)
     for row in report["rows"]:
         row["flat"] = dashboards.flatten(row["metrics"])
@@ -138,8 +139,8 @@ def dashboard_page():
 def dashboard_export():
     fmt = _arg("format", 8) or "csv"
     try:
-        exported = dashboards.export(current_engine(), g.page_actor, _arg("job", 64) or "", _arg("period", 16),
-                                     _arg("unit", 64), fmt, "en" if current_language() == "en" else "zh-CN")
+        rows = reports.rows_for_export(current_engine(), g.page_actor, _arg("job", 64) or "", _arg("period", 16),
+                                       _arg("unit", 64), fmt)
     except EngineError as exc:
         return _error_page(exc)
-    return download(exported)
+    return download(dashboards.export_file(rows, "en" if current_language() == "en" else "zh-CN"))

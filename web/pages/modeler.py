@@ -16,7 +16,7 @@ from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf
 
 from engine.errors import EngineError
 from engine.forms import definitions as formdefs
-from engine.identity.roles import DEPLOYER_ROLES
+from engine.identity import policy
 from engine.runtime import definitions
 from web.context import current_engine
 from web.i18n import t
@@ -57,7 +57,7 @@ def _deployer(json_endpoint: bool = False):
                     validate_csrf(request.headers.get("X-CSRFToken") or request.form.get("csrf_token"))
                 except ValidationError:
                     return jsonify({"message": t("csrf")}), 400
-            if not g.page_actor.has_any(DEPLOYER_ROLES):
+            if not policy.may_deploy(g.page_actor):
                 if json_endpoint:
                     return jsonify({"message": t("forbidden")}), 403
                 return render_template("error.html", status=403, message=t("forbidden")), 403

@@ -18,13 +18,15 @@ from engine.audit import query as audit_views
 from engine.audit.query import EventFilter
 from engine.clock import utcnow
 from engine.errors import EngineError, Forbidden
-from engine.identity.policy import READ_ALL_ROLES
+from engine.identity import policy
+from engine.identity.policy import require_audit_reader
 from engine.runtime import documents, instances
 from engine.store.models import ProcessDefinition, Task
 from web.context import current_engine
 from web.downloads import file_response
 from web.i18n import current_language, t
 from web.pages.common import _aware, _badge, _error_page, _process_names, signed_in
+from web.presentation import audit as audit_labels
 
 bp = Blueprint("records", __name__)
 
@@ -32,7 +34,6 @@ CST = timezone(timedelta(hours=8))  # Asia/Shanghai (no daylight saving)
 INSTANCES_PER_PAGE = 50
 EVENTS_PER_PAGE = 50
 OVERDUE_STATES = ("breached", "escalated")
-
 
 
 def _forbidden():
@@ -67,10 +68,10 @@ class SealChecker:
         from engine.seals.service import verify_bytes
 
         try:
-            doc = documents.get(self.session, doc_id)
-            if not documents.may_read(self.session, self.actor, doc):
-                return {"valid": False, "problems": ["forbidden"]}
-            report = verify_bytes(self.session, documents.content(self.session, doc))
+            doc = documents.read(self.session, self.actor, doc_id)
+            report = verify_bytes(self.session, doc.body)
+        except Forbidden:
+            return {"valid": False, "problems": ["forbidden"]}
         except EngineError as exc:
             return {"valid": False, "problems": [exc.message]}
         except Exception as exc:  # noqa: BLE001 - a broken document shows as invalid, never a 500
@@ -103,7 +104,7 @@ def instance_list():
 
 def _timeline_row(row: dict, seals: SealChecker) -> dict:
     lang = current_language()
-    row["label"] = row["action_label"]["en" if lang == "en" else "zh"]
+    row["label"] = audit_labels.label(row["action"], lang)
     action = row["action"]
     if action.startswith("sla_"):
         row["sla"] = action[4:]
@@ -161,7 +162,7 @@ def _migration_offer(db, actor, inst) -> dict | None:
     """The newer version a process owner or admin may migrate this running instance to."""
     from engine.runtime import migration as mig
 
-    if not mig.may_migrate(actor) or inst.status not in mig.MIGRATABLE:
+    if not policy.may_migrate(actor) or inst.status not in mig.MIGRATABLE:
         return None
     version = mig.newer_version(db, inst)
     return {"version": version} if version else None
@@ -174,7 +175,7 @@ def migration_page(instance_id: str):
     from engine.runtime import migration as mig
 
     actor = g.page_actor
-    if not mig.may_migrate(actor):
+    if not policy.may_migrate(actor):
         return _forbidden()
     engine = current_engine()
     if request.method == "POST":
@@ -212,16 +213,12 @@ def download(instance_id: str, doc_id: str):
     with current_engine().read() as db:
         try:
             instances.get_readable(db, actor, instance_id)
-            doc = documents.get(db, doc_id)
-            if instance_id not in documents.linked_instances(db, doc_id) or not documents.may_read(db, actor, doc):
-                return _forbidden()
-            body = documents.content(db, doc)
-            filename, content_type, sha = doc.filename, doc.content_type, doc.sha256
+            doc = documents.read(db, actor, doc_id, instance_id=instance_id)
         except Forbidden:
             return _forbidden()
         except EngineError as exc:
             return _error_page(exc)
-    return file_response(body, filename, content_type, sha)
+    return file_response(doc.body, doc.filename, doc.content_type, doc.sha256)
 
 
 # --------------------------------------------------------------------------- audit
@@ -252,7 +249,7 @@ def _csv_response(scope: str, flt: EventFilter, filename: str) -> Response:
 
     engine = current_engine()
     bounded = audit_views.record_export(engine, g.page_actor, scope, "csv", flt)
-    response = Response(audit_views.csv_stream(_rows(engine, bounded)), content_type="text/csv; charset=utf-8")
+    response = Response(audit_labels.csv_stream(_rows(engine, bounded)), content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -261,17 +258,17 @@ def _csv_response(scope: str, flt: EventFilter, filename: str) -> Response:
 @bp.get("/audit")
 @signed_in()
 def audit_page():
-    actor = g.page_actor
-    if not actor.has_any(READ_ALL_ROLES):
-        return _forbidden()
     flt, args = _filter_from_args()
     page = _page_arg()
     engine = current_engine()
-    with engine.read() as db:
-        result = audit_views.search(db, flt, page, EVENTS_PER_PAGE)
+    try:
+        with engine.read() as db:
+            result = audit_views.search(db, g.page_actor, flt, page, EVENTS_PER_PAGE)
+    except Forbidden:
+        return _forbidden()
     lang = current_language()
     for row in result["items"]:
-        row["label"] = row["action_label"]["en" if lang == "en" else "zh"]
+        row["label"] = audit_labels.label(row["action"], lang)
     try:
         verification = audit_checkpoint.verify(engine)
     except Exception as exc:  # noqa: BLE001 - show the failure instead of a 500
@@ -280,13 +277,15 @@ def audit_page():
     pages = max(1, -(-result["total"] // EVENTS_PER_PAGE))
     query = {k: v for k, v in args.items() if v}
     return render_template("audit.html", result=result, args=args, query=query, page=page, pages=pages,
-                           verification=verification, actions=sorted(audit_views.ACTION_LABELS))
+                           verification=verification, actions=sorted(audit_labels.ACTION_LABELS))
 
 
 @bp.get("/audit/export.csv")
 @signed_in()
 def audit_export():
-    if not g.page_actor.has_any(READ_ALL_ROLES):
+    try:
+        require_audit_reader(g.page_actor)  # before the download starts streaming
+    except Forbidden:
         return _forbidden()
     flt, _ = _filter_from_args()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -15,6 +15,7 @@ from flask import (
 
 from engine.errors import EngineError
 from engine.forms import definitions as formdefs
+from engine.identity import policy
 from engine.runtime import definitions, instances
 from web.context import current_engine
 from web.i18n import t
@@ -28,7 +29,7 @@ def _startable(db, actor) -> list[dict]:
     out = []
     for row in definitions.list_latest(db):
         info = definitions.definition_to_dict(row)
-        if actor.has_any(info["candidate_starter_groups"]):
+        if policy.may_start(actor, info["candidate_starter_groups"]):
             out.append(info)
     return out
 
@@ -51,7 +52,7 @@ def start_form(key: str):
     try:
         with current_engine().read() as db:
             info = _definition(db, key)
-            if not g.page_actor.has_any(info["candidate_starter_groups"]):
+            if not policy.may_start(g.page_actor, info["candidate_starter_groups"]):
                 abort(403)
             if not info["start_form"]:
                 return redirect(url_for("pages.start_list"))

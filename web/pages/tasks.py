@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 
 from flask import (
@@ -16,7 +15,8 @@ from flask import (
 )
 
 from engine.clock import utcnow
-from engine.errors import EngineError, Forbidden
+from engine.errors import EngineError
+from engine.forms.model import form_fields, without_component
 from engine.runtime import documents, tasks
 from engine.seals.errors import SealRefused
 from web.context import current_engine
@@ -121,27 +121,6 @@ def unclaim(task_id: str):
 PIN_KEY = "seal_pin"  # the seal PIN: a password input of the page, never part of the rendered form
 
 
-def _without(schema: dict | None, key: str) -> dict | None:
-    """The form without the component ``key`` (the PIN is asked for by the page's own password input)."""
-    if not schema:
-        return schema
-    schema = copy.deepcopy(schema)
-
-    def prune(components):
-        return [dict(c, components=prune(c["components"])) if c.get("components") else c
-                for c in components or [] if c.get("key") != key]
-
-    schema["components"] = prune(schema.get("components"))
-    return schema
-
-
-def _has_key(schema: dict | None, key: str) -> bool:
-    def walk(components):
-        return any(c.get("key") == key or walk(c.get("components")) for c in components or [])
-
-    return bool(schema) and walk(schema.get("components"))
-
-
 def _seal_step(db, task: dict, actor) -> dict | None:
     """What the seal section of a task marked ``seal=<template>`` shows: who seals what."""
     from engine.seals.templates import template
@@ -158,7 +137,7 @@ def _seal_step(db, task: dict, actor) -> dict | None:
     return {"title": tpl.title, "subtitle": tpl.subtitle, "slot": tpl.seal.label, "reason": tpl.seal.reason,
             "signer": actor.display_name or actor.username, "username": actor.username, "unit": actor.org_unit,
             "reference": (inst.business_key if inst is not None else None) or task["instance_id"][:8],
-            "pin_in_form": _has_key(task.get("form"), PIN_KEY)}
+            "pin_in_form": bool(task.get("form")) and any(f.path == PIN_KEY for f in form_fields(task["form"]))}
 
 
 def _signed_documents(engine, actor, task_id: str) -> dict | None:
@@ -198,7 +177,7 @@ def task_page(task_id: str):
     except EngineError as exc:
         return _error_page(exc)
     task["badge"] = _badge(task, utcnow())
-    schema = _without(task["form"], PIN_KEY) if seal else task["form"]
+    schema = without_component(task["form"], PIN_KEY) if seal else task["form"]
     return render_template("task.html", task=task, process_name=process_name, form_schema=schema,
                            form_data=task["data"], submit_url=url_for("pages.complete", task_id=task_id),
                            seal=seal, signed=signed)
@@ -251,13 +230,10 @@ def document(doc_id: str):
     """
     try:
         with current_engine().read() as db:
-            doc = documents.get(db, doc_id)
-            if not documents.may_read(db, g.page_actor, doc):
-                raise Forbidden(t("forbidden"))
-            body = documents.content(db, doc)
-            filename, content_type, sha = doc.filename, doc.content_type, doc.sha256
+            doc = documents.read(db, g.page_actor, doc_id)
     except EngineError as exc:
         return _error_page(exc)
+    body, filename, content_type, sha = doc.body, doc.filename, doc.content_type, doc.sha256
     inline = request.args.get("download") != "1" and content_type == "application/pdf"
     response = file_response(body, filename, content_type if inline else (content_type or "application/octet-stream"),
                              sha, "inline" if inline else "attachment")

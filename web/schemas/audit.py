@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
+from web.presentation.audit import action_label
 from web.schemas.common import MAX_PAGE, NO_NUL
 
 FORMAT_HELP = "omit for JSON; 'csv' or 'json' to download every matching event (Accept: text/csv also selects csv)"
@@ -41,6 +42,10 @@ class AuditEventSchema(Schema):
     after = fields.Raw(allow_none=True)
     reason = fields.Str(allow_none=True)
     hash = fields.Str()
+
+    @pre_dump
+    def _label(self, row: dict, **_kwargs) -> dict:
+        return {**row, "action_label": action_label(row["action"])}
 
 
 class AuditEventPage(Schema):

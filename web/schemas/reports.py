@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from engine.jobs import dashboards
+from engine.jobs import reports
 from web.schemas.common import NO_NUL
 
 
@@ -39,7 +39,7 @@ class ReportQuery(Schema):
 
 
 class ReportExportQuery(ReportQuery):
-    format = fields.Str(load_default="csv", validate=validate.OneOf(dashboards.EXPORT_FORMATS),
+    format = fields.Str(load_default="csv", validate=validate.OneOf(reports.EXPORT_FORMATS),
                         metadata={"description": "csv (UTF-8 with BOM) or xlsx"})
 
 

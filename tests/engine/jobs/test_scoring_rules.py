@@ -1,0 +1,260 @@
+"""The scoring rules file and the pure scoring functions against hand-computed examples.
+
+No database: these are the numbers the customer_manager_kpi, counter_service_score and
+team_ranking jobs apply to their SQL aggregates.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from engine.forms.model import check_form, field_summary
+from engine.jobs import scoring
+from engine.jobs.scoring import (
+    RulesError,
+    checklist_score,
+    churn_rate,
+    churn_score,
+    competition_ranks,
+    delta_score,
+    load_rules,
+    parse_rules,
+    score_customer_manager,
+    team_score,
+    tier_score,
+)
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules()
+
+
+def raw_rules() -> dict:
+    return json.loads(scoring.DEFAULT_RULES.read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- tiers
+
+
+@pytest.mark.parametrize(("actual", "score", "tier"), [
+    (150_000, 33.0, "challenge"),   # challenge target: 110 % of 30 points (documented bonus)
+    (170_000, 33.0, "challenge"),   # above the challenge target: still 110 %
+    (120_000, 30.0, "full"),        # exactly at the full target: 100 %
+    (149_999, 30.0, "full"),        # between full and challenge: the lower tier
+    (100_000, 27.0, "basic"),       # exactly at the basic target only: 90 %
+    (119_999, 27.0, "basic"),       # between basic and full: still 90 %, no interpolation
+    (50_000, 13.5, "below_basic"),  # half the basic target: 90 % x 0.5 = 45 % of 30
+    (0, 0.0, "below_basic"),
+])
+def test_a_revenue_dimension_is_scored_by_tier(actual, score, tier):
+    result = tier_score(30, actual, basic=100_000, full=120_000, challenge=150_000)
+    assert (result.score, result.tier) == (score, tier)
+
+
+def test_below_basic_can_score_zero_and_challenge_can_pay_full_points():
+    assert tier_score(30, 99_999, 100_000, 120_000, 150_000, below_basic="zero").score == 0
+    # the literal reading of 若完成挑战目标得全分
+    assert tier_score(30, 150_000, 100_000, 120_000, 150_000, challenge_pct=100).score == 30
+    # no challenge target given: the full tier is the best there is
+    assert tier_score(25, 1e9, 20_000, 25_000, None).score == 25
+
+
+# --------------------------------------------------------------------------- churn line
+
+
+@pytest.mark.parametrize(("churned", "total", "rate", "score"), [
+    (2, 100, 2.0, 15.0),      # exactly on the 2 % line: full points
+    (21, 1000, 2.1, 14.0),    # 0.1 point above: -1
+    (19, 1000, 1.9, 15.5),    # 0.1 point below: +0.5
+    (23, 1000, 2.3, 12.0),    # 0.3 above (0.3 / 0.1 is 2.999... in binary: still 3 steps)
+    (205, 10000, 2.05, 15.0), # half a step above: not a whole step, full points
+    (3, 140, 2.142857, 14.0), # 2.14 %: one whole step
+    (0, 500, 0.0, 18.0),      # 2 points below = 20 steps, bonus capped at +3
+    (500, 1000, 50.0, 0.0),   # far above: never below 0
+])
+def test_churn_is_scored_against_the_2_percent_line(churned, total, rate, score):
+    assert churn_rate(churned, total) == pytest.approx(rate, abs=1e-6)
+    assert churn_score(15, churn_rate(churned, total), line_pct=2.0, step_pct=0.1, penalty_per_step=1,
+                       bonus_per_step=0.5, max_bonus=3, max_penalty=15) == score
+
+
+def test_no_customers_gives_no_churn_rate():
+    assert churn_rate(0, 0) is None
+
+
+@pytest.mark.parametrize(("actual", "score"), [(50, 15), (64, 16), (80, 18), (200, 18), (41, 15), (40, 14), (0, 10)])
+def test_member_growth_adds_and_subtracts_per_whole_unit(actual, score):
+    # target 50, 1 point per 10 members, at most +3
+    assert delta_score(15, actual, 50, unit=10, points_per_unit=1, max_bonus=3, max_penalty=15) == score
+
+
+# --------------------------------------------------------------------------- a whole month
+
+
+FACTS = {
+    "group_revenue": 128_000, "group_revenue_target_basic": 100_000, "group_revenue_target_full": 120_000,
+    "group_revenue_target_challenge": 150_000,
+    "info_revenue": 21_000, "info_revenue_target_basic": 20_000, "info_revenue_target_full": 25_000,
+    "info_revenue_target_challenge": 30_000,
+    "member_growth": 64, "member_growth_target": 50,
+    "product_promotions": 3, "product_promotion_target": 4,
+    "churned_customers": 3, "group_customers_total": 140,
+}
+
+
+def test_a_customer_managers_month_matches_the_hand_computation(rules):
+    kpi = rules["customer_manager_kpi"]
+    # revenue full (30) + informatisation basic only (22.5) + members 14 over (16)
+    # + promotions 3 + 1 signed agreement = 4 = target (15) + churn 2.14 % (14) = 97.5
+    m = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 0})
+    assert (m["revenue"], m["informatisation"], m["members"], m["promotion"], m["retention"]) == (
+        30.0, 22.5, 16.0, 15.0, 14.0)
+    assert m["revenue_tier"] == "full" and m["informatisation_tier"] == "basic"
+    assert m["group_revenue"] == 128_000 and m["agreements_signed"] == 1  # the inputs are kept next to the scores
+    assert m["churn_rate_pct"] == pytest.approx(2.1429, abs=1e-4)
+    assert m["total"] == 97.5 and m["missing"] == ""
+    # two dissatisfied complaints: -1 each
+    m2 = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 2})
+    assert m2["complaints"] == -2 and m2["total"] == 95.5
+    # eight of them: capped at -5
+    assert score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 8})["total"] == 92.5
+
+
+def test_missing_facts_score_zero_and_are_listed(rules):
+    kpi = rules["customer_manager_kpi"]
+    values = {**FACTS, "churned_customers": None, "info_revenue_target_full": None}
+    m = score_customer_manager(kpi, {**values, "agreements_signed": 0, "complaints_dissatisfied": 0})
+    assert m["missing"] == "informatisation,retention"
+    assert m["informatisation"] == 0 and m["retention"] == 0
+    # nothing imported at all: every dimension missing (promotion has the engine's 0 agreements but no target)
+    empty = score_customer_manager(kpi, {"agreements_signed": 0, "complaints_dissatisfied": 0})
+    assert empty["total"] == 0
+    assert empty["missing"] == "revenue,informatisation,members,promotion,retention"
+
+
+# --------------------------------------------------------------------------- checklist and ranking
+
+
+def test_checklist_points_are_clamped_to_each_item(rules):
+    items = rules["counter_service"]["items"]
+    answers = {item["key"]: item["points"] for item in items}
+    answers["smile_service"] = 7
+    answers["standing_service"] = 99  # more than the item's points
+    answers["greeting_order"] = -3
+    points, total = checklist_score(items, answers)
+    assert points["smile_service"] == 7 and points["standing_service"] == 10 and points["greeting_order"] == 0
+    assert total == 100 - 3 - 10
+
+
+def test_team_score_reweights_missing_components():
+    weights = {"kpi": 30, "activities": 15, "six_s": 20, "inspections": 20, "innovation": 15}
+    full = {"kpi": 80, "activities": 90, "six_s": 70, "inspections": 60, "innovation": 100}
+    # (30*80 + 15*90 + 20*70 + 20*60 + 15*100) / 100 = 78.5
+    assert team_score(weights, full) == 78.5
+    # no KPI: (15*90 + 20*70 + 20*60 + 15*100) / 70 = 5450 / 70 = 77.857
+    assert team_score(weights, {**full, "kpi": None}) == 77.86
+    assert team_score(weights, {**full, "kpi": None}, missing="zero") == 54.5
+    assert team_score(weights, dict.fromkeys(full)) is None
+
+
+def test_ranks_share_ties():
+    assert competition_ranks([("a", 70), ("b", 90), ("c", 70), ("d", 50)]) == {"b": 1, "a": 2, "c": 2, "d": 4}
+
+
+# --------------------------------------------------------------------------- the rules file
+
+
+def test_the_packaged_rules_follow_the_sources(rules):
+    kpi = rules["customer_manager_kpi"]
+    assert [d["label_zh"] for d in kpi["dimensions"]] == ["集团收入", "集团信息化收入", "集团客户到达数", "集团产品推广",
+                                                          "集团客户保有"]
+    assert sum(d["points"] for d in kpi["dimensions"]) == 100
+    assert kpi["tiers"]["basic_pct"] == 90 and kpi["tiers"]["full_pct"] == 100
+    retention = kpi["dimensions"][-1]
+    assert (retention["method"], retention["line_pct"]) == ("churn", 2.0)
+    labels = [item["label_zh"] for item in rules["counter_service"]["items"]]
+    assert {"微笑服务", "站立服务", "接一待二招呼三"} <= set(labels) and 8 <= len(labels) <= 12
+    assert all(item["label_en"] for item in rules["counter_service"]["items"])
+    assert set(rules["team_ranking"]["weights"]) == {"kpi", "activities", "six_s", "inspections", "innovation"}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda r: r["customer_manager_kpi"]["dimensions"][2].update(points="x"),
+     "customer_manager_kpi.dimensions[2].points: Not a valid number."),
+    (lambda r: r["customer_manager_kpi"]["dimensions"][0].update(points=35),
+     "customer_manager_kpi.dimensions: points must sum to 100 (they sum to 105)"),
+    (lambda r: r["customer_manager_kpi"]["dimensions"][4].pop("line_pct"),
+     "customer_manager_kpi.dimensions[4].line_pct: is required by method 'churn'"),
+    (lambda r: r["customer_manager_kpi"]["dimensions"][0]["targets"].update(full="group_revnue_target_full"),
+     "customer_manager_kpi.dimensions[0].targets.full: unknown metric 'group_revnue_target_full'"),
+    (lambda r: r["customer_manager_kpi"]["tiers"].update(basic_pct=120),
+     "customer_manager_kpi.tiers.basic_pct: must satisfy basic_pct <= full_pct <= challenge_pct"),
+    (lambda r: r["customer_manager_kpi"]["dimensions"][1].update(method="linear"),
+     "customer_manager_kpi.dimensions[1].method: Must be one of: tiers, delta, churn."),
+    (lambda r: r["team_ranking"]["weights"].update(kpi=-5),
+     "team_ranking.weights.kpi: Must be greater than or equal to 0."),
+    (lambda r: r["team_ranking"]["weights"].update(kpi=40),
+     "team_ranking.weights: must sum to 100 (they sum to 110)"),
+    (lambda r: r["metrics"]["six_s_score"].update(subject="user"),
+     "team_ranking.facts.six_s: unknown metric 'six_s_score'"),
+    (lambda r: r["counter_service"]["items"].append(dict(r["counter_service"]["items"][0])),
+     "counter_service.items[10].key: duplicate key 'smile_service'"),
+    (lambda r: r.pop("team_ranking"), "team_ranking: Missing data for required field."),
+    (lambda r: r["customer_manager_kpi"]["dimensions"][0].update(key="group_revenue"),
+     "customer_manager_kpi.dimensions[0].key: 'group_revenue' is a metric name or reserved"),
+])
+def test_a_bad_rules_file_is_refused_naming_the_key(change, message):
+    raw = copy.deepcopy(raw_rules())
+    change(raw)
+    with pytest.raises(RulesError) as exc:
+        parse_rules(raw, "rules.json")
+    assert message in str(exc.value), str(exc.value)
+    assert str(exc.value).startswith("rules.json: ")
+
+
+def test_the_rules_file_can_be_replaced_through_the_environment(tmp_path, monkeypatch):
+    from engine import features
+    from engine.config import load_settings
+
+    raw = raw_rules()
+    raw["customer_manager_kpi"]["tiers"]["challenge_pct"] = 100
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    monkeypatch.setenv("BPM_SCORING_RULES", str(path))
+    try:
+        features.configure(load_settings())  # what every BpmEngine does with its settings
+        assert load_rules()["customer_manager_kpi"]["tiers"]["challenge_pct"] == 100
+        path.write_text("{not json", encoding="utf-8")
+        with pytest.raises(RulesError, match="cannot read the scoring rules"):
+            load_rules()
+    finally:
+        monkeypatch.delenv("BPM_SCORING_RULES")
+        features.configure(load_settings())
+    assert load_rules()["customer_manager_kpi"]["tiers"]["challenge_pct"] == 110
+
+
+def test_the_inspection_form_has_one_field_per_checklist_item(rules):
+    form = json.loads((ROOT / "forms" / "counter_inspection.form").read_text(encoding="utf-8"))
+    assert check_form(form) == []
+    fields = {f["key"]: f for f in field_summary(form)}
+    by_key = {c.get("key"): c for c in form["components"]}
+    for item in rules["counter_service"]["items"]:
+        assert item["key"] in fields, item["key"]
+        comp = by_key[item["key"]]
+        assert comp["type"] == "number" and comp["validate"]["max"] == item["points"] and comp["validate"]["min"] == 0
+        assert item["label_zh"] in comp["label"]
+    assert fields["staff_username"]["required"]
+    # the inspected person is picked from the hall's counter staff, filled in by the task (engine/forms/options.py)
+    assert by_key["staff_username"]["type"] == "select" and by_key["staff_username"]["valuesKey"] == "hall_staff"
+    bpmn = (ROOT / "processes" / "counter_inspection.bpmn").read_text(encoding="utf-8")
+    assert '<camunda:property name="options.hall_staff" value="users:counter_staff" />' in bpmn
+
+
+def test_the_rules_file_is_packaged():
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"jobs/data/*.json"' in pyproject

@@ -1,0 +1,831 @@
+"""The business processes of processes/ and forms/, end to end through the REST API.
+
+Every path of every process runs with the role that owns each step (demo users: username =
+role key, hall-1; ``counter_hall2``, ``duty_hall2``, ``manager_hall2`` in hall-2). Wrong roles
+are refused at each step (``work(..., wrong=...)``), unit-scoped tasks stay invisible to the
+same role in another hall, and every start form rejects bad data with 422 naming the field.
+
+The first tests need no database: they check the files themselves (diagram interchange that
+bpmn-js can lay out, the Camunda conventions, SLA properties, form-js forms).
+
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from lxml import etree
+
+from engine.bpmn.model import NS as BPMN_NS_MAP
+from engine.bpmn.model import validate_document
+from engine.bpmn.restricted import check_expression, check_script
+from engine.clock import clock
+from engine.forms.model import check_form, field_summary
+from engine.identity.policy import CANDIDATE_SCOPES
+from engine.identity.roles import ROLES
+from engine.scheduling.timers import fire_due
+from tests.support.business import (
+    candidate_task_ids,
+    deploy,
+    deploy_order,
+    errors_of,
+    form_ids,
+    form_json,
+    forms_of,
+    instance,
+    instances_of,
+    open_elements,
+    open_task,
+    process_keys,
+    process_xml,
+    start,
+    try_complete,
+    try_start,
+    upload,
+    work,
+)
+
+NS = {**BPMN_NS_MAP, "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+      "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}
+CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
+FLOW_NODES = ("startEvent", "endEvent", "userTask", "scriptTask", "exclusiveGateway", "boundaryEvent",
+              "intermediateThrowEvent", "intermediateCatchEvent", "parallelGateway")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+# The user tasks of each process: the interface other parts of the product (SLA reports,
+# the tasklist, the seal) build on.
+USER_TASKS = {
+    "supply_approval": {"review", "seal", "maintain", "supply", "revise"},
+    "complaint_handling": {"resolve_counter", "resolve_technical", "answer_written", "close"},
+    "group_agreement": {"approve", "rework", "sign", "archive", "active", "expiry", "mark_void"},
+    "agreement_inventory": {"count", "check"},
+    "one_counter": {"handle", "on_the_spot"},
+    "hall_congestion": {"respond_l1", "respond_l2"},
+    "kpi_review": {"review", "check", "approve"},
+    "counter_inspection": {"inspect"},
+}
+# Keys that a later form of the same process overwrites on purpose (revised or renewed values).
+OVERWRITTEN = {
+    "supply_approval": {"lines", "reason", "attachments"},
+    "group_agreement": {"tariff_plan", "term_start", "term_end", "customer_id_copy"},
+    "one_counter": {"customer_name"},
+}
+SLA_KINDS = {"calendar", "working_time", "working_days"}
+ISO_DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
+
+
+
+def tree(key):
+    return etree.fromstring(process_xml(key).encode("utf-8"))
+
+
+def at(value: str) -> datetime:
+    """An API timestamp as an aware UTC datetime (SQLite may return it without an offset)."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def props_of(el) -> dict:
+    return {p.get("name"): p.get("value")
+            for p in el.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", NS)}
+
+
+# =========================================================================== the files
+
+
+def test_every_process_and_form_is_there():
+    assert process_keys() == sorted(USER_TASKS)
+    for key in process_keys():
+        assert set(forms_of(key)) <= set(form_ids()), key
+    used = {f for key in process_keys() for f in forms_of(key)}
+    assert used == set(form_ids()), f"forms no process uses: {set(form_ids()) - used}"
+
+
+@pytest.mark.parametrize("key", sorted(USER_TASKS))
+def test_diagram_interchange_is_complete_and_readable(key):
+    """What bpmn-js needs to draw the model, laid out without overlaps."""
+    root = tree(key)
+    process = root.find("bpmn:process", NS)
+    assert process.get("id") == key
+    participant = root.find("bpmn:collaboration/bpmn:participant", NS)
+    assert participant is not None and participant.get("processRef") == key
+    plane = root.find("bpmndi:BPMNDiagram/bpmndi:BPMNPlane", NS)
+    assert plane.get("bpmnElement") == root.find("bpmn:collaboration", NS).get("id")
+    shapes = {s.get("bpmnElement"): s for s in plane.iterfind("bpmndi:BPMNShape", NS)}
+    edges = {e.get("bpmnElement"): e for e in plane.iterfind("bpmndi:BPMNEdge", NS)}
+
+    def bounds(element_id):
+        b = shapes[element_id].find("dc:Bounds", NS)
+        return tuple(float(b.get(k)) for k in ("x", "y", "width", "height"))
+
+    assert shapes[participant.get("id")].get("isHorizontal") == "true"
+    nodes = [el for tag in FLOW_NODES for el in process.iterfind(f"bpmn:{tag}", NS)]
+    ids = [n.get("id") for n in nodes]
+    for node in nodes:
+        assert node.get("id") in shapes, f"{node.get('id')} has no BPMNShape"
+        name = node.get("name") or ""
+        assert CJK.search(name) and re.search(r"[A-Za-z]", name), f"{node.get('id')}: name {name!r} is not 中文 English"
+    # lanes: one per role, inside the pool, every node in exactly one lane and inside its bounds
+    pool = bounds(participant.get("id"))
+    lanes = process.findall("bpmn:laneSet/bpmn:lane", NS)
+    assert lanes
+    seen = []
+    for lane in lanes:
+        role = lane.get("id").removeprefix("lane_")
+        assert role in ROLES, lane.get("id")
+        assert CJK.search(lane.get("name")), lane.get("name")
+        assert shapes[lane.get("id")].get("isHorizontal") == "true"
+        lx, ly, lw, lh = bounds(lane.get("id"))
+        assert pool[0] <= lx and lx + lw <= pool[0] + pool[2] and pool[1] <= ly and ly + lh <= pool[1] + pool[3]
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+            seen.append(ref.text)
+            x, y, w, h = bounds(ref.text)
+            assert lx <= x and x + w <= lx + lw and ly <= y + h / 2 <= ly + lh, f"{ref.text} is outside {lane.get('id')}"
+    assert sorted(seen) == sorted(ids), "every flow node belongs to exactly one lane"
+    # no two shapes overlap (boundary events sit on their host's border by design)
+    boxes = [(i, bounds(i)) for i in ids if process.find(f"bpmn:boundaryEvent[@id='{i}']", NS) is None]
+    for n, (a, (ax, ay, aw, ah)) in enumerate(boxes):
+        for b, (bx, by, bw, bh) in boxes[n + 1:]:
+            assert ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay, f"{a} overlaps {b}"
+    for boundary in process.iterfind("bpmn:boundaryEvent", NS):
+        hx, hy, hw, hh = bounds(boundary.get("attachedToRef"))
+        x, y, w, h = bounds(boundary.get("id"))
+        cx, cy = x + w / 2, y + h / 2
+        assert hx <= cx <= hx + hw and (abs(cy - hy) < 1 or abs(cy - hy - hh) < 1), "boundary event on its host's border"
+    # every flow an edge with orthogonal waypoints from the source's border to the target's border
+    for flow in process.iterfind("bpmn:sequenceFlow", NS):
+        edge = edges.get(flow.get("id"))
+        assert edge is not None, f"{flow.get('id')} has no BPMNEdge"
+        points = [(float(p.get("x")), float(p.get("y"))) for p in edge.iterfind("di:waypoint", NS)]
+        assert len(points) >= 2
+        for (x1, y1), (x2, y2) in zip(points, points[1:], strict=False):
+            assert x1 == x2 or y1 == y2, f"{flow.get('id')}: diagonal segment"
+        for point, ref in ((points[0], "sourceRef"), (points[-1], "targetRef")):
+            x, y, w, h = bounds(flow.get(ref))
+            on_x = x - 0.5 <= point[0] <= x + w + 0.5 and (abs(point[1] - y) < 1 or abs(point[1] - y - h) < 1)
+            on_y = y - 0.5 <= point[1] <= y + h + 0.5 and (abs(point[0] - x) < 1 or abs(point[0] - x - w) < 1)
+            assert on_x or on_y, f"{flow.get('id')} does not touch {flow.get(ref)}"
+
+
+@pytest.mark.parametrize("key", sorted(USER_TASKS))
+def test_tasks_follow_the_conventions(key):
+    """Roles, forms, lanes, SLA policies, scopes, conditions, scripts and linked starts."""
+    root = tree(key)
+    process = root.find("bpmn:process", NS)
+    assert all(r in ROLES for r in process.get(f"{CAMUNDA}candidateStarterGroups").split(","))
+    lane_of = {ref.text: lane.get("id").removeprefix("lane_")
+               for lane in process.iterfind("bpmn:laneSet/bpmn:lane", NS) for ref in lane.iterfind("bpmn:flowNodeRef", NS)}
+    tasks = process.findall("bpmn:userTask", NS)
+    assert {t.get("id") for t in tasks} == USER_TASKS[key]
+    for task in tasks:
+        groups = task.get(f"{CAMUNDA}candidateGroups").split(",")
+        assert all(g in ROLES for g in groups)
+        assert lane_of[task.get("id")] == groups[0], f"{task.get('id')} is drawn in the lane of its first role"
+        assert task.get(f"{CAMUNDA}formKey") in form_ids()
+        props = props_of(task)
+        assert {p for p in props if not p.startswith("options.")} <= {
+            "candidateScope", "sla.kind", "sla.amount", "sla.warn", "sla.escalate", "seal", "score_review",
+            "review_stage", "record"}, props
+        if "seal" in props:
+            from engine.seals.templates import TEMPLATES
+
+            assert props["seal"] in TEMPLATES, props["seal"]
+        assert props.get("candidateScope", "instance_unit") in CANDIDATE_SCOPES
+        if "sla.kind" in props:
+            assert props["sla.kind"] in SLA_KINDS
+            assert ISO_DURATION.match(props["sla.amount"]), props["sla.amount"]
+            if props["sla.kind"] == "working_days":
+                assert re.fullmatch(r"P\d+D", props["sla.amount"])
+            assert 0 < float(props.get("sla.warn", "0.8")) < 1
+            for step in filter(None, props.get("sla.escalate", "").split(";")):
+                fraction, role = step.split(":")
+                assert float(fraction) >= 1 and role in ROLES, step
+    for flow in process.iterfind("bpmn:sequenceFlow/bpmn:conditionExpression", NS):
+        check_expression(flow.text.strip())
+    for script in process.iterfind("bpmn:scriptTask/bpmn:script", NS):
+        check_script(script.text)
+    for gateway in process.iterfind("bpmn:exclusiveGateway", NS):
+        out = process.findall(f"bpmn:sequenceFlow[@sourceRef='{gateway.get('id')}']", NS)
+        if len(out) > 1:
+            conditioned = [f for f in out if f.find("bpmn:conditionExpression", NS) is not None]
+            assert gateway.get("default") or len(conditioned) == len(out), gateway.get("id")
+    for throw in process.iterfind("bpmn:intermediateThrowEvent", NS):
+        props = props_of(throw)
+        target = props["startProcess"]
+        assert target in process_keys()
+        start_form = tree(target).find("bpmn:process/bpmn:startEvent", NS).get(f"{CAMUNDA}formKey")
+        fields = {f["key"]: f for f in field_summary(form_json(start_form))}
+        data = {k.removeprefix("startData."): v for k, v in props.items() if k.startswith("startData.")}
+        for field, expression in data.items():
+            assert field in fields, f"startData.{field} is not a field of {start_form}"
+            check_expression(expression)
+        missing = [k for k, f in fields.items() if f["required"] and k not in data]
+        assert missing == [], f"the start form of {target} also requires {missing}"
+    assert not validate_document(process_xml(key).encode(), lambda form: form in form_ids()).errors
+
+
+def test_forms_are_form_js_with_chinese_labels_and_snake_case_keys():
+    for form_id in form_ids():
+        form = form_json(form_id)
+        assert form["id"] == form_id and form["type"] == "default" and form["schemaVersion"] == 16
+        assert check_form(form) == [], form_id
+        for field in field_summary(form):
+            assert re.fullmatch(r"[a-z][a-z0-9_]*(\[\]\.[a-z][a-z0-9_]*)?", field["key"]), (form_id, field["key"])
+            assert CJK.search(field["label"]), (form_id, field["key"], field["label"])
+    # data keys become process variables: unique across a process's forms unless overwriting is meant
+    for key in process_keys():
+        owners: dict[str, str] = {}
+        for form_id in forms_of(key):
+            for field in {f["key"].split("[]")[0] for f in field_summary(form_json(form_id))}:
+                if field in owners and field not in OVERWRITTEN.get(key, set()):
+                    pytest.fail(f"{key}: {field!r} is in both {owners[field]} and {form_id}")
+                owners.setdefault(field, form_id)
+
+
+def test_deploy_order_puts_linked_processes_first():
+    order = deploy_order(process_keys())
+    assert order.index("complaint_handling") < order.index("one_counter")
+
+
+# =========================================================================== deploying
+
+
+def test_all_files_deploy_through_the_api_forms_first(api):
+    r = api.deploy_xml(process_xml("supply_approval"))
+    assert r.status_code == 422 and "does not exist" in json.dumps(r.get_json(), ensure_ascii=False)
+    deploy(api)
+    listed = {d["key"]: d for d in api.get("/api/process-definitions", "counter_staff").get_json()["items"]}
+    assert set(USER_TASKS) <= set(listed)
+    for key, tasks in USER_TASKS.items():
+        assert listed[key]["version"] == 1
+        assert {t["element_id"] for t in listed[key]["user_tasks"]} == tasks
+        assert all(t["lane"] for t in listed[key]["user_tasks"])
+    assert listed["complaint_handling"]["start_form"] == "complaint_intake"
+    # identical files again: no new versions
+    deploy(api)
+    assert [v["version"] for v in api.get("/api/process-definitions/supply_approval", "process_owner").get_json()["versions"]] == [1]
+    assert api.deploy_xml(process_xml("hall_congestion"), user="hall_manager").status_code == 403
+
+
+# =========================================================================== start forms
+
+
+def supply_request(api, **changes):
+    data = {"licence_no": "420100123456", "retailer_name": "城关便民烟酒店",
+            "lines": [{"brand": "huanghelou", "specification": "硬1916", "quantity": 5},
+                      {"brand": "zhonghua", "specification": "软", "quantity": 2}],
+            "reason": "春节前备货", "attachments": [upload(api, "enforcement_officer", "供货审批表.pdf")]}
+    return _changed(data, changes)
+
+
+def complaint(category="standard", **changes):
+    data = {"category": category, "customer_name": "张三", "contact_phone": "13800138000",
+            "description": "上月话费账单有一笔不明扣费"}
+    return _changed(data, changes)
+
+
+def agreement_request(api, **changes):
+    data = {"group_name": "城关第一中学", "agreement_no": "JT-2026-0042", "tariff_plan": "集团V网 58元套餐",
+            "term_start": "2026-01-01", "term_end": "2026-06-30",
+            "customer_id_copy": [upload(api, "customer_manager", "营业执照及经办人身份证.pdf")]}
+    return _changed(data, changes)
+
+
+def inventory(**changes):
+    return _changed({"month": "2026-10", "received": 12, "issued": 9, "stored": 40, "remarks": "无差异"}, changes)
+
+
+def counter_business(category="payment", **changes):
+    data = {"category": category, "customer_phone": "13900139000", "description": "客户办理业务"}
+    extra = {"payment": {"amount": 50},
+             "sim_replacement": {"id_number": "42010119900101123X"},
+             "transfer_ownership": {"id_number": "42010119900101123X", "new_owner_name": "李四",
+                                    "new_owner_id": "420101199202022345"}}
+    return _changed({**data, **extra.get(category, {})}, changes)
+
+
+def congestion(level=1, **changes):
+    return _changed({"hall": "中心营业厅", "level": level, "waiting": 12, "open_counters": 4}, changes)
+
+
+def _changed(data, changes):
+    out = dict(data)
+    for k, v in changes.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = v
+    return out
+
+
+# (process, starter, wrong starter, good data, [(changes, field named in the 422), ...])
+START_CASES = {
+    "supply_approval": ("enforcement_officer", "counter_staff", lambda api: supply_request(api), [
+        ({"licence_no": "42010012345"}, "licence_no"),
+        ({"licence_no": "42010012345a"}, "licence_no"),
+        ({"retailer_name": None}, "retailer_name"),
+        ({"lines": []}, "lines"),
+        ({"lines": [{"brand": "zhonghua", "specification": "软", "quantity": 0}]}, "lines"),
+        ({"lines": [{"brand": "marlboro", "specification": "软", "quantity": 1}]}, "lines"),
+        ({"attachments": []}, "attachments"),
+        ({"reason": None}, "reason"),
+        ({"seal_pin": "123456"}, "seal_pin"),  # unknown fields are refused
+    ]),
+    "complaint_handling": ("counter_staff", "duty_manager", lambda api: complaint(), [
+        ({"category": "urgent"}, "category"),
+        ({"contact_phone": "12345"}, "contact_phone"),
+        ({"customer_name": ""}, "customer_name"),
+        ({"description": None}, "description"),
+        ({"attachments": ["no-such-document"]}, "data"),
+    ]),
+    "group_agreement": ("customer_manager", "counter_staff", lambda api: agreement_request(api), [
+        ({"customer_id_copy": None}, "customer_id_copy"),
+        ({"term_end": "2026-13-01"}, "term_end"),
+        ({"term_start": None}, "term_start"),
+        ({"agreement_no": None}, "agreement_no"),
+    ]),
+    "one_counter": ("counter_staff", "duty_manager", lambda api: counter_business(), [
+        ({"category": "lottery"}, "category"),
+        ({"customer_phone": "110"}, "customer_phone"),
+        ({"amount": 0}, "amount"),
+        ({"amount": None}, "amount"),
+        ({"category": "sim_replacement"}, "id_number"),
+        ({"category": "transfer_ownership", "id_number": "42010119900101123X"}, "new_owner_name"),
+        ({"category": "transfer_ownership", "id_number": "42010119900101123X", "new_owner_name": "李四",
+          "new_owner_id": "12345"}, "new_owner_id"),
+        ({"description": None}, "description"),
+    ]),
+    "hall_congestion": ("duty_manager", "counter_staff", lambda api: congestion(), [
+        ({"level": 3}, "level"),
+        ({"level": 0}, "level"),
+        ({"waiting": -1}, "waiting"),
+        ({"open_counters": None}, "open_counters"),
+    ]),
+}
+
+
+@pytest.mark.parametrize("key", sorted(START_CASES))
+def test_start_form_rejects_bad_data_naming_the_field(api, key):
+    starter, wrong, good, cases = START_CASES[key]
+    deploy(api, key)
+    data = good(api)
+    assert try_start(api, wrong, key, data).status_code == 403
+    assert try_start(api, "nobody", key, data).status_code == 403
+    for changes, field in cases:
+        r = try_start(api, starter, key, _changed(data, changes))
+        assert field in errors_of(r), (changes, r.get_json())
+    assert instances_of(api, key) == []
+    start(api, starter, key, data)
+
+
+# =========================================================================== supply approval
+
+
+def test_supply_approved_sealed_maintained_and_supplied(api, engine):
+    from engine.seals.admin import setup_demo_seal
+
+    setup_demo_seal(engine, "123456")  # the organisation CA and the head's seal (engine/seals)
+    deploy(api, "supply_approval")
+    inst = start(api, "enforcement_officer", "supply_approval", supply_request(api), business_key="GH-2026-001")
+    iid = inst["id"]
+    review = open_task(api, iid, "review")
+    assert review["candidate_groups"] == ["service_center_head"]
+    assert review["properties"] == {"candidateScope": "instance_unit", "sla.kind": "working_days", "sla.amount": "P1D", "sla.warn": "0.8"}
+    assert review["form"]["id"] == "supply_review"
+    work(api, "service_center_head", iid, "review", {"decision": "approve", "review_comment": "同意供货"},
+         wrong=("enforcement_officer", "info_clerk", "counter_staff"))
+    seal = open_task(api, iid, "seal")
+    r = try_complete(api, "service_center_head", seal["id"], {"seal_confirm": True, "seal_pin": "12345"})
+    assert "seal_pin" in errors_of(r)
+    r = try_complete(api, "service_center_head", seal["id"], {"seal_pin": "123456"})
+    assert "seal_confirm" in errors_of(r)
+    work(api, "service_center_head", iid, "seal", {"seal_confirm": True, "seal_pin": "123456"},
+         wrong=("enforcement_officer", "info_clerk"))
+    work(api, "info_clerk", iid, "maintain", {"system_ref": "JYXT-20261123-0007"},
+         wrong=("service_center_head", "enforcement_officer"))
+    done = work(api, "enforcement_officer", iid, "supply",
+                {"supply_date": "2026-11-25",
+                 "delivered": [{"brand": "huanghelou", "specification": "硬1916", "delivered_qty": 5},
+                               {"brand": "zhonghua", "specification": "软", "delivered_qty": 2}]},
+                wrong=("info_clerk", "service_center_head"))
+    assert done["status"] == "completed"
+    final = instance(api, iid, "enforcement_officer")
+    assert final["business_key"] == "GH-2026-001"
+    assert final["data"]["decision"] == "approve" and final["data"]["system_ref"] == "JYXT-20261123-0007"
+    assert [d["delivered_qty"] for d in final["data"]["delivered"]] == [5, 2]
+    assert {"review", "seal", "maintain", "supply", "end_supplied"} <= set(final["completed_elements"])
+    assert "revise" not in final["completed_elements"]
+
+
+def test_supply_rejected_revised_resubmitted_and_approved(api):
+    deploy(api, "supply_approval")
+    iid = start(api, "enforcement_officer", "supply_approval", supply_request(api))["id"]
+    review = open_task(api, iid, "review")
+    r = try_complete(api, "service_center_head", review["id"], {"decision": "reject"})
+    assert list(errors_of(r)) == ["reject_reason"]
+    work(api, "service_center_head", iid, "review", {"decision": "reject", "reject_reason": "数量超出月度限量"})
+    assert open_elements(api, iid) == ["revise"]
+    revise = open_task(api, iid, "revise")
+    assert revise["data"]["reject_reason"] == "数量超出月度限量"
+    r = try_complete(api, "enforcement_officer", revise["id"], {"revise_action": "resubmit", "lines": []})
+    assert {"lines", "reason"} <= set(errors_of(r))
+    new_doc = upload(api, "enforcement_officer", "供货审批表-修订.pdf")
+    work(api, "enforcement_officer", iid, "revise",
+         {"revise_action": "resubmit", "lines": [{"brand": "huanghelou", "specification": "硬1916", "quantity": 3}],
+          "reason": "按限量调整", "attachments": [new_doc], "revise_note": "数量已下调"},
+         wrong=("service_center_head", "info_clerk"))
+    assert open_elements(api, iid) == ["review"]
+    work(api, "service_center_head", iid, "review", {"decision": "approve"})
+    assert open_elements(api, iid) == ["seal"]
+    data = instance(api, iid)["data"]
+    assert data["lines"] == [{"brand": "huanghelou", "specification": "硬1916", "quantity": 3}]
+    assert data["reason"] == "按限量调整" and data["attachments"] == [new_doc]
+    # the officer and the head still read the revised document through the instance
+    assert api.get(f"/api/documents/{new_doc}", "service_center_head").status_code == 200
+
+
+def test_supply_rejected_and_withdrawn(api):
+    deploy(api, "supply_approval")
+    iid = start(api, "enforcement_officer", "supply_approval", supply_request(api))["id"]
+    work(api, "service_center_head", iid, "review", {"decision": "reject", "reject_reason": "许可证已过期"})
+    # fields hidden by the choice are dropped, even when sent
+    done = work(api, "enforcement_officer", iid, "revise", {"revise_action": "withdraw", "reason": "不应保存"})
+    assert done["status"] == "completed"
+    final = instance(api, iid)
+    assert "end_withdrawn" in final["completed_elements"] and "seal" not in final["completed_elements"]
+    assert final["data"]["reason"] == "春节前备货"
+
+
+def test_seal_pin_is_never_stored(api, engine):
+    from engine.seals.admin import setup_demo_seal
+
+    setup_demo_seal(engine, "246810")
+    deploy(api, "supply_approval")
+    iid = start(api, "enforcement_officer", "supply_approval", supply_request(api))["id"]
+    work(api, "service_center_head", iid, "review", {"decision": "approve"})
+    seal_id = open_task(api, iid, "seal")["id"]
+    work(api, "service_center_head", iid, "seal", {"seal_confirm": True, "seal_pin": "246810"})
+    assert "seal_pin" not in instance(api, iid)["data"]
+    assert "seal_pin" not in (api.get(f"/api/tasks/{seal_id}", "auditor").get_json()["submitted"] or {})
+    timeline = api.get(f"/api/process-instances/{iid}/timeline", "auditor").get_json()
+    assert "246810" not in json.dumps(timeline)
+
+
+# =========================================================================== complaints
+
+COMPLAINT_BRANCHES = {
+    # category: (starter, branch task, worker in hall-1, same role in hall-2, SLA properties)
+    "standard": ("counter_staff", "resolve_counter", "counter2", "counter_hall2", {"counter_action": "已当场更正并退费"},
+                 {"sla.kind": "calendar", "sla.amount": "PT3M", "sla.escalate": "1.0:duty_manager"}),
+    "technical": ("counter_staff", "resolve_technical", "duty_manager", "duty_hall2",
+                  {"tech_cause": "billing_error", "tech_action": "小区计费参数已修正，差额退回"},
+                  {"sla.kind": "calendar", "sla.amount": "PT24H", "sla.warn": "0.8",
+                   "sla.escalate": "1.0:duty_manager;1.5:hall_manager"}),
+    "written": ("customer_manager", "answer_written", "duty_manager", "duty_hall2",
+                {"written_reply": "经核查，该业务已于次日办结。"},
+                {"sla.kind": "working_days", "sla.amount": "P3D"}),
+}
+
+
+@pytest.mark.parametrize("category", sorted(COMPLAINT_BRANCHES))
+def test_complaint_is_handled_in_the_registering_hall_and_closed(api, category):
+    starter, element, worker, other_hall, work_data, sla = COMPLAINT_BRANCHES[category]
+    deploy(api, "complaint_handling")
+    attachment = upload(api, starter, "账单截图.pdf")
+    iid = start(api, starter, "complaint_handling", complaint(category, attachments=[attachment]))["id"]
+    assert open_elements(api, iid) == [element]
+    task = open_task(api, iid, element)
+    assert task["org_unit"] == "hall-1" and task["properties"]["candidateScope"] == "instance_unit"
+    assert sla.items() <= task["properties"].items()
+    # the same role in another hall neither sees nor works the task
+    assert candidate_task_ids(api, other_hall, iid) == []
+    assert candidate_task_ids(api, worker, iid) == [task["id"]]
+    work(api, worker, iid, element, work_data, wrong=(other_hall, "hall_manager", "info_clerk"))
+    close = open_task(api, iid, "close")
+    assert close["candidate_groups"] == ["counter_staff", "customer_manager"] and close["org_unit"] == "hall-1"
+    r = try_complete(api, starter, close["id"], {"resolution": "已解决", "satisfaction": "great"})
+    assert {"answered_at", "satisfaction"} <= set(errors_of(r))
+    done = work(api, starter, iid, "close",
+                {"resolution": "已向客户说明并解决", "answered_at": "2026-11-23T15:30", "satisfaction": "satisfied"},
+                wrong=("counter_hall2", "duty_manager"))
+    assert done["status"] == "completed"
+    final = instance(api, iid, starter)
+    assert final["data"]["category"] == category
+    assert final["data"]["resolution"] == "已向客户说明并解决"
+    assert final["data"]["answered_at"] == "2026-11-23T15:30"
+    assert final["data"]["satisfaction"] == "satisfied"
+    assert {element, "close", "end"} <= set(final["completed_elements"])
+    others = {"resolve_counter", "resolve_technical", "answer_written"} - {element}
+    assert not others & set(final["completed_elements"])
+    # the hall-2 manager does not read a hall-1 complaint; the hall-1 manager does
+    assert api.get(f"/api/process-instances/{iid}", "manager_hall2").status_code == 403
+    assert api.get(f"/api/process-instances/{iid}", "hall_manager").status_code == 200
+
+
+FRIDAY = datetime(2026, 3, 6, 1, 0, tzinfo=UTC)  # Friday 09:00 in Beijing (in the past: seeded tokens stay valid)
+
+
+@pytest.mark.parametrize(("key", "starter", "data", "element", "due"), [
+    ("complaint_handling", "counter_staff", lambda api: complaint("standard"), "resolve_counter",
+     FRIDAY + timedelta(minutes=3)),
+    # 24 calendar hours, not working hours: due on Saturday morning
+    ("complaint_handling", "counter_staff", lambda api: complaint("technical"), "resolve_technical",
+     datetime(2026, 3, 7, 1, 0, tzinfo=UTC)),
+    # 3 working days: the end (17:30) of Wednesday
+    ("complaint_handling", "customer_manager", lambda api: complaint("written"), "answer_written",
+     datetime(2026, 3, 11, 9, 30, tzinfo=UTC)),
+    # 1 working day: the end of Monday
+    ("supply_approval", "enforcement_officer", supply_request, "review", datetime(2026, 3, 9, 9, 30, tzinfo=UTC)),
+    ("one_counter", "counter_staff", lambda api: counter_business(), "handle", FRIDAY + timedelta(minutes=3)),
+    ("group_agreement", "customer_manager", agreement_request, "approve", FRIDAY + timedelta(minutes=3)),
+], ids=["standard", "technical", "written", "supply_review", "one_counter", "agreement_approve"])
+def test_tasks_are_due_per_their_sla(api, key, starter, data, element, due):
+    clock.set(FRIDAY)
+    deploy(api, key)
+    iid = start(api, starter, key, data(api))["id"]
+    task = open_task(api, iid, element)
+    assert at(task["due_at"]) == due
+    assert task["sla_state"] == "on_time"
+
+
+def sla_actions(api, iid):
+    events = api.get(f"/api/process-instances/{iid}/timeline", "auditor").get_json()["events"]
+    return [e["action"] for e in events if e["action"].startswith("sla_")]
+
+
+def test_counter_complaint_not_cleared_in_3_minutes_goes_to_the_duty_manager_of_the_hall(api, engine):
+    clock.set(FRIDAY)
+    deploy(api, "complaint_handling")
+    iid = start(api, "counter_staff", "complaint_handling", complaint("standard"))["id"]
+    task = open_task(api, iid, "resolve_counter")
+    assert candidate_task_ids(api, "duty_manager", iid) == []
+    clock.set(FRIDAY + timedelta(minutes=2, seconds=25))  # past 80 %
+    assert fire_due(engine) == 1
+    assert sla_actions(api, iid) == ["sla_warning"]
+    clock.set(FRIDAY + timedelta(minutes=3, seconds=1))
+    assert fire_due(engine) == 2
+    assert sla_actions(api, iid) == ["sla_warning", "sla_breached", "sla_escalated"]
+    assert candidate_task_ids(api, "duty_manager", iid) == [task["id"]]
+    assert candidate_task_ids(api, "duty_hall2", iid) == []
+    work(api, "duty_manager", iid, "resolve_counter", {"counter_action": "值班经理现场处理完毕"}, wrong=("duty_hall2",))
+    assert api.get(f"/api/tasks/{task['id']}", "auditor").get_json()["sla_state"] == "missed"
+    assert open_elements(api, iid) == ["close"]
+
+
+def test_technical_complaint_escalates_to_the_hall_manager_at_150_percent(api, engine):
+    clock.set(FRIDAY)
+    deploy(api, "complaint_handling")
+    iid = start(api, "counter_staff", "complaint_handling", complaint("technical"))["id"]
+    task = open_task(api, iid, "resolve_technical")
+    clock.set(FRIDAY + timedelta(hours=35, minutes=59))
+    fire_due(engine)
+    assert sla_actions(api, iid) == ["sla_warning", "sla_breached", "sla_escalated"]
+    assert candidate_task_ids(api, "hall_manager", iid) == []
+    clock.set(FRIDAY + timedelta(hours=36, seconds=1))
+    assert fire_due(engine) == 1
+    assert candidate_task_ids(api, "hall_manager", iid) == [task["id"]]
+    assert candidate_task_ids(api, "manager_hall2", iid) == []
+    work(api, "hall_manager", iid, "resolve_technical", {"tech_cause": "network", "tech_action": "协调网络部处理"},
+         wrong=("manager_hall2",))
+    assert open_elements(api, iid) == ["close"]
+
+
+# =========================================================================== group agreements
+
+AGREEMENT_DAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # a Monday, 09:00 in Beijing
+
+
+@pytest.fixture
+def agreements(api):
+    """Group agreement deployed, the clock pinned (in the past, so seeded tokens stay valid)."""
+    clock.set(AGREEMENT_DAY)
+    deploy(api, "group_agreement")
+    return api
+
+
+def approved_agreement(api, **changes) -> str:
+    iid = start(api, "customer_manager", "group_agreement", agreement_request(api, **changes))["id"]
+    approve = open_task(api, iid, "approve")
+    assert approve["properties"] == {"candidateScope": "instance_unit", "sla.kind": "calendar", "sla.amount": "PT3M", "sla.warn": "0.8"}
+    work(api, "hall_manager", iid, "approve", {"approval": "approve"}, wrong=("customer_manager", "info_clerk"))
+    return iid
+
+
+def signed_and_archived(api, iid) -> dict:
+    sign = open_task(api, iid, "sign")
+    assert "signed_scan" in errors_of(try_complete(api, "customer_manager", sign["id"], {"signed_at": "2026-03-03"}))
+    work(api, "customer_manager", iid, "sign",
+         {"signed_scan": [upload(api, "customer_manager", "协议签署件.pdf")], "signed_at": "2026-03-03"},
+         wrong=("hall_manager", "info_clerk"))
+    return work(api, "info_clerk", iid, "archive", {"archive_no": "DA-2026-0310"},
+                wrong=("customer_manager", "hall_manager"))
+
+
+def test_agreement_approved_signed_archived_and_active_with_an_expiry_reminder(agreements):
+    api = agreements
+    iid = approved_agreement(api)
+    after = signed_and_archived(api, iid)
+    assert [t["element_id"] for t in after["open_tasks"]] == ["active"]
+    inst = instance(api, iid)
+    assert inst["data"]["reminder_at"] == "2026-05-31T09:00:00+08:00"
+    assert [(t["element_id"], at(t["fire_at"])) for t in inst["pending_timers"]] == [
+        ("expiry_timer", datetime(2026, 5, 31, 1, 0, tzinfo=UTC))]
+    assert {"approve", "sign", "archive", "plan_reminder"} <= set(inst["completed_elements"])
+    assert inst["data"]["archive_no"] == "DA-2026-0310"
+
+
+def test_agreement_voided_while_active(agreements):
+    api = agreements
+    iid = approved_agreement(api)
+    signed_and_archived(api, iid)
+    active = open_task(api, iid, "active")
+    assert "void_reason" in errors_of(try_complete(api, "customer_manager", active["id"], {"active_action": "void"}))
+    assert "active_action" in errors_of(try_complete(api, "customer_manager", active["id"], {}))
+    work(api, "customer_manager", iid, "active", {"active_action": "void", "void_reason": "集团客户撤销合作"},
+         wrong=("info_clerk", "hall_manager"))
+    inst = instance(api, iid)
+    assert [t["element_id"] for t in inst["open_tasks"]] == ["mark_void"] and inst["pending_timers"] == []
+    mark = open_task(api, iid, "mark_void")
+    assert "void_confirmed" in errors_of(try_complete(api, "info_clerk", mark["id"], {"void_date": "2026-03-10"}))
+    done = work(api, "info_clerk", iid, "mark_void", {"void_confirmed": True, "void_date": "2026-03-10"},
+                wrong=("customer_manager",))
+    assert done["status"] == "completed"
+    final = instance(api, iid)
+    assert "end_void" in final["completed_elements"] and final["data"]["void_reason"] == "集团客户撤销合作"
+    assert final["data"]["agreement_no"] == "JT-2026-0042"
+
+
+def test_agreement_rejected_reworked_and_approved(agreements):
+    api = agreements
+    iid = start(api, "customer_manager", "group_agreement", agreement_request(api))["id"]
+    approve = open_task(api, iid, "approve")
+    assert "approval_reason" in errors_of(try_complete(api, "hall_manager", approve["id"], {"approval": "reject"}))
+    work(api, "hall_manager", iid, "approve", {"approval": "reject", "approval_reason": "资费低于集团底线"})
+    rework = open_task(api, iid, "rework")
+    r = try_complete(api, "customer_manager", rework["id"], {"rework_action": "resubmit"})
+    assert {"tariff_plan", "term_start", "term_end"} <= set(errors_of(r))
+    work(api, "customer_manager", iid, "rework",
+         {"rework_action": "resubmit", "tariff_plan": "集团V网 88元套餐", "term_start": "2026-02-01",
+          "term_end": "2026-07-31", "rework_note": "已按底线调整"},
+         wrong=("hall_manager", "counter_staff"))
+    assert open_elements(api, iid) == ["approve"]
+    work(api, "hall_manager", iid, "approve", {"approval": "approve"})
+    assert open_elements(api, iid) == ["sign"]
+    data = instance(api, iid)["data"]
+    assert (data["tariff_plan"], data["term_start"], data["term_end"]) == ("集团V网 88元套餐", "2026-02-01", "2026-07-31")
+    assert len(data["customer_id_copy"]) == 1  # kept from the first submission
+
+
+def test_agreement_rejected_and_abandoned(agreements):
+    api = agreements
+    iid = start(api, "customer_manager", "group_agreement", agreement_request(api))["id"]
+    work(api, "hall_manager", iid, "approve", {"approval": "reject", "approval_reason": "客户资质不全"})
+    done = work(api, "customer_manager", iid, "rework", {"rework_action": "abandon", "rework_note": "客户放弃"})
+    assert done["status"] == "completed"
+    assert "end_abandoned" in instance(api, iid)["completed_elements"]
+
+
+def test_agreement_expiry_reminder_renews_then_terminates(agreements, engine):
+    api = agreements
+    iid = approved_agreement(api)
+    signed_and_archived(api, iid)
+    clock.set(datetime(2026, 5, 31, 0, 59, tzinfo=UTC))
+    assert fire_due(engine) == 0
+    assert open_elements(api, iid) == ["active"]
+    clock.set(datetime(2026, 5, 31, 1, 0, 1, tzinfo=UTC))
+    assert fire_due(engine) == 1
+    assert open_elements(api, iid) == ["expiry"]  # the interrupting timer cancelled the active task
+    expiry = open_task(api, iid, "expiry")
+    assert {"term_start", "term_end"} <= set(errors_of(
+        try_complete(api, "customer_manager", expiry["id"], {"expiry_action": "renew"})))
+    work(api, "customer_manager", iid, "expiry",
+         {"expiry_action": "renew", "term_start": "2026-07-01", "term_end": "2026-09-30"},
+         wrong=("info_clerk", "hall_manager"))
+    inst = instance(api, iid)
+    assert [t["element_id"] for t in inst["open_tasks"]] == ["active"]
+    assert inst["data"]["reminder_at"] == "2026-08-31T09:00:00+08:00"
+    assert [at(t["fire_at"]) for t in inst["pending_timers"]] == [
+        datetime(2026, 8, 31, 1, 0, tzinfo=UTC)]
+    clock.set(datetime(2026, 8, 31, 1, 0, 1, tzinfo=UTC))
+    assert fire_due(engine) == 1
+    done = work(api, "customer_manager", iid, "expiry", {"expiry_action": "terminate", "expiry_note": "客户不再续约"})
+    assert done["status"] == "completed"
+    assert "end_terminated" in instance(api, iid)["completed_elements"]
+
+
+def test_monthly_agreement_inventory_is_counted_and_checked(api):
+    deploy(api, "agreement_inventory")
+    assert api.post("/api/process-definitions/agreement_inventory/instances", "hall_manager",
+                    json={"data": {}}).status_code == 403
+    iid = start(api, "info_clerk", "agreement_inventory", {})["id"]
+    count = open_task(api, iid, "count")
+    for bad, field in [({"month": "2026-13"}, "month"), ({"month": "202610"}, "month"), ({"received": -1}, "received"),
+                       ({"stored": 1.5}, "stored"), ({"issued": None}, "issued")]:
+        assert field in errors_of(try_complete(api, "info_clerk", count["id"], inventory(**bad))), bad
+    work(api, "info_clerk", iid, "count", inventory(), wrong=("hall_manager", "counter_staff"))
+    check = open_task(api, iid, "check")
+    assert "check_comment" in errors_of(try_complete(api, "hall_manager", check["id"], {"check_result": "discrepancy"}))
+    done = work(api, "hall_manager", iid, "check", {"check_result": "confirmed"}, wrong=("info_clerk", "duty_manager"))
+    assert done["status"] == "completed"
+    data = instance(api, iid)["data"]
+    assert (data["month"], data["received"], data["issued"], data["stored"], data["check_result"]) == (
+        "2026-10", 12, 9, 40, "confirmed")
+
+
+# =========================================================================== one counter
+
+
+def test_one_counter_cleared_at_the_counter(api):
+    deploy(api, "one_counter")
+    # a field hidden for the chosen category is dropped
+    iid = start(api, "counter_staff", "one_counter", counter_business("unlock", amount=50))["id"]
+    assert "amount" not in instance(api, iid)["data"]
+    handle = open_task(api, iid, "handle")
+    assert handle["org_unit"] == "hall-1"
+    assert handle["properties"] == {"candidateScope": "instance_unit", "sla.kind": "calendar", "sla.amount": "PT3M",
+                                    "sla.warn": "0.8", "sla.escalate": "1.0:duty_manager"}
+    assert candidate_task_ids(api, "counter_hall2", iid) == []
+    assert candidate_task_ids(api, "counter2", iid) == [handle["id"]]
+    done = work(api, "counter_staff", iid, "handle", {"outcome": "cleared", "handle_note": "已解锁"},
+                wrong=("counter_hall2", "duty_manager"))
+    assert done["status"] == "completed"
+    assert "end_cleared" in instance(api, iid)["completed_elements"]
+
+
+def test_one_counter_abnormal_business_goes_to_the_duty_manager_of_the_hall(api):
+    deploy(api, "one_counter")
+    iid = start(api, "counter_staff", "one_counter", counter_business("sim_replacement"))["id"]
+    handle = open_task(api, iid, "handle")
+    assert "issue_detail" in errors_of(try_complete(api, "counter_staff", handle["id"], {"outcome": "abnormal"}))
+    work(api, "counter_staff", iid, "handle", {"outcome": "abnormal", "issue_detail": "证件信息与登记不符"})
+    spot = open_task(api, iid, "on_the_spot")
+    assert spot["org_unit"] == "hall-1" and candidate_task_ids(api, "duty_hall2", iid) == []
+    done = work(api, "duty_manager", iid, "on_the_spot", {"spot_action": "核实证件后现场补卡"},
+                wrong=("duty_hall2", "counter_staff", "hall_manager"))
+    assert done["status"] == "completed"
+    assert "end_on_spot" in instance(api, iid)["completed_elements"]
+
+
+def _technical_counter_case(api) -> str:
+    deploy(api, "one_counter")
+    iid = start(api, "counter_staff", "one_counter", counter_business("business_change", description="改套餐后计费异常"))["id"]
+    handle = open_task(api, iid, "handle")
+    r = try_complete(api, "counter_staff", handle["id"], {"outcome": "technical"})
+    assert {"issue_detail", "customer_name"} <= set(errors_of(r))
+    done = work(api, "counter_staff", iid, "handle",
+                {"outcome": "technical", "issue_detail": "疑似小区计费错误", "customer_name": "王五"})
+    assert done["status"] == "completed"
+    return iid
+
+
+def test_one_counter_technical_problem_leaves_the_counter(api):
+    iid = _technical_counter_case(api)
+    assert {"to_complaint", "end_complaint"} <= set(instance(api, iid)["completed_elements"])
+
+
+def test_one_counter_technical_problem_opens_a_technical_complaint(api):
+    _technical_counter_case(api)
+    linked = instances_of(api, "complaint_handling")
+    assert len(linked) == 1
+    complaint_inst = instance(api, linked[0]["id"])
+    assert complaint_inst["org_unit"] == "hall-1"
+    data = complaint_inst["data"]
+    assert data["category"] == "technical" and data["contact_phone"] == "13900139000"
+    assert data["customer_name"] == "王五"
+    assert "改套餐后计费异常" in data["description"] and "疑似小区计费错误" in data["description"]
+    task = open_task(api, complaint_inst["id"], "resolve_technical")
+    assert task["id"] in candidate_task_ids(api, "duty_manager", complaint_inst["id"])
+    assert candidate_task_ids(api, "duty_hall2", complaint_inst["id"]) == []
+
+
+# =========================================================================== hall congestion
+
+
+@pytest.mark.parametrize(("level", "starter", "element", "responder", "wrong"), [
+    (1, "duty_manager", "respond_l1", "duty_manager", ("hall_manager", "counter_staff")),
+    (2, "hall_manager", "respond_l2", "hall_manager", ("duty_manager", "counter_staff")),
+])
+def test_hall_congestion_is_answered_by_level(api, level, starter, element, responder, wrong):
+    deploy(api, "hall_congestion")
+    iid = start(api, starter, "hall_congestion", congestion(level, waiting=12 if level == 1 else 16))["id"]
+    assert open_elements(api, iid) == [element]
+    task = open_task(api, iid, element)
+    assert task["org_unit"] == "hall-1"  # scoped to the hall where the congestion was raised
+    assert api.get(f"/api/tasks/{task['id']}", "manager_hall2" if level == 2 else "duty_hall2").status_code == 403
+    assert "actions" in errors_of(try_complete(api, responder, task["id"], {"actions": []}))
+    done = work(api, responder, iid, element,
+                {"actions": ["open_counters", "self_service", "security_guidance"], "counters_opened": 2,
+                 "response_note": "增开2个窗口，保安引导至自助区"}, wrong=wrong)
+    assert done["status"] == "completed"
+    final = instance(api, iid)
+    assert final["data"]["actions"] == ["open_counters", "self_service", "security_guidance"]
+    assert "end" in final["completed_elements"]
+
+
+def test_hall_congestion_with_no_open_counter_is_level_2(api):
+    deploy(api, "hall_congestion")
+    iid = start(api, "duty_manager", "hall_congestion", congestion(2, waiting=5, open_counters=0))["id"]
+    assert open_elements(api, iid) == ["respond_l2"]

@@ -1,0 +1,113 @@
+"""Records pages: instance page (diagram, timeline with seal badges), my instances, audit log and CSV export."""
+
+from __future__ import annotations
+
+import re
+
+from tests.support.business import deploy, start, upload, work
+from tests.support.pages import sign_in
+
+
+def _sign_in(app, username: str):
+    return sign_in(app, username)[0]
+
+PIN = "123456"
+
+
+
+
+
+
+def _sealed_supply(api, engine) -> str:
+    from engine.seals.admin import setup_demo_seal
+
+    setup_demo_seal(engine, PIN)
+    deploy(api, "supply_approval")
+    data = {"licence_no": "420100123456", "retailer_name": "城关便民烟酒店",
+            "lines": [{"brand": "huanghelou", "specification": "硬1916", "quantity": 5}],
+            "reason": "春节前备货", "attachments": [upload(api, "enforcement_officer", "供货审批表.pdf")]}
+    iid = start(api, "enforcement_officer", "supply_approval", data, business_key="GH-2026-777")["id"]
+    work(api, "service_center_head", iid, "review", {"decision": "approve", "review_comment": "同意供货"})
+    work(api, "service_center_head", iid, "seal", {"seal_confirm": True, "seal_pin": PIN})
+    return iid
+
+
+def test_records_pages_need_sign_in(app):
+    client = app.test_client()
+    for path in ("/instances", "/instances/x", "/audit", "/audit/export.csv"):
+        r = client.get(path)
+        assert r.status_code == 302 and r.headers["Location"].endswith("/login"), path
+
+
+def test_instance_page_access_timeline_and_seal_badge(app, api, engine):
+    iid = _sealed_supply(api, engine)
+    # the starter reads it: diagram, data, open task, timeline in Chinese, valid seal badge
+    client = _sign_in(app, "enforcement_officer")
+    r = client.get(f"/instances/{iid}")
+    assert r.status_code == 200
+    page = r.get_data(as_text=True)
+    assert "bpmn-navigated-viewer.production.min.js" in page and "instance-page.js" in page
+    assert 'id="diagram-xml"' in page and 'id="diagram-config"' in page
+    assert "启动流程" in page and "完成任务" in page and "加盖印章" in page  # Chinese action labels
+    assert "GH-2026-777" in page and "城关便民烟酒店" in page
+    assert 'data-testid="seal-badge" data-valid="true"' in page and "有效" in page
+    assert 'data-testid="seal-badge" data-valid="false"' not in page
+    assert "/tasks/" in page  # the open maintain task links to its task page
+    # documents download through the session
+    doc_links = re.findall(rf'href="(/instances/{iid}/documents/[^"]+)"', page)
+    assert doc_links
+    r = client.get(doc_links[0])
+    assert r.status_code == 200 and r.data.startswith(b"%PDF")
+    # English labels on request
+    client.get("/lang/en")
+    assert "Seal applied" in client.get(f"/instances/{iid}").get_data(as_text=True)
+    # outsiders: 403 page; unknown instance: 404 page
+    other = _sign_in(app, "counter_hall2")
+    r = other.get(f"/instances/{iid}")
+    assert r.status_code == 403 and "您无权执行此操作" in r.get_data(as_text=True)
+    assert other.get(f"/instances/{iid}/documents/{doc_links[0].rsplit('/', 1)[1]}").status_code == 403
+    assert other.get(f"/instances/{iid}/timeline.csv").status_code == 403
+    assert other.get("/instances/nope").status_code == 404
+    # auditors read every instance
+    assert _sign_in(app, "auditor").get(f"/instances/{iid}").status_code == 200
+
+
+def test_my_instances_list_filters(app, api, engine):
+    iid = _sealed_supply(api, engine)
+    client = _sign_in(app, "enforcement_officer")
+    page = client.get("/instances").get_data(as_text=True)
+    assert iid in page and "我的流程实例" in page and "进行中" in page
+    assert iid in client.get("/instances?process=supply_approval&status=running").get_data(as_text=True)
+    assert iid not in client.get("/instances?status=completed").get_data(as_text=True)
+    assert iid not in client.get("/instances?process=complaint_handling").get_data(as_text=True)
+    assert iid not in _sign_in(app, "counter_hall2").get("/instances").get_data(as_text=True)
+
+
+def test_audit_pages_are_for_auditors_and_export_csv(app, api, engine):
+    iid = _sealed_supply(api, engine)
+    for user in ("enforcement_officer", "counter_staff"):
+        client = _sign_in(app, user)
+        assert client.get("/audit").status_code == 403
+        assert client.get("/audit/export.csv").status_code == 403
+    client = _sign_in(app, "auditor")
+    page = client.get("/audit").get_data(as_text=True)
+    assert "审计日志" in page and "审计链完整" in page and "暂无检查点" in page
+    page = client.get(f"/audit?action=seal_applied&instance={iid}").get_data(as_text=True)
+    assert "加盖印章" in page and "共 1 条" in page
+    assert "共 0 条" in client.get("/audit?actor=nobody-here").get_data(as_text=True)
+    assert "共 0 条" in client.get("/audit?from=2000-01-01T00:00&to=2000-01-02T00:00").get_data(as_text=True)
+    assert _sign_in(app, "admin").get("/audit").status_code == 200
+    # CSV export through the session: BOM, header, audited like the API's
+    r = client.get(f"/audit/export.csv?instance={iid}")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    assert r.headers["Content-Disposition"].startswith("attachment;")
+    body = r.data
+    assert body.startswith("\ufeff".encode())
+    text = body.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("seq,at,actor,actor_name") and "加盖印章" in text
+    exported = api.get("/api/audit/events?action=audit_exported", "auditor").get_json()["items"]
+    assert exported and exported[-1]["actor"] == "auditor" and exported[-1]["details"]["filters"] == {"instance": iid}
+    assert exported[-1]["details"]["format"] == "csv"
+    # the instance timeline export (whoever reads the instance)
+    r = _sign_in(app, "enforcement_officer").get(f"/instances/{iid}/timeline.csv")
+    assert r.status_code == 200 and r.data.startswith("\ufeff".encode()) and "启动流程" in r.data.decode("utf-8-sig")
