@@ -43,7 +43,7 @@ def make_engine(url: str | None, var_dir: Path):
     engine = BpmEngine(settings)
     quiet = lambda *_: None  # noqa: E731
     init_database(engine, echo=quiet)
-    for name in ("simple_note.form", "four_step.bpmn"):
+    for name in ("simple_note.form", "case_start.form", "four_step.bpmn"):
         deploy_path(engine, MODELS / name, echo=quiet)
     deploy_path(engine, MODELS / "loop.bpmn", echo=quiet)
     return engine
@@ -58,7 +58,7 @@ def in_process(engine, n: int) -> dict:
 
     def lifecycle():
         with engine.uow(actors["counter_staff"]) as uow:
-            inst = instances.start(engine, uow, "four_step", {"n": 1})
+            inst = instances.start(engine, uow, "four_step", {"count": 1})
             next_id = inst.id
         task_id = _open_task(engine, next_id)
         for role in ROLES:

@@ -84,6 +84,7 @@ def make_engine(url: str, var_dir: Path):
     engine = BpmEngine(load_settings(database_url=url, var_dir=var_dir))
     quiet = lambda *_: None  # noqa: E731
     deploy_path(engine, MODELS / "simple_note.form", echo=quiet)
+    deploy_path(engine, MODELS / "case_start.form", echo=quiet)
     deploy_path(engine, MODELS / "timer_burst.bpmn", echo=quiet)
     return engine
 
