@@ -21,7 +21,7 @@ from engine.bpmn import sandbox
 from engine.config import Settings, load_settings
 from engine.errors import AuditedRefusal, Conflict, NotInitialised, ServiceUnavailable
 from engine.identity.actor import Actor
-from engine.runtime.spiff import SpecCache
+from engine.runtime.spiff import SpecCache, configure_steps
 from engine.store.db import Database
 
 DB_DOWN = "the database is not available; try again in a few seconds"
@@ -51,6 +51,7 @@ class BpmEngine:
         self.settings = settings or load_settings()
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
         sandbox.configure(self.settings.script_limits)
+        configure_steps(self.settings.step_chunk, self.settings.runaway_steps)
         features.install()
         features.configure(self.settings)
         self.db = Database(self.settings.database_url, connect_timeout=self.settings.db_connect_timeout)

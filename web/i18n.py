@@ -255,6 +255,20 @@ STRINGS.update({
     "dash_no": {"zh-CN": "否", "en": "no"},
 })
 
+# The way out of an instance (administrators): the incident, retry, cancel with a reason.
+STRINGS.update({
+    "incident_title": {"zh-CN": "流程异常", "en": "Incident"},
+    "incident_at": {"zh-CN": "出错环节", "en": "Failed at"},
+    "retry_button": {"zh-CN": "重试", "en": "Retry"},
+    "retried_done": {"zh-CN": "已重试，流程继续运行", "en": "Retried: the instance goes on"},
+    "cancel_title": {"zh-CN": "撤销流程实例", "en": "Cancel this instance"},
+    "cancel_help": {"zh-CN": "撤销后所有待办任务和定时器一并取消，不可恢复；原因记入审计日志。",
+                    "en": "All open tasks and timers end with it; this cannot be undone. The reason is audited."},
+    "cancel_reason": {"zh-CN": "撤销原因", "en": "Reason"},
+    "cancel_button": {"zh-CN": "撤销实例", "en": "Cancel instance"},
+    "cancelled_done": {"zh-CN": "流程实例已撤销", "en": "The instance was cancelled"},
+})
+
 # Instance migration (engine/runtime/migration.py): button, dry-run report, confirm.
 STRINGS.update({
     "mig_button": {"zh-CN": "迁移到 v{n}", "en": "Migrate to v{n}"},

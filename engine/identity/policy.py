@@ -144,6 +144,11 @@ def may_retry(actor: Actor) -> bool:
     return actor.is_admin
 
 
+def may_cancel_instance(actor: Actor) -> bool:
+    """Ending an instance by hand (terminate it, whatever it waits for): administrators."""
+    return actor.is_admin
+
+
 def may_reassign(actor: Actor, instance_unit: str | None) -> bool:
     """Handing a task to someone else: an administrator, or a manager of the instance's unit."""
     return actor.is_admin or (unit_managed_by(actor) is not None and actor.org_unit == instance_unit)

@@ -9,6 +9,8 @@ for the figures to be final. Each check reports ``ok``, a ``count`` of violation
   says, its open task rows are exactly the workflow's READY user tasks and its pending BPMN
   timer rows exactly the workflow's waiting timer events;
 - ``finished``: a finished instance has no open task and no pending timer;
+- ``completed_at_an_end``: a completed instance reached an end event, and no token of its
+  stored state is still active (nothing was skipped: every token ended or was cancelled);
 - ``started_once``: every instance has exactly one ``instance_started`` event;
 - ``completed_once``: no task has two ``task_completed`` events, every completed task row has
   one and every event belongs to a completed row (of an instance still stored);
@@ -36,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit.chain import verify_chain
 from engine.clock import utcnow
-from engine.store.models import AuditEvent, ProcessInstance, Task, Timer
+from engine.store.models import AuditEvent, ProcessDefinition, ProcessInstance, Task, Timer
 
 EXAMPLES = 20
 BATCH = 500
@@ -45,6 +47,7 @@ EARLY_TOLERANCE = timedelta(seconds=1)  # clock skew between machines when compa
 SLA_ACTIONS = {"sla_warning": "warning", "sla_breached": "breach", "sla_escalated": "escalation"}
 
 I, T, TM, E = ProcessInstance.__table__, Task.__table__, Timer.__table__, AuditEvent.__table__  # noqa: E741
+PD = ProcessDefinition.__table__
 
 
 class _Check:
@@ -140,6 +143,41 @@ def _check_instances(engine, session, states: bool) -> tuple[dict, dict]:
             if problems:
                 live.add({"instance": iid, "process": inst.process_key, **problems})
     return live.report(), finished.report()
+
+
+def _check_completed_at_an_end(session) -> dict:
+    """Completed instances: an end event among the elements that ran, no live task left."""
+    from engine.runtime.spiff import LIVE
+
+    check, ends = _Check(), {}
+    check.figures["completed"] = 0
+    last = ""
+    while True:
+        rows = session.execute(
+            select(I.c.id, I.c.definition_id, I.c.process_key, I.c.state, I.c.visited)
+            .where(I.c.status == "completed", I.c.id > last).order_by(I.c.id).limit(BATCH)
+        ).all()
+        if not rows:
+            return check.report()
+        for row in rows:
+            check.figures["completed"] += 1
+            if row.definition_id not in ends:
+                meta = session.execute(select(PD.c.meta).where(PD.c.id == row.definition_id)).scalar_one_or_none() or {}
+                ends[row.definition_id] = {e for e, info in (meta.get("elements") or {}).items()
+                                           if (info or {}).get("type") == "endEvent"}
+            problems = {}
+            if not ends[row.definition_id] & set(row.visited or ()):
+                problems["end_event"] = "no end event among the elements that ran"
+            try:
+                tasks = (json.loads(row.state or "{}").get("tasks") or {}).values()
+                active = sorted({t.get("task_spec") for t in tasks if int(t.get("state", 0)) & int(LIVE)})
+            except (ValueError, AttributeError) as exc:
+                active, problems["state"] = [], f"state does not read: {exc}"[:200]
+            if active:
+                problems["still_active"] = active[:10]
+            if problems:
+                check.add({"instance": row.id, "process": row.process_key, **problems})
+        last = rows[-1].id
 
 
 def _check_started_once(session) -> dict:
@@ -348,6 +386,8 @@ def check_invariants(engine, ack: Path | dict | None = None, overdue_tolerance: 
     checks: dict[str, dict] = {}
     with snapshot(engine) as session:
         checks["instances"], checks["finished"] = _check_instances(engine, session, states)
+        if states:
+            checks["completed_at_an_end"] = _check_completed_at_an_end(session)
         checks["started_once"] = _check_started_once(session)
         checks["completed_once"] = _check_completed_once(session)
         checks["timers_fired_once"], checks["timers_on_time"] = _check_timers(session, now, overdue_tolerance)

@@ -12,9 +12,16 @@ from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationF
 from engine.forms import definitions as formdefs
 from engine.forms.model import document_ids, validate_submission
 from engine.identity.actor import Actor
-from engine.identity.policy import can_read_instance, may_retry, may_start, reads_everything, unit_managed_by
+from engine.identity.policy import (
+    can_read_instance,
+    may_cancel_instance,
+    may_retry,
+    may_start,
+    reads_everything,
+    unit_managed_by,
+)
 from engine.runtime import definitions, documents
-from engine.runtime.spiff import advance, new_workflow
+from engine.runtime.spiff import StepResult, advance, new_workflow
 from engine.runtime.steps import load_workflow, save
 from engine.store.models import ProcessDefinition, ProcessInstance, Task, Timer
 from engine.store.records import InstanceRecord, load_instance
@@ -228,6 +235,33 @@ def retry(engine, uow, instance_id: str, data: dict | None = None) -> ProcessIns
     uow.audit("incident_retried", instance_id=inst.id, element_id=inst.incident.get("element_id"), data=data or {})
     result = advance(workflow)
     save(uow, inst, definition, workflow, result)
+    return inst
+
+
+def cancel(engine, uow, instance_id: str, reason: str) -> InstanceRecord:
+    """Terminate a running or failed instance by hand (administrators, with a reason): its open
+    tasks are cancelled, its timers of every kind too, and it ends ``cancelled``."""
+    from sqlalchemy import update
+
+    if not may_cancel_instance(uow.actor):
+        raise Forbidden("only an administrator may cancel a process instance")
+    if not (reason or "").strip():
+        raise ValidationFailed("a reason is required", {"reason": ["say why the instance is cancelled"]})
+    inst = load_instance(uow.session, instance_id)
+    if inst is None:
+        raise NotFound(f"process instance {instance_id!r} not found")
+    if inst.status not in ("running", "incident"):
+        raise Conflict(f"instance is {inst.status}: only a running instance or one in incident can be cancelled")
+    definition = uow.session.get(ProcessDefinition, inst.definition_id)
+    workflow = load_workflow(engine, inst, definition)
+    workflow.cancel()
+    before = inst.status
+    inst.ended_at = utcnow()
+    uow.session.execute(update(_TM).where(_TM.c.instance_id == inst.id, _TM.c.state.in_(("pending", "failed")))
+                        .values(state="cancelled"))
+    uow.audit("instance_cancelled", instance_id=inst.id, reason=reason.strip(), before={"status": before},
+              after={"status": "cancelled"})
+    save(uow, inst, definition, workflow, StepResult("cancelled", dict(inst.data or {})))
     return inst
 
 

@@ -34,6 +34,27 @@ install_spiff_clock()
 
 LIVE = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
 SCRIPT_ENGINE = SandboxScriptEngine()
+# Automatic steps (scripts, gateways, events) one call runs before it compacts the task tree:
+# SpiffWorkflow's iterators stop at tree depth 1000, which a loop reaches after ~500 turns.
+COMPACT_EVERY = 100
+
+
+@dataclass
+class StepLimits:
+    """How far one call runs automatic steps: ``chunk`` steps, then the instance is saved and a
+    continuation (a timer due at once) goes on in a transaction of its own; ``runaway`` steps
+    in a row without reaching a wait state make an incident (an endless loop)."""
+
+    chunk: int = 2_000
+    runaway: int = 1_000_000
+
+
+LIMITS = StepLimits()
+
+
+def configure_steps(chunk: int, runaway: int) -> None:
+    """Set the step limits of this process (``BPM_STEP_CHUNK``, ``BPM_RUNAWAY_STEPS``)."""
+    LIMITS.chunk, LIMITS.runaway = max(1, chunk), max(1, runaway)
 
 
 class LeanWorkflowConverter(BpmnWorkflowConverter):
@@ -157,6 +178,8 @@ class StepResult:
     incident: dict | None = None
     completed_elements: set[str] = field(default_factory=set)
     thrown: list[tuple[str, dict]] = field(default_factory=list)
+    # automatic steps remain: save, and continue in a new transaction ({task_id, element_id, steps})
+    continuation: dict | None = None
 
 
 def _timer_due(task) -> datetime | None:
@@ -180,23 +203,58 @@ def _error_task(workflow):
     return next(iter(workflow.get_tasks(state=TaskState.ERROR)), None)
 
 
-def advance(workflow: BpmnWorkflow) -> StepResult:
+class _Run:
+    """Runs READY automatic tasks pass by pass (as ``do_engine_steps`` does), counting steps,
+    compacting the tree as it grows, and stopping at the chunk budget."""
+
+    def __init__(self, workflow: BpmnWorkflow, steps_before: int) -> None:
+        self.workflow = workflow
+        self.steps = 0
+        self.total = steps_before
+        self.thrown: list[tuple[str, dict]] = []
+        self.completed: set[str] = set()
+
+    def did_complete(self, task) -> None:
+        self.steps += 1
+        self.total += 1
+        if (bid := bpmn_id(task)) is not None:
+            self.completed.add(bid)  # compaction drops finished tasks: remember what ran
+        # none intermediate throw events carry engine actions (e.g. start a linked process)
+        if type(task.task_spec).__name__ == "IntermediateThrowEvent":
+            self.thrown.append((bid, dict(task.data)))
+
+    def run(self) -> bool:
+        """True when no automatic step is left, False when the chunk budget ran out first."""
+        compacted_at = 0
+        while self.workflow._do_engine_steps(None, self.did_complete):
+            if self.steps - compacted_at >= COMPACT_EVERY:
+                compact(self.workflow)
+                compacted_at = self.steps
+            if self.steps >= LIMITS.chunk and self.next_automatic() is not None:
+                return False
+        self.workflow.refresh_timers()
+        return True
+
+    def next_automatic(self):
+        """A READY task the engine runs by itself (not a user task), searched in the whole tree."""
+        return next((t for t in self.workflow.tasks.values()
+                     if t.state == TaskState.READY and not t.task_spec.manual), None)
+
+
+def advance(workflow: BpmnWorkflow, steps_before: int = 0) -> StepResult:
     """Run engine steps to the next wait state and describe the result.
 
     A failing script or expression leaves its task in ERROR; the instance goes to
     ``incident`` with the element and message, and the state is still saved so that a
-    retry continues from the failed element.
+    retry continues from the failed element. A run longer than the chunk budget stops with a
+    ``continuation`` (the caller saves and schedules it); ``steps_before`` counts the steps a
+    continued run already took without waiting, for the runaway guard.
     """
     incident = None
-    thrown: list[tuple[str, dict]] = []
-
-    def _completed(task) -> None:
-        # none intermediate throw events carry engine actions (e.g. start a linked process)
-        if type(task.task_spec).__name__ == "IntermediateThrowEvent":
-            thrown.append((bpmn_id(task), dict(task.data)))
-
+    runner = _Run(workflow, steps_before)
+    finished = True
     try:
-        workflow.do_engine_steps(did_complete_task=_completed)
+        finished = runner.run()
     except SpiffWorkflowException as exc:
         task = getattr(exc, "task", None) or _error_task(workflow)
         if task is not None and not task.has_state(TaskState.ERROR):
@@ -211,9 +269,37 @@ def advance(workflow: BpmnWorkflow) -> StepResult:
         # timer duration or date that does not parse or lies beyond year 9999: refuse the
         # step (nothing is saved) instead of a server error.
         raise Conflict(f"the process cannot continue with this data: {type(exc).__name__}: {exc}") from exc
+    continuation = None
+    if incident is None and not finished:
+        task = runner.next_automatic()
+        if runner.total >= LIMITS.runaway:
+            task._set_state(TaskState.ERROR)
+            incident = {"element_id": bpmn_id(task), "task_id": str(task.id),
+                        "message": f"[limit: steps] {runner.total} automatic steps in a row without waiting for "
+                                   f"anyone or anything (BPM_RUNAWAY_STEPS={LIMITS.runaway}): an endless loop? "
+                                   "Correct the data or the model, then retry to go on"}
+        else:
+            continuation = {"task_id": str(task.id), "element_id": bpmn_id(task) or task.task_spec.name,
+                            "steps": runner.total}
+    reached_the_end = workflow.completed  # set by the End task (is_completed below sets it too)
     result = describe(workflow, incident)
-    result.thrown = thrown
+    if incident is None and result.status == "completed" and not reached_the_end and _unfinished(workflow):
+        # never a silent completion with work left: the engine lost sight of a token
+        task = _unfinished(workflow)
+        result.status, result.incident = "incident", {
+            "element_id": bpmn_id(task), "task_id": str(task.id),
+            "message": "the process reported completion while an element was still active; nothing was skipped, "
+                       "an administrator can retry"}
+    result.thrown = runner.thrown
+    result.completed_elements |= runner.completed
+    result.continuation = continuation
     return result
+
+
+def _unfinished(workflow: BpmnWorkflow):
+    """A task of the whole tree that is not finished (the iterators SpiffWorkflow's own checks
+    use stop at a depth; the task table does not)."""
+    return next((t for t in workflow.tasks.values() if t.state & LIVE), None)
 
 
 def describe(workflow: BpmnWorkflow, incident: dict | None = None) -> StepResult:

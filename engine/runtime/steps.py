@@ -74,6 +74,17 @@ def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff
     return row
 
 
+def _continue_later(uow, inst: InstanceRecord, continuation: dict, now) -> None:
+    """A run longer than one chunk goes on in a transaction of its own: a ``continue`` timer due
+    at once, which a worker fires (engine/scheduling/timers.py) like an asynchronous continuation."""
+    uow.session.add(Timer(instance_id=inst.id, task_id=continuation["task_id"], element_id=continuation["element_id"],
+                          kind="continue", fire_at=now, state="pending", attempts=0,
+                          payload={"steps": continuation["steps"]}))
+    uow.audit("instance_continued_later", instance_id=inst.id, element_id=continuation["element_id"],
+              steps=continuation["steps"])
+    uow.session.flush()
+
+
 def _sync_timers(uow, inst: InstanceRecord, result: StepResult, now) -> None:
     pending = {
         t.task_id: t
@@ -146,6 +157,8 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
                 hook(uow, tid, False, now, None)
     if (definition.meta or {}).get("has_timers"):
         _sync_timers(uow, inst, result, now)
+    if result.continuation is not None:
+        _continue_later(uow, inst, result.continuation, now)
     for element, data in result.thrown:  # e.g. a linked start (engine/runtime/linked.py)
         props = ((definition.meta.get("elements") or {}).get(element) or {}).get("properties") or {}
         for hook in REGISTRY.hooks("thrown"):

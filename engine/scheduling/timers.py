@@ -182,7 +182,7 @@ def _fire_next(engine, exclude=()) -> tuple[Outcome, int | None]:
 
 
 def _fire(engine, uow, timer: Timer) -> Outcome:
-    if timer.kind == "bpmn":
+    if timer.kind in ("bpmn", "continue"):
         return _fire_bpmn(engine, uow, timer)
     kind = REGISTRY.timer_kind(timer.kind)  # an extension's timers: an SLA threshold, a scheduled start ...
     if kind is None:
@@ -198,7 +198,8 @@ def _fire(engine, uow, timer: Timer) -> Outcome:
 
 
 def _fire_bpmn(engine, uow, timer: Timer) -> Outcome:
-    """Advance the timer's instance past every timer of it that is due."""
+    """Advance the timer's instance past every timer of it that is due (a ``continue`` timer:
+    go on with a run that was longer than one chunk)."""
     # the step may fire or cancel any of the instance's timers and cancel its open tasks
     if not _locked_all(uow, LOCK_INSTANCE_ROWS, {"b_instance": timer.instance_id}):
         return Outcome.BUSY
@@ -210,7 +211,7 @@ def _fire_bpmn(engine, uow, timer: Timer) -> Outcome:
     definition = definitions.by_id(engine, uow.session, inst.definition_id)
     workflow = load_workflow(engine, inst, definition)
     workflow.refresh_timers()
-    result = advance(workflow)
+    result = advance(workflow, steps_before=(timer.payload or {}).get("steps", 0) if timer.kind == "continue" else 0)
     _mark_fired(uow, timer, inst.id, {t.task_id for t in result.timers})
     save(uow, inst, definition, workflow, result)
     return Outcome.FIRED
@@ -233,6 +234,11 @@ def _mark_fired(uow, timer: Timer, instance_id: str, still_waiting: set[str]) ->
         .order_by(Timer.id)
     )
     for row in [timer, *uow.session.execute(siblings).scalars()]:
+        if row.kind == "continue":  # not a timer of the model: the second half of a long run
+            row.state, row.fired_at = "fired", now
+            uow.audit("instance_continued", instance_id=instance_id, element_id=row.element_id,
+                      steps_before=(row.payload or {}).get("steps"))
+            continue
         if row.task_id in still_waiting:
             continue
         row.state = "fired"

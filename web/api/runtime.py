@@ -12,6 +12,7 @@ from web.routing import actor, api_route
 from web.schemas.audit import AuditEventSchema, ExportQuery, InstanceTimeline
 from web.schemas.runtime import (
     AssignRequest,
+    CancelRequest,
     CompleteTaskRequest,
     CompleteTaskResponse,
     InstancePage,
@@ -71,6 +72,16 @@ def retry_instance(instance_id, body):
     engine = current_engine()
     with engine.uow(actor()) as uow:
         inst = instances.retry(engine, uow, instance_id, body.get("data"))
+        return _instance(uow.session, inst)
+
+
+@api_route(bp, "/process-instances/<instance_id>/cancel", "POST",
+           summary="Cancel (terminate) a running instance or one in incident, with a reason (admin)",
+           body=CancelRequest, response=InstanceSchema, errors=(403, 404, 409))
+def cancel_instance(instance_id, body):
+    engine = current_engine()
+    with engine.uow(actor()) as uow:
+        inst = instances.cancel(engine, uow, instance_id, body["reason"])
         return _instance(uow.session, inst)
 
 

@@ -155,7 +155,39 @@ def instance_page(instance_id: str):
                "labels": {"zoom_in": t("zoom_in"), "zoom_out": t("zoom_out"), "fit": t("zoom_fit"),
                           "failed": t("diagram_failed")}}
     return render_template("instance.html", inst=info, process_name=process_name, xml=xml, diagram=diagram,
-                           timeline=timeline, docs=docs, migration=migration)
+                           timeline=timeline, docs=docs, migration=migration,
+                           is_admin=policy.may_cancel_instance(actor))
+
+
+def _admin_action(instance_id: str, action, done: str):
+    """POST (CSRF) of an administrator's way out of an instance; back to the instance page."""
+    engine = current_engine()
+    try:
+        with engine.uow(g.page_actor) as uow:
+            action(engine, uow)
+    except Forbidden:
+        return _forbidden()
+    except EngineError as exc:
+        if exc.status == 404:
+            return _error_page(exc)
+        flash(exc.message, "error")
+    else:
+        flash(t(done), "ok")
+    return redirect(url_for("records.instance_page", instance_id=instance_id))
+
+
+@bp.post("/instances/<instance_id>/cancel")
+@signed_in()
+def cancel_instance(instance_id: str):
+    reason = (request.form.get("reason") or "").strip()[:500]
+    return _admin_action(instance_id, lambda engine, uow: instances.cancel(engine, uow, instance_id, reason),
+                         "cancelled_done")
+
+
+@bp.post("/instances/<instance_id>/retry")
+@signed_in()
+def retry_instance(instance_id: str):
+    return _admin_action(instance_id, lambda engine, uow: instances.retry(engine, uow, instance_id), "retried_done")
 
 
 def _migration_offer(db, actor, inst) -> dict | None:

@@ -16,6 +16,8 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "instance_cancelled": ("流程撤销", "Instance cancelled"),
     "incident_raised": ("流程异常", "Incident raised"),
     "incident_retried": ("异常重试", "Incident retried"),
+    "instance_continued_later": ("自动步骤分段，稍后继续", "Long run paused, continues in a new transaction"),
+    "instance_continued": ("继续自动运行", "Long run continued"),
     "instance_migrated": ("迁移到新版本", "Migrated to a new version"),
     "task_created": ("生成任务", "Task created"),
     "task_claimed": ("认领任务", "Task claimed"),

@@ -66,6 +66,11 @@ class RetryRequest(Schema):
     data = fields.Dict(keys=fields.Str(), load_default=dict)
 
 
+class CancelRequest(Schema):
+    reason = fields.Str(required=True, validate=[validate.Length(min=1, max=500), NO_NUL],
+                        metadata={"description": "why the instance is ended by hand (audited)"})
+
+
 class TimelineEvent(Schema):
     seq = fields.Int()
     at = fields.DateTime()

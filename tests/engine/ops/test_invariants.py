@@ -81,6 +81,7 @@ def test_a_clean_history_passes_every_check(engine, history, tmp_path):
     assert checks["acknowledged"]["acknowledged_starts"] == 4
     assert checks["acknowledged"]["db_completions_by_load_users"] == 2
     assert checks["audit_chain"]["checked"] > 0
+    assert checks["completed_at_an_end"]["completed"] == 2
 
 
 def test_task_row_left_open_for_a_finished_instance(engine, history):
@@ -91,6 +92,25 @@ def test_task_row_left_open_for_a_finished_instance(engine, history):
     assert failing(report) == {"finished", "completed_once"}
     assert report["checks"]["finished"]["examples"][0]["instance"] == iid
     assert "row is open" in report["checks"]["completed_once"]["examples"][0]["problem"]
+
+
+def test_an_instance_completed_with_a_token_still_active(engine, history):
+    """What an engine that stops early leaves behind (a loop cut short at tree depth 1000 used
+    to end 'completed' halfway): status completed, no end event reached, a task still active."""
+    from engine.store.models import ProcessInstance
+
+    with engine.db.transaction() as session:
+        session.execute(update(Task).where(Task.instance_id == history["late"], Task.status == "open")
+                        .values(status="cancelled"))
+        session.execute(update(Timer).where(Timer.instance_id == history["late"], Timer.state == "pending")
+                        .values(state="cancelled"))
+        session.execute(update(ProcessInstance).where(ProcessInstance.id == history["late"])
+                        .values(status="completed", ended_at=NOW))
+    report = check_invariants(engine, overdue_tolerance=None)
+    assert "completed_at_an_end" in failing(report)
+    [example] = report["checks"]["completed_at_an_end"]["examples"]
+    assert example["instance"] == history["late"]
+    assert example["end_event"] == "no end event among the elements that ran" and example["still_active"]
 
 
 def test_timer_fired_twice_and_task_completed_twice(engine, history):

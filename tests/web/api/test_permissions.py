@@ -56,6 +56,8 @@ def _forbidden_cases(inst, task, doc):
         ("GET", "/api/process-instances/<instance_id>"): ("manager_hall2", f"/api/process-instances/{inst}", None),
         ("GET", "/api/process-instances/<instance_id>/timeline"): ("manager_hall2", f"/api/process-instances/{inst}/timeline", None),
         ("POST", "/api/process-instances/<instance_id>/retry"): ("counter_staff", f"/api/process-instances/{inst}/retry", {}),
+        ("POST", "/api/process-instances/<instance_id>/cancel"): ("counter_staff", f"/api/process-instances/{inst}/cancel",
+                                                                   {"reason": "no longer needed"}),
         ("POST", "/api/process-instances/<instance_id>/migration"): ("counter_staff", f"/api/process-instances/{inst}/migration", {"dry_run": True}),
         ("POST", "/api/process-definitions/<key>/migrations"): ("hall_manager", "/api/process-definitions/four_step/migrations", {"from_version": 1, "dry_run": True}),
         ("GET", "/api/tasks/<task_id>"): ("nobody", f"/api/tasks/{task}", None),

@@ -111,3 +111,28 @@ def test_audit_pages_are_for_auditors_and_export_csv(app, api, engine):
     # the instance timeline export (whoever reads the instance)
     r = _sign_in(app, "enforcement_officer").get(f"/instances/{iid}/timeline.csv")
     assert r.status_code == 200 and r.data.startswith("\ufeff".encode()) and "启动流程" in r.data.decode("utf-8-sig")
+
+
+def test_admin_cancels_an_instance_from_its_page(app, api, engine):
+    from tests.conftest import deploy_fixture_forms, fixture_text
+    from tests.support.pages import csrf
+
+    deploy_fixture_forms(api)
+    assert api.deploy_xml(fixture_text("four_step.bpmn")).status_code == 201
+    iid = api.post("/api/process-definitions/four_step/instances", "counter_staff", json={"data": {}}).get_json()["id"]
+    staff = _sign_in(app, "counter_staff")
+    page = staff.get(f"/instances/{iid}").get_data(as_text=True)
+    assert 'data-testid="cancel-section"' not in page  # only administrators see the way out
+    assert staff.post(f"/instances/{iid}/cancel", data={"reason": "x", "csrf_token": csrf(page)}).status_code == 403
+    admin = _sign_in(app, "admin")
+    page = admin.get(f"/instances/{iid}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'data-testid="cancel-section"' in page and "撤销实例" in page
+    assert admin.post(f"/instances/{iid}/cancel", data={"reason": "x"}).status_code == 400  # no CSRF token
+    r = admin.post(f"/instances/{iid}/cancel", data={"reason": "重复申请 duplicate", "csrf_token": csrf(page)})
+    assert r.status_code == 302
+    after = admin.get(f"/instances/{iid}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "流程实例已撤销" in after and 'data-testid="cancel-section"' not in after
+    status = api.get(f"/api/process-instances/{iid}", "admin").get_json()
+    assert status["status"] == "cancelled" and status["open_tasks"] == []
+    events = api.get(f"/api/process-instances/{iid}/timeline", "auditor").get_json()["events"]
+    assert [e["reason"] for e in events if e["action"] == "instance_cancelled"] == ["重复申请 duplicate"]
