@@ -329,34 +329,12 @@ def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
     return ParsedModel(pid, process.get("name"), meta, errors)
 
 
-def _engine_parser():
-    """SpiffWorkflow's parser with the engine's element semantics where they differ from its defaults:
-    ``bpmn:task`` and ``bpmn:manualTask`` have no behaviour in an engine (BPMN 2.0 §10.3.3; Camunda
-    and Flowable pass through them), where SpiffWorkflow would wait for someone to complete them."""
-    from SpiffWorkflow.bpmn.parser import BpmnParser
-    from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
-    from SpiffWorkflow.bpmn.parser.util import full_tag
-    from SpiffWorkflow.bpmn.specs.mixins import BpmnSpecMixin
-
-    class PassThroughTask(BpmnSpecMixin):
-        """A task the engine completes as soon as a token arrives (``manual`` stays False)."""
-
-    class EngineParser(BpmnParser):
-        OVERRIDE_PARSER_CLASSES = {full_tag("task"): (TaskParser, PassThroughTask),
-                                   full_tag("manualTask"): (TaskParser, PassThroughTask)}
-
-    return EngineParser
-
-
-_PARSER = None
-
-
 def spiff_parse(xml: bytes, process_id: str):
-    """Parse with SpiffWorkflow; return ``(spec, subprocess_specs)``."""
-    global _PARSER
-    if _PARSER is None:
-        _PARSER = _engine_parser()
-    parser = _PARSER()
+    """Parse with SpiffWorkflow (and the engine's own specs, engine/bpmn/specs.py); return
+    ``(spec, subprocess_specs)``."""
+    from engine.bpmn.specs import EngineParser
+
+    parser = EngineParser()
     parser.add_bpmn_str(xml, filename=f"{process_id}.bpmn")
     spec = parser.get_spec(process_id)
     return spec, parser.get_subprocess_specs(process_id)

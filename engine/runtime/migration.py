@@ -45,6 +45,7 @@ from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflo
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, insert, select, update
 
+from engine.bpmn.specs import CONVERTERS as SPEC_CONVERTERS
 from engine.clock import utcnow
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.identity.policy import require_migrator
@@ -65,7 +66,7 @@ BLOCKING_ATTRIBUTES = frozenset({
 SYNTHETIC_START = "Start"
 _T, _TM, _I, _C = Task.__table__, Timer.__table__, ProcessInstance.__table__, TaskCandidate.__table__
 # A registry of our own for spec comparisons (the runtime's registry flips an encoder flag while saving).
-_DIFF_REGISTRY = BpmnWorkflowSerializer.configure(deepcopy(DEFAULT_CONFIG))
+_DIFF_REGISTRY = BpmnWorkflowSerializer.configure({**deepcopy(DEFAULT_CONFIG), **SPEC_CONVERTERS})
 _SPEC_DIFFS: dict[tuple[int, int], tuple] = {}
 
 

@@ -26,6 +26,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.model import spiff_parse
+from engine.bpmn.specs import CONVERTERS as SPEC_CONVERTERS
 from engine.clock import install_spiff_clock
 from engine.errors import Conflict
 from engine.runtime.script_engine import SandboxScriptEngine
@@ -77,6 +78,7 @@ class LeanWorkflowConverter(BpmnWorkflowConverter):
 
 
 _config = deepcopy(DEFAULT_CONFIG)
+_config.update(SPEC_CONVERTERS)
 _config[BpmnWorkflow] = LeanWorkflowConverter
 _registry = BpmnWorkflowSerializer.configure(_config)
 _serializer = BpmnWorkflowSerializer(_registry)
