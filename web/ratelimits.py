@@ -26,8 +26,6 @@ from sqlalchemy import delete, select
 
 from engine.store.models import RateCounter
 
-JSON_MARGIN = 64 * 1024
-
 
 def client_address() -> str:
     return request.remote_addr or "-"

@@ -110,8 +110,7 @@ def require_reader_of_everything(actor: Actor, doing: str) -> None:
 
 def require_audit_reader(actor: Actor) -> None:
     """The audit log, its exports and its verification: auditors and administrators."""
-    if not (reads_everything(actor) or is_engine(actor)):
-        raise Forbidden("only auditors and administrators may read the audit log")
+    require_reader_of_everything(actor, "read the audit log")
 
 
 def may_deploy(actor: Actor) -> bool:

@@ -50,10 +50,9 @@ from sqlalchemy import create_engine
 from engine.audit.chain import read_head
 from engine.clock import utcnow
 from engine.identity.actor import SYSTEM
-from engine.ops.dbfiles import (  # noqa: F401 - BackupError is this module's error too
+from engine.ops.dbfiles import (
     DB_MEMBER,
     BackupError,
-    audit_state,
     connected_users,
     dialect_of,
     dump_postgres,

@@ -45,7 +45,11 @@ def validate_form_data(session, engine, form_key: str, version: int | None, data
     """Validate ``data`` against a deployed form; 422 with ``{field: [messages]}``."""
     if version is None:
         version = formdefs.get_form(session, form_key).version
-    content = formdefs.form_content(engine, session, form_key, version)
+    return validate_against(formdefs.form_content(engine, session, form_key, version), data)
+
+
+def validate_against(content: dict, data) -> tuple[dict, list[str]]:
+    """Validate ``data`` against a form's content: cleaned data and the document ids it names."""
     try:
         cleaned = validate_submission(content, data)
     except ValidationError as exc:

@@ -24,7 +24,7 @@ from engine.identity.policy import (
     task_scope,
 )
 from engine.runtime import definitions, documents
-from engine.runtime.instances import validate_form_data
+from engine.runtime.instances import validate_against
 from engine.runtime.spiff import advance
 from engine.runtime.steps import load_workflow, save
 from engine.store.models import ProcessInstance, Task, TaskCandidate
@@ -238,9 +238,9 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
         data = hook(task, data)
     cleaned, docs, form = (data, [], None)
     if task.form_key:
-        cleaned, docs = validate_form_data(session, engine, task.form_key, task.form_version, data)
         version = task.form_version or formdefs.get_form(session, task.form_key).version
         form = formdefs.form_content(engine, session, task.form_key, version)
+        cleaned, docs = validate_against(form, data)
     cleaned, secrets = split_secrets(form, cleaned)
     uow.secrets.update(secrets)
     inst = load_instance(session, task.instance_id)

@@ -16,7 +16,7 @@ from web.api.reports import download
 from web.context import current_engine
 from web.i18n import current_language, t
 from web.pages.common import _error_page, signed_in
-from web.presentation import reports as dashboards
+from web.presentation import reports as presentation
 from web.presentation.cells import csv_cell
 
 bp = Blueprint("dashboards", __name__)
@@ -61,7 +61,7 @@ def metric_filter(value, key: str = "") -> str:
     if isinstance(value, bool):
         return t("dash_yes") if value else t("dash_no")
     if isinstance(value, int | float):
-        return duration(value, current_language()) if dashboards.is_seconds(key) else _number(value)
+        return duration(value, current_language()) if presentation.is_seconds(key) else _number(value)
     if isinstance(value, list | dict):
         return str(csv_cell(value))
     return str(value)
@@ -80,7 +80,7 @@ def _chart_data(report: dict, lang: str, names: dict) -> dict:
     labels = {}
     for group in report["groups"]:
         for column in group["columns"]:
-            labels[column["key"]] = dashboards.label(column["key"], lang, with_unit=False, labels=names)
+            labels[column["key"]] = presentation.label(column["key"], lang, with_unit=False, labels=names)
     rows = [
         {"subject_type": row["subject_type"], "name": _chart_name(row),
          "unit": row["unit_key"], "rank": row["rank"],
@@ -109,19 +109,19 @@ def dashboard_page():
         if job is None:
             return _error_page(EngineError("no report jobs are registered"))
         try:
-            report = dashboards.labelled(reports.report(db, actor, job, period, unit))
+            report = presentation.labelled(reports.report(db, actor, job, period, unit))
         except EngineError as exc:
             if exc.status == 404:
                 return _error_page(exc)
             notice = f"{t('dash_bad_period')}: {period}"
-            report = dashboards.labelled(reports.report(db, actor, job, None, unit))
-    labels = dashboards.metric_labels(job)
+            report = presentation.labelled(reports.report(db, actor, job, None, unit))
+    labels = presentation.metric_labels(job)
     for row in report["rows"]:
-        row["flat"] = dashboards.flatten(row["metrics"])
-        row["shown"] = {k: dashboards.display_value(job, k, v, lang, labels) for k, v in row["flat"].items()}
+        row["flat"] = reports.flatten(row["metrics"])
+        row["shown"] = {k: presentation.display_value(job, k, v, lang, labels) for k, v in row["flat"].items()}
     for group in report["groups"]:
         group["has_unit"] = any(r["unit_key"] for r in report["rows"] if r["subject_type"] == group["subject_type"])
-        group["page_columns"] = [{**c, "label": dashboards.label(c["key"], lang, with_unit=False, labels=labels)}
+        group["page_columns"] = [{**c, "label": presentation.label(c["key"], lang, with_unit=False, labels=labels)}
                                  for c in group["columns"] if c["key"] not in PAGE_HIDDEN]
     current = next(j for j in jobs if j["name"] == job)
     has_rank = any(row["rank"] is not None for row in report["rows"])
@@ -130,7 +130,7 @@ def dashboard_page():
     return render_template(
         "dashboards.html", jobs=jobs, job=job, current=current, report=report, notice=notice, lang=lang,
         has_rank=has_rank, has_status=has_status, query=query, chart_data=_chart_data(report, lang, labels),
-        status_labels={k: (v[1] if lang == "en" else v[0]) for k, v in dashboards.STATUS_LABELS.items()},
+        status_labels={k: (v[1] if lang == "en" else v[0]) for k, v in presentation.STATUS_LABELS.items()},
     )
 
 
@@ -143,4 +143,4 @@ def dashboard_export():
                                        _arg("unit", 64), fmt)
     except EngineError as exc:
         return _error_page(exc)
-    return download(dashboards.export_file(rows, "en" if current_language() == "en" else "zh-CN"))
+    return download(presentation.export_file(rows, "en" if current_language() == "en" else "zh-CN"))
