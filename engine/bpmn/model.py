@@ -332,10 +332,11 @@ def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
 def spiff_parse(xml: bytes, process_id: str):
     """Parse with SpiffWorkflow (and the engine's own specs, engine/bpmn/specs.py); return
     ``(spec, subprocess_specs)``."""
+    from engine.bpmn.rewrite import prepare
     from engine.bpmn.specs import EngineParser
 
     parser = EngineParser()
-    parser.add_bpmn_str(xml, filename=f"{process_id}.bpmn")
+    parser.add_bpmn_str(prepare(xml), filename=f"{process_id}.bpmn")
     spec = parser.get_spec(process_id)
     return spec, parser.get_subprocess_specs(process_id)
 
@@ -350,6 +351,11 @@ def validate_document(xml: bytes, form_exists: Callable[[str], bool]) -> ParsedM
     model = read_model(root, form_exists)
     if not model.process_id:
         return model
+    from copy import deepcopy
+
+    from engine.bpmn.rewrite import rewrite
+
+    model.errors.extend(rewrite(deepcopy(root)))
     try:
         spiff_parse(xml, model.process_id)
     except Exception as exc:  # noqa: BLE001 - the parser raises many kinds; all are model errors

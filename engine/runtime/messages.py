@@ -17,10 +17,14 @@ from engine.store.records import InstanceRecord, load_instance
 
 
 def waiting_for(workflow, name: str) -> bool:
-    return any(
-        isinstance(t.task_spec.event_definition, MessageEventDefinition) and t.task_spec.event_definition.name == name
-        for t in workflow.event_manager.tasks.values()
-    )
+    """Something of the instance catches message ``name`` now: a waiting catch event, receive task,
+    boundary event or event-based gateway, or the start event of an event subprocess."""
+    event = BpmnEvent(MessageEventDefinition(name))
+    if any(t.task_spec.catches(t, event) for t in workflow.event_manager.tasks.values()):
+        return True
+    return any(start.event_definition == event.event_definition
+               for spec_name in workflow.spec.start.trigger_specs
+               for start in workflow.subprocess_specs[spec_name].bpmn_start_events)
 
 
 def deliver(uow, instance_id: str, name: str, data: dict | None = None, internal: bool = False) -> InstanceRecord:

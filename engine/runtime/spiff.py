@@ -21,12 +21,15 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import DEFAULT_CONFIG, BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.model import spiff_parse
 from engine.bpmn.specs import CONVERTERS as SPEC_CONVERTERS
+from engine.bpmn.specs import DataConditionEventDefinition
 from engine.clock import install_spiff_clock
 from engine.errors import Conflict
 from engine.runtime.script_engine import SandboxScriptEngine
@@ -201,6 +204,48 @@ def _timer_due(task) -> datetime | None:
     return due.astimezone(UTC) if due else None
 
 
+def _has(definition, kind) -> bool:
+    if isinstance(definition, MultipleEventDefinition):
+        return any(isinstance(d, kind) for d in definition.event_definitions)
+    return isinstance(definition, kind)
+
+
+def current_data(workflow: BpmnWorkflow) -> dict:
+    """The instance's data as the engine shows and stores it: the last finished step's data with
+    what the tasks now open carry."""
+    last = workflow.last_task
+    data = dict(last.data) if last is not None else {}
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        data.update(task.data)
+    return data
+
+
+def refresh_conditions(workflow: BpmnWorkflow) -> bool:
+    """Evaluate the conditions of waiting conditional events over the current data; True when
+    one fired (its element is now ready to run)."""
+    waiting = [t for t in list(workflow.event_manager.tasks.values())
+               if t.state == TaskState.WAITING and _has(t.task_spec.event_definition, DataConditionEventDefinition)]
+    if not waiting:
+        return False
+    fired = False
+    workflow.engine_view = current_data(workflow)
+    try:
+        for task in waiting:
+            definition = task.task_spec.event_definition
+            if isinstance(definition, MultipleEventDefinition):  # e.g. a branch of an event-based gateway
+                seen = task.internal_data.get("seen_events", [])
+                for item in definition.event_definitions:
+                    if (isinstance(item, DataConditionEventDefinition) and item.has_fired(task)
+                            and not any(e.event_definition == item for e in seen)):
+                        seen.append(BpmnEvent(item))
+                task.internal_data["seen_events"] = seen
+            task.task_spec._update(task)
+            fired = fired or task.state != TaskState.WAITING
+    finally:
+        workflow.engine_view = None  # a condition reached later in the run reads its token's own data
+    return fired
+
+
 def _error_task(workflow):
     return next(iter(workflow.get_tasks(state=TaskState.ERROR)), None)
 
@@ -228,14 +273,16 @@ class _Run:
     def run(self) -> bool:
         """True when no automatic step is left, False when the chunk budget ran out first."""
         compacted_at = 0
-        while self.workflow._do_engine_steps(None, self.did_complete):
-            if self.steps - compacted_at >= COMPACT_EVERY:
-                compact(self.workflow)
-                compacted_at = self.steps
-            if self.steps >= LIMITS.chunk and self.next_automatic() is not None:
-                return False
-        self.workflow.refresh_timers()
-        return True
+        while True:
+            while self.workflow._do_engine_steps(None, self.did_complete):
+                if self.steps - compacted_at >= COMPACT_EVERY:
+                    compact(self.workflow)
+                    compacted_at = self.steps
+                if self.steps >= LIMITS.chunk and self.next_automatic() is not None:
+                    return False
+            self.workflow.refresh_timers()
+            if not refresh_conditions(self.workflow):
+                return True
 
     def next_automatic(self):
         """A READY task the engine runs by itself (not a user task), searched in the whole tree."""
@@ -318,13 +365,10 @@ def describe(workflow: BpmnWorkflow, incident: dict | None = None) -> StepResult
         status = "running"
     ready = workflow.get_tasks(state=TaskState.READY, manual=True)
     timers = []
+    data = current_data(workflow)
     for task in workflow.event_manager.tasks.values():
-        if isinstance(task.task_spec.event_definition, TimerEventDefinition) and task.has_state(TaskState.WAITING):
+        if _has(task.task_spec.event_definition, TimerEventDefinition) and task.has_state(TaskState.WAITING):
             due = _timer_due(task)
             if due is not None:
                 timers.append(PendingTimer(str(task.id), bpmn_id(task) or task.task_spec.name, due))
-    last = workflow.last_task
-    data = dict(last.data) if last is not None else {}
-    for task in ready:
-        data.update(task.data)
     return StepResult(status, data, ready, timers, incident, completed)

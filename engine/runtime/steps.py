@@ -38,6 +38,22 @@ def load_workflow(engine, inst: InstanceRecord, definition: ProcessDefinition):
     return load_state(inst.state, spec, subspecs)
 
 
+def local_data(spiff_task) -> dict | None:
+    """A multi-instance task's own variables (Camunda's names): its element variable and
+    ``loopCounter`` (0-based), ``nrOfInstances`` when known. None for any other task."""
+    parent = spiff_task.parent
+    spec = getattr(parent, "task_spec", None)
+    if spec is None or not hasattr(spec, "input_item") or not hasattr(spec, "condition"):
+        return None
+    local: dict = {}
+    if spec.input_item is not None and spec.input_item.bpmn_id in spiff_task.data:
+        local[spec.input_item.bpmn_id] = spiff_task.data[spec.input_item.bpmn_id]
+    siblings = [c.id for c in parent.children if c.task_spec is spiff_task.task_spec]
+    if spiff_task.id in siblings:
+        local["loopCounter"] = siblings.index(spiff_task.id)
+    return local
+
+
 def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff_task, now) -> dict:
     """Insert the tasklist row (and its candidate rows) for a newly waiting user task."""
     element = bpmn_id(spiff_task)
@@ -59,6 +75,7 @@ def _create_task(uow, inst: InstanceRecord, definition: ProcessDefinition, spiff
         "status": "open",
         "created_at": now,
         "org_unit": scoped_unit(uow.session, inst.org_unit, scope),
+        "local_data": local_data(spiff_task),
     }
     if scope == "starter" and inst.started_by and inst.started_by != "system":
         # the starter's own step: theirs from the start, handed over only by a manager (engine/identity/policy.py)

@@ -112,7 +112,7 @@ def get_task(engine, session, actor: Actor, task_id: str) -> dict:
     )
     out["submitted"] = task.submitted
     inst = session.get(ProcessInstance, task.instance_id)
-    out["data"] = dict((inst.data or {}) if inst else {})
+    out["data"] = {**((inst.data or {}) if inst else {}), **(task.local_data or {})}
     for hook in REGISTRY.hooks("task_read"):  # e.g. the option lists of dynamic selects, computed per read
         out["data"].update(hook(session, actor, task, inst))
     return out

@@ -228,6 +228,8 @@ class Task(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by: Mapped[str | None] = mapped_column(String(64))
     submitted: Mapped[dict | None] = mapped_column(JSON)
+    # what this task alone sees beyond the instance's data (a multi-instance task's item, loopCounter)
+    local_data: Mapped[dict | None] = mapped_column(JSON)
     org_unit: Mapped[str | None] = mapped_column(String(64))
     sla: Mapped[dict | None] = mapped_column(JSON)
     sla_state: Mapped[str | None] = mapped_column(String(16))

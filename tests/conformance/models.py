@@ -59,3 +59,61 @@ def tasks_without_behaviour(key: str) -> str:
         flow("f0", "start", "plain"), flow("f1", "plain", "manual"), flow("f2", "manual", "after"),
         flow("f3", "after", "end"),
     ]))
+
+
+def document(key: str, body: str, definitions: str = "", starters: str = "counter_staff") -> str:
+    """A one-process document with root-level ``definitions`` (messages, signals, errors ...)."""
+    return process(key, body, starters).replace("</bpmn:definitions>", definitions + "</bpmn:definitions>")
+
+
+def message(name: str, senders: str | None = "counter_staff") -> str:
+    """A message; ``senders`` may send it from outside (the API), None: only the engine."""
+    props = ("" if senders is None else
+             '<bpmn:extensionElements><camunda:properties>'
+             f'<camunda:property name="sendableBy" value="{senders}" />'
+             '</camunda:properties></bpmn:extensionElements>')
+    return f'<bpmn:message id="msg_{name}" name="{name}">{props}</bpmn:message>'
+
+
+def signal(name: str) -> str:
+    return f'<bpmn:signal id="sig_{name}" name="{name}" />'
+
+
+def catch(eid: str, definition: str, tag: str = "intermediateCatchEvent", attrs: str = "") -> str:
+    return f'<bpmn:{tag} id="{eid}" name="{eid}" {attrs}>{definition}</bpmn:{tag}>'
+
+
+def throw(eid: str, definition: str, tag: str = "intermediateThrowEvent") -> str:
+    return f'<bpmn:{tag} id="{eid}" name="{eid}">{definition}</bpmn:{tag}>'
+
+
+def on_message(name: str) -> str:
+    return f'<bpmn:messageEventDefinition id="def_m_{name}" messageRef="msg_{name}" />'
+
+
+def on_signal(name: str, n: int = 0) -> str:
+    return f'<bpmn:signalEventDefinition id="def_s_{name}_{n}" signalRef="sig_{name}" />'
+
+
+def after(duration: str, n: int = 0) -> str:
+    return (f'<bpmn:timerEventDefinition id="def_t_{n}"><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'
+            f'"{duration}"</bpmn:timeDuration></bpmn:timerEventDefinition>')
+
+
+def when(condition: str, n: int = 0) -> str:
+    return (f'<bpmn:conditionalEventDefinition id="def_c_{n}"><bpmn:condition xsi:type="bpmn:tFormalExpression">'
+            f'{condition}</bpmn:condition></bpmn:conditionalEventDefinition>')
+
+
+def link(name: str, n: int = 0) -> str:
+    return f'<bpmn:linkEventDefinition id="def_l_{name}_{n}" name="{name}" />'
+
+
+def boundary(eid: str, attached: str, definition: str, interrupting: bool = True) -> str:
+    flag = "" if interrupting else ' cancelActivity="false"'
+    return f'<bpmn:boundaryEvent id="{eid}" name="{eid}" attachedToRef="{attached}"{flag}>{definition}</bpmn:boundaryEvent>'
+
+
+def chain(*ids: str, prefix: str = "c") -> str:
+    """Sequence flows a -> b -> c ..."""
+    return "".join(flow(f"{prefix}{i}_{a}_{b}", a, b) for i, (a, b) in enumerate(zip(ids, ids[1:], strict=False)))

@@ -1,0 +1,134 @@
+"""Drawn constructs the engine runs by rewriting them, before SpiffWorkflow parses a document,
+into constructs with exactly the same BPMN 2.0 semantics that SpiffWorkflow runs:
+
+* **Link events** (BPMN 2.0 §10.5.6: a pair of link events is a "go to", a virtual sequence
+  flow). A link throw event becomes a pass-through event with a sequence flow to the link catch
+  event of the same name in the same process or subprocess, which becomes a pass-through event.
+* **Camunda's multi-instance attributes** (``camunda:collection``, ``camunda:elementVariable``,
+  which the modeler's properties panel writes) become the standard ``loopDataInputRef`` and
+  ``inputDataItem``.
+
+Every parse goes through :func:`prepare` (deploy checks and the runtime's spec cache alike), so
+what is checked is what runs. Element ids are kept: timelines and tasks name what was drawn.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+SCOPES = ("process", "subProcess", "transaction", "adHocSubProcess")
+VARIABLE_RE = re.compile(r"^(?:\$\{\s*)?([A-Za-z_][A-Za-z0-9_]*)(?:\s*\})?$")
+
+
+def _q(tag: str) -> str:
+    return f"{{{BPMN_NS}}}{tag}"
+
+
+def _label(el) -> str:
+    name = el.get("name")
+    return f"{el.get('id')!r}" + (f" ({name})" if name else "")
+
+
+def _link_name(event) -> str | None:
+    link = event.find("bpmn:linkEventDefinition", NS)
+    if link is None:
+        return None
+    return (link.get("name") or event.get("name") or "").strip()
+
+
+def _links(scope, errors: list[dict]) -> None:
+    catches: dict[str, etree._Element] = {}
+    for event in scope.findall("bpmn:intermediateCatchEvent", NS):
+        name = _link_name(event)
+        if name is None:
+            continue
+        if not name:
+            errors.append({"element_id": event.get("id"), "message": "link catch event has no link name: name the "
+                                                                     "link so that a link throw event can go to it"})
+        elif name in catches:
+            errors.append({"element_id": event.get("id"), "message": f"two link catch events are named {name!r} in "
+                                                                     "the same process: a link name must be unique"})
+        else:
+            catches[name] = event
+    n = 0
+    for event in scope.findall("bpmn:intermediateThrowEvent", NS):
+        name = _link_name(event)
+        if name is None:
+            continue
+        target = catches.get(name)
+        if target is None:
+            errors.append({"element_id": event.get("id"),
+                           "message": f"link throw event {_label(event)} goes to link {name!r}, but no link catch event "
+                                      "of that name is in the same process or subprocess"})
+            continue
+        if scope.find(f"bpmn:sequenceFlow[@sourceRef='{event.get('id')}']", NS) is not None:
+            errors.append({"element_id": event.get("id"),
+                           "message": f"link throw event {_label(event)} has an outgoing sequence flow: the link is its only way "
+                                      "on, remove the flow"})
+            continue
+        n += 1
+        flow = etree.SubElement(scope, _q("sequenceFlow"))
+        flow.set("id", f"{event.get('id')}__link{n}")
+        flow.set("sourceRef", event.get("id"))
+        flow.set("targetRef", target.get("id"))
+    for event in [*catches.values(), *scope.findall("bpmn:intermediateThrowEvent", NS)]:
+        for link in event.findall("bpmn:linkEventDefinition", NS):
+            event.remove(link)
+
+
+def _multi_instance(root, errors: list[dict]) -> None:
+    for loop in root.iter(_q("multiInstanceLoopCharacteristics")):
+        collection = loop.get(f"{{{CAMUNDA_NS}}}collection")
+        element_var = loop.get(f"{{{CAMUNDA_NS}}}elementVariable")
+        owner = loop.getparent()
+        if collection is None:
+            if element_var is not None:
+                errors.append({"element_id": owner.get("id"), "message": "camunda:elementVariable without "
+                                                                         "camunda:collection: name the list to go over"})
+            continue
+        match = VARIABLE_RE.match(collection.strip())
+        if match is None:
+            errors.append({"element_id": owner.get("id"),
+                           "message": f"camunda:collection {collection!r} must name a list variable of the process "
+                                      "(for example items or ${items})"})
+            continue
+        if loop.find("bpmn:loopDataInputRef", NS) is not None or loop.find("bpmn:loopCardinality", NS) is not None:
+            errors.append({"element_id": owner.get("id"), "message": "camunda:collection together with a loop "
+                                                                     "cardinality or loopDataInputRef: keep one"})
+            continue
+        ref = etree.Element(_q("loopDataInputRef"))
+        ref.text = match.group(1)
+        loop.insert(0, ref)
+        if element_var:
+            var = element_var.strip()
+            if not VARIABLE_RE.match(var) or var.startswith("$"):
+                errors.append({"element_id": owner.get("id"),
+                               "message": f"camunda:elementVariable {element_var!r} must be a variable name"})
+                continue
+            item = etree.Element(_q("inputDataItem"))
+            item.set("id", var)  # SpiffWorkflow names the variable after the id
+            item.set("name", var)
+            ref.addnext(item)
+
+
+def rewrite(root) -> list[dict]:
+    """Rewrite ``root`` in place; return the problems found (``{"element_id", "message"}``)."""
+    errors: list[dict] = []
+    for tag in SCOPES:
+        for scope in root.iter(_q(tag)):
+            _links(scope, errors)
+    _multi_instance(root, errors)
+    return errors
+
+
+def prepare(xml: bytes) -> bytes:
+    """The document as SpiffWorkflow must parse it (problems are reported by the deploy checks)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    root = etree.fromstring(xml, parser)
+    rewrite(root)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
