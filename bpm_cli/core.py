@@ -75,6 +75,14 @@ def worker() -> None:
         stop.set()
 
 
+@click.command()
+def coverage() -> None:
+    """Print what of BPMN 2.0 runs and what is refused at deploy (the README's coverage tables)."""
+    from engine.bpmn.coverage import markdown
+
+    click.echo(markdown(), nl=False)
+
+
 def register(main: click.Group) -> None:
-    for command in (init, deploy, serve, worker):
+    for command in (init, deploy, serve, worker, coverage):
         main.add_command(command)

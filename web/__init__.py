@@ -34,6 +34,7 @@ def _register_blueprints(app: Flask, engine: BpmEngine) -> None:
     from web.api import admin as api_admin
     from web.api import audit as api_audit
     from web.api import catalog as api_catalog
+    from web.api import events as api_events
     from web.api import halls as api_halls
     from web.api import migration as api_migration
     from web.api import notify as api_notify
@@ -46,8 +47,8 @@ def _register_blueprints(app: Flask, engine: BpmEngine) -> None:
     from web.pages import records as pages_records
     from web.pages import session, start, tasks  # noqa: F401 - their routes are on the pages blueprint
 
-    for module in (api_catalog, api_runtime, api_audit, api_admin, api_notify, api_halls, api_seals, api_migration,
-                   api_reports):
+    for module in (api_catalog, api_runtime, api_audit, api_admin, api_notify, api_halls, api_events, api_seals,
+                   api_migration, api_reports):
         app.register_blueprint(module.bp)
     if engine.settings.controlled_clock:
         app.register_blueprint(api_notify.testing_bp)

@@ -79,6 +79,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "modeler_saving": {"zh-CN": "正在部署…", "en": "Deploying…"},
     "modeler_deployed": {"zh-CN": "已部署 版本", "en": "Deployed version"},
     "modeler_unchanged": {"zh-CN": "未更改，当前版本", "en": "Unchanged, current version"},
+    "modeler_not_startable": {"zh-CN": "未设置可发起角色（candidateStarterGroups）：用户不能手动发起，仅管理员、调用活动、消息、信号和定时器可发起",
+                              "en": "No candidateStarterGroups: users cannot start it by hand; only administrators, "
+                                    "call activities, messages, signals and timers start it"},
     "modeler_invalid": {"zh-CN": "部署失败，请更正以下问题：", "en": "Not deployed, please correct these problems:"},
     "modeler_import_failed": {"zh-CN": "无法打开流程图", "en": "Could not open the diagram"},
     "modeler_import_warnings": {"zh-CN": "打开时的警告", "en": "Import warnings"},

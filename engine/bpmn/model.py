@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from engine.bpmn import coverage
+from engine.bpmn.cycles import timer_start_cycle
 from engine.bpmn.expressions import evaluate
 from engine.bpmn.restricted import ExpressionError, check_expression, check_script
 from engine.identity.policy import task_scope
@@ -30,15 +32,6 @@ ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 MAX_ELEMENT_ID = 128
 MAX_NAME = 256
 
-UNSUPPORTED = {
-    "serviceTask": "service tasks are not supported: model the work as a user task or a script task",
-    "sendTask": "send tasks are not supported",
-    "businessRuleTask": "business rule tasks are not supported",
-    "complexGateway": "complex gateways are not supported",
-    "transaction": "transactions are not supported",
-}
-
-
 @dataclass
 class ParsedModel:
     """What a valid document yields: the executable process and its metadata."""
@@ -49,8 +42,11 @@ class ParsedModel:
     errors: list[dict] = field(default_factory=list)
 
 
-def _err(element_id: str | None, message: str) -> dict:
-    return {"element_id": element_id, "message": message}
+def _err(element_id: str | None, message: str, message_zh: str | None = None) -> dict:
+    out = {"element_id": element_id, "message": message}
+    if message_zh:
+        out["message_zh"] = message_zh
+    return out
 
 
 def _split_roles(raw: str | None) -> list[str]:
@@ -210,7 +206,16 @@ def _check_start_event(el, el_id: str | None, info: dict, meta: dict, errors: li
         meta["start_form"] = form_key
 
 
+PYTHON_FORMATS = ("", "python", "python3", "py", "text/x-python", "text/python")
+
+
 def _check_script_task(el, el_id: str | None, info: dict, meta: dict, errors: list[dict], form_exists) -> None:
+    fmt = (el.get("scriptFormat") or "").strip().lower()
+    if fmt not in PYTHON_FORMATS:
+        errors.append(_err(el_id, f"script task {_named(el)}: scriptFormat {el.get('scriptFormat')!r} is not supported: "
+                                  "scripts are restricted Python (scriptFormat python)",
+                           f"脚本任务 {_named(el)}：不支持脚本格式 {el.get('scriptFormat')!r}，脚本须为受限 Python"))
+        return
     try:
         check_script(el.findtext("bpmn:script", default="", namespaces=NS))
     except ExpressionError as exc:
@@ -229,15 +234,6 @@ def _check_sequence_flow(el, el_id: str | None, info: dict, meta: dict, errors: 
             errors.append(_err(el_id, f"condition {(cond.text or '').strip()!r}: {exc}"))
 
 
-def _check_event_subprocess(el, el_id: str | None, info: dict, meta: dict, errors: list[dict], form_exists) -> None:
-    if el.get("triggeredByEvent") != "true":
-        return
-    for start in el.iterfind("bpmn:startEvent", NS):
-        for bad in ("escalationEventDefinition", "errorEventDefinition"):
-            if start.find(f"bpmn:{bad}", NS) is not None:
-                errors.append(_err(start.get("id"), f"event subprocess started by {bad[:-15]} events is not supported"))
-
-
 def _check_expressions(el, el_id: str | None, errors: list[dict]) -> None:
     """Timer values and multi-instance expressions of any element."""
     for timer in el.iterfind("bpmn:timerEventDefinition", NS):
@@ -252,21 +248,128 @@ def _check_expressions(el, el_id: str | None, errors: list[dict]) -> None:
                     errors.append(_err(el_id, f"{tag}: {exc}"))
 
 
-_CHECKS = {"userTask": _check_user_task, "startEvent": _check_start_event, "scriptTask": _check_script_task,
-           "sequenceFlow": _check_sequence_flow, "subProcess": _check_event_subprocess}
+CALL_BINDINGS = ("latest", "version", "versionTag")
 
 
-def _check_element(el, meta: dict, errors: list[dict], form_exists: Callable[[str], bool]) -> None:
+def _check_call_activity(el, el_id: str | None, info: dict, meta: dict, errors: list[dict], form_exists) -> None:
+    """``calledElement`` with ``camunda:calledElementBinding`` (latest, version + calledElementVersion,
+    versionTag + calledElementVersionTag) and the ``camunda:in`` / ``camunda:out`` mappings."""
+    called = (el.get("calledElement") or "").strip()
+    binding = el.get(f"{{{CAMUNDA_NS}}}calledElementBinding") or "latest"
+    call = {"process": called, "binding": binding, "version": None, "version_tag": None, "in": [], "out": [],
+            "business_key": False}
+    zh = f"调用活动 {_named(el)}："
+    if not ID_RE.match(called):
+        errors.append(_err(el_id, f"call activity {_named(el)}: calledElement must name the process to call (its id)",
+                           zh + "calledElement 须为被调用流程的 id"))
+    if binding not in CALL_BINDINGS:
+        errors.append(_err(el_id, f"call activity {_named(el)}: calledElementBinding {binding!r} is not supported "
+                                  "(latest, version or versionTag)", zh + f"不支持绑定方式 {binding!r}"))
+    elif binding == "version":
+        version = el.get(f"{{{CAMUNDA_NS}}}calledElementVersion") or ""
+        if not version.isdigit() or int(version) < 1:
+            errors.append(_err(el_id, f"call activity {_named(el)}: binding version needs camunda:calledElementVersion, "
+                                      "a version number", zh + "按版本绑定须填写版本号"))
+        else:
+            call["version"] = int(version)
+    elif binding == "versionTag":
+        call["version_tag"] = el.get(f"{{{CAMUNDA_NS}}}calledElementVersionTag")
+        if not call["version_tag"]:
+            errors.append(_err(el_id, f"call activity {_named(el)}: binding versionTag needs "
+                                      "camunda:calledElementVersionTag", zh + "按版本标签绑定须填写版本标签"))
+    if el.find("bpmn:multiInstanceLoopCharacteristics", NS) is not None or \
+            el.find("bpmn:standardLoopCharacteristics", NS) is not None:
+        errors.append(_err(el_id, f"call activity {_named(el)}: a looping or multi-instance call activity is not "
+                                  "supported: call from a multi-instance subprocess instead", zh + "不支持循环或多实例调用活动"))
+    for direction in ("in", "out"):
+        for mapping in el.iterfind(f"bpmn:extensionElements/camunda:{direction}", NS):
+            if direction == "in" and mapping.get("businessKey") is not None:
+                call["business_key"] = True  # the caller's business key (#{execution.processBusinessKey})
+                continue
+            if mapping.get("variables") == "all":
+                call[direction].append({"all": True})
+                continue
+            source, target = mapping.get("source"), mapping.get("target") or mapping.get("source")
+            if not source or not ID_RE.match(source) or not ID_RE.match(target or ""):
+                errors.append(_err(el_id, f"call activity {_named(el)}: camunda:{direction} needs source and target "
+                                          "variable names (or variables=\"all\"); expressions are not supported",
+                                   zh + f"camunda:{direction} 须填写 source 和 target 变量名"))
+                continue
+            call[direction].append({"source": source, "target": target})
+    info["call"] = call
+
+
+_CHECKS = {"callActivity": _check_call_activity, "userTask": _check_user_task, "startEvent": _check_start_event, "scriptTask": _check_script_task,
+           "sequenceFlow": _check_sequence_flow}
+
+
+def _named(el) -> str:
+    """How a message names an element: its id and, when drawn with one, its name."""
+    name = el.get("name")
+    return f"{el.get('id')!r}" + (f" ({name})" if name else "")
+
+
+def _refuse(el, errors: list[dict], rule, what: str) -> None:
+    errors.append(_err(el.get("id") or _nearest_id(el), f"{what} {_named(el)}: {rule.en}",
+                       f"{what} {_named(el)}：{rule.zh}"))
+
+
+def _nearest_id(el) -> str | None:
+    while el is not None and not el.get("id"):
+        el = el.getparent()
+    return None if el is None else el.get("id")
+
+
+def _coverage(el, kind: str, errors: list[dict]) -> bool:
+    """Refuse what the engine would not run as drawn (``engine.bpmn.coverage``); False when refused."""
+    if kind.endswith("EventDefinition") or kind == "eventDefinitionRef":
+        if kind == "eventDefinitionRef":
+            errors.append(_err(_nearest_id(el), "event definitions referenced from the root (eventDefinitionRef) are "
+                                                "not supported: draw the definition inside the event",
+                                                "不支持引用的事件定义：请在事件内定义"))
+            return False
+        return True  # judged with its event, by position
+    rule = coverage.element_rule(kind)
+    if rule.status == coverage.REFUSED:
+        _refuse(el, errors, rule, kind)
+        return False
+    position = _event_position(el, kind)
+    if position is not None:
+        definitions = [_local(d.tag)[:-len("EventDefinition")] for d in el
+                       if isinstance(d.tag, str) and _local(d.tag).endswith("EventDefinition")]
+        definition = "none" if not definitions else definitions[0] if len(definitions) == 1 else "multiple"
+        rule = coverage.event_rule(position, definition)
+        if rule.status == coverage.REFUSED:
+            _refuse(el, errors, rule, f"{definition} {position} event")
+            return False
+    return True
+
+
+def _event_position(el, kind: str) -> str | None:
+    parent = el.getparent()
+    if kind == "startEvent":
+        if _local(parent.tag) == "process":
+            return coverage.START
+        if parent.get("triggeredByEvent") == "true":
+            return coverage.EVENT_SUB_START_NI if el.get("isInterrupting") == "false" else coverage.EVENT_SUB_START
+        return coverage.SUB_START
+    if kind == "boundaryEvent":
+        return coverage.BOUNDARY_NI if el.get("cancelActivity") == "false" else coverage.BOUNDARY
+    return {"intermediateCatchEvent": coverage.CATCH, "intermediateThrowEvent": coverage.THROW,
+            "endEvent": coverage.END}.get(kind)
+
+
+def _check_element(el, meta: dict, errors: list[dict], form_exists: Callable[[str], bool]) -> bool:
     """The element's own rules; its ``camunda:properties`` are checked by the extensions that own
-    them (``engine.extensions``), which is why they are only collected here."""
+    them (``engine.extensions``), which is why they are only collected here. False when the
+    element is refused as a whole (its parts are not judged on their own)."""
     kind = _local(el.tag)
     el_id = el.get("id")
-    if kind in UNSUPPORTED:
-        errors.append(_err(el_id, UNSUPPORTED[kind]))
-        return
+    if not _coverage(el, kind, errors):
+        return False
     if el_id and len(el_id) > MAX_ELEMENT_ID:
         errors.append(_err(el_id, f"element id is longer than {MAX_ELEMENT_ID} characters"))
-        return
+        return True
     info = {"type": kind, "name": el.get("name")}
     props = _properties(el)
     if props:
@@ -277,13 +380,126 @@ def _check_element(el, meta: dict, errors: list[dict], form_exists: Callable[[st
     _check_expressions(el, el_id, errors)
     if el_id:
         meta["elements"][el_id] = info
+    return True
 
 
-def _messages(root) -> dict:
-    """``{name: {id, properties}}`` of the document's messages (their properties, such as who may
-    send them, belong to the runtime's message extension)."""
+_GATEWAY_BRANCHES = {"message", "timer", "signal", "conditional"}
+
+
+def _check_structure(process, errors: list[dict]) -> None:
+    """Rules between elements: what may follow an event-based gateway, that a thrown error is
+    caught, that no task reads or writes a data store."""
+    by_id = {el.get("id"): el for el in process.iter() if isinstance(el.tag, str) and el.get("id")}
+    for gateway in process.iter(f"{{{BPMN_NS}}}eventBasedGateway"):
+        if gateway.get("instantiate") == "true" or gateway.get("eventGatewayType") == "Parallel":
+            errors.append(_err(gateway.get("id"), f"event-based gateway {_named(gateway)}: instantiating (process-"
+                                                  "starting) event-based gateways are not supported",
+                               f"事件网关 {_named(gateway)}：不支持用于发起流程的事件网关"))
+        for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+            if flow.get("sourceRef") != gateway.get("id"):
+                continue
+            target = by_id.get(flow.get("targetRef"))
+            if target is None:
+                continue
+            defs = [_local(d.tag)[:-15] for d in target if isinstance(d.tag, str) and _local(d.tag).endswith("EventDefinition")]
+            if _local(target.tag) != "intermediateCatchEvent" or len(defs) != 1 or defs[0] not in _GATEWAY_BRANCHES:
+                errors.append(_err(target.get("id"), f"{_local(target.tag)} {_named(target)} follows event-based gateway "
+                                                     f"{_named(gateway)}: only message, timer, signal or conditional "
+                                                     "catch events may follow it",
+                                   f"事件网关 {_named(gateway)} 之后只能是消息、定时、信号或条件捕获事件"))
+    called_only = not _split_roles(process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups"))
+    for end in process.iter(f"{{{BPMN_NS}}}endEvent"):
+        definition = end.find("bpmn:errorEventDefinition", NS)
+        if definition is None or (called_only and _top_level(end)):
+            continue  # a process others call ends with an error for its caller's boundary event
+        if not _error_caught(end, definition.get("errorRef"), by_id):
+            errors.append(_err(end.get("id"), f"error end event {_named(end)}: no error boundary event on an enclosing "
+                                              "subprocess catches its error, so the instance would end as if nothing "
+                                              "had failed: draw an error boundary event on the subprocess, or use a "
+                                              "plain end event (a process without candidateStarterGroups, which "
+                                              "others call, may end with an error for its caller)",
+                               f"错误结束事件 {_named(end)}：外层子流程上没有捕获该错误的错误边界事件，请添加错误边界事件或改用普通结束事件"))
+    stores = {el.get("id") for el in process.iter(f"{{{BPMN_NS}}}dataStoreReference")}
+    for assoc in [*process.iter(f"{{{BPMN_NS}}}dataInputAssociation"), *process.iter(f"{{{BPMN_NS}}}dataOutputAssociation")]:
+        refs = {(r.text or "").strip() for r in assoc if isinstance(r.tag, str) and _local(r.tag) in ("sourceRef", "targetRef")}
+        if refs & stores:
+            task = assoc.getparent()
+            errors.append(_err(task.get("id"), f"{_local(task.tag)} {_named(task)} reads or writes a data store: data "
+                                               "stores are not supported, keep the data in the process's variables",
+                               f"{_named(task)} 读写数据存储：不支持数据存储，请使用流程变量"))
+
+
+def _top_level(el) -> bool:
+    node = el.getparent()
+    while node is not None and _local(node.tag) != "process":
+        if _local(node.tag) in ("subProcess", "transaction", "adHocSubProcess"):
+            return False
+        node = node.getparent()
+    return True
+
+
+def _error_caught(end, error_ref: str | None, by_id: dict) -> bool:
+    node = end.getparent()
+    while node is not None and _local(node.tag) != "process":
+        if _local(node.tag) in ("subProcess", "transaction") and node.get("triggeredByEvent") != "true":
+            for el in by_id.values():
+                if _local(el.tag) == "boundaryEvent" and el.get("attachedToRef") == node.get("id"):
+                    catch = el.find("bpmn:errorEventDefinition", NS)
+                    if catch is not None and (catch.get("errorRef") in (None, error_ref) or error_ref is None):
+                        return True
+        node = node.getparent()
+    return False
+
+
+def _messages(root, tag: str = "message") -> dict:
+    """``{name: {id, properties}}`` of the document's messages (or signals); their properties, such
+    as who may send them, belong to the runtime's message extension."""
     return {msg.get("name") or msg.get("id"): {"id": msg.get("id"), "properties": _properties(msg)}
-            for msg in root.iterfind("bpmn:message", NS)}
+            for msg in root.iterfind(f"bpmn:{tag}", NS)}
+
+
+def _timer_start(start, timer) -> dict:
+    """``{element_id, kind, value}`` of a timer start event; its value is a constant (there is no
+    instance data yet), checked by ``_check_timer``."""
+    for kind in ("timeCycle", "timeDate", "timeDuration"):
+        expr = timer.find(f"bpmn:{kind}", NS)
+        if expr is not None:
+            try:
+                value = evaluate((expr.text or "").strip(), {})
+            except ExpressionError:
+                value = None
+            return {"element_id": start.get("id"), "kind": kind, "value": value if isinstance(value, str) else None}
+    return {"element_id": start.get("id"), "kind": None, "value": None}
+
+
+def _events(root, process) -> dict:
+    """What the process starts on and waits for by name: ``message_starts``, ``signal_starts``
+    (top-level start events), ``none_start`` (a user may start it by hand), ``subscribes`` (it
+    catches messages or signals, so the runtime keeps its event subscriptions)."""
+    names = {"message": {m.get("id"): m.get("name") or m.get("id") for m in root.iterfind("bpmn:message", NS)},
+             "signal": {m.get("id"): m.get("name") or m.get("id") for m in root.iterfind("bpmn:signal", NS)}}
+    out = {"message_starts": [], "signal_starts": [], "timer_starts": [], "none_start": False, "subscribes": False}
+    for start in process.iterfind("bpmn:startEvent", NS):
+        defs = [d for d in start if isinstance(d.tag, str) and _local(d.tag).endswith("EventDefinition")]
+        if not defs:
+            out["none_start"] = True
+        for d in defs:
+            kind = _local(d.tag)[:-len("EventDefinition")]
+            if kind == "timer":
+                out["timer_starts"].append(_timer_start(start, d))
+            if kind in names:
+                ref = d.get("messageRef" if kind == "message" else "signalRef")
+                out[f"{kind}_starts"].append(names[kind].get(ref, ref))
+    for el in process.iter(*(f"{{{BPMN_NS}}}{t}" for t in ("intermediateCatchEvent", "boundaryEvent",
+                                                            "receiveTask", "startEvent"))):
+        if _local(el.tag) == "startEvent" and el.getparent() is process:
+            continue  # a start of the process itself, not something a running instance waits for
+        if (_local(el.tag) == "receiveTask" or el.find("bpmn:messageEventDefinition", NS) is not None
+                or el.find("bpmn:signalEventDefinition", NS) is not None):
+            out["subscribes"] = True
+    if process.find(".//bpmn:callActivity", NS) is not None:
+        out["subscribes"] = True  # a call activity waits for its called instance (engine/runtime/calls.py)
+    return out
 
 
 def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
@@ -303,13 +519,12 @@ def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
     if len(process.get("name") or "") > MAX_NAME:
         errors.append(_err(pid, f"process name is longer than {MAX_NAME} characters"))
     starters = _split_roles(process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups"))
-    if not starters:
-        errors.append(_err(pid, "process has no camunda:candidateStarterGroups: name the role(s) that may start it"))
     for role in starters:
         if not is_known_role(role):
             errors.append(_err(pid, f"unknown role {role!r} in camunda:candidateStarterGroups"))
     meta: dict = {
         "name": process.get("name"),
+        "version_tag": process.get(f"{{{CAMUNDA_NS}}}versionTag"),
         "candidate_starter_groups": starters,
         "start_form": None,
         "properties": _properties(process),
@@ -321,10 +536,27 @@ def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
     for lane in process.iterfind(".//bpmn:lane", NS):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             meta["lanes"][(ref.text or "").strip()] = lane.get("name") or lane.get("id")
+    refused: set = set()
     for el in process.iter():
         if isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN_NS}}}") and el is not process:
-            _check_element(el, meta, errors, form_exists)
+            if refused and any(a in refused for a in el.iterancestors()):
+                continue
+            if not _check_element(el, meta, errors, form_exists):
+                refused.add(el)
+    _check_structure(process, errors)
     meta["messages"] = _messages(root)
+    meta["signals"] = _messages(root, "signal")
+    meta.update(_events(root, process))
+    for timer in meta["timer_starts"]:
+        if timer["value"] is None:
+            errors.append(_err(timer["element_id"], "a timer start event needs a constant timeDate, timeDuration or "
+                                                    "timeCycle (there is no instance data before the start)",
+                               "定时开始事件须为常量时间（发起前没有流程数据）"))
+            continue
+        try:
+            timer_start_cycle(timer["kind"], timer["value"], datetime.now(UTC))
+        except ValueError as exc:
+            errors.append(_err(timer["element_id"], f"timer start event: {exc}", f"定时开始事件：{exc}"))
     del meta["ids"], meta["process"]
     return ParsedModel(pid, process.get("name"), meta, errors)
 
@@ -356,9 +588,23 @@ def validate_document(xml: bytes, form_exists: Callable[[str], bool]) -> ParsedM
     from engine.bpmn.rewrite import rewrite
 
     model.errors.extend(rewrite(deepcopy(root)))
+    if model.errors:
+        return model  # the parser would only say the same less plainly
     try:
         spiff_parse(xml, model.process_id)
     except Exception as exc:  # noqa: BLE001 - the parser raises many kinds; all are model errors
         element = getattr(exc, "id", None) or None
-        model.errors.insert(0, _err(element, f"SpiffWorkflow could not parse the process: {exc}"))
+        model.errors.insert(0, _err(element, f"the process could not be read: {plain(str(exc))}",
+                                    f"无法读取流程：{plain(str(exc))}"))
     return model
+
+
+_RAW = (re.compile(r"b'<.*?'(?=[),. ]|$)", re.S), re.compile(r"<[A-Za-z_][\w.]* [^<>]*? at 0x[0-9a-f]+>"),
+        re.compile(r"<bpmn:[^>]*>"), re.compile(r"0x[0-9a-f]{6,}"))
+
+
+def plain(text: str) -> str:
+    """A parser's message without Python reprs, memory addresses or raw XML."""
+    for pattern in _RAW:
+        text = pattern.sub("…", text)
+    return " ".join(text.split())[:500]

@@ -116,9 +116,61 @@ def _multi_instance(root, errors: list[dict]) -> None:
             ref.addnext(item)
 
 
+TIMER_START_SIGNAL = "__timer_start__"
+CALL_MESSAGE = "__call__"
+
+
+def call_message(element_id: str) -> str:
+    """The engine-internal message a call activity waits for: its called instance has ended."""
+    return f"{CALL_MESSAGE}{element_id}"
+
+
+def _call_activities(root) -> None:
+    """A call activity runs its called process as an instance of its own (engine/runtime/calls.py)
+    and waits until it ends: to SpiffWorkflow it is a receive task of an engine-internal message,
+    which keeps its boundary events (timers, errors and escalations from the called instance)."""
+    for call in list(root.iter(_q("callActivity"))):
+        name = call_message(call.get("id"))
+        message = etree.SubElement(root, _q("message"))
+        message.set("id", name)
+        message.set("name", name)
+        call.tag = _q("receiveTask")
+        for attr in list(call.attrib):
+            if attr not in ("id", "name"):
+                del call.attrib[attr]
+        call.set("messageRef", name)
+
+
+def timer_start_signal(element_id: str) -> str:
+    """The engine-internal signal a timer start event of the process is rewritten to start on."""
+    return f"{TIMER_START_SIGNAL}{element_id}"
+
+
+def _timer_starts(root) -> None:
+    """A timer start event of a process starts it when the engine's schedule fires
+    (``engine.scheduling.schedules``), not when someone starts it by hand: it becomes a start
+    event on an engine-internal signal, which the schedule sends to exactly that start event."""
+    for process in root.iterfind("bpmn:process", NS):
+        for start in process.iterfind("bpmn:startEvent", NS):
+            timer = start.find("bpmn:timerEventDefinition", NS)
+            if timer is None or len([d for d in start if isinstance(d.tag, str) and d.tag.endswith("EventDefinition")]) != 1:
+                continue
+            name = timer_start_signal(start.get("id"))
+            signal = etree.SubElement(root, _q("signal"))
+            signal.set("id", name)
+            signal.set("name", name)
+            ref = etree.Element(_q("signalEventDefinition"))
+            ref.set("id", f"{timer.get('id') or start.get('id')}__signal")
+            ref.set("signalRef", name)
+            timer.addprevious(ref)
+            start.remove(timer)
+
+
 def rewrite(root) -> list[dict]:
     """Rewrite ``root`` in place; return the problems found (``{"element_id", "message"}``)."""
     errors: list[dict] = []
+    _timer_starts(root)
+    _call_activities(root)
     for tag in SCOPES:
         for scope in root.iter(_q(tag)):
             _links(scope, errors)

@@ -124,8 +124,12 @@ def require_deployer(actor: Actor, what: str = "processes") -> None:
 
 
 def may_start(actor: Actor, starters) -> bool:
-    """A process's ``camunda:candidateStarterGroups``."""
-    return actor.has_any(starters or ())
+    """A process's ``camunda:candidateStarterGroups``. A process without them is not startable by
+    users: only an administrator starts it by hand (the engine starts it from a call activity,
+    a message, a signal or a timer)."""
+    if not starters:
+        return actor.is_admin
+    return actor.has_any(starters)
 
 
 def may_migrate(actor: Actor) -> bool:

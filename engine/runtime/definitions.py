@@ -29,6 +29,7 @@ def definition_to_dict(row: ProcessDefinition) -> dict:
         "deployed_at": row.deployed_at,
         "deployed_by": row.deployed_by,
         "candidate_starter_groups": meta.get("candidate_starter_groups", []),
+        "startable_by_users": bool(meta.get("candidate_starter_groups")),
         "start_form": meta.get("start_form"),
         "user_tasks": [
             {
@@ -99,7 +100,15 @@ def validate(xml: bytes, form_exists: Callable[[str], bool],
     elements += [Element(eid, info["type"], info.get("properties") or {}, info)
                  for eid, info in (meta.get("elements") or {}).items()]
     elements += [Element(msg["id"], "message", msg["properties"]) for msg in (meta.get("messages") or {}).values()]
+    elements += [Element(sig["id"], "signal", sig["properties"]) for sig in (meta.get("signals") or {}).values()]
     for element in elements:
+        call = element.info.get("call") if element.info else None
+        if call and call["process"] != model.process_id and process_exists is not None \
+                and not process_exists(call["process"]):
+            model.errors.append({"element_id": element.id,
+                                 "message": f"call activity: the called process {call['process']!r} is not deployed: "
+                                            "deploy it first",
+                                 "message_zh": f"调用活动：被调用流程 {call['process']!r} 尚未部署，请先部署"})
         if element.properties:
             model.errors.extend({"element_id": element.id, "message": message}
                                 for message in REGISTRY.check(element, ctx))

@@ -21,7 +21,7 @@ from engine.identity.policy import (
     unit_managed_by,
 )
 from engine.runtime import definitions, documents
-from engine.runtime.spiff import StepResult, advance, new_workflow
+from engine.runtime.spiff import StepResult, advance, new_workflow, start_on
 from engine.runtime.steps import load_workflow, save
 from engine.store.models import ProcessDefinition, ProcessInstance, Task, Timer
 from engine.store.records import InstanceRecord, load_instance
@@ -74,7 +74,11 @@ def start(engine, uow, key: str, data: dict, business_key: str | None = None) ->
     definition = definitions.get_version(uow.session, key)
     starters = definition.meta.get("candidate_starter_groups", [])
     if not may_start(uow.actor, starters):
-        raise Forbidden(f"only {', '.join(starters)} may start {key!r}")
+        raise Forbidden(f"only {', '.join(starters)} may start {key!r}" if starters else
+                        f"{key!r} is not startable by users (it names no camunda:candidateStarterGroups): only an "
+                        "administrator may start it by hand")
+    if not (definition.meta or {}).get("none_start", True):
+        raise Conflict(_starts_on(definition))
     data, docs = validate_start_data(uow.session, engine, definition, data)
     inst_id = str(uuid.uuid4())
     spec, subspecs = definitions.spec_for(engine, definition)
@@ -110,20 +114,35 @@ def start(engine, uow, key: str, data: dict, business_key: str | None = None) ->
     return inst
 
 
+def _starts_on(definition) -> str:
+    meta = definition.meta or {}
+    on = [f"message {m!r}" for m in meta.get("message_starts", [])] + [f"signal {m!r}" for m in meta.get("signal_starts", [])]
+    return (f"{definition.key!r} has no plain start event: it starts on {', '.join(on) or 'an event'} "
+            "(POST /api/messages or /api/signals)")
+
+
 def start_unchecked(uow, key: str, data: dict, org_unit: str | None, business_key: str | None = None,
+                    trigger=None, definition=None, parent: tuple[str, str] | None = None,
                     **audit_details) -> InstanceRecord:
     """Start the latest version of ``key`` on the engine's own initiative (linked starts,
-    congestion alerts): the model or the evaluator decided it, so starter groups are not
-    checked; ``started_by`` still records whose action caused it."""
-    definition = definitions.get_version(uow.session, key)
+    congestion alerts, a message or signal start with ``trigger``, the BpmnEvent it starts on):
+    the model or the evaluator decided it, so starter groups are not checked; ``started_by``
+    still records whose action caused it. ``definition`` picks a version (a call activity's
+    binding); ``parent`` is ``(instance id, call activity)`` of a called instance."""
+    definition = definition or definitions.get_version(uow.session, key)
     spec, subspecs = definitions.spec_for(uow.engine, definition)
     workflow = new_workflow(spec, subspecs)
     workflow.task_tree.data.update(data)
+    if trigger is not None:
+        start_on(workflow, trigger)
+    elif not (definition.meta or {}).get("none_start", True):
+        raise Conflict(_starts_on(definition))
     result = advance(workflow)
     inst = InstanceRecord(
         id=str(uuid.uuid4()), definition_id=definition.id, process_key=definition.key, business_key=business_key,
         status="running", data={}, state="", visited=[], incident=None, lock_version=1,
         started_by=uow.actor.username, started_at=utcnow(), ended_at=None, org_unit=org_unit,
+        parent_id=parent[0] if parent else None, parent_element=parent[1] if parent else None,
     )
     uow.audit("instance_started", instance_id=inst.id, key=definition.key, version=definition.version, data=data,
               **audit_details)
@@ -138,6 +157,11 @@ def get_readable(session, actor: Actor, instance_id: str) -> ProcessInstance:
     if not can_read_instance(session, actor, inst):
         raise Forbidden("you may not read this process instance")
     return inst
+
+
+CHILDREN = (select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.parent_element,
+                   ProcessInstance.status)
+            .where(ProcessInstance.parent_id == bindparam("b_parent")).order_by(ProcessInstance.started_at))
 
 
 def instance_to_dict(session, inst: ProcessInstance, detail: bool = True) -> dict:
@@ -159,8 +183,11 @@ def instance_to_dict(session, inst: ProcessInstance, detail: bool = True) -> dic
         "ended_at": inst.ended_at,
         "incident": inst.incident,
         "org_unit": inst.org_unit,
+        "parent": {"id": inst.parent_id, "element_id": inst.parent_element} if inst.parent_id else None,
     }
     if detail:
+        out["children"] = [{"id": c.id, "process_key": c.process_key, "element_id": c.parent_element,
+                            "status": c.status} for c in conn.execute(CHILDREN, {"b_parent": inst.id})]
         tasks = conn.execute(OPEN_TASKS, {"b_instance": inst.id})
         timers = conn.execute(PENDING_TIMERS, {"b_instance": inst.id})
         out.update(
@@ -245,7 +272,6 @@ def retry(engine, uow, instance_id: str, data: dict | None = None) -> ProcessIns
 def cancel(engine, uow, instance_id: str, reason: str) -> InstanceRecord:
     """Terminate a running or failed instance by hand (administrators, with a reason): its open
     tasks are cancelled, its timers of every kind too, and it ends ``cancelled``."""
-    from sqlalchemy import update
 
     if not may_cancel_instance(uow.actor):
         raise Forbidden("only an administrator may cancel a process instance")
@@ -254,8 +280,16 @@ def cancel(engine, uow, instance_id: str, reason: str) -> InstanceRecord:
     inst = load_instance(uow.session, instance_id)
     if inst is None:
         raise NotFound(f"process instance {instance_id!r} not found")
-    if inst.status not in ("running", "incident"):
+    if inst.status not in ("running", "incident", "suspended"):
         raise Conflict(f"instance is {inst.status}: only a running instance or one in incident can be cancelled")
+    return terminate(engine, uow, inst, reason.strip())
+
+
+def terminate(engine, uow, inst: InstanceRecord, reason: str, **audit_details) -> InstanceRecord:
+    """End ``inst`` as cancelled, with everything it waits for (no permission check: an
+    administrator's cancel, or the engine cancelling a called instance with its caller)."""
+    from sqlalchemy import update
+
     definition = uow.session.get(ProcessDefinition, inst.definition_id)
     workflow = load_workflow(engine, inst, definition)
     workflow.cancel()
@@ -263,8 +297,8 @@ def cancel(engine, uow, instance_id: str, reason: str) -> InstanceRecord:
     inst.ended_at = utcnow()
     uow.session.execute(update(_TM).where(_TM.c.instance_id == inst.id, _TM.c.state.in_(("pending", "failed")))
                         .values(state="cancelled"))
-    uow.audit("instance_cancelled", instance_id=inst.id, reason=reason.strip(), before={"status": before},
-              after={"status": "cancelled"})
+    uow.audit("instance_cancelled", instance_id=inst.id, reason=reason, before={"status": before},
+              after={"status": "cancelled"}, **audit_details)
     save(uow, inst, definition, workflow, StepResult("cancelled", dict(inst.data or {})))
     return inst
 

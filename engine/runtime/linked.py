@@ -61,7 +61,8 @@ def start_linked(uow, parent: InstanceRecord, element: str, props: dict, data: d
     # allowed to start the target, and the data must fit its start form (the engine itself may)
     target = definitions.get_version(uow.session, key)
     starters = target.meta.get("candidate_starter_groups", [])
-    if not (is_engine(uow.actor) or may_start(uow.actor, starters)):
+    # a process no user may start (no candidateStarterGroups) is started by the model, like a called one
+    if starters and not (is_engine(uow.actor) or may_start(uow.actor, starters)):
         raise Forbidden(f"{element!r} starts {key!r}, which only {', '.join(starters)} may start")
     try:
         new_data, docs = validate_start_data(uow.session, uow.engine, target, new_data)

@@ -98,4 +98,4 @@ def check(element: Element, ctx: DeployContext) -> list[str]:
     return messages
 
 
-EXTENSION = Extension("messages", properties=("sendableBy", "payloadForm"), kinds=("message",), check=check)
+EXTENSION = Extension("messages", properties=("sendableBy", "payloadForm"), kinds=("message", "signal"), check=check)

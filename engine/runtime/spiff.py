@@ -21,6 +21,12 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import DEFAULT_CONFIG, BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    ErrorEventDefinition,
+    EscalationEventDefinition,
+    SignalEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -185,6 +191,11 @@ class StepResult:
     thrown: list[tuple[str, dict]] = field(default_factory=list)
     # automatic steps remain: save, and continue in a new transaction ({task_id, element_id, steps})
     continuation: dict | None = None
+    # what the instance now waits for by name: {(kind, name, element_id)}, kind "message" or "signal"
+    subscriptions: set = field(default_factory=set)
+    # thrown for other instances: signals (every one thrown) and messages nothing in the instance caught,
+    # as (kind, name, element_id, payload)
+    events_out: list = field(default_factory=list)
 
 
 def _timer_due(task) -> datetime | None:
@@ -246,6 +257,34 @@ def refresh_conditions(workflow: BpmnWorkflow) -> bool:
     return fired
 
 
+def start_on(workflow: BpmnWorkflow, event: BpmnEvent) -> None:
+    """Start a new workflow at the start event that catches ``event`` (a message or signal start),
+    and at no other: the process's other start events are cancelled, as a process starts once."""
+    from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+
+    for _ in range(5):  # the synthetic start tasks before the start events
+        ready = [t for t in workflow.get_tasks(state=TaskState.READY) if not isinstance(t.task_spec, StartEvent)]
+        if not ready:
+            break
+        for task in ready:
+            task.run()
+    starts = [t for t in workflow.tasks.values() if isinstance(t.task_spec, StartEvent) and t.state & LIVE]
+    for task in starts:
+        task.task_spec._update(task)
+    workflow.catch(event)
+    fired = [t for t in starts if t.state == TaskState.READY and _catches(t, event)]
+    if not fired:
+        raise Conflict(f"no start event of the process catches {event.event_definition.name!r}")
+    for task in starts:
+        if task not in fired and task.state & LIVE:
+            task.cancel()
+    fired[0].run()
+
+
+def _catches(task, event) -> bool:
+    return any(d == event.event_definition for d in _each(task.task_spec.event_definition))
+
+
 def _error_task(workflow):
     return next(iter(workflow.get_tasks(state=TaskState.ERROR)), None)
 
@@ -259,6 +298,7 @@ class _Run:
         self.steps = 0
         self.total = steps_before
         self.thrown: list[tuple[str, dict]] = []
+        self.events_out: list[tuple] = []
         self.completed: set[str] = set()
 
     def did_complete(self, task) -> None:
@@ -269,6 +309,11 @@ class _Run:
         # none intermediate throw events carry engine actions (e.g. start a linked process)
         if type(task.task_spec).__name__ == "IntermediateThrowEvent":
             self.thrown.append((bid, dict(task.data)))
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, SignalEventDefinition) and not hasattr(task.task_spec, "cancel_activity") \
+                and type(task.task_spec).__name__ in ("IntermediateThrowEvent", "EndEvent"):
+            # a signal is broadcast: to this instance (SpiffWorkflow did that) and to every other one
+            self.events_out.append(("signal", definition.name, bid, dict(task.data)))
 
     def run(self) -> bool:
         """True when no automatic step is left, False when the chunk budget ran out first."""
@@ -342,7 +387,45 @@ def advance(workflow: BpmnWorkflow, steps_before: int = 0) -> StepResult:
     result.thrown = runner.thrown
     result.completed_elements |= runner.completed
     result.continuation = continuation
+    result.events_out = list(runner.events_out)
+    for e in workflow.get_events():  # thrown, and caught nowhere in the instance
+        if isinstance(e.event_definition, MessageEventDefinition):
+            result.events_out.append(("message", e.event_definition.name, None, dict(e.payload or {})))
+        elif isinstance(e.event_definition, ErrorEventDefinition | EscalationEventDefinition):
+            kind = "error" if isinstance(e.event_definition, ErrorEventDefinition) else "escalation"
+            result.events_out.append((kind, e.event_definition.code, e.event_definition.name, dict(e.payload or {})))
+    result.subscriptions = subscriptions(workflow) if result.status == "running" else set()
     return result
+
+
+def _each(definition) -> list:
+    return list(definition.event_definitions) if isinstance(definition, MultipleEventDefinition) else [definition]
+
+
+def _kind(definition) -> str | None:
+    if isinstance(definition, MessageEventDefinition):
+        return "message"
+    if isinstance(definition, SignalEventDefinition):
+        return "signal"
+    return None
+
+
+def subscriptions(workflow: BpmnWorkflow) -> set[tuple[str, str, str]]:
+    """``{(kind, name, element_id)}``: the messages and signals the instance waits for now, at a
+    waiting catch event, receive task, boundary event or event-based gateway, or at the start of
+    one of its event subprocesses."""
+    out = set()
+    for task in workflow.event_manager.tasks.values():
+        if task.has_state(TaskState.WAITING):
+            for definition in _each(task.task_spec.event_definition):
+                if (kind := _kind(definition)) is not None:
+                    out.add((kind, definition.name, bpmn_id(task) or task.task_spec.name))
+    for spec_name in workflow.spec.start.trigger_specs:
+        for start in workflow.subprocess_specs[spec_name].bpmn_start_events:
+            for definition in _each(start.event_definition):
+                if (kind := _kind(definition)) is not None:
+                    out.add((kind, definition.name, start.bpmn_id))
+    return out
 
 
 def _unfinished(workflow: BpmnWorkflow):

@@ -6,6 +6,8 @@ incident, so each of them is one transaction with the same bookkeeping.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlalchemy import insert, select, update
 
 from engine.clock import utcnow
@@ -16,7 +18,7 @@ from engine.identity.policy import scoped_unit, task_scope
 from engine.jsondata import json_size
 from engine.runtime.definitions import spec_for
 from engine.runtime.spiff import StepResult, bpmn_id, compact, dump_state, load_state
-from engine.store.models import ProcessDefinition, Task, TaskCandidate, Timer
+from engine.store.models import EventSubscription, ProcessDefinition, Task, TaskCandidate, Timer
 from engine.store.records import OPEN_TASK_IDS, InstanceRecord, insert_instance, update_instance
 
 TASKS = Task.__table__
@@ -132,6 +134,47 @@ def _sync_timers(uow, inst: InstanceRecord, result: StepResult, now) -> None:
     uow.session.flush()  # later reads in this unit (the response) must see the timer rows
 
 
+SUBSCRIPTIONS = EventSubscription.__table__
+
+
+def _subscribes(definition: ProcessDefinition) -> bool:
+    """The definition has catches by name (versions deployed before the flag existed: read the XML)."""
+    meta = definition.meta or {}
+    if "subscribes" in meta:
+        return bool(meta["subscribes"])
+    return any(tag in definition.xml for tag in ("messageEventDefinition", "signalEventDefinition", "receiveTask"))
+
+
+@dataclass
+class SavedStep:
+    """What a ``saved`` hook learns of a step just written: its result, the instance's status
+    before it (None: a new instance), and the subscriptions it added and removed."""
+
+    result: StepResult
+    previous: str | None
+    subscribed: list = field(default_factory=list)
+    unsubscribed: list = field(default_factory=list)
+
+
+def _sync_subscriptions(uow, inst: InstanceRecord, result: StepResult, now) -> tuple[list, list]:
+    """Keep ``bpm_event_subscription`` equal to what the instance waits for by name; return the
+    ``(kind, name, element_id)`` added and removed."""
+    conn = uow.session.connection()
+    have = {(r.kind, r.name, r.element_id): r.id for r in conn.execute(
+        select(SUBSCRIPTIONS.c.id, SUBSCRIPTIONS.c.kind, SUBSCRIPTIONS.c.name, SUBSCRIPTIONS.c.element_id)
+        .where(SUBSCRIPTIONS.c.instance_id == inst.id))}
+    gone = [rid for key, rid in have.items() if key not in result.subscriptions]
+    if gone:
+        conn.execute(SUBSCRIPTIONS.delete().where(SUBSCRIPTIONS.c.id.in_(gone)))
+    new = [{"instance_id": inst.id, "kind": kind, "name": name[:256], "element_id": element[:128],
+            "business_key": inst.business_key, "created_at": now}
+           for kind, name, element in sorted(result.subscriptions) if (kind, name, element) not in have]
+    if new:
+        conn.execute(insert(SUBSCRIPTIONS), new)
+    return ([(r["kind"], r["name"], r["element_id"]) for r in new],
+            [key for key, rid in have.items() if rid in gone])
+
+
 def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, result: StepResult, new: bool = False) -> list[dict]:
     """Write everything one step changed; the version check on ``inst`` refuses lost updates."""
     now = utcnow()
@@ -176,6 +219,11 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
         _sync_timers(uow, inst, result, now)
     if result.continuation is not None:
         _continue_later(uow, inst, result.continuation, now)
+    step = SavedStep(result, previous)
+    if _subscribes(definition):
+        step.subscribed, step.unsubscribed = _sync_subscriptions(uow, inst, result, now)
+    for hook in REGISTRY.hooks("saved"):  # e.g. signals and messages for other instances, called processes
+        hook(uow, inst, definition, step)
     for element, data in result.thrown:  # e.g. a linked start (engine/runtime/linked.py)
         props = ((definition.meta.get("elements") or {}).get(element) or {}).get("properties") or {}
         for hook in REGISTRY.hooks("thrown"):

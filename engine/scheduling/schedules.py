@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import insert, select, update
 
+from engine.bpmn.cycles import timer_start_cycle
 from engine.clock import utcnow
 from engine.extensions import DeployContext, Element, Extension, TimerKind
 from engine.identity.roles import UNIT_KINDS
@@ -75,26 +76,38 @@ def next_occurrence(text: str, after: datetime) -> tuple[int, datetime] | None:
             return None
 
 
-def reschedule(session, key: str, cycle: str | None) -> datetime | None:
-    """Replace the pending start of ``key`` by the next occurrence of ``cycle`` (if any)."""
+def reschedule(session, key: str, cycles: list[tuple[str, str]]) -> list[tuple[str, str, datetime]]:
+    """Replace the pending starts of ``key`` by the next occurrence of each ``(element, cycle)``;
+    ``element`` is ``schedule`` (the process property) or a timer start event's id."""
     session.connection().execute(
         update(TIMERS).where(TIMERS.c.kind == "start", TIMERS.c.process_key == key, TIMERS.c.state == "pending")
         .values(state="cancelled")
     )
-    if not cycle:
-        return None
-    nxt = next_occurrence(cycle, utcnow())
-    if nxt is None:
-        return None
-    _insert(session, key, cycle, *nxt)
-    return nxt[1]
+    out = []
+    for element, cycle in cycles:
+        nxt = next_occurrence(cycle, utcnow())
+        if nxt is not None:
+            _insert(session, key, cycle, *nxt, element=element)
+            out.append((element, cycle, nxt[1]))
+    return out
 
 
-def _insert(session, key: str, cycle: str, k: int, at: datetime) -> None:
+def _insert(session, key: str, cycle: str, k: int, at: datetime, element: str = "schedule") -> None:
     session.connection().execute(insert(TIMERS), {
-        "instance_id": None, "task_id": "", "element_id": "schedule", "kind": "start", "process_key": key,
-        "fire_at": at, "state": "pending", "attempts": 0, "payload": {"cycle": cycle, "k": k},
+        "instance_id": None, "task_id": "", "element_id": element, "kind": "start", "process_key": key,
+        "fire_at": at, "state": "pending", "attempts": 0, "payload": {"cycle": cycle, "k": k, "element": element},
     })
+
+
+def start_cycles(meta: dict, deployed_at: datetime) -> list[tuple[str, str]]:
+    """Every ``(element, cycle)`` that starts a definition by itself."""
+    out = []
+    cycle = (meta.get("properties") or {}).get("schedule.cycle")
+    if cycle:
+        out.append(("schedule", cycle))
+    for timer in meta.get("timer_starts") or ():
+        out.append((timer["element_id"], timer_start_cycle(timer["kind"], timer["value"], deployed_at)))
+    return out
 
 
 def check_units(kind: str | None) -> str | None:
@@ -115,8 +128,23 @@ def fire(uow, timer) -> None:
     from engine.store.models import OrgUnit
 
     cycle, k = timer.payload["cycle"], timer.payload["k"]
+    element = timer.payload.get("element", "schedule")
     local = timer.fire_at.astimezone(parse_cycle(cycle)[1].tzinfo)
     data = {"scheduled_for": local.isoformat(), "period": local.strftime("%Y-%m")}
+    if element != "schedule":  # a timer start event: that start event, once, organisation-wide
+        from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+        from SpiffWorkflow.bpmn.util import BpmnEvent
+
+        from engine.bpmn.rewrite import timer_start_signal
+
+        started = start_unchecked(uow, timer.process_key, {}, org_unit=None, scheduled=True, element_id=element,
+                                  trigger=BpmnEvent(SignalEventDefinition(timer_start_signal(element)), payload=data),
+                                  business_key=f"{timer.process_key}-{local:%Y-%m-%dT%H:%M}")
+        timer.instance_id = started.id
+        nxt = occurrence(cycle, k + 1)
+        if nxt is not None:
+            _insert(uow.session, timer.process_key, cycle, k + 1, nxt, element=element)
+        return
     props = (definitions.get_version(uow.session, timer.process_key).meta or {}).get("properties") or {}
     kind = props.get("schedule.units")
     units = list(uow.session.execute(select(OrgUnit.key).where(OrgUnit.kind == kind).order_by(OrgUnit.key)).scalars()) \
@@ -147,12 +175,12 @@ def check(element: Element, ctx: DeployContext) -> list[str]:
 
 
 def deployed(uow, row, current) -> None:
-    """A new version replaces the schedule of the previous one (or ends it)."""
-    cycle = ((row.meta or {}).get("properties") or {}).get("schedule.cycle")
-    if cycle or current is not None:
-        next_start = reschedule(uow.session, row.key, cycle)
-        if next_start is not None:
-            uow.audit("start_scheduled", key=row.key, cycle=cycle, next_start=next_start.isoformat())
+    """A new version replaces the schedule of the previous one (or ends it): the process property
+    ``schedule.cycle`` and its timer start events."""
+    cycles = start_cycles(row.meta or {}, row.deployed_at)
+    if cycles or current is not None:
+        for element, cycle, next_start in reschedule(uow.session, row.key, cycles):
+            uow.audit("start_scheduled", key=row.key, cycle=cycle, next_start=next_start.isoformat(), element_id=element)
 
 
 def _fire(engine, uow, timer) -> bool:

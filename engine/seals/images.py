@@ -84,8 +84,13 @@ def round_seal(title: str, purpose: str = "电子公章") -> bytes:
     for i, ch in enumerate(text):
         theta = math.radians(-span / 2 + span * (i + 0.5) / n)
         glyph = Image.new("RGBA", (font_size * 3, font_size * 3), (0, 0, 0, 0))
-        ImageDraw.Draw(glyph).text((glyph.width / 2, glyph.height / 2), ch, font=font, fill=RED, anchor="mm",
-                                   stroke_width=max(1, font_size // 28), stroke_fill=RED)
+        try:
+            ImageDraw.Draw(glyph).text((glyph.width / 2, glyph.height / 2), ch, font=font, fill=RED, anchor="mm",
+                                       stroke_width=max(1, font_size // 28), stroke_fill=RED)
+        except (RuntimeError, ValueError, OSError):
+            # a character the text shaper cannot lay out alone (a combining mark, a control
+            # character in a unit's name): its place on the ring stays empty, not a server error
+            continue
         glyph = glyph.rotate(-math.degrees(theta), resample=Image.BICUBIC)
         x = c + radius * math.sin(theta) - glyph.width / 2
         y = c - radius * math.cos(theta) - glyph.height / 2

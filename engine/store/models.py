@@ -196,6 +196,9 @@ class ProcessInstance(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     org_unit: Mapped[str | None] = mapped_column(String(64), index=True)
+    # a called process's instance: the caller and its call activity (engine/runtime/calls.py)
+    parent_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    parent_element: Mapped[str | None] = mapped_column(String(128))
 
     __mapper_args__ = {"version_id_col": lock_version}
 
@@ -263,6 +266,24 @@ class Timer(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict | None] = mapped_column(JSON)
+
+
+class EventSubscription(Base):
+    """What a running instance waits for by name (Camunda's event subscriptions): a message or a
+    signal, at a catch event, receive task, boundary event, event-based gateway or an event
+    subprocess's start. Kept in step with the instance by every save; a signal or message sent
+    to "whoever waits" is found here without loading every instance."""
+
+    __tablename__ = "bpm_event_subscription"
+    __table_args__ = (Index("ix_event_subscription_name", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("bpm_process_instance.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(256))
+    element_id: Mapped[str] = mapped_column(String(128))
+    business_key: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Document(Base):

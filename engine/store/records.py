@@ -38,6 +38,8 @@ class InstanceRecord:
     started_at: datetime
     ended_at: datetime | None
     org_unit: str | None = None
+    parent_id: str | None = None
+    parent_element: str | None = None
 
 
 _COLUMNS = [f.name for f in fields(InstanceRecord)]

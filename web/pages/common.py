@@ -112,8 +112,16 @@ def _error_page(exc: EngineError):
 def _json_error(exc: EngineError):
     body = {"message": exc.message}
     if isinstance(exc, ValidationFailed):
-        body["errors"] = exc.errors
+        body["errors"] = _localised(exc.errors)
     return jsonify(body), exc.status
+
+
+def _localised(errors):
+    """Deploy errors in the page's language: an error that has a Chinese wording (``message_zh``,
+    e.g. what the engine does not run) says it in Chinese on a zh-CN page."""
+    if not isinstance(errors, list) or current_language() != "zh-CN":
+        return errors
+    return [{**e, "message": e.get("message_zh") or e.get("message")} if isinstance(e, dict) else e for e in errors]
 
 
 def _aware(value):

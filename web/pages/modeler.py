@@ -132,10 +132,12 @@ def deploy_process():
         with current_engine().uow(g.page_actor) as uow:
             row, created = definitions.deploy_process(uow, data)
             key, version = row.key, row.version
+            startable = bool((row.meta or {}).get("candidate_starter_groups"))
     except EngineError as exc:
         return _json_error(exc)
     return jsonify({
-        "key": key, "version": version, "created": created,
+        "key": key, "version": version, "created": created, "startable_by_users": startable,
+        "note": None if startable else t("modeler_not_startable"),
         "url": url_for("modeler.modeler_open", key=key, version=version),
     }), (201 if created else 200)
 

@@ -59,6 +59,8 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "report_exported": ("导出报表", "Report exported"),
     "linked_instance_started": ("启动关联流程", "Linked instance started"),
     "message_received": ("收到消息", "Message received"),
+    "signal_received": ("收到信号", "Signal received"),
+    "signal_sent": ("发送信号", "Signal sent"),
     "start_scheduled": ("定时启动", "Scheduled start"),
     "calendar_override_set": ("调整工作日历", "Calendar exception set"),
     "congestion_level_changed": ("拥堵等级变化", "Congestion level changed"),

@@ -52,6 +52,8 @@ class DefinitionSchema(Schema):
     deployed_at = fields.DateTime()
     deployed_by = fields.Str(allow_none=True)
     candidate_starter_groups = fields.List(fields.Str())
+    startable_by_users = fields.Bool(metadata={"description": "false: no candidateStarterGroups; only administrators "
+                                                              "(and the engine) start it"})
     start_form = fields.Str(allow_none=True)
     user_tasks = fields.List(fields.Nested(UserTaskInfo))
     created = fields.Bool(metadata={"description": "false when the XML equals the latest version (no-op)"})

@@ -30,6 +30,13 @@ class TimerSummary(Schema):
     fire_at = fields.DateTime()
 
 
+class InstanceLink(Schema):
+    id = fields.Str()
+    process_key = fields.Str()
+    element_id = fields.Str(allow_none=True, metadata={"description": "the call activity"})
+    status = fields.Str()
+
+
 class InstanceSchema(Schema):
     id = fields.Str()
     process_key = fields.Str()
@@ -46,6 +53,8 @@ class InstanceSchema(Schema):
     completed_elements = fields.List(fields.Str())
     open_tasks = fields.List(fields.Nested(OpenTaskSummary))
     pending_timers = fields.List(fields.Nested(TimerSummary))
+    parent = fields.Nested(InstanceLink, allow_none=True, metadata={"description": "the caller of a called instance"})
+    children = fields.List(fields.Nested(InstanceLink), metadata={"description": "instances its call activities started"})
 
 
 class InstancePage(Schema):

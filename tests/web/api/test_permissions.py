@@ -83,6 +83,9 @@ def _forbidden_cases(inst, task, doc):
         ("GET", "/api/tasks/<task_id>/documents"): ("nobody", f"/api/tasks/{task}/documents", None),
         ("PUT", "/api/org-units/<key>/seal-image"): ("hall_manager", "/api/org-units/hall-1/seal-image", None),
         ("GET", "/api/seals"): ("counter_staff", "/api/seals", None),
+        # only what a model declares sendable, by its sendableBy roles
+        ("POST", "/api/signals"): ("counter_staff", "/api/signals", {"name": "internal_only"}),
+        ("POST", "/api/messages"): ("counter_staff", "/api/messages", {"name": "internal_only"}),
     }
 
 

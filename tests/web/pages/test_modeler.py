@@ -77,8 +77,8 @@ def test_deploy_needs_csrf_and_creates_versions(app, engine, complaint):
     r = client.post("/modeler/deploy", json={"xml": xml}, headers={"X-CSRFToken": csrf})
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
-    assert body == {"key": "complaint_handling", "version": 2, "created": True,
-                    "url": "/modeler/complaint_handling?version=2"}
+    assert body == {"key": "complaint_handling", "version": 2, "created": True, "startable_by_users": True,
+                    "note": None, "url": "/modeler/complaint_handling?version=2"}
     from engine.runtime import definitions
 
     with engine.read() as db:
@@ -99,6 +99,23 @@ def test_invalid_diagram_answers_422_with_element_ids(app, complaint):
     assert any(e["element_id"] == "resolve_counter" for e in errors), errors
     r = client.post("/modeler/deploy", json={"xml": "<not-xml"}, headers={"X-CSRFToken": csrf})
     assert r.status_code == 422 and r.get_json()["errors"]
+
+
+def test_refusals_are_in_the_page_language_and_a_process_without_starters_is_said_so(app, complaint):
+    client, csrf = _sign_in(app, "admin")
+    xml = process_xml("complaint_handling")
+    refused = xml.replace("<bpmn:userTask id=\"resolve_counter\"", "<bpmn:complexGateway id=\"cx\" /><bpmn:userTask "
+                                                                    "id=\"resolve_counter\"", 1)
+    assert refused != xml
+    r = client.post("/modeler/deploy", json={"xml": refused}, headers={"X-CSRFToken": csrf})
+    assert r.status_code == 422
+    errors = {e["element_id"]: e["message"] for e in r.get_json()["errors"]}
+    assert "不支持复杂网关" in errors["cx"]  # the sign-in page's default language is zh-CN
+    unstartable = xml.replace(' camunda:candidateStarterGroups="counter_staff,customer_manager"', "", 1)
+    assert unstartable != xml
+    r = client.post("/modeler/deploy", json={"xml": unstartable}, headers={"X-CSRFToken": csrf})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["startable_by_users"] is False and "不能手动发起" in r.get_json()["note"]
 
 
 def test_form_editor_renders_and_deploys(app, engine, complaint):

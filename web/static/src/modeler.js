@@ -119,7 +119,7 @@ async function save() {
     }
     if (response.ok) {
       showErrors([]);
-      const message = (body.created ? text.deployed : text.unchanged) + " " + body.version;
+      const message = (body.created ? text.deployed : text.unchanged) + " " + body.version + (body.note ? " · " + body.note : "");
       setStatus(message, "ok");
       document.getElementById("modeler-version").textContent = body.key + " · v" + body.version;
       if (body.url) window.history.replaceState(null, "", body.url);
