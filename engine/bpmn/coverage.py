@@ -249,6 +249,23 @@ PALETTE = ("task", "userTask", "manualTask", "scriptTask", "receiveTask", "servi
            "group")
 
 
+# Camunda attributes and extensions the modeler's properties panel writes, and what they do here.
+ATTRIBUTES = (
+    ("camunda:candidateStarterGroups", "who may start it by hand; none: not startable by users (only administrators, "
+                                       "call activities, messages, signals and timers)"),
+    ("camunda:candidateGroups, camunda:formKey", "the roles (within the unit boundary) and the form of a user task"),
+    ("camunda:asyncBefore, camunda:asyncAfter", "transaction boundaries: the step commits, a worker continues it"),
+    ("camunda:inputOutput", "user and script tasks: inputs are the task's own variables, outputs go to the "
+                            "instance (text or ${expression}); elsewhere refused"),
+    ("camunda:collection, camunda:elementVariable", "multi-instance over a list; each task's own item and loopCounter"),
+    ("camunda:calledElementBinding, camunda:in, camunda:out", "call activity version binding and variable mappings"),
+    ("camunda:versionTag", "a process version's tag, for calledElementBinding versionTag"),
+    ("scriptFormat", "python (restricted) or empty; any other language refused"),
+    ("camunda:properties", "engine features (SLAs, seals, sendableBy/payloadForm on messages and signals ...); "
+                           "an unknown key is refused"),
+)
+
+
 def markdown() -> str:
     """The README's "BPMN coverage" tables (``bpm coverage`` prints them)."""
     lines = ["| Element | On this engine | Why / what to draw instead |", "|---|---|---|"]
@@ -262,6 +279,8 @@ def markdown() -> str:
             rule = event_rule(position, definition)
             cells.append("runs" if rule.status == RUNS else "—" if rule.en == _INVALID[0] else "refused")
         lines.append(f"| {definition} | " + " | ".join(cells) + " |")
+    lines += ["", "| Attribute | On this engine |", "|---|---|"]
+    lines += [f"| `{name}` | {what} |" for name, what in ATTRIBUTES]
     lines += ["", "Refused event combinations, with the reason the deploy answer gives:", ""]
     seen = set()
     for (position, definition), rule in EVENTS.items():

@@ -248,6 +248,52 @@ def _check_expressions(el, el_id: str | None, errors: list[dict]) -> None:
                     errors.append(_err(el_id, f"{tag}: {exc}"))
 
 
+IO_KINDS = ("userTask", "scriptTask")
+_EXPR = re.compile(r"^\$\{(.*)\}$", re.S)
+
+
+def io_value(text: str | None) -> tuple[str, str]:
+    """``("expr", python)`` for ``${...}``, else ``("text", literal)``."""
+    text = (text or "").strip()
+    match = _EXPR.match(text)
+    return ("expr", match.group(1).strip()) if match else ("text", text)
+
+
+def _input_output(el, kind: str, errors: list[dict]) -> dict | None:
+    """``camunda:inputOutput`` of a user or script task: ``{"in": [[name, kind, value]], "out": [...]}``;
+    values are text or ``${expression}`` (a restricted expression over the instance's data)."""
+    block = el.find("bpmn:extensionElements/camunda:inputOutput", NS)
+    if block is None:
+        return None
+    zh = f"{_named(el)} 的输入输出参数："
+    if kind not in IO_KINDS:
+        errors.append(_err(el.get("id"), f"{kind} {_named(el)}: camunda:inputOutput is supported on user and script "
+                                         "tasks only: compute the values in a script task", zh + "仅支持人工任务和脚本任务"))
+        return None
+    io: dict = {"in": [], "out": []}
+    for tag, key in (("inputParameter", "in"), ("outputParameter", "out")):
+        for param in block.iterfind(f"camunda:{tag}", NS):
+            name = param.get("name") or ""
+            if len(param):  # camunda:list, camunda:map, camunda:script
+                errors.append(_err(el.get("id"), f"{_named(el)}: {tag} {name!r} holds a list, map or script, which "
+                                                 "is not supported: use a ${{expression}} or text",
+                                   zh + f"参数 {name!r} 不支持列表、映射或脚本"))
+                continue
+            if not ID_RE.match(name) or "." in name:
+                errors.append(_err(el.get("id"), f"{_named(el)}: {tag} name {name!r} must be a variable name",
+                                   zh + f"参数名 {name!r} 须为变量名"))
+                continue
+            value_kind, value = io_value(param.text)
+            if value_kind == "expr":
+                try:
+                    check_expression(value)
+                except ExpressionError as exc:
+                    errors.append(_err(el.get("id"), f"{_named(el)}: {tag} {name!r}: {exc}", zh + f"参数 {name!r}：{exc}"))
+                    continue
+            io[key].append([name, value_kind, value])
+    return io
+
+
 CALL_BINDINGS = ("latest", "version", "versionTag")
 
 
@@ -377,6 +423,9 @@ def _check_element(el, meta: dict, errors: list[dict], form_exists: Callable[[st
     check = _CHECKS.get(kind)
     if check is not None:
         check(el, el_id, info, meta, errors, form_exists)
+    io = _input_output(el, kind, errors)
+    if io:
+        info["io"] = io
     _check_expressions(el, el_id, errors)
     if el_id:
         meta["elements"][el_id] = info
@@ -502,16 +551,30 @@ def _events(root, process) -> dict:
     return out
 
 
-def read_model(root, form_exists: Callable[[str], bool]) -> ParsedModel:
-    """Apply our rules to a schema-valid document and collect its metadata."""
+def executable_processes(root) -> list:
+    """The processes of a document that run, in document order: those marked isExecutable="true"
+    (or the only process, when none is marked). The others, and black-box participants, are
+    documentation of a collaboration (lanes, annotations, other organisations' pools)."""
     processes = root.findall("bpmn:process", NS)
-    executable = [p for p in processes if p.get("isExecutable", "true") == "true"] or processes
-    if len(executable) != 1:
-        msg = "the document must contain exactly one executable process" + (
-            f" (found {', '.join(p.get('id') or '(no id)' for p in executable)})" if executable else ""
-        )
-        return ParsedModel("", None, {}, [_err(None, msg)])
-    process = executable[0]
+    marked = [p for p in processes if p.get("isExecutable") == "true"]
+    if marked:
+        return marked
+    return [p for p in processes if p.get("isExecutable") != "false"][:1] if len(processes) == 1 else []
+
+
+def read_model(root, form_exists: Callable[[str], bool], process_id: str | None = None) -> ParsedModel:
+    """Apply our rules to the executable process ``process_id`` (default: the first) of a
+    schema-valid document and collect its metadata."""
+    executable = executable_processes(root)
+    if not executable:
+        return ParsedModel("", None, {}, [_err(None, "the document has no executable process: mark the process "
+                                                      "to run with isExecutable=\"true\"",
+                                               "文档中没有可执行流程：请将要运行的流程设为 isExecutable=\"true\"")])
+    if len({p.get("id") for p in executable}) != len(executable) or any(not p.get("id") for p in executable):
+        return ParsedModel("", None, {}, [_err(None, "every executable process needs an id of its own")])
+    process = next((p for p in executable if p.get("id") == process_id), None) if process_id else executable[0]
+    if process is None:
+        return ParsedModel("", None, {}, [_err(None, f"the document has no executable process {process_id!r}")])
     pid = process.get("id") or ""
     errors: list[dict] = []
     if not ID_RE.match(pid):
@@ -570,17 +633,43 @@ def spiff_parse(xml: bytes, process_id: str):
     parser = EngineParser()
     parser.add_bpmn_str(prepare(xml), filename=f"{process_id}.bpmn")
     spec = parser.get_spec(process_id)
-    return spec, parser.get_subprocess_specs(process_id)
+    subprocess_specs = parser.get_subprocess_specs(process_id)
+    _mark_async(xml, [spec, *subprocess_specs.values()])
+    return spec, subprocess_specs
 
 
-def validate_document(xml: bytes, form_exists: Callable[[str], bool]) -> ParsedModel:
+def _mark_async(xml: bytes, specs: list) -> None:
+    """``camunda:asyncBefore`` / ``asyncAfter`` on the task specs: transaction boundaries the
+    runtime honours (``engine.runtime.spiff``)."""
+    if b"async" not in xml and b"inputOutput" not in xml:
+        return
+    root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    flags, ios = {}, {}
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.get("id"):
+            before = el.get(f"{{{CAMUNDA_NS}}}asyncBefore") == "true"
+            after = el.get(f"{{{CAMUNDA_NS}}}asyncAfter") == "true"
+            if before or after:
+                flags[el.get("id")] = (before, after)
+            if el.find("bpmn:extensionElements/camunda:inputOutput", NS) is not None:
+                ios[el.get("id")] = _input_output(el, _local(el.tag), [])
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            bid = getattr(task_spec, "bpmn_id", None)
+            if bid in flags:
+                task_spec.async_before, task_spec.async_after = flags[bid]
+            if ios.get(bid):
+                task_spec.io = ios[bid]
+
+
+def validate_document(xml: bytes, form_exists: Callable[[str], bool], process_id: str | None = None) -> ParsedModel:
     """Every check of the document itself; ``errors`` is empty when the BPMN is sound. The
     properties of its elements are checked by the extensions that own them
     (``engine.runtime.definitions.validate`` runs both)."""
     root, errors = parse_xml(xml)
     if root is None:
         return ParsedModel("", None, {}, errors)
-    model = read_model(root, form_exists)
+    model = read_model(root, form_exists, process_id)
     if not model.process_id:
         return model
     from copy import deepcopy

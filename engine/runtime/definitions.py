@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.bpmn.model import ParsedModel, validate_document
+from engine.bpmn.model import ParsedModel, executable_processes, parse_xml, validate_document
 from engine.clock import utcnow
 from engine.errors import NotFound, ValidationFailed
 from engine.extensions import REGISTRY, DeployContext, Element
@@ -88,10 +88,10 @@ def list_latest(session: Session) -> list[ProcessDefinition]:
 
 
 def validate(xml: bytes, form_exists: Callable[[str], bool],
-             process_exists: Callable[[str], bool] | None = None) -> ParsedModel:
+             process_exists: Callable[[str], bool] | None = None, process_id: str | None = None) -> ParsedModel:
     """The document's own checks (engine/bpmn/model.py), then the properties of its elements by the
     extensions that own them; a property key nobody owns is an error naming the element."""
-    model = validate_document(xml, form_exists)
+    model = validate_document(xml, form_exists, process_id)
     if not model.process_id:
         return model
     ctx = DeployContext(model.process_id, form_exists, process_exists)
@@ -116,11 +116,31 @@ def validate(xml: bytes, form_exists: Callable[[str], bool],
 
 
 def deploy_process(uow, xml: bytes) -> tuple[ProcessDefinition, bool]:
-    """Validate everything, then store version N+1 (or nothing if identical to the latest)."""
+    """Deploy a document (``deploy_document``); the first executable process's row and whether it
+    is a new version."""
+    return deploy_document(uow, xml)[0]
+
+
+def deploy_document(uow, xml: bytes) -> list[tuple[ProcessDefinition, bool]]:
+    """Validate every executable process of the document (a collaboration may hold several; the
+    others are documentation), then store version N+1 of each (nothing for one identical to its
+    latest). All or nothing: one invalid process refuses the whole document."""
     require_deployer(uow.actor)
-    model = validate(xml, lambda key: formdefs.exists(uow.session, key), lambda key: latest(uow.session, key) is not None)
-    if model.errors:
-        raise ValidationFailed("process definition is invalid", model.errors)
+    root, errors = parse_xml(xml)
+    ids = [p.get("id") for p in executable_processes(root)] if root is not None else []
+    in_document = set(ids)
+    models = []
+    for pid in ids or [None]:
+        model = validate(xml, lambda key: formdefs.exists(uow.session, key),
+                         lambda key: key in in_document or latest(uow.session, key) is not None, process_id=pid)
+        models.append(model)
+        errors.extend(e for e in model.errors if e not in errors)
+    if errors:
+        raise ValidationFailed("process definition is invalid", errors)
+    return [_store(uow, xml, model) for model in models]
+
+
+def _store(uow, xml: bytes, model: ParsedModel) -> tuple[ProcessDefinition, bool]:
     sha = hashlib.sha256(xml).hexdigest()
     current = latest(uow.session, model.process_id)
     if current is not None and current.sha256 == sha:

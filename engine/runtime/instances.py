@@ -26,7 +26,7 @@ from engine.runtime.steps import load_workflow, save
 from engine.store.models import ProcessDefinition, ProcessInstance, Task, Timer
 from engine.store.records import InstanceRecord, load_instance
 
-STATUSES = ("running", "completed", "incident", "cancelled")
+STATUSES = ("running", "completed", "incident", "cancelled", "suspended")
 _T, _TM, _D = Task.__table__, Timer.__table__, ProcessDefinition.__table__
 DEFINITION_LABEL = select(_D.c.version, _D.c.name).where(_D.c.id == bindparam("b_id"))
 OPEN_TASKS = (

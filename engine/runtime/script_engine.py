@@ -11,6 +11,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from engine.bpmn.expressions import evaluate, execute_script
 from engine.bpmn.restricted import ExpressionError, check_expression
+from engine.runtime.io_params import io_enter, io_leave
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -49,8 +50,11 @@ class SandboxScriptEngine(PythonScriptEngine):
             ) from err
 
     def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
+        io_enter(task)  # camunda:inputOutput: inside the task's run, before its data flows on
         try:
-            return self.environment.execute(script, task.data, external_context)
+            done = self.environment.execute(script, task.data, external_context)
+            io_leave(task)
+            return done
         except ExpressionError as err:
             lines = script.splitlines()
             line = lines[err.lineno - 1] if err.lineno and err.lineno <= len(lines) else None

@@ -289,6 +289,11 @@ def _error_task(workflow):
     return next(iter(workflow.get_tasks(state=TaskState.ERROR)), None)
 
 
+class AsyncBoundary(Exception):  # noqa: N818 - a control signal, not an error
+    """``camunda:asyncBefore``/``asyncAfter``: the run stops here; the step commits and a worker
+    continues in a transaction of its own (the same continuation as a long run's)."""
+
+
 class _Run:
     """Runs READY automatic tasks pass by pass (as ``do_engine_steps`` does), counting steps,
     compacting the tree as it grows, and stopping at the chunk budget."""
@@ -315,11 +320,27 @@ class _Run:
             # a signal is broadcast: to this instance (SpiffWorkflow did that) and to every other one
             self.events_out.append(("signal", definition.name, bid, dict(task.data)))
 
+    def will_complete(self, task) -> None:
+        spec = task.task_spec
+        parent = task.parent
+        boundary = getattr(spec, "async_before", False) or (
+            parent is not None and getattr(parent.task_spec, "async_after", False) and parent.state == TaskState.COMPLETED)
+        if boundary and not task.internal_data.get("async_released"):
+            task.internal_data["async_released"] = True
+            raise AsyncBoundary()
+
     def run(self) -> bool:
-        """True when no automatic step is left, False when the chunk budget ran out first."""
+        """True when no automatic step is left, False when the chunk budget ran out first (or an
+        asynchronous continuation was reached)."""
+        try:
+            return self._run()
+        except AsyncBoundary:
+            return False
+
+    def _run(self) -> bool:
         compacted_at = 0
         while True:
-            while self.workflow._do_engine_steps(None, self.did_complete):
+            while self.workflow._do_engine_steps(self.will_complete, self.did_complete):
                 if self.steps - compacted_at >= COMPACT_EVERY:
                     compact(self.workflow)
                     compacted_at = self.steps

@@ -17,6 +17,7 @@ from engine.forms import definitions as formdefs
 from engine.identity.policy import scoped_unit, task_scope
 from engine.jsondata import json_size
 from engine.runtime.definitions import spec_for
+from engine.runtime.io_params import io_values
 from engine.runtime.spiff import StepResult, bpmn_id, compact, dump_state, load_state
 from engine.store.models import EventSubscription, ProcessDefinition, Task, TaskCandidate, Timer
 from engine.store.records import OPEN_TASK_IDS, InstanceRecord, insert_instance, update_instance
@@ -41,8 +42,17 @@ def load_workflow(engine, inst: InstanceRecord, definition: ProcessDefinition):
 
 
 def local_data(spiff_task) -> dict | None:
-    """A multi-instance task's own variables (Camunda's names): its element variable and
-    ``loopCounter`` (0-based), ``nrOfInstances`` when known. None for any other task."""
+    """What a task alone sees beyond the instance's data: its ``camunda:inputOutput`` input
+    parameters, and a multi-instance task's element variable and ``loopCounter`` (0-based)."""
+    io = getattr(spiff_task.task_spec, "io", None)
+    inputs = io_values(spiff_task, io["in"]) if io and io["in"] else {}
+    local = _multi_instance_data(spiff_task)
+    if inputs:
+        local = {**(local or {}), **inputs}
+    return local
+
+
+def _multi_instance_data(spiff_task) -> dict | None:
     parent = spiff_task.parent
     spec = getattr(parent, "task_spec", None)
     if spec is None or not hasattr(spec, "input_item") or not hasattr(spec, "condition"):
@@ -215,7 +225,7 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
             uow.audit("task_cancelled", instance_id=inst.id, task_id=tid)
             for hook in REGISTRY.hooks("task_closed"):
                 hook(uow, tid, False, now, None)
-    if (definition.meta or {}).get("has_timers"):
+    if (definition.meta or {}).get("has_timers") and result.status != "suspended":  # held timers stay held
         _sync_timers(uow, inst, result, now)
     if result.continuation is not None:
         _continue_later(uow, inst, result.continuation, now)

@@ -25,6 +25,7 @@ from engine.identity.policy import (
 )
 from engine.runtime import definitions, documents
 from engine.runtime.instances import validate_against
+from engine.runtime.io_params import io_leave
 from engine.runtime.spiff import advance
 from engine.runtime.steps import load_workflow, save
 from engine.store.models import ProcessInstance, Task, TaskCandidate
@@ -244,6 +245,9 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     cleaned, secrets = split_secrets(form, cleaned)
     uow.secrets.update(secrets)
     inst = load_instance(session, task.instance_id)
+    if inst.status == "suspended":
+        raise Conflict("the process instance is suspended: no task of it can be completed until an administrator "
+                       "resumes it")
     definition = definitions.by_id(engine, session, inst.definition_id)
     workflow = load_workflow(engine, inst, definition)
     spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
@@ -267,6 +271,7 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     for hook in REGISTRY.hooks("task_closed"):
         hook(uow, task_id, True, now, task.due_at)
     spiff_task.data.update(cleaned)
+    io_leave(spiff_task, extra=task.local_data)  # camunda:inputOutput output parameters
     spiff_task.run()
     uow.audit("task_completed", instance_id=inst.id, task_id=task_id, element_id=task.element_id, data=cleaned)
     result = advance(workflow)

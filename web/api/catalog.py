@@ -105,8 +105,10 @@ def list_definitions():
 def deploy_definition():
     xml = _read_xml()
     with current_engine().uow(actor()) as uow:
-        row, created = definitions.deploy_process(uow, xml)
+        stored = definitions.deploy_document(uow, xml)
+        row, created = stored[0]
         out = definitions.definition_to_dict(row)
+        out["deployed"] = [{"key": r.key, "version": r.version, "created": c} for r, c in stored]
     out["created"] = created
     return jsonify(DefinitionSchema().dump(out)), (201 if created else 200)
 

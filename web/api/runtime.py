@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from engine.runtime import instances, tasks
+from engine.errors import Forbidden
+from engine.identity.policy import may_retry
+from engine.runtime import admin_ops, instances, tasks
 from web.api import audit as api_audit
 from web.context import current_engine
 from web.ratelimits import per_user
@@ -12,9 +14,13 @@ from web.routing import actor, api_route
 from web.schemas.audit import AuditEventSchema, ExportQuery, InstanceTimeline
 from web.schemas.runtime import (
     AssignRequest,
+    BulkRetryRequest,
+    BulkRetryResult,
     CancelRequest,
     CompleteTaskRequest,
     CompleteTaskResponse,
+    IncidentPage,
+    IncidentQuery,
     InstancePage,
     InstanceQuery,
     InstanceSchema,
@@ -23,6 +29,7 @@ from web.schemas.runtime import (
     TaskPage,
     TaskQuery,
     TaskSchema,
+    VariablesRequest,
 )
 
 bp = Blueprint("runtime", __name__, url_prefix="/api")
@@ -83,6 +90,45 @@ def cancel_instance(instance_id, body):
     with engine.uow(actor()) as uow:
         inst = instances.cancel(engine, uow, instance_id, body["reason"])
         return _instance(uow.session, inst)
+
+
+@api_route(bp, "/process-instances/<instance_id>/suspend", "POST",
+           summary="Suspend a running instance (admin, with a reason): no task completes, no timer fires",
+           body=CancelRequest, response=InstanceSchema, errors=(403, 404, 409))
+def suspend_instance(instance_id, body):
+    with current_engine().uow(actor()) as uow:
+        return _instance(uow.session, admin_ops.suspend(uow, instance_id, body["reason"]))
+
+
+@api_route(bp, "/process-instances/<instance_id>/resume", "POST",
+           summary="Resume a suspended instance (admin, with a reason); timers that fell due fire at once",
+           body=CancelRequest, response=InstanceSchema, errors=(403, 404, 409))
+def resume_instance(instance_id, body):
+    with current_engine().uow(actor()) as uow:
+        return _instance(uow.session, admin_ops.resume(uow, instance_id, body["reason"]))
+
+
+@api_route(bp, "/process-instances/<instance_id>/variables", "POST",
+           summary="Set or correct variables of an instance (admin, with a reason, audited before/after)",
+           body=VariablesRequest, response=InstanceSchema, errors=(403, 404, 409, 413))
+def set_variables(instance_id, body):
+    with current_engine().uow(actor()) as uow:
+        return _instance(uow.session, admin_ops.set_variables(uow, instance_id, body["data"], body["reason"]))
+
+
+@api_route(bp, "/incidents", summary="Instances in incident, oldest first (admin)", query=IncidentQuery,
+           response=IncidentPage, errors=(403,))
+def list_incidents(args):
+    if not may_retry(actor()):
+        raise Forbidden("only an administrator may list incidents")
+    with current_engine().read() as session:
+        return admin_ops.incidents(session, args["page"], args["per_page"])
+
+
+@api_route(bp, "/incidents/retry", "POST", summary="Retry several incidents, each in a transaction of its own (admin)",
+           body=BulkRetryRequest, response=BulkRetryResult, errors=(403,))
+def retry_incidents(body):
+    return {"results": admin_ops.retry_many(current_engine(), actor(), body["instance_ids"])}
 
 
 @api_route(bp, "/tasks", summary="Tasklist: mine, my groups' unclaimed, or all visible", query=TaskQuery,

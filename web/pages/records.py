@@ -190,6 +190,24 @@ def retry_instance(instance_id: str):
     return _admin_action(instance_id, lambda engine, uow: instances.retry(engine, uow, instance_id), "retried_done")
 
 
+@bp.post("/instances/<instance_id>/suspend")
+@signed_in()
+def suspend_instance(instance_id: str):
+    from engine.runtime import admin_ops
+
+    reason = (request.form.get("reason") or "").strip()[:500]
+    return _admin_action(instance_id, lambda engine, uow: admin_ops.suspend(uow, instance_id, reason), "suspended_done")
+
+
+@bp.post("/instances/<instance_id>/resume")
+@signed_in()
+def resume_instance(instance_id: str):
+    from engine.runtime import admin_ops
+
+    reason = (request.form.get("reason") or "").strip()[:500]
+    return _admin_action(instance_id, lambda engine, uow: admin_ops.resume(uow, instance_id, reason), "resumed_done")
+
+
 def _migration_offer(db, actor, inst) -> dict | None:
     """The newer version a process owner or admin may migrate this running instance to."""
     from engine.runtime import migration as mig

@@ -57,6 +57,9 @@ class DefinitionSchema(Schema):
     start_form = fields.Str(allow_none=True)
     user_tasks = fields.List(fields.Nested(UserTaskInfo))
     created = fields.Bool(metadata={"description": "false when the XML equals the latest version (no-op)"})
+    deployed = fields.List(fields.Dict(), metadata={"description": "every executable process of the document "
+                                                                   "(a collaboration may hold several): key, version, "
+                                                                   "created"})
 
 
 class DefinitionVersions(Schema):

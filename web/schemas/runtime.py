@@ -80,6 +80,50 @@ class CancelRequest(Schema):
                         metadata={"description": "why the instance is ended by hand (audited)"})
 
 
+class VariablesRequest(Schema):
+    data = fields.Dict(keys=fields.Str(validate=validate.Length(min=1, max=128)), required=True,
+                       metadata={"description": "variables to set (the values replace the instance's)"})
+    reason = fields.Str(required=True, validate=[validate.Length(min=1, max=500), NO_NUL])
+
+
+class IncidentQuery(Schema):
+    page = fields.Int(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class Incident(Schema):
+    instance_id = fields.Str()
+    process_key = fields.Str()
+    business_key = fields.Str(allow_none=True)
+    org_unit = fields.Str(allow_none=True)
+    element_id = fields.Str(allow_none=True)
+    message = fields.Str(allow_none=True)
+    started_at = fields.DateTime()
+
+
+class IncidentPage(Schema):
+    items = fields.List(fields.Nested(Incident))
+    page = fields.Int()
+    per_page = fields.Int()
+    total = fields.Int()
+
+
+class BulkRetryRequest(Schema):
+    instance_ids = fields.List(fields.Str(validate=validate.Length(min=1, max=36)), required=True,
+                               validate=validate.Length(min=1, max=100))
+
+
+class RetryOutcome(Schema):
+    instance_id = fields.Str()
+    ok = fields.Bool()
+    status = fields.Str(allow_none=True)
+    error = fields.Str(allow_none=True)
+
+
+class BulkRetryResult(Schema):
+    results = fields.List(fields.Nested(RetryOutcome))
+
+
 class TimelineEvent(Schema):
     seq = fields.Int()
     at = fields.DateTime()

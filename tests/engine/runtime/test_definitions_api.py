@@ -267,7 +267,7 @@ INVALID = {
     "process_name_too_long": (process_xml(user_task(), name="n" * 300), "p", "longer than 256"),
     "two_processes_without_id": (
         DEFS_OPEN + '<bpmn:process isExecutable="true" /><bpmn:process isExecutable="true" />' + DEFS_CLOSE,
-        None, "exactly one executable process"),
+        None, "id of its own"),
     # entities would let the text we check differ from what the runtime parser reads
     "doctype_entity": (
         '<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY e "&#10;import os">]>\n'

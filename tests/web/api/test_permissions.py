@@ -86,6 +86,15 @@ def _forbidden_cases(inst, task, doc):
         # only what a model declares sendable, by its sendableBy roles
         ("POST", "/api/signals"): ("counter_staff", "/api/signals", {"name": "internal_only"}),
         ("POST", "/api/messages"): ("counter_staff", "/api/messages", {"name": "internal_only"}),
+        ("POST", "/api/process-instances/<instance_id>/suspend"): ("counter_staff", f"/api/process-instances/{inst}/suspend",
+                                                                    {"reason": "x"}),
+        ("POST", "/api/process-instances/<instance_id>/resume"): ("counter_staff", f"/api/process-instances/{inst}/resume",
+                                                                   {"reason": "x"}),
+        ("POST", "/api/process-instances/<instance_id>/variables"): ("counter_staff",
+                                                                      f"/api/process-instances/{inst}/variables",
+                                                                      {"data": {"a": 1}, "reason": "x"}),
+        ("GET", "/api/incidents"): ("auditor", "/api/incidents", None),
+        ("POST", "/api/incidents/retry"): ("counter_staff", "/api/incidents/retry", {"instance_ids": [inst]}),
     }
 
 

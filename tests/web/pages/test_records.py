@@ -136,3 +136,31 @@ def test_admin_cancels_an_instance_from_its_page(app, api, engine):
     assert status["status"] == "cancelled" and status["open_tasks"] == []
     events = api.get(f"/api/process-instances/{iid}/timeline", "auditor").get_json()["events"]
     assert [e["reason"] for e in events if e["action"] == "instance_cancelled"] == ["重复申请 duplicate"]
+
+
+def test_admin_suspends_and_resumes_from_the_page_and_sees_called_instances(app, api, engine):
+    from tests.conformance.models import chain, document, user_task
+    from tests.conftest import deploy_fixture_forms
+    from tests.support.pages import csrf
+
+    deploy_fixture_forms(api)
+    child = document("paged_child", '<bpmn:startEvent id="s" />' + user_task("review") + '<bpmn:endEvent id="e" />'
+                     + chain("s", "review", "e"), starters="").replace(' camunda:candidateStarterGroups=""', "")
+    parent = document("paged_parent", '<bpmn:startEvent id="s" /><bpmn:callActivity id="call" calledElement="paged_child" />'
+                      '<bpmn:endEvent id="e" />' + chain("s", "call", "e"))
+    assert api.deploy_xml(child).status_code == 201 and api.deploy_xml(parent).status_code == 201
+    iid = api.post("/api/process-definitions/paged_parent/instances", "counter_staff", json={"data": {}}).get_json()["id"]
+    child_id = api.get(f"/api/process-instances/{iid}", "admin").get_json()["children"][0]["id"]
+    admin = _sign_in(app, "admin")
+    page = admin.get(f"/instances/{iid}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'data-testid="called-instances"' in page and f"/instances/{child_id}" in page
+    child_page = admin.get(f"/instances/{child_id}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'data-testid="called-by"' in child_page and f"/instances/{iid}" in child_page
+    assert 'data-testid="suspend-button"' in page
+    r = admin.post(f"/instances/{iid}/suspend", data={"reason": "核查 review", "csrf_token": csrf(page)})
+    assert r.status_code == 302
+    page = admin.get(f"/instances/{iid}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "已挂起" in page and 'data-testid="resume-button"' in page
+    r = admin.post(f"/instances/{iid}/resume", data={"reason": "好了 done", "csrf_token": csrf(page)})
+    assert r.status_code == 302
+    assert api.get(f"/api/process-instances/{iid}", "admin").get_json()["status"] == "running"

@@ -1,0 +1,128 @@
+"""A way out of every instance, for administrators (Camunda's suspension, variable
+modification and incident list): suspend and resume, set or correct variables, the incident
+list and a bulk retry. Each is audited with the administrator's reason. Cancelling an instance
+and retrying one incident are in ``engine.runtime.instances``.
+
+* **Suspended**: no task of the instance may be completed, none of its timers fires (they are
+  held as ``suspended`` and armed again on resume; a timer that fell due meanwhile fires at
+  once), no message or signal reaches it.
+* **Set variables**: the values are written into the instance's data as every waiting step
+  sees it; conditional events are re-evaluated at once (a condition may now hold).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+
+from engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
+from engine.identity.policy import may_cancel_instance, may_retry
+from engine.runtime import definitions
+from engine.runtime.instances import retry
+from engine.runtime.spiff import LIVE, advance
+from engine.runtime.steps import check_data_size, load_workflow, save
+from engine.store.models import ProcessInstance, Timer
+from engine.store.records import load_instance, update_instance
+
+_TM = Timer.__table__
+HELD = "suspended"  # a suspended instance's timers
+
+
+def _admin(uow, reason: str) -> str:
+    if not may_cancel_instance(uow.actor):
+        raise Forbidden("only an administrator may suspend, resume or change a process instance")
+    if not (reason or "").strip():
+        raise ValidationFailed("a reason is required", {"reason": ["say why"]})
+    return reason.strip()
+
+
+def _load(uow, instance_id: str):
+    inst = load_instance(uow.session, instance_id)
+    if inst is None:
+        raise NotFound(f"process instance {instance_id!r} not found")
+    return inst
+
+
+def suspend(uow, instance_id: str, reason: str):
+    reason = _admin(uow, reason)
+    inst = _load(uow, instance_id)
+    if inst.status != "running":
+        raise Conflict(f"instance is {inst.status}: only a running instance can be suspended")
+    held = uow.session.execute(update(_TM).where(_TM.c.instance_id == inst.id, _TM.c.state == "pending")
+                               .values(state=HELD)).rowcount
+    inst.status = "suspended"
+    if not update_instance(uow.session, inst):
+        raise Conflict("the instance was changed by someone else at the same time; reload and try again")
+    uow.audit("instance_suspended", instance_id=inst.id, reason=reason, timers_held=held,
+              before={"status": "running"}, after={"status": "suspended"})
+    return inst
+
+
+def resume(uow, instance_id: str, reason: str):
+    reason = _admin(uow, reason)
+    inst = _load(uow, instance_id)
+    if inst.status != "suspended":
+        raise Conflict(f"instance is {inst.status}, not suspended")
+    armed = uow.session.execute(update(_TM).where(_TM.c.instance_id == inst.id, _TM.c.state == HELD)
+                                .values(state="pending")).rowcount
+    inst.status = "running"
+    if not update_instance(uow.session, inst):
+        raise Conflict("the instance was changed by someone else at the same time; reload and try again")
+    uow.audit("instance_resumed", instance_id=inst.id, reason=reason, timers_armed=armed,
+              before={"status": "suspended"}, after={"status": "running"})
+    return inst
+
+
+def set_variables(uow, instance_id: str, values: dict, reason: str):
+    """Write ``values`` into the instance's data (every waiting step's data too) and go on: a
+    conditional event may now fire."""
+    reason = _admin(uow, reason)
+    if not values:
+        raise ValidationFailed("nothing to set", {"data": ["name at least one variable"]})
+    inst = _load(uow, instance_id)
+    if inst.status not in ("running", "suspended"):
+        raise Conflict(f"instance is {inst.status}: its variables can no longer change")
+    definition = definitions.by_id(uow.engine, uow.session, inst.definition_id)
+    workflow = load_workflow(uow.engine, inst, definition)
+    for task in workflow.tasks.values():
+        if task.state & LIVE:
+            task.data.update(values)
+    if workflow.last_task is not None:
+        workflow.last_task.data.update(values)
+    before = {k: (inst.data or {}).get(k) for k in values}
+    uow.audit("variables_set", instance_id=inst.id, reason=reason, before=before, after=dict(values))
+    status = inst.status
+    result = advance(workflow) if status == "running" else None
+    if result is None:  # suspended: the data changes, nothing moves until it is resumed
+        from engine.runtime.spiff import describe
+
+        result = describe(workflow)
+        result.status = "suspended"
+    check_data_size(uow.engine.settings.max_data_bytes, result.data)
+    save(uow, inst, definition, workflow, result)
+    return inst
+
+
+def incidents(session, page: int = 1, per_page: int = 50) -> dict:
+    query = select(ProcessInstance).where(ProcessInstance.status == "incident")
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(ProcessInstance.started_at, ProcessInstance.id)
+                           .offset((page - 1) * per_page).limit(per_page)).scalars()
+    return {"items": [{"instance_id": r.id, "process_key": r.process_key, "business_key": r.business_key,
+                       "org_unit": r.org_unit, "element_id": (r.incident or {}).get("element_id"),
+                       "message": (r.incident or {}).get("message"), "started_at": r.started_at} for r in rows],
+            "page": page, "per_page": per_page, "total": total}
+
+
+def retry_many(engine, actor, instance_ids: list[str]) -> list[dict]:
+    """Retry each incident in a transaction of its own; one failing does not stop the others."""
+    if not may_retry(actor):
+        raise Forbidden("only an administrator may retry incidents")
+    out = []
+    for iid in instance_ids:
+        try:
+            with engine.uow(actor) as uow:
+                inst = retry(engine, uow, iid)
+                out.append({"instance_id": iid, "ok": True, "status": inst.status, "error": None})
+        except EngineError as exc:
+            out.append({"instance_id": iid, "ok": False, "status": None, "error": exc.message})
+    return out
