@@ -193,7 +193,8 @@ def _event_rules() -> dict[tuple[str, str], Rule]:
     ok[(BOUNDARY, "error")] = runs("catches the error thrown inside the activity", "捕获活动内抛出的错误")
     for position in (EVENT_SUB_START, EVENT_SUB_START_NI):
         for definition in ("message", "timer", "signal"):
-            ok[(position, definition)] = runs("starts the event subprocess" + (
+            ok[(position, definition)] = runs("starts the event subprocess (at the top level of a process; one inside "
+                                              "a subprocess is refused)" + (
                 "; the rest of the enclosing scope is cancelled" if position == EVENT_SUB_START else ""),
                 "启动事件子流程" + ("，并取消所在范围的其余部分" if position == EVENT_SUB_START else ""))
     rules.update(ok)

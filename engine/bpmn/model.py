@@ -456,6 +456,12 @@ def _check_structure(process, errors: list[dict]) -> None:
                                                      f"{_named(gateway)}: only message, timer, signal or conditional "
                                                      "catch events may follow it",
                                    f"事件网关 {_named(gateway)} 之后只能是消息、定时、信号或条件捕获事件"))
+    for evsub in process.iter(f"{{{BPMN_NS}}}subProcess"):
+        if evsub.get("triggeredByEvent") == "true" and _local(evsub.getparent().tag) != "process":
+            errors.append(_err(evsub.get("id"), f"event subprocess {_named(evsub)} inside a subprocess: event "
+                                                "subprocesses run at the top level of a process only; draw it there, or "
+                                                "use boundary events on the subprocess",
+                               f"事件子流程 {_named(evsub)} 位于子流程内：仅支持流程顶层的事件子流程，请移到顶层或改用子流程上的边界事件"))
     called_only = not _split_roles(process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups"))
     for end in process.iter(f"{{{BPMN_NS}}}endEvent"):
         definition = end.find("bpmn:errorEventDefinition", NS)

@@ -43,32 +43,29 @@ def _load(uow, instance_id: str):
 
 
 def suspend(uow, instance_id: str, reason: str):
-    reason = _admin(uow, reason)
-    inst = _load(uow, instance_id)
-    if inst.status != "running":
-        raise Conflict(f"instance is {inst.status}: only a running instance can be suspended")
-    held = uow.session.execute(update(_TM).where(_TM.c.instance_id == inst.id, _TM.c.state == "pending")
-                               .values(state=HELD)).rowcount
-    inst.status = "suspended"
-    if not update_instance(uow.session, inst):
-        raise Conflict("the instance was changed by someone else at the same time; reload and try again")
-    uow.audit("instance_suspended", instance_id=inst.id, reason=reason, timers_held=held,
-              before={"status": "running"}, after={"status": "suspended"})
-    return inst
+    return _hold(uow, instance_id, reason, suspend=True)
 
 
 def resume(uow, instance_id: str, reason: str):
+    return _hold(uow, instance_id, reason, suspend=False)
+
+
+def _hold(uow, instance_id: str, reason: str, suspend: bool):
+    """Suspend (hold its pending timers) or resume (arm them again) an instance."""
     reason = _admin(uow, reason)
     inst = _load(uow, instance_id)
-    if inst.status != "suspended":
-        raise Conflict(f"instance is {inst.status}, not suspended")
-    armed = uow.session.execute(update(_TM).where(_TM.c.instance_id == inst.id, _TM.c.state == HELD)
-                                .values(state="pending")).rowcount
-    inst.status = "running"
+    before, after = ("running", "suspended") if suspend else ("suspended", "running")
+    if inst.status != before:
+        raise Conflict(f"instance is {inst.status}: only a running instance can be suspended" if suspend
+                       else f"instance is {inst.status}, not suspended")
+    timers = uow.session.execute(update(_TM).where(_TM.c.instance_id == inst.id,
+                                                   _TM.c.state == ("pending" if suspend else HELD))
+                                 .values(state=HELD if suspend else "pending")).rowcount
+    inst.status = after
     if not update_instance(uow.session, inst):
         raise Conflict("the instance was changed by someone else at the same time; reload and try again")
-    uow.audit("instance_resumed", instance_id=inst.id, reason=reason, timers_armed=armed,
-              before={"status": "suspended"}, after={"status": "running"})
+    uow.audit("instance_suspended" if suspend else "instance_resumed", instance_id=inst.id, reason=reason,
+              timers=timers, before={"status": before}, after={"status": after})
     return inst
 
 

@@ -67,3 +67,24 @@ class Run:
         while n := fire_due(self.engine):
             fired += n
         return fired
+
+
+def deploy(api, *docs: str) -> None:
+    for xml in docs:
+        r = api.deploy_xml(xml)
+        assert r.status_code == 201, r.get_json()
+
+
+def start(api, key: str, business_key: str | None = None, data: dict | None = None, user: str = "counter_staff") -> str:
+    body = {"data": data or {}} | ({"business_key": business_key} if business_key else {})
+    r = api.post(f"/api/process-definitions/{key}/instances", user, json=body)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def instance(api, iid: str) -> dict:
+    return api.get(f"/api/process-instances/{iid}", "admin").get_json()
+
+
+def open_elements(api, iid: str) -> list[str]:
+    return sorted(t["element_id"] for t in instance(api, iid)["open_tasks"])

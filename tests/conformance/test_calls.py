@@ -5,6 +5,10 @@ reach the call activity's boundary events; ending the call activity (or the call
 from __future__ import annotations
 
 from tests.conformance.models import after, boundary, chain, document, script, user_task
+from tests.conformance.runner import Run, start
+from tests.conformance.runner import deploy as _deploy
+from tests.conformance.runner import instance as _inst
+from tests.conformance.runner import open_elements as _open
 
 START, END, END2 = '<bpmn:startEvent id="start" />', '<bpmn:endEvent id="end" />', '<bpmn:endEvent id="end2" />'
 ERRORS = ('<bpmn:error id="err_rej" name="驳回 rejected" errorCode="REJECTED" />'
@@ -33,25 +37,8 @@ def _child(key="child", body=None, version_tag=None):
     return xml.replace(' camunda:candidateStarterGroups=""', "")
 
 
-def _deploy(api, *docs):
-    for xml in docs:
-        r = api.deploy_xml(xml)
-        assert r.status_code == 201, r.get_json()
-
-
-def _start(api, key="parent", data=None, business_key="BK-1"):
-    r = api.post(f"/api/process-definitions/{key}/instances", "counter_staff",
-                 json={"data": data or {}, "business_key": business_key})
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()["id"]
-
-
-def _inst(api, iid):
-    return api.get(f"/api/process-instances/{iid}", "admin").get_json()
-
-
-def _open(api, iid):
-    return sorted(t["element_id"] for t in _inst(api, iid)["open_tasks"])
+def _start(api, key="parent", business_key="BK-1"):
+    return start(api, key, business_key)
 
 
 def _complete(api, iid, element, user, data=None):
@@ -111,8 +98,6 @@ def test_cancelling_the_caller_cancels_the_called_instance(api):
 
 
 def test_an_interrupting_timer_on_the_call_activity_cancels_the_called_instance(api, engine):
-    from tests.conformance.runner import Run
-
     _deploy(api, _child())
     run = Run(api, engine, _parent("timed", extra=[boundary("late", "call", after("PT2H")), user_task("chase"), END2,
                                                    chain("late", "chase", "end2", prefix="l")]), "timed")

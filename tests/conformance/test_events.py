@@ -85,14 +85,19 @@ def test_event_based_gateway_timer_wins_and_the_message_is_refused(api, engine):
     assert run.message("go").status_code == 409
 
 
-def test_event_based_gateway_conditional_branch_fires_when_the_data_arrives(api, engine):
-    run = Run(api, engine, _doc(
-        "race_cond", START, '<bpmn:parallelGateway id="fork" />', user_task("decide"), END2,
+def _race_condition(key):
+    """A parallel task ``decide`` sets ``note``; an event-based gateway races ``note == "yes"`` against an hour."""
+    return _doc(
+        key, START, '<bpmn:parallelGateway id="fork" />', user_task("decide"), END2,
         '<bpmn:eventBasedGateway id="g" />', catch("approved", when('note == "yes"')), catch("hour", after("PT1H")),
         user_task("by_approved"), user_task("by_hour"), END, '<bpmn:endEvent id="end3" />',
         flow("f0", "start", "fork"), flow("f1", "fork", "decide"), flow("f2", "decide", "end2"), flow("f3", "fork", "g"),
         flow("g1", "g", "approved"), flow("g2", "g", "hour"), chain("approved", "by_approved", "end", prefix="a"),
-        chain("hour", "by_hour", "end3", prefix="h")), "race_cond")
+        chain("hour", "by_hour", "end3", prefix="h"))
+
+
+def test_event_based_gateway_conditional_branch_fires_when_the_data_arrives(api, engine):
+    run = Run(api, engine, _race_condition("race_cond"), "race_cond")
     assert run.open == ["decide"] and run.timers == ["g"]
     run.complete("decide", {"note": "no"})
     assert run.open == [] and run.timers == ["g"]  # false: still waiting
@@ -102,13 +107,7 @@ def test_event_based_gateway_conditional_branch_fires_when_the_data_arrives(api,
 
 
 def test_event_based_gateway_conditional_branch_true(api, engine):
-    run = Run(api, engine, _doc(
-        "race_cond2", START, '<bpmn:parallelGateway id="fork" />', user_task("decide"), END2,
-        '<bpmn:eventBasedGateway id="g" />', catch("approved", when('note == "yes"')), catch("hour", after("PT1H")),
-        user_task("by_approved"), user_task("by_hour"), END, '<bpmn:endEvent id="end3" />',
-        flow("f0", "start", "fork"), flow("f1", "fork", "decide"), flow("f2", "decide", "end2"), flow("f3", "fork", "g"),
-        flow("g1", "g", "approved"), flow("g2", "g", "hour"), chain("approved", "by_approved", "end", prefix="a"),
-        chain("hour", "by_hour", "end3", prefix="h")), "race_cond2")
+    run = Run(api, engine, _race_condition("race_cond2"), "race_cond2")
     run.complete("decide", {"note": "yes"})
     assert run.open == ["by_approved"] and run.timers == []
     assert run.data["note"] == "yes"
@@ -291,6 +290,8 @@ def test_timer_event_subprocess_interrupting(api, engine):
     assert run.open == ["work"] and run.timers == ["e_start"]
     run.wait(hours=3)
     assert run.open == ["handle"]
+    run.complete("handle")
+    assert run.status == "completed" and "end" not in run.completed
 
 
 # ------------------------------------------------------------------------------ multi-instance
@@ -328,3 +329,12 @@ def test_sequential_multi_instance_goes_one_item_at_a_time(api, engine):
         order.append(_task_data(run, tasks[0]["id"])["hall"])
         run.complete("each")
     assert order == ["一厅", "二厅", "三厅"] and run.open == ["after"]
+
+
+def test_an_event_subprocess_inside_a_subprocess_is_refused(api):
+    inner = ('<bpmn:subProcess id="sub"><bpmn:startEvent id="s1" />' + user_task("work") + '<bpmn:endEvent id="s2" />'
+             + chain("s1", "work", "s2", prefix="s") + _event_sub(after("PT1H"), True).replace('id="on_event"', 'id="nested"')
+             + "</bpmn:subProcess>")
+    r = api.deploy_xml(_doc("nested_evsub", START, inner, END, chain("start", "sub", "end")))
+    assert r.status_code == 422
+    assert [e["element_id"] for e in r.get_json()["details"]["errors"]] == ["nested"]

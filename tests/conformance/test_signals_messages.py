@@ -7,6 +7,9 @@ payload form."""
 from __future__ import annotations
 
 from tests.conformance.models import catch, chain, document, script, throw, user_task
+from tests.conformance.runner import deploy, start
+from tests.conformance.runner import instance as _inst
+from tests.conformance.runner import open_elements as _open
 
 START, END = '<bpmn:startEvent id="start" />', '<bpmn:endEvent id="end" />'
 
@@ -30,23 +33,11 @@ def _msg(name: str, n: int = 0) -> str:
 
 
 def _deploy(api, xml):
-    r = api.deploy_xml(xml)
-    assert r.status_code == 201, r.get_json()
+    deploy(api, xml)
 
 
 def _start(api, key, business_key=None, user="counter_staff"):
-    body = {"data": {}} | ({"business_key": business_key} if business_key else {})
-    r = api.post(f"/api/process-definitions/{key}/instances", user, json=body)
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()["id"]
-
-
-def _inst(api, iid):
-    return api.get(f"/api/process-instances/{iid}", "admin").get_json()
-
-
-def _open(api, iid):
-    return sorted(t["element_id"] for t in _inst(api, iid)["open_tasks"])
+    return start(api, key, business_key, user=user)
 
 
 def _waiter(key="waiter", signals="", messages=""):
