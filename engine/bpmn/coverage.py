@@ -139,8 +139,9 @@ POSITIONS = (START, SUB_START, EVENT_SUB_START, EVENT_SUB_START_NI, CATCH, THROW
 DEFINITIONS = ("none", "message", "timer", "signal", "conditional", "error", "escalation", "link", "terminate",
                "compensate", "cancel", "multiple")
 
-_COMPENSATION = refused("compensation is not supported yet: draw the undo steps explicitly, after an error boundary "
-                        "event", "暂不支持补偿：请在错误边界事件之后明确画出撤销步骤")
+_COMPENSATION = refused("compensation is supported through a compensation boundary event with its handler, and "
+                        "compensation throw or end events, at the top level of a process; not here",
+                        "仅支持流程顶层的补偿边界事件（及其补偿处理活动）和补偿抛出/结束事件")
 _CANCEL = refused("cancel events belong to transactions, which are not supported", "取消事件属于事务子流程，不支持")
 _INVALID = ("BPMN 2.0 does not allow this event here", "BPMN 2.0 不允许在此使用该事件")
 
@@ -191,6 +192,11 @@ def _event_rules() -> dict[tuple[str, str], Rule]:
         for definition in ("message", "timer", "signal", "conditional", "escalation"):
             ok[(position, definition)] = runs()
     ok[(BOUNDARY, "error")] = runs("catches the error thrown inside the activity", "捕获活动内抛出的错误")
+    ok[(BOUNDARY, "compensate")] = runs("when the activity has completed, its associated handler "
+                                        "(isForCompensation) is what a compensation throw runs", "活动完成后，补偿时运行其补偿处理活动")
+    ok[(THROW, "compensate")] = runs("runs the handlers of the completed activities in reverse order (or only "
+                                     "activityRef's), then goes on", "按完成的逆序运行补偿处理活动，然后继续")
+    ok[(END, "compensate")] = runs("compensates as a compensation throw event does, then ends", "补偿后结束")
     for position in (EVENT_SUB_START, EVENT_SUB_START_NI):
         for definition in ("message", "timer", "signal"):
             ok[(position, definition)] = runs("starts the event subprocess (at the top level of a process; one inside "

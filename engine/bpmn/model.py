@@ -484,6 +484,59 @@ def _check_structure(process, errors: list[dict]) -> None:
                                f"{_named(task)} 读写数据存储：不支持数据存储，请使用流程变量"))
 
 
+def _check_compensation(process, errors: list[dict], meta: dict) -> None:
+    """Compensation at the top level of a process, as ``engine.bpmn.rewrite`` runs it: a
+    compensation boundary event with its handler (associated, ``isForCompensation``, no
+    sequence flows), and compensation throw or end events (``activityRef`` naming such an
+    activity, waiting for completion)."""
+    from engine.bpmn.rewrite import compensation_parts
+
+    zh = "补偿："
+    for el in process.iter():
+        if not isinstance(el.tag, str):
+            continue
+        compensating = el.find("bpmn:compensateEventDefinition", NS) is not None or el.get("isForCompensation") == "true"
+        if compensating and not _top_level(el):
+            errors.append(_err(el.get("id"), f"{_local(el.tag)} {_named(el)}: compensation inside a subprocess is not "
+                                             "supported: draw the compensated activities, their handlers and the "
+                                             "compensation throw at the top level of the process",
+                               zh + f"{_named(el)} 位于子流程内：仅支持流程顶层的补偿"))
+    handlers, throws = compensation_parts(process)
+    flows = [(f.get("sourceRef"), f.get("targetRef")) for f in process.iter(f"{{{BPMN_NS}}}sequenceFlow")]
+    for boundary in process.findall("bpmn:boundaryEvent", NS):
+        if boundary.find("bpmn:compensateEventDefinition", NS) is not None and \
+                boundary.get("attachedToRef") not in handlers:
+            errors.append(_err(boundary.get("id"), f"compensation boundary event {_named(boundary)} has no compensation "
+                                                   "handler: connect it with an association to the activity that "
+                                                   "undoes the work (marked isForCompensation)",
+                               zh + f"补偿边界事件 {_named(boundary)} 没有关联补偿处理活动"))
+    for activity_id, (_boundary, handler, _assoc) in handlers.items():
+        hid = handler.get("id")
+        if handler.get("isForCompensation") != "true":
+            errors.append(_err(hid, f"{_named(handler)} handles compensation of {activity_id!r}: mark it "
+                                    "isForCompensation=\"true\"", zh + f"{_named(handler)} 须标记为补偿活动"))
+        if any(hid in pair for pair in flows):
+            errors.append(_err(hid, f"compensation handler {_named(handler)} must have no sequence flows: it runs "
+                                    "only when compensation is thrown", zh + f"补偿处理活动 {_named(handler)} 不能有顺序流"))
+    for throw in throws:
+        definition = throw.find("bpmn:compensateEventDefinition", NS)
+        ref = definition.get("activityRef")
+        if ref and ref not in handlers:
+            errors.append(_err(throw.get("id"), f"compensation event {_named(throw)}: activityRef {ref!r} is not an "
+                                                "activity with a compensation boundary event",
+                               zh + f"activityRef {ref!r} 不是带补偿边界事件的活动"))
+        if definition.get("waitForCompletion") == "false":
+            errors.append(_err(throw.get("id"), f"compensation event {_named(throw)}: waitForCompletion=\"false\" is "
+                                                "not supported: the process goes on after the compensation",
+                               zh + "不支持不等待补偿完成"))
+    if len(throws) > 1:  # each throw runs its own copy of the handlers (engine.bpmn.rewrite)
+        for _activity, (_b, handler, _a) in handlers.items():
+            info = meta["elements"].get(handler.get("id"))
+            for throw in throws:
+                if info is not None:
+                    meta["elements"][f"{handler.get('id')}__{throw.get('id')}"] = info
+
+
 def _top_level(el) -> bool:
     node = el.getparent()
     while node is not None and _local(node.tag) != "process":
@@ -613,6 +666,7 @@ def read_model(root, form_exists: Callable[[str], bool], process_id: str | None 
             if not _check_element(el, meta, errors, form_exists):
                 refused.add(el)
     _check_structure(process, errors)
+    _check_compensation(process, errors, meta)
     meta["messages"] = _messages(root)
     meta["signals"] = _messages(root, "signal")
     meta.update(_events(root, process))

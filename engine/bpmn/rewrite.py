@@ -15,6 +15,7 @@ what is checked is what runs. Element ids are kept: timelines and tasks name wha
 from __future__ import annotations
 
 import re
+from copy import deepcopy
 
 from lxml import etree
 
@@ -166,11 +167,138 @@ def _timer_starts(root) -> None:
             start.remove(timer)
 
 
+COMPENSATION_LOG, COMPENSATION_QUEUE, COMPENSATING = "compensation_log", "compensation_queue", "compensating"
+
+
+def _script(parent, sid: str, name: str, code: str):
+    task = etree.SubElement(parent, _q("scriptTask"))
+    task.set("id", sid)
+    task.set("name", name)
+    task.set("scriptFormat", "python")
+    etree.SubElement(task, _q("script")).text = code
+    return task
+
+
+def _flow(parent, fid: str, source: str, target: str, condition: str | None = None):
+    flow = etree.SubElement(parent, _q("sequenceFlow"))
+    flow.set("id", fid)
+    flow.set("sourceRef", source)
+    flow.set("targetRef", target)
+    if condition is not None:
+        expr = etree.SubElement(flow, _q("conditionExpression"))
+        expr.set("{http://www.w3.org/2001/XMLSchema-instance}type", "bpmn:tFormalExpression")
+        expr.text = condition
+    return flow
+
+
+def compensation_parts(process) -> tuple[dict, list]:
+    """``({activity id: handler element}, [compensation throw and end events])`` of a process's
+    top level (what :func:`_compensation` rewrites)."""
+    by_id = {el.get("id"): el for el in process if isinstance(el.tag, str) and el.get("id")}
+    handlers = {}
+    for boundary in process.findall("bpmn:boundaryEvent", NS):
+        if boundary.find("bpmn:compensateEventDefinition", NS) is None:
+            continue
+        for assoc in process.iter(_q("association")):
+            if assoc.get("sourceRef") == boundary.get("id") and assoc.get("targetRef") in by_id:
+                handlers[boundary.get("attachedToRef")] = (boundary, by_id[assoc.get("targetRef")], assoc)
+    throws = [el for el in process if isinstance(el.tag, str) and el.tag in (_q("intermediateThrowEvent"), _q("endEvent"))
+              and el.find("bpmn:compensateEventDefinition", NS) is not None]
+    return handlers, throws
+
+
+def _compensation(process) -> None:
+    """Compensation (BPMN 2.0 §10.6), which SpiffWorkflow lacks, as constructs it runs:
+
+    * every activity with a compensation boundary event is followed by a step that records it
+      in ``compensation_log`` when it completes (again for every completion, in a loop);
+    * a compensation throw event is followed (an end event preceded) by a step that takes the
+      log in reverse (only its ``activityRef`` if it names one) into ``compensation_queue`` and
+      empties it, then a sequential multi-instance subprocess over the queue that runs each
+      recorded activity's handler (``compensating`` is the activity's id), then goes on (a throw
+      event) or ends (an end event).
+
+    The handlers keep their ids when one throw uses them (copies get ``<handler>__<throw>``)."""
+    handlers, throws = compensation_parts(process)
+    if not handlers:
+        return
+    if not throws:  # nothing ever compensates: the handlers never run
+        for boundary, handler, assoc in handlers.values():
+            for el in (boundary, assoc, handler):
+                process.remove(el)
+        return
+    for start in process.findall("bpmn:startEvent", NS):
+        sid = f"{start.get('id')}__compensation_log"
+        _script(process, sid, "补偿记录 compensation log", f"{COMPENSATION_LOG} = []")
+        for flow in process.findall("bpmn:sequenceFlow", NS):
+            if flow.get("sourceRef") == start.get("id"):
+                flow.set("sourceRef", sid)
+        _flow(process, f"{sid}__in", start.get("id"), sid)
+    for activity_id in handlers:
+        sid = f"{activity_id}__compensable"
+        _script(process, sid, "补偿记录 compensation log", f'{COMPENSATION_LOG} = {COMPENSATION_LOG} + ["{activity_id}"]')
+        for flow in process.findall("bpmn:sequenceFlow", NS):
+            if flow.get("sourceRef") == activity_id:
+                flow.set("sourceRef", sid)
+        _flow(process, f"{sid}__in", activity_id, sid)
+    for boundary, handler, assoc in handlers.values():
+        process.remove(boundary)
+        process.remove(assoc)
+        process.remove(handler)
+    for throw in throws:
+        tid = throw.get("id")
+        definition = throw.find("bpmn:compensateEventDefinition", NS)
+        only = definition.get("activityRef")
+        throw.remove(definition)
+        prepare = f"{tid}__prepare"
+        pick = f' if a == "{only}"' if only else ""
+        _script(process, prepare, "补偿 compensation",
+                f"{COMPENSATION_QUEUE} = [a for a in {COMPENSATION_LOG}[::-1]{pick}]\n"
+                f"{COMPENSATION_LOG} = [a for a in {COMPENSATION_LOG} if a not in {COMPENSATION_QUEUE}]")
+        sub = etree.SubElement(process, _q("subProcess"))
+        sub.set("id", f"{tid}__compensate")
+        sub.set("name", "补偿 compensation")
+        loop = etree.SubElement(sub, _q("multiInstanceLoopCharacteristics"))
+        loop.set("isSequential", "true")
+        etree.SubElement(loop, _q("loopDataInputRef")).text = COMPENSATION_QUEUE
+        item = etree.SubElement(loop, _q("inputDataItem"))
+        item.set("id", COMPENSATING)
+        item.set("name", COMPENSATING)
+        start, route, end = f"{tid}__c_start", f"{tid}__c_route", f"{tid}__c_end"
+        etree.SubElement(sub, _q("startEvent")).set("id", start)
+        etree.SubElement(sub, _q("exclusiveGateway")).set("id", route)
+        etree.SubElement(sub, _q("endEvent")).set("id", end)
+        _flow(sub, f"{start}__f", start, route)
+        for n, (activity_id, (_b, handler, _a)) in enumerate(handlers.items()):
+            copy = deepcopy(handler) if len(throws) > 1 else handler
+            if len(throws) > 1:
+                copy.set("id", f"{handler.get('id')}__{tid}")
+            copy.attrib.pop("isForCompensation", None)
+            sub.append(copy)
+            _flow(sub, f"{route}__{n}", route, copy.get("id"), f'{COMPENSATING} == "{activity_id}"')
+            _flow(sub, f"{route}__{n}__end", copy.get("id"), end)
+        # flows into the throw now reach it after the compensation
+        if throw.tag == _q("endEvent"):
+            for flow in process.findall("bpmn:sequenceFlow", NS):
+                if flow.get("targetRef") == tid:
+                    flow.set("targetRef", prepare)
+            _flow(process, f"{prepare}__f", prepare, sub.get("id"))
+            _flow(process, f"{sub.get('id')}__f", sub.get("id"), tid)
+        else:
+            for flow in process.findall("bpmn:sequenceFlow", NS):
+                if flow.get("sourceRef") == tid:
+                    flow.set("sourceRef", sub.get("id"))
+            _flow(process, f"{tid}__f", tid, prepare)
+            _flow(process, f"{prepare}__f", prepare, sub.get("id"))
+
+
 def rewrite(root) -> list[dict]:
     """Rewrite ``root`` in place; return the problems found (``{"element_id", "message"}``)."""
     errors: list[dict] = []
     _timer_starts(root)
     _call_activities(root)
+    for process in root.iterfind("bpmn:process", NS):
+        _compensation(process)
     for tag in SCOPES:
         for scope in root.iter(_q(tag)):
             _links(scope, errors)

@@ -80,8 +80,14 @@ def _event_model(key: str, position: str, definition: str) -> str:
     elif position in (coverage.BOUNDARY, coverage.BOUNDARY_NI):
         flag = "" if position == coverage.BOUNDARY else ' cancelActivity="false"'
         body = [START, user_task("work"), END, chain("start", "work", "end"),
-                f'<bpmn:boundaryEvent id="ev" attachedToRef="work"{flag}>{ev}</bpmn:boundaryEvent>',
-                user_task("handled"), end2, chain("ev", "handled", "end2", prefix="b")]
+                f'<bpmn:boundaryEvent id="ev" attachedToRef="work"{flag}>{ev}</bpmn:boundaryEvent>']
+        if definition == "compensate":  # a compensation handler, associated (no sequence flow)
+            body.append('<bpmn:scriptTask id="undo" isForCompensation="true"><bpmn:script>undone = True</bpmn:script>'
+                        '</bpmn:scriptTask><bpmn:association id="as" sourceRef="ev" targetRef="undo" />')
+        else:
+            body += [user_task("handled"), end2, chain("ev", "handled", "end2", prefix="b")]
+    elif definition == "compensate":  # END: at the top level, where compensation runs
+        body = [START, user_task("work"), f'<bpmn:endEvent id="ev">{ev}</bpmn:endEvent>', chain("start", "work", "ev")]
     else:  # END: inside a subprocess, so that an error or escalation has a boundary to reach
         body = [START, f'<bpmn:subProcess id="sub"><bpmn:startEvent id="s_start" />{user_task("work")}'
                        f'<bpmn:endEvent id="ev">{ev}</bpmn:endEvent>{chain("s_start", "work", "ev", prefix="s")}'
