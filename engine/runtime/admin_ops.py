@@ -1,6 +1,6 @@
-"""A way out of every instance, for administrators (Camunda's suspension, variable
-modification and incident list): suspend and resume, set or correct variables, the incident
-list and a bulk retry. Each is audited with the administrator's reason. Cancelling an instance
+"""A way out of every instance, for administrators (Camunda's suspension, variable and instance
+modification and incident list): suspend and resume, set or correct variables, cancel an active
+element or start a token before or after one, the incident list and a bulk retry. Each is audited with the administrator's reason. Cancelling an instance
 and retrying one incident are in ``engine.runtime.instances``.
 
 * **Suspended**: no task of the instance may be completed, none of its timers fires (they are
@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
+from engine.clock import utcnow
 from engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
 from engine.identity.policy import may_cancel_instance, may_retry
 from engine.runtime import definitions
 from engine.runtime.instances import retry
-from engine.runtime.spiff import LIVE, advance
+from engine.runtime.spiff import LIVE, StepResult, advance
 from engine.runtime.steps import check_data_size, load_workflow, save
 from engine.store.models import ProcessInstance, Timer
 from engine.store.records import load_instance, update_instance
@@ -123,3 +124,66 @@ def retry_many(engine, actor, instance_ids: list[str]) -> list[dict]:
         except EngineError as exc:
             out.append({"instance_id": iid, "ok": False, "status": None, "error": exc.message})
     return out
+
+
+MODIFY_TYPES = ("cancel", "start_before", "start_after")
+
+
+def modify(uow, instance_id: str, instructions: list[dict], reason: str):
+    """Camunda's instance modification, at the top level of the process: ``cancel`` every active
+    token of an element, ``start_before`` an element (a new token there), ``start_after`` it (a
+    new token on its one outgoing flow). Instructions apply in order, then the instance runs on;
+    one that cannot apply refuses them all. An instance left with nothing active ends
+    ``cancelled``."""
+    from SpiffWorkflow.util.task import TaskState
+
+    from engine.runtime.spiff import bpmn_id
+
+    reason = _admin(uow, reason)
+    if not instructions:
+        raise ValidationFailed("nothing to do", {"instructions": ["give at least one instruction"]})
+    inst = _load(uow, instance_id)
+    if inst.status not in ("running", "incident"):
+        raise Conflict(f"instance is {inst.status}: only a running instance or one in incident can be modified")
+    definition = definitions.by_id(uow.engine, uow.session, inst.definition_id)
+    workflow = load_workflow(uow.engine, inst, definition)
+    specs = {getattr(s, "bpmn_id", None): s for s in workflow.spec.task_specs.values()}
+    for n, step in enumerate(instructions):
+        kind, element = step.get("type"), step.get("element_id")
+        spec = specs.get(element)
+        if kind not in MODIFY_TYPES or spec is None or element is None:
+            raise ValidationFailed("instruction cannot apply", {f"instructions.{n}": [
+                f"{kind!r} {element!r}: type must be one of {', '.join(MODIFY_TYPES)} and element_id an element at "
+                "the top level of the process"]})
+        if kind == "cancel":
+            active = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+            live = [t for t in workflow.tasks.values() if t.task_spec is spec and t.state & active]
+            if not live:
+                raise Conflict(f"instruction {n}: {element!r} is not active")
+            for task in live:
+                if task.state == TaskState.ERROR:  # an incident's element: SpiffWorkflow counts it as finished
+                    task._set_state(TaskState.CANCELLED)
+                    task._drop_children()
+                else:
+                    task.cancel()
+            continue
+        targets = [spec] if kind == "start_before" else list(spec.outputs)
+        if kind == "start_after" and len(targets) != 1:
+            raise Conflict(f"instruction {n}: {element!r} has {len(targets)} ways on; start before one of them instead")
+        if type(targets[0]).__name__ in ("StartEvent", "BoundaryEvent", "BoundaryEventSplit", "_EndJoin", "End"):
+            raise Conflict(f"instruction {n}: a token cannot be started at {element!r}")
+        anchor = workflow.task_tree
+        child = anchor._add_child(targets[0], TaskState.FUTURE)
+        child.task_spec._update(child)
+    uow.audit("instance_modified", instance_id=inst.id, reason=reason, instructions=list(instructions))
+    active = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+    if not any(t.state & active and bpmn_id(t) is not None for t in workflow.tasks.values()):
+        # the instructions cancelled everything and started nothing: the instance ends here
+        workflow.cancel()
+        inst.ended_at = utcnow()
+        uow.audit("instance_cancelled", instance_id=inst.id, reason=reason, before={"status": inst.status},
+                  after={"status": "cancelled"})
+        save(uow, inst, definition, workflow, StepResult("cancelled", dict(inst.data or {})))
+        return inst
+    save(uow, inst, definition, workflow, advance(workflow))
+    return inst

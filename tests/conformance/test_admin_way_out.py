@@ -3,7 +3,7 @@ reason, audited)."""
 
 from __future__ import annotations
 
-from tests.conformance.models import after, boundary, catch, chain, counting_loop, document, user_task, when
+from tests.conformance.models import after, boundary, catch, chain, counting_loop, document, script, user_task, when
 from tests.conformance.runner import Run
 
 START, END, END2 = '<bpmn:startEvent id="start" />', '<bpmn:endEvent id="end" />', '<bpmn:endEvent id="end2" />'
@@ -67,3 +67,51 @@ def test_the_incident_list_and_a_bulk_retry(api, engine, small_chunks):
     assert r.status_code == 200
     results = {x["instance_id"]: x for x in r.get_json()["results"]}
     assert all(results[i]["ok"] for i in ids) and results["no-such-instance"]["ok"] is False
+
+
+def _three_steps(key):
+    return document(key, "\n".join([START, user_task("a"), user_task("b"), user_task("c"), END,
+                                    chain("start", "a", "b", "c", "end")]))
+
+
+def test_modification_moves_a_token_and_the_path_goes_on_from_there(api, engine):
+    run = Run(api, engine, _three_steps("moved"), "moved")
+    path = f"/api/process-instances/{run.id}/modification"
+    body = {"instructions": [{"type": "cancel", "element_id": "a"}, {"type": "start_before", "element_id": "c"}],
+            "reason": "客户已线下补交材料 papers brought in person"}
+    assert api.post(path, "counter_staff", json=body).status_code == 403
+    r = api.post(path, "admin", json=body)
+    assert r.status_code == 200, r.get_json()
+    assert run.open == ["c"] and run.status == "running"
+    run.complete("c")
+    assert run.status == "completed" and "b" not in run.completed
+    event = run.actions("instance_modified")[0]
+    assert event["reason"] == "客户已线下补交材料 papers brought in person"
+
+
+def test_modification_start_after_and_refusals(api, engine):
+    run = Run(api, engine, _three_steps("after_a"), "after_a")
+    path = f"/api/process-instances/{run.id}/modification"
+    r = api.post(path, "admin", json={"instructions": [{"type": "start_after", "element_id": "a"}], "reason": "x"})
+    assert r.status_code == 200 and run.open == ["a", "b"]
+    r = api.post(path, "admin", json={"instructions": [{"type": "cancel", "element_id": "c"}], "reason": "x"})
+    assert r.status_code == 409  # c is not active
+    r = api.post(path, "admin", json={"instructions": [{"type": "start_before", "element_id": "nowhere"}], "reason": "x"})
+    assert r.status_code == 422
+    assert run.open == ["a", "b"]  # refused instructions change nothing
+    r = api.post(path, "admin", json={"instructions": [{"type": "cancel", "element_id": "a"},
+                                                       {"type": "cancel", "element_id": "b"}], "reason": "作废 void"})
+    assert r.status_code == 200 and r.get_json()["status"] == "cancelled"  # nothing left active: it ends
+
+
+def test_modification_resolves_an_incident(api, engine):
+    xml = document("broken", "\n".join([START, user_task("a"), script("boom", "x = 1 / 0"), user_task("fix"), END,
+                                        chain("start", "a", "boom", "fix", "end")]))
+    run = Run(api, engine, xml, "broken")
+    run.complete("a")
+    assert run.status == "incident"
+    r = api.post(f"/api/process-instances/{run.id}/modification", "admin", json={
+        "instructions": [{"type": "cancel", "element_id": "boom"}, {"type": "start_before", "element_id": "fix"}],
+        "reason": "手工计算 computed by hand"})
+    assert r.status_code == 200, r.get_json()
+    assert run.status == "running" and run.open == ["fix"]

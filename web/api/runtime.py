@@ -24,6 +24,7 @@ from web.schemas.runtime import (
     InstancePage,
     InstanceQuery,
     InstanceSchema,
+    ModificationRequest,
     RetryRequest,
     StartInstanceRequest,
     TaskPage,
@@ -114,6 +115,14 @@ def resume_instance(instance_id, body):
 def set_variables(instance_id, body):
     with current_engine().uow(actor()) as uow:
         return _instance(uow.session, admin_ops.set_variables(uow, instance_id, body["data"], body["reason"]))
+
+
+@api_route(bp, "/process-instances/<instance_id>/modification", "POST",
+           summary="Modify an instance (admin, with a reason): cancel an active element, start before or after one",
+           body=ModificationRequest, response=InstanceSchema, errors=(403, 404, 409, 422))
+def modify_instance(instance_id, body):
+    with current_engine().uow(actor()) as uow:
+        return _instance(uow.session, admin_ops.modify(uow, instance_id, body["instructions"], body["reason"]))
 
 
 @api_route(bp, "/incidents", summary="Instances in incident, oldest first (admin)", query=IncidentQuery,

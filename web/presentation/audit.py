@@ -63,6 +63,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "instance_suspended": ("流程挂起", "Instance suspended"),
     "instance_resumed": ("流程恢复", "Instance resumed"),
     "variables_set": ("修改流程数据", "Variables set"),
+    "instance_modified": ("调整流程位置", "Instance modified"),
     "called_instance_started": ("启动子流程实例", "Called instance started"),
     "called_instance_completed": ("子流程实例完成", "Called instance completed"),
     "called_instance_error": ("子流程实例出错", "Error from called instance"),

@@ -86,6 +86,16 @@ class VariablesRequest(Schema):
     reason = fields.Str(required=True, validate=[validate.Length(min=1, max=500), NO_NUL])
 
 
+class Instruction(Schema):
+    type = fields.Str(required=True, validate=validate.OneOf(("cancel", "start_before", "start_after")))
+    element_id = fields.Str(required=True, validate=validate.Length(min=1, max=128))
+
+
+class ModificationRequest(Schema):
+    instructions = fields.List(fields.Nested(Instruction), required=True, validate=validate.Length(min=1, max=20))
+    reason = fields.Str(required=True, validate=[validate.Length(min=1, max=500), NO_NUL])
+
+
 class IncidentQuery(Schema):
     page = fields.Int(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))

@@ -94,6 +94,9 @@ def _forbidden_cases(inst, task, doc):
                                                                       f"/api/process-instances/{inst}/variables",
                                                                       {"data": {"a": 1}, "reason": "x"}),
         ("GET", "/api/incidents"): ("auditor", "/api/incidents", None),
+        ("POST", "/api/process-instances/<instance_id>/modification"): (
+            "counter_staff", f"/api/process-instances/{inst}/modification",
+            {"instructions": [{"type": "cancel", "element_id": "x"}], "reason": "x"}),
         ("POST", "/api/incidents/retry"): ("counter_staff", "/api/incidents/retry", {"instance_ids": [inst]}),
     }
 
