@@ -99,28 +99,31 @@ def _schema_error_element(root, entry) -> str | None:
 def parse_xml(xml: bytes) -> tuple[etree._Element | None, list[dict]]:
     """Well-formedness and XSD validation with a parser that resolves nothing external."""
     if len(xml) > MAX_XML_BYTES:
-        return None, [_err(None, f"document is larger than {MAX_XML_BYTES} bytes")]
+        return None, [_err(None, f"document is larger than {MAX_XML_BYTES} bytes", f"文档超过 {MAX_XML_BYTES} 字节")]
     try:
         xml.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [_err(None, f"document must be UTF-8 encoded: {exc}")]
+        return None, [_err(None, f"document must be UTF-8 encoded: {exc}", "文档须为 UTF-8 编码")]
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
     try:
         root = etree.fromstring(xml, parser)
     except etree.XMLSyntaxError as exc:
-        return None, [_err(None, f"XML is not well-formed: {exc}")]
+        return None, [_err(None, f"XML is not well-formed: {exc}", f"XML 格式错误：{exc}")]
     except ValueError as exc:
-        return None, [_err(None, f"XML could not be read: {exc}")]
+        return None, [_err(None, f"XML could not be read: {exc}", f"无法读取 XML：{exc}")]
     if root.getroottree().docinfo.doctype:
         # BPMN needs no DTD; entities would let text differ between this check and the runtime parser.
-        return None, [_err(None, "DOCTYPE declarations (DTDs, entities) are not allowed in BPMN documents")]
+        return None, [_err(None, "DOCTYPE declarations (DTDs, entities) are not allowed in BPMN documents",
+                                "BPMN 文档中不允许 DOCTYPE 声明（DTD、实体）")]
     if root.tag != f"{{{BPMN_NS}}}definitions":
-        return None, [_err(None, f"not a BPMN 2.0 document: root element is {root.tag!r}, expected bpmn:definitions")]
+        return None, [_err(None, f"not a BPMN 2.0 document: root element is {root.tag!r}, expected bpmn:definitions",
+                                "不是 BPMN 2.0 文档：根元素应为 bpmn:definitions")]
     schema = _xsd()
     if not schema.validate(root):
         errors = []
         for entry in list(schema.error_log)[:20]:
-            errors.append(_err(_schema_error_element(root, entry), f"BPMN schema (line {entry.line}): {entry.message}"))
+            errors.append(_err(_schema_error_element(root, entry), f"BPMN schema (line {entry.line}): {entry.message}",
+                                 f"不符合 BPMN 规范（第 {entry.line} 行）：{entry.message}"))
         return None, errors
     return root, []
 
@@ -164,7 +167,8 @@ def _check_timer(el_id: str, timer_el, errors: list[dict]) -> None:
                 return  # e.g. a date computed from process data: its value is checked when the timer starts
             value = evaluate(expr, {})
         except ExpressionError as exc:
-            errors.append(_err(el_id, f"timer {kind} {expr!r}: {exc} (durations must be quoted, e.g. \"PT24H\")"))
+            errors.append(_err(el_id, f"timer {kind} {expr!r}: {exc} (durations must be quoted, e.g. \"PT24H\")",
+                               f"定时器 {kind} {expr!r}：{exc}（时长须加引号，如 \"PT24H\"）"))
             return
         try:
             if kind == "timeCycle":
@@ -175,25 +179,27 @@ def _check_timer(el_id: str, timer_el, errors: list[dict]) -> None:
             else:
                 datetime.now(UTC) + T.get_timedelta_from_start(T.parse_iso_duration(str(value)))
         except Exception as exc:  # noqa: BLE001 - any parse failure is a model error
-            errors.append(_err(el_id, f"timer {kind} {value!r} is not a valid ISO 8601 value: {exc}"))
+            errors.append(_err(el_id, f"timer {kind} {value!r} is not a valid ISO 8601 value: {exc}",
+                               f"定时器 {kind} {value!r} 不是有效的 ISO 8601 值"))
         return
-    errors.append(_err(el_id, "timer has no timeDuration, timeDate or timeCycle"))
+    errors.append(_err(el_id, "timer has no timeDuration, timeDate or timeCycle", "定时器缺少时长、日期或周期"))
 
 
 def _check_user_task(el, el_id: str | None, info: dict, meta: dict, errors: list[dict], form_exists) -> None:
     if len(el.get("name") or "") > MAX_NAME:
-        errors.append(_err(el_id, f"user task name is longer than {MAX_NAME} characters"))
+        errors.append(_err(el_id, f"user task name is longer than {MAX_NAME} characters", f"人工任务名称超过 {MAX_NAME} 个字符"))
     groups = _split_roles(el.get(f"{{{CAMUNDA_NS}}}candidateGroups"))
     form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
     if not groups:
-        errors.append(_err(el_id, "user task has no camunda:candidateGroups: name the role(s) that may work on it"))
+        errors.append(_err(el_id, "user task has no camunda:candidateGroups: name the role(s) that may work on it",
+                           "人工任务未设置候选角色（candidateGroups）：请填写可办理的角色"))
     for role in groups:
         if not is_known_role(role):
-            errors.append(_err(el_id, f"unknown role {role!r} in camunda:candidateGroups"))
+            errors.append(_err(el_id, f"unknown role {role!r} in camunda:candidateGroups", f"候选角色中有未知角色 {role!r}"))
     if not form_key:
-        errors.append(_err(el_id, "user task has no camunda:formKey: name the form it shows"))
+        errors.append(_err(el_id, "user task has no camunda:formKey: name the form it shows", "人工任务未设置表单（formKey）"))
     elif not form_exists(form_key):
-        errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first"))
+        errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first", f"表单 {form_key!r} 不存在：请先部署"))
     # the unit boundary (engine/identity/policy.py): the instance's unit unless the model says otherwise
     info.update(candidate_groups=groups, form_key=form_key, scope=task_scope(info.get("properties")))
 
@@ -202,7 +208,7 @@ def _check_start_event(el, el_id: str | None, info: dict, meta: dict, errors: li
     form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
     if form_key and meta["process"] is el.getparent():
         if not form_exists(form_key):
-            errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first"))
+            errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first", f"表单 {form_key!r} 不存在：请先部署"))
         meta["start_form"] = form_key
 
 
@@ -219,19 +225,20 @@ def _check_script_task(el, el_id: str | None, info: dict, meta: dict, errors: li
     try:
         check_script(el.findtext("bpmn:script", default="", namespaces=NS))
     except ExpressionError as exc:
-        errors.append(_err(el_id, f"script: {exc}"))
+        errors.append(_err(el_id, f"script: {exc}", f"脚本：{exc}"))
 
 
 def _check_sequence_flow(el, el_id: str | None, info: dict, meta: dict, errors: list[dict], form_exists) -> None:
     for ref in ("sourceRef", "targetRef"):
         if el.get(ref) not in meta["ids"]:
-            errors.append(_err(el_id, f"{ref} {el.get(ref)!r} does not name an element of the process"))
+            errors.append(_err(el_id, f"{ref} {el.get(ref)!r} does not name an element of the process",
+                               f"顺序流的 {ref} {el.get(ref)!r} 不是本流程的元素"))
     cond = el.find("bpmn:conditionExpression", NS)
     if cond is not None:
         try:
             check_expression((cond.text or "").strip())
         except ExpressionError as exc:
-            errors.append(_err(el_id, f"condition {(cond.text or '').strip()!r}: {exc}"))
+            errors.append(_err(el_id, f"condition {(cond.text or '').strip()!r}: {exc}", f"条件 {(cond.text or '').strip()!r}：{exc}"))
 
 
 def _check_expressions(el, el_id: str | None, errors: list[dict]) -> None:
@@ -245,7 +252,7 @@ def _check_expressions(el, el_id: str | None, errors: list[dict]) -> None:
                 try:
                     check_expression(text.strip())
                 except ExpressionError as exc:
-                    errors.append(_err(el_id, f"{tag}: {exc}"))
+                    errors.append(_err(el_id, f"{tag}: {exc}", f"{tag}：{exc}"))
 
 
 IO_KINDS = ("userTask", "scriptTask")
@@ -349,6 +356,31 @@ _CHECKS = {"callActivity": _check_call_activity, "userTask": _check_user_task, "
            "sequenceFlow": _check_sequence_flow}
 
 
+def label_errors(xml: bytes, errors: list[dict]) -> list[dict]:
+    """Every error names its element by kind, id and name (a process owner finds it by its name);
+    one without a Chinese wording gets the element in Chinese before the English sentence."""
+    if not errors:
+        return errors
+    try:
+        root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    except (etree.XMLSyntaxError, ValueError):
+        return errors
+    by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    out = []
+    for e in errors:
+        el = by_id.get(e.get("element_id"))
+        if el is None:
+            out.append(e)
+            continue
+        label = f"{_local(el.tag)} {_named(el)}"
+        message = e["message"] if repr(el.get("id")) in e["message"] else f"{label}: {e['message']}"
+        zh = e.get("message_zh") or f"元素 {_named(el)}：{e['message']}"
+        if repr(el.get("id")) not in zh:
+            zh = f"{_named(el)}：{zh}"
+        out.append({**e, "message": message, "message_zh": zh})
+    return out
+
+
 def _named(el) -> str:
     """How a message names an element: its id and, when drawn with one, its name."""
     name = el.get("name")
@@ -414,7 +446,7 @@ def _check_element(el, meta: dict, errors: list[dict], form_exists: Callable[[st
     if not _coverage(el, kind, errors):
         return False
     if el_id and len(el_id) > MAX_ELEMENT_ID:
-        errors.append(_err(el_id, f"element id is longer than {MAX_ELEMENT_ID} characters"))
+        errors.append(_err(el_id, f"element id is longer than {MAX_ELEMENT_ID} characters", f"元素 id 超过 {MAX_ELEMENT_ID} 个字符"))
         return True
     info = {"type": kind, "name": el.get("name")}
     props = _properties(el)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.bpmn.model import ParsedModel, executable_processes, parse_xml, validate_document
+from engine.bpmn.model import ParsedModel, executable_processes, label_errors, parse_xml, validate_document
 from engine.clock import utcnow
 from engine.errors import NotFound, ValidationFailed
 from engine.extensions import REGISTRY, DeployContext, Element
@@ -93,6 +93,7 @@ def validate(xml: bytes, form_exists: Callable[[str], bool],
     extensions that own them; a property key nobody owns is an error naming the element."""
     model = validate_document(xml, form_exists, process_id)
     if not model.process_id:
+        model.errors = label_errors(xml, model.errors)
         return model
     ctx = DeployContext(model.process_id, form_exists, process_exists)
     meta = model.meta
@@ -112,6 +113,7 @@ def validate(xml: bytes, form_exists: Callable[[str], bool],
         if element.properties:
             model.errors.extend({"element_id": element.id, "message": message}
                                 for message in REGISTRY.check(element, ctx))
+    model.errors = label_errors(xml, model.errors)
     return model
 
 
@@ -126,7 +128,8 @@ def deploy_document(uow, xml: bytes) -> list[tuple[ProcessDefinition, bool]]:
     others are documentation), then store version N+1 of each (nothing for one identical to its
     latest). All or nothing: one invalid process refuses the whole document."""
     require_deployer(uow.actor)
-    root, errors = parse_xml(xml)
+    root, _ = parse_xml(xml)  # its problems are reported by validate(), with their elements named
+    errors: list[dict] = []
     ids = [p.get("id") for p in executable_processes(root)] if root is not None else []
     in_document = set(ids)
     models = []

@@ -381,3 +381,12 @@ def test_a_process_without_starter_groups_deploys_as_not_startable_by_users(api)
     assert r.status_code == 403 and "not startable by users" in r.get_json()["message"]
     r = api.post("/api/process-definitions/p/instances", "admin", json={"data": {}})
     assert r.status_code == 201, r.get_json()
+
+
+@pytest.mark.parametrize("case", [c for c, (_d, element, _f) in INVALID.items() if element])
+def test_every_deploy_error_names_its_element_in_both_languages(deployed, case):
+    document, element_id, _fragment = INVALID[case]
+    errors = deployed.deploy_xml(document).get_json()["details"]["errors"]
+    for e in [e for e in errors if e["element_id"] == element_id]:
+        assert repr(element_id) in e["message"] and repr(element_id) in e["message_zh"], e
+        assert not re.search(r"0x[0-9a-f]{6,}|<Element |b'<", e["message"] + e["message_zh"]), e
