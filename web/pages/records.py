@@ -99,7 +99,24 @@ def instance_list():
         item["process_name"] = item.get("name") or names.get(item["process_key"], item["process_key"])
     pages = max(1, -(-result["total"] // INSTANCES_PER_PAGE))
     return render_template("instances.html", result=result, processes=sorted(names.items(), key=lambda kv: kv[1]),
-                           process=process, status=status, statuses=instances.STATUSES, page=page, pages=pages)
+                           process=process, status=status, statuses=instances.STATUSES, page=page, pages=pages,
+                           is_admin=policy.may_retry(actor))
+
+
+@bp.post("/incidents/retry")
+@signed_in()
+def retry_incidents():
+    """The instance list's bulk retry of incidents (administrators; each in a transaction of its own)."""
+    from engine.runtime import admin_ops
+
+    if not policy.may_retry(g.page_actor):
+        return _forbidden()
+    picked = request.form.getlist("instance_id")[:100]
+    results = admin_ops.retry_many(current_engine(), g.page_actor, picked) if picked else []
+    ok = sum(1 for r in results if r["ok"])
+    flash(t("retried_many").replace("{ok}", str(ok)).replace("{failed}", str(len(results) - ok)),
+          "ok" if ok == len(results) else "error")
+    return redirect(url_for("records.instance_list", status="incident"))
 
 
 def _timeline_row(row: dict, seals: SealChecker) -> dict:
@@ -154,9 +171,18 @@ def instance_page(instance_id: str):
                "active": active, "overdue": overdue,
                "labels": {"zoom_in": t("zoom_in"), "zoom_out": t("zoom_out"), "fit": t("zoom_fit"),
                           "failed": t("diagram_failed")}}
+    movable = sorted((eid, el.get("name") or eid) for eid, el in ((definition.meta or {}).get("elements") or {}).items()
+                     if el.get("type") in MOVABLE)
     return render_template("instance.html", inst=info, process_name=process_name, xml=xml, diagram=diagram,
-                           timeline=timeline, docs=docs, migration=migration,
+                           timeline=timeline, docs=docs, migration=migration, movable=movable,
+                           active=sorted(set(active) | set(overdue) | {t["element_id"] for t in info["open_tasks"]}),
                            is_admin=policy.may_cancel_instance(actor))
+
+
+# elements an administrator may move a token to (engine/runtime/admin_ops.modify)
+MOVABLE = ("userTask", "scriptTask", "task", "manualTask", "receiveTask", "callActivity", "subProcess", "exclusiveGateway",
+           "parallelGateway", "inclusiveGateway", "eventBasedGateway", "intermediateCatchEvent", "intermediateThrowEvent",
+           "endEvent")
 
 
 def _admin_action(instance_id: str, action, done: str):
@@ -188,6 +214,23 @@ def cancel_instance(instance_id: str):
 @signed_in()
 def retry_instance(instance_id: str):
     return _admin_action(instance_id, lambda engine, uow: instances.retry(engine, uow, instance_id), "retried_done")
+
+
+@bp.post("/instances/<instance_id>/modify")
+@signed_in()
+def modify_instance(instance_id: str):
+    """Move a token: cancel an active element and/or start before or after another, in one step."""
+    from engine.runtime import admin_ops
+
+    reason = (request.form.get("reason") or "").strip()[:500]
+    steps = []
+    if request.form.get("cancel_element"):
+        steps.append({"type": "cancel", "element_id": request.form["cancel_element"][:128]})
+    if request.form.get("start_element"):
+        mode = "start_after" if request.form.get("start_mode") == "after" else "start_before"
+        steps.append({"type": mode, "element_id": request.form["start_element"][:128]})
+    return _admin_action(instance_id, lambda engine, uow: admin_ops.modify(uow, instance_id, steps, reason),
+                         "modified_done")
 
 
 @bp.post("/instances/<instance_id>/suspend")

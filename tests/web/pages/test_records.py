@@ -164,3 +164,55 @@ def test_admin_suspends_and_resumes_from_the_page_and_sees_called_instances(app,
     r = admin.post(f"/instances/{iid}/resume", data={"reason": "好了 done", "csrf_token": csrf(page)})
     assert r.status_code == 302
     assert api.get(f"/api/process-instances/{iid}", "admin").get_json()["status"] == "running"
+
+
+def test_admin_retries_incidents_in_bulk_from_the_list(app, api, engine):
+    from engine.runtime import spiff
+    from engine.scheduling.timers import fire_due
+    from tests.conformance.models import counting_loop
+    from tests.conftest import deploy_fixture_forms
+    from tests.support.pages import csrf
+
+    deploy_fixture_forms(api)
+    spiff.configure_steps(chunk=200, runaway=400)
+    try:
+        assert api.deploy_xml(counting_loop("looping_list", None)).status_code == 201
+        ids = [api.post("/api/process-definitions/looping_list/instances", "counter_staff",
+                        json={"data": {}}).get_json()["id"] for _ in range(2)]
+        while fire_due(engine):
+            pass
+        admin = _sign_in(app, "admin")
+        page = admin.get("/instances?status=incident", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+        assert 'data-testid="bulk-retry"' in page and "[limit: steps]" in page
+        staff = _sign_in(app, "counter_staff")
+        staff_page = staff.get("/instances?status=incident").get_data(as_text=True)
+        assert 'data-testid="bulk-retry"' not in staff_page
+        assert staff.post("/incidents/retry", data={"instance_id": ids, "csrf_token": csrf(staff_page)}).status_code == 403
+        r = admin.post("/incidents/retry", data={"instance_id": ids, "csrf_token": csrf(page)})
+        assert r.status_code == 302
+        flashed = admin.get("/instances?status=incident", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+        assert "已重试 2 个，失败 0 个" in flashed
+        events = api.get(f"/api/process-instances/{ids[0]}/timeline", "auditor").get_json()["events"]
+        assert any(e["action"] == "incident_retried" for e in events)
+    finally:
+        spiff.configure_steps(chunk=engine.settings.step_chunk, runaway=engine.settings.runaway_steps)
+
+
+def test_admin_moves_a_token_from_the_instance_page(app, api, engine):
+    from tests.conformance.models import chain, document, user_task
+    from tests.conftest import deploy_fixture_forms
+    from tests.support.pages import csrf
+
+    deploy_fixture_forms(api)
+    xml = document("movable", '<bpmn:startEvent id="s" />' + user_task("a") + user_task("b") + user_task("c")
+                   + '<bpmn:endEvent id="e" />' + chain("s", "a", "b", "c", "e"))
+    assert api.deploy_xml(xml).status_code == 201
+    iid = api.post("/api/process-definitions/movable/instances", "counter_staff", json={"data": {}}).get_json()["id"]
+    admin = _sign_in(app, "admin")
+    page = admin.get(f"/instances/{iid}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'data-testid="modify-section"' in page and "调整流程位置" in page
+    r = admin.post(f"/instances/{iid}/modify", data={"cancel_element": "a", "start_element": "c", "start_mode": "before",
+                                                    "reason": "跳过复核 skip review", "csrf_token": csrf(page)})
+    assert r.status_code == 302
+    inst = api.get(f"/api/process-instances/{iid}", "admin").get_json()
+    assert [t["element_id"] for t in inst["open_tasks"]] == ["c"]
