@@ -265,6 +265,7 @@ STRINGS.update({
     "incident_at": {"zh-CN": "出错环节", "en": "Failed at"},
     "retry_button": {"zh-CN": "重试", "en": "Retry"},
     "retried_done": {"zh-CN": "已重试，流程继续运行", "en": "Retried: the instance goes on"},
+    "reason": {"zh-CN": "原因", "en": "Reason"},
     "modify_title": {"zh-CN": "调整流程位置", "en": "Move the instance"},
     "modify_help": {"zh-CN": "取消一个正在进行的环节，并/或从某一环节之前或之后重新开始；一步完成，原因记入审计日志。",
                     "en": "Cancel an active step and/or start before or after a step, in one go; the reason is audited."},

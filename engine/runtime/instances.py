@@ -23,7 +23,7 @@ from engine.identity.policy import (
 from engine.runtime import definitions, documents
 from engine.runtime.spiff import StepResult, advance, new_workflow, start_on
 from engine.runtime.steps import load_workflow, save
-from engine.store.models import ProcessDefinition, ProcessInstance, Task, Timer
+from engine.store.models import EventSubscription, ProcessDefinition, ProcessInstance, Task, Timer
 from engine.store.records import InstanceRecord, load_instance
 
 STATUSES = ("running", "completed", "incident", "cancelled", "suspended")
@@ -160,8 +160,12 @@ def get_readable(session, actor: Actor, instance_id: str) -> ProcessInstance:
 
 
 CHILDREN = (select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.parent_element,
-                   ProcessInstance.status)
+                   ProcessInstance.status, _D.c.name)
+            .join(_D, _D.c.id == ProcessInstance.definition_id)
             .where(ProcessInstance.parent_id == bindparam("b_parent")).order_by(ProcessInstance.started_at))
+
+
+WAITING_AT = select(EventSubscription.element_id).where(EventSubscription.instance_id == bindparam("b_instance"))
 
 
 def instance_to_dict(session, inst: ProcessInstance, detail: bool = True) -> dict:
@@ -186,8 +190,9 @@ def instance_to_dict(session, inst: ProcessInstance, detail: bool = True) -> dic
         "parent": {"id": inst.parent_id, "element_id": inst.parent_element} if inst.parent_id else None,
     }
     if detail:
-        out["children"] = [{"id": c.id, "process_key": c.process_key, "element_id": c.parent_element,
+        out["children"] = [{"id": c.id, "process_key": c.process_key, "name": c.name, "element_id": c.parent_element,
                             "status": c.status} for c in conn.execute(CHILDREN, {"b_parent": inst.id})]
+        out["waiting_at"] = sorted(set(conn.execute(WAITING_AT, {"b_instance": inst.id}).scalars()))
         tasks = conn.execute(OPEN_TASKS, {"b_instance": inst.id})
         timers = conn.execute(PENDING_TIMERS, {"b_instance": inst.id})
         out.update(

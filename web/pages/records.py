@@ -165,6 +165,9 @@ def instance_page(instance_id: str):
         task["badge"] = _badge(task, now)
         late = (task["sla_state"] in OVERDUE_STATES) or (task["due_at"] is not None and _aware(task["due_at"]) <= now)
         (overdue if late else active).append(task["element_id"])
+    # waiting for a message, a signal, a called instance or a timer: active on the diagram too
+    waiting = set(info.get("waiting_at") or ()) | {t["element_id"] for t in info["pending_timers"] if t["kind"] == "bpmn"}
+    active += sorted(e for e in waiting if e not in active and e not in overdue)
     for doc in docs:
         doc["page_download"] = url_for("records.download", instance_id=instance_id, doc_id=doc["id"])
     diagram = {"completed": [e for e in (info.get("completed_elements") or []) if e not in active and e not in overdue],
@@ -175,7 +178,7 @@ def instance_page(instance_id: str):
                      if el.get("type") in MOVABLE)
     return render_template("instance.html", inst=info, process_name=process_name, xml=xml, diagram=diagram,
                            timeline=timeline, docs=docs, migration=migration, movable=movable,
-                           active=sorted(set(active) | set(overdue) | {t["element_id"] for t in info["open_tasks"]}),
+                           active=sorted(set(active) | set(overdue)),
                            is_admin=policy.may_cancel_instance(actor))
 
 

@@ -33,6 +33,7 @@ class TimerSummary(Schema):
 class InstanceLink(Schema):
     id = fields.Str()
     process_key = fields.Str()
+    name = fields.Str(allow_none=True)
     element_id = fields.Str(allow_none=True, metadata={"description": "the call activity"})
     status = fields.Str()
 
@@ -55,6 +56,8 @@ class InstanceSchema(Schema):
     pending_timers = fields.List(fields.Nested(TimerSummary))
     parent = fields.Nested(InstanceLink, allow_none=True, metadata={"description": "the caller of a called instance"})
     children = fields.List(fields.Nested(InstanceLink), metadata={"description": "instances its call activities started"})
+    waiting_at = fields.List(fields.Str(), metadata={"description": "elements waiting for a message, a signal or a "
+                                                                     "called instance"})
 
 
 class InstancePage(Schema):
