@@ -338,3 +338,14 @@ def test_an_event_subprocess_inside_a_subprocess_is_refused(api):
     r = api.deploy_xml(_doc("nested_evsub", START, inner, END, chain("start", "sub", "end")))
     assert r.status_code == 422
     assert [e["element_id"] for e in r.get_json()["details"]["errors"]] == ["nested"]
+
+
+def test_multi_instance_outputs_are_gathered(api, engine):
+    each = ('<bpmn:scriptTask id="double" scriptFormat="python"><bpmn:multiInstanceLoopCharacteristics>'
+            "<bpmn:loopDataInputRef>amounts</bpmn:loopDataInputRef><bpmn:loopDataOutputRef>doubled</bpmn:loopDataOutputRef>"
+            '<bpmn:inputDataItem id="amount" name="amount" /><bpmn:outputDataItem id="twice" name="twice" />'
+            "</bpmn:multiInstanceLoopCharacteristics><bpmn:script>twice = amount * 2</bpmn:script></bpmn:scriptTask>")
+    run = Run(api, engine, _doc("gathered", START, script("init", "amounts = [1, 2, 3]"), each, user_task("after"), END,
+                                chain("start", "init", "double", "after", "end")), "gathered")
+    assert run.open == ["after"] and run.data["doubled"] == [2, 4, 6]
+    assert "amount" not in run.data and "twice" not in run.data
