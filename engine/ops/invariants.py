@@ -42,7 +42,7 @@ from engine.store.models import AuditEvent, ProcessDefinition, ProcessInstance, 
 
 EXAMPLES = 20
 BATCH = 500
-UNFINISHED = ("running", "incident")
+UNFINISHED = ("running", "incident", "suspended")
 EARLY_TOLERANCE = timedelta(seconds=1)  # clock skew between machines when comparing fired_at with fire_at
 SLA_ACTIONS = {"sla_warning": "warning", "sla_breached": "breach", "sla_escalated": "escalation"}
 
@@ -98,8 +98,10 @@ def _check_instances(engine, session, states: bool) -> tuple[dict, dict]:
         open_tasks[iid].add(tid)
     pending: dict[str, set[str]] = defaultdict(set)
     for iid, tid in session.execute(
-        # a timer given up after repeated failures (state failed) still stands for its waiting event
-        select(TM.c.instance_id, TM.c.task_id).where(TM.c.state.in_(("pending", "failed")), TM.c.kind == "bpmn",
+        # a timer given up after repeated failures (state failed) still stands for its waiting event, and so
+        # does one held while its instance is suspended
+        select(TM.c.instance_id, TM.c.task_id).where(TM.c.state.in_(("pending", "failed", "suspended")),
+                                                     TM.c.kind == "bpmn",
                                                      TM.c.instance_id.is_not(None))
     ):
         pending[iid].add(tid)
@@ -132,7 +134,7 @@ def _check_instances(engine, session, states: bool) -> tuple[dict, dict]:
             ready = {str(t.id) for t in result.ready_tasks}
             timers = {t.task_id for t in result.timers}
             problems = {}
-            if result.status != inst.status:
+            if result.status != ("running" if inst.status == "suspended" else inst.status):
                 problems["status"] = {"row": inst.status, "workflow": result.status}
             if ready != open_tasks.get(iid, set()):
                 problems["open_tasks"] = {"rows_only": sorted(open_tasks.get(iid, set()) - ready),

@@ -189,3 +189,27 @@ def test_bpm_check_prints_json_and_exits_1_on_a_violation(engine, history, db, m
     result = runner.invoke(cli, ["check", "--overdue-tolerance", "-1"])
     assert result.exit_code == 1
     assert json.loads(result.output)["checks"]["completed_once"]["violations"] == 1
+
+
+def test_suspended_and_called_instances_pass_every_check(engine, api, tmp_path):
+    """A suspended instance (its timers held) and a caller waiting for its called instance are
+    consistent states, not findings."""
+    from tests.conformance.models import after, boundary, chain, document, user_task
+
+    deploy_fixture_forms(api)
+    child = document("checked_child", '<bpmn:startEvent id="s" />' + user_task("review") + '<bpmn:endEvent id="e" />'
+                     + chain("s", "review", "e"), starters="").replace(' camunda:candidateStarterGroups=""', "")
+    parent = document("checked_parent", '<bpmn:startEvent id="s" /><bpmn:callActivity id="call" calledElement="checked_child" />'
+                      '<bpmn:endEvent id="e" />' + chain("s", "call", "e"))
+    timed = document("checked_timed", "\n".join(['<bpmn:startEvent id="s" />', user_task("work"),
+                                                  boundary("late", "work", after("PT1H"), False), user_task("chase"),
+                                                  '<bpmn:endEvent id="e" /><bpmn:endEvent id="e2" />',
+                                                  chain("s", "work", "e"), chain("late", "chase", "e2", prefix="l")]))
+    for xml in (child, parent, timed):
+        assert api.deploy_xml(xml).status_code == 201
+    api.post("/api/process-definitions/checked_parent/instances", "counter_staff", json={"data": {}})
+    iid = api.post("/api/process-definitions/checked_timed/instances", "counter_staff", json={"data": {}}).get_json()["id"]
+    assert api.post(f"/api/process-instances/{iid}/suspend", "admin", json={"reason": "check"}).status_code == 200
+    report = check_invariants(engine, overdue_tolerance=None)
+    assert report["ok"], json.dumps(report, indent=2, default=str)
+    assert report["checks"]["instances"]["states_loaded"] == 3
