@@ -210,8 +210,8 @@ def compensation_parts(process) -> tuple[dict, list]:
 def _compensation(process) -> None:
     """Compensation (BPMN 2.0 §10.6), which SpiffWorkflow lacks, as constructs it runs:
 
-    * every activity with a compensation boundary event is followed by a step that records it
-      in ``compensation_log`` when it completes (again for every completion, in a loop);
+    * every activity with a compensation boundary event is followed by a step that records the
+      instant it completed in ``compensation_log[<activity>]`` (again for every completion);
     * a compensation throw event is followed (an end event preceded) by a step that takes the
       log in reverse (only its ``activityRef`` if it names one) into ``compensation_queue`` and
       empties it, then a sequential multi-instance subprocess over the queue that runs each
@@ -227,16 +227,20 @@ def _compensation(process) -> None:
             for el in (boundary, assoc, handler):
                 process.remove(el)
         return
+    # one log for the instance, a list of completion instants per activity: parallel branches each
+    # add their own keys, which their join merges (a dict is merged key by key)
     for start in process.findall("bpmn:startEvent", NS):
         sid = f"{start.get('id')}__compensation_log"
-        _script(process, sid, "补偿记录 compensation log", f"{COMPENSATION_LOG} = []")
+        _script(process, sid, "补偿记录 compensation log", f"{COMPENSATION_LOG} = {{}}")
         for flow in process.findall("bpmn:sequenceFlow", NS):
             if flow.get("sourceRef") == start.get("id"):
                 flow.set("sourceRef", sid)
         _flow(process, f"{sid}__in", start.get("id"), sid)
     for activity_id in handlers:
         sid = f"{activity_id}__compensable"
-        _script(process, sid, "补偿记录 compensation log", f'{COMPENSATION_LOG} = {COMPENSATION_LOG} + ["{activity_id}"]')
+        done = f'{COMPENSATION_LOG}.get("{activity_id}", [])'
+        _script(process, sid, "补偿记录 compensation log",
+                f'{COMPENSATION_LOG} = {{**{COMPENSATION_LOG}, "{activity_id}": {done} + [[now(), len({done})]]}}')
         for flow in process.findall("bpmn:sequenceFlow", NS):
             if flow.get("sourceRef") == activity_id:
                 flow.set("sourceRef", sid)
@@ -251,10 +255,11 @@ def _compensation(process) -> None:
         only = definition.get("activityRef")
         throw.remove(definition)
         prepare = f"{tid}__prepare"
-        pick = f' if a == "{only}"' if only else ""
+        chosen = [a for a in handlers if not only or a == only]
+        entries = " + ".join(f'[[e[0], e[1], "{a}"] for e in {COMPENSATION_LOG}.get("{a}", [])]' for a in chosen)
         _script(process, prepare, "补偿 compensation",
-                f"{COMPENSATION_QUEUE} = [a for a in {COMPENSATION_LOG}[::-1]{pick}]\n"
-                f"{COMPENSATION_LOG} = [a for a in {COMPENSATION_LOG} if a not in {COMPENSATION_QUEUE}]")
+                f"{COMPENSATION_QUEUE} = [e[2] for e in sorted({entries}, reverse=True)]\n"
+                f"{COMPENSATION_LOG} = {{k: v for k, v in {COMPENSATION_LOG}.items() if k not in {chosen!r}}}")
         sub = etree.SubElement(process, _q("subProcess"))
         sub.set("id", f"{tid}__compensate")
         sub.set("name", "补偿 compensation")

@@ -66,6 +66,11 @@ def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=
     from engine.store.migrate import upgrade
 
     upgrade(engine.settings.database_url)
+    from engine.runtime.events import backfill_subscriptions
+
+    filled = backfill_subscriptions(engine)
+    if filled:
+        echo(f"event subscriptions recorded for {filled} running instances (they wait for messages or signals)")
     deploy_shipped(engine, echo=echo)
     if demo:
         from engine.identity import users as svc

@@ -19,7 +19,7 @@ from engine.errors import Conflict, EngineError, Forbidden, NotFound, Validation
 from engine.identity.policy import may_cancel_instance, may_retry
 from engine.runtime import definitions
 from engine.runtime.instances import retry
-from engine.runtime.spiff import LIVE, StepResult, advance
+from engine.runtime.spiff import LIVE, StepResult, advance, current_data
 from engine.runtime.steps import check_data_size, load_workflow, save
 from engine.store.models import ProcessInstance, Timer
 from engine.store.records import load_instance, update_instance
@@ -148,6 +148,7 @@ def modify(uow, instance_id: str, instructions: list[dict], reason: str):
     definition = definitions.by_id(uow.engine, uow.session, inst.definition_id)
     workflow = load_workflow(uow.engine, inst, definition)
     specs = {getattr(s, "bpmn_id", None): s for s in workflow.spec.task_specs.values()}
+    data = current_data(workflow)  # a new token carries the instance's data as it is now
     for n, step in enumerate(instructions):
         kind, element = step.get("type"), step.get("element_id")
         spec = specs.get(element)
@@ -174,7 +175,8 @@ def modify(uow, instance_id: str, instructions: list[dict], reason: str):
             raise Conflict(f"instruction {n}: a token cannot be started at {element!r}")
         anchor = workflow.task_tree
         child = anchor._add_child(targets[0], TaskState.FUTURE)
-        child.task_spec._update(child)
+        child.task_spec._update(child)  # (SpiffWorkflow copies the anchor's old data onto it here)
+        child.set_data(**data)
     uow.audit("instance_modified", instance_id=inst.id, reason=reason, instructions=list(instructions))
     active = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
     if not any(t.state & active and bpmn_id(t) is not None for t in workflow.tasks.values()):

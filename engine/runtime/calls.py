@@ -21,25 +21,30 @@ Both instances point at each other (``parent_id``/``parent_element``, the API's 
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     ErrorEventDefinition,
     EscalationEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.bpmn.rewrite import CALL_MESSAGE, call_message
+from engine.clock import utcnow
 from engine.errors import Conflict, NotFound
-from engine.extensions import Extension
+from engine.extensions import Extension, TimerKind
 from engine.runtime import definitions
 from engine.runtime.instances import start_unchecked, terminate
 from engine.runtime.spiff import advance
 from engine.runtime.steps import load_workflow, save
-from engine.store.models import ProcessDefinition, ProcessInstance
+from engine.store.models import ProcessDefinition, ProcessInstance, Timer
 from engine.store.records import InstanceRecord, load_instance
 
-MAX_DEPTH = 16  # calls within calls: a process calling itself without end is refused here
+MAX_DEPTH = 16
+HELD = "suspended"  # a timer row held until its instance runs (engine/runtime/admin_ops.py)  # calls within calls: a process calling itself without end is refused here
 
 
 def _called_definition(uow, call: dict) -> ProcessDefinition:
@@ -72,7 +77,7 @@ def _depth(uow, inst: InstanceRecord) -> int:
     return depth
 
 
-def start_child(uow, inst: InstanceRecord, definition, element: str, data: dict) -> InstanceRecord:
+def start_child(uow, inst: InstanceRecord, definition, element: str, task_id: str, data: dict) -> InstanceRecord:
     call = (((definition.meta or {}).get("elements") or {}).get(element) or {}).get("call")
     if call is None:
         raise Conflict(f"{element!r} is not a call activity of {definition.key!r}")
@@ -82,55 +87,77 @@ def start_child(uow, inst: InstanceRecord, definition, element: str, data: dict)
     target = _called_definition(uow, call)
     child = start_unchecked(uow, target.key, _mapped(call["in"], data), inst.org_unit,
                             inst.business_key if call["business_key"] else None, definition=target,
-                            parent=(inst.id, element), called_from={"instance_id": inst.id, "element_id": element})
+                            parent=(inst.id, element, task_id), called_from={"instance_id": inst.id, "element_id": element})
     uow.audit("called_instance_started", instance_id=inst.id, element_id=element, child_instance_id=child.id,
               key=target.key, version=target.version)
     return child
 
 
-def _resume_parent(uow, child: InstanceRecord, event: BpmnEvent, action: str, **details) -> None:
+def _event(kind: str, code: str | None, name: str | None, payload: dict, element: str) -> BpmnEvent:
+    if kind == "completed":
+        return BpmnEvent(MessageEventDefinition(call_message(element)), payload=payload)
+    cls = ErrorEventDefinition if kind == "error" else EscalationEventDefinition
+    return BpmnEvent(cls(name, code=code), payload=payload)
+
+
+def _to_parent(uow, child: InstanceRecord, kind: str, payload: dict, code: str | None = None,
+               name: str | None = None) -> None:
+    """Hand the called instance's end (``completed``), error or escalation to the call activity
+    that waits for it: that task only (a call activity in a loop or a multi-instance body waits
+    once per child). A caller that is suspended or in incident gets it when it runs again (a
+    held ``call_done`` timer); a call activity that no longer waits ignores it."""
     parent = load_instance(uow.session, child.parent_id)
-    if parent is None or parent.status != "running":
+    if parent is None or parent.status in ("completed", "cancelled"):
         return
+    if parent.status != "running":
+        uow.session.add(Timer(instance_id=parent.id, task_id=child.parent_task or "", element_id=child.parent_element,
+                              kind="call_done", fire_at=utcnow(), state=HELD, attempts=0,
+                              payload={"child": child.id, "kind": kind, "code": code, "name": name, "payload": payload}))
+        uow.session.flush()
+        return
+    deliver_to_parent(uow, parent, child, kind, payload, code, name)
+
+
+def deliver_to_parent(uow, parent: InstanceRecord, child: InstanceRecord, kind: str, payload: dict,
+                      code: str | None = None, name: str | None = None) -> None:
     definition = definitions.by_id(uow.engine, uow.session, parent.definition_id)
     workflow = load_workflow(uow.engine, parent, definition)
-    caught = workflow.event_manager.catch(event)
-    uow.audit(action, instance_id=parent.id, element_id=child.parent_element, child_instance_id=child.id, **details)
+    task = workflow.get_task_from_id(UUID(child.parent_task)) if child.parent_task else None
+    if task is None or task.state != TaskState.WAITING:
+        return  # the call activity ended otherwise (a boundary event, a modification)
+    event = _event(kind, code, name, payload, child.parent_element)
+    if kind == "completed":
+        targets = [task]
+    else:  # the call activity's own boundary events
+        targets = [t for t in workflow.event_manager.tasks.values()
+                   if t is not task and t.parent is task.parent and t.task_spec.catches(t, event)]
+    for target in targets:
+        target.task_spec.catch(target, event)
+        target.task_spec._update(target)
+    action = "called_instance_completed" if kind == "completed" else f"called_instance_{kind}"
+    uow.audit(action, instance_id=parent.id, element_id=child.parent_element, child_instance_id=child.id,
+              **({"code": code} if code else {}))
     result = advance(workflow)
-    if not caught and isinstance(event.event_definition, ErrorEventDefinition) and result.status == "running":
+    if not targets and kind == "error" and result.status == "running":
         # an error nothing catches: the caller cannot go on as drawn
         result.status, result.incident = "incident", {
             "element_id": child.parent_element, "task_id": None,
-            "message": f"the called instance {child.id} ended with error {details.get('code')!r}, and no error "
-                       f"boundary event of call activity {child.parent_element!r} catches it; cancel the instance, "
-                       "or correct the model"}
+            "message": f"the called instance {child.id} ended with error {code!r}, and no error boundary event of "
+                       f"call activity {child.parent_element!r} catches it; cancel the instance, or correct the model"}
     save(uow, parent, definition, workflow, result)
-
-
-def _child_ended(uow, child: InstanceRecord, data: dict) -> None:
-    parent_def = _parent_definition(uow, child)
-    call = ((((parent_def.meta or {}).get("elements") or {}).get(child.parent_element) or {}).get("call")) or {}
-    payload = _mapped(call.get("out") or [], data)
-    _resume_parent(uow, child, BpmnEvent(MessageEventDefinition(call_message(child.parent_element)), payload=payload),
-                   "called_instance_completed")
-
-
-def _parent_definition(uow, child: InstanceRecord):
-    parent = load_instance(uow.session, child.parent_id)
-    return definitions.by_id(uow.engine, uow.session, parent.definition_id)
 
 
 def saved(uow, inst: InstanceRecord, definition, step) -> None:
     """After a step: start called processes, cancel the ones whose call activity ended, hand a
     finished called instance's results, errors and escalations to its caller."""
-    for kind, name, element in step.subscribed:
+    for kind, name, element, task_id in step.subscribed:
         if kind == "message" and name.startswith(CALL_MESSAGE):
-            start_child(uow, inst, definition, element, step.result.data)
-    for kind, name, element in step.unsubscribed:
+            start_child(uow, inst, definition, element, task_id, step.result.call_data.get(task_id, step.result.data))
+    for kind, name, element, task_id in step.unsubscribed:
         if kind == "message" and name.startswith(CALL_MESSAGE):
             for child_id in uow.session.execute(select(ProcessInstance.id).where(
-                    ProcessInstance.parent_id == inst.id, ProcessInstance.parent_element == element,
-                    ProcessInstance.status.in_(("running", "incident")))).scalars().all():
+                    ProcessInstance.parent_id == inst.id, ProcessInstance.parent_task == task_id,
+                    ProcessInstance.status.in_(("running", "incident", "suspended")))).scalars().all():
                 child = load_instance(uow.session, child_id)
                 terminate(uow.engine, uow, child, f"its call activity {element!r} ended", parent_instance_id=inst.id)
     if inst.parent_id is None:
@@ -138,12 +165,32 @@ def saved(uow, inst: InstanceRecord, definition, step) -> None:
     failed = False
     for kind, code, name, payload in step.result.events_out:
         if kind in ("error", "escalation"):
-            cls = ErrorEventDefinition if kind == "error" else EscalationEventDefinition
-            _resume_parent(uow, inst, BpmnEvent(cls(name, code=code), payload=payload),
-                           f"called_instance_{kind}", code=code)
+            _to_parent(uow, inst, kind, payload, code, name)
             failed = failed or kind == "error"
     if step.result.status == "completed" and step.previous != "completed" and not failed:
-        _child_ended(uow, inst, step.result.data)
+        parent_def = _parent_definition(uow, inst)
+        call = ((((parent_def.meta or {}).get("elements") or {}).get(inst.parent_element) or {}).get("call")) or {}
+        _to_parent(uow, inst, "completed", _mapped(call.get("out") or [], step.result.data))
 
 
-EXTENSION = Extension("calls", kinds=(), saved=saved)
+def _parent_definition(uow, child: InstanceRecord):
+    parent = load_instance(uow.session, child.parent_id)
+    return definitions.by_id(uow.engine, uow.session, parent.definition_id)
+
+
+def _fire_call_done(engine, uow, timer) -> bool:
+    """A called instance's end, error or escalation held while its caller was suspended or in
+    incident: delivered now that it runs (held again if it does not)."""
+    parent = load_instance(uow.session, timer.instance_id)
+    child = load_instance(uow.session, timer.payload["child"])
+    if parent is None or child is None or parent.status in ("completed", "cancelled"):
+        return False
+    p = timer.payload
+    if parent.status != "running":
+        _to_parent(uow, child, p["kind"], p.get("payload") or {}, p.get("code"), p.get("name"))
+        return True
+    deliver_to_parent(uow, parent, child, p["kind"], p.get("payload") or {}, p.get("code"), p.get("name"))
+    return True
+
+
+EXTENSION = Extension("calls", kinds=(), saved=saved, timers={"call_done": TimerKind(_fire_call_done)})

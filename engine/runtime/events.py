@@ -26,6 +26,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from sqlalchemy import select
 
+from engine.bpmn.rewrite import CALL_MESSAGE
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.extensions import Extension
 from engine.identity.policy import may_send_message
@@ -92,7 +93,12 @@ def _thrown_payload(uow, definition, kind: str, name: str, data: dict) -> dict:
 
     content = formdefs.form_content(uow.engine, uow.session, form, formdefs.latest_version(uow.session, form))
     keys = {f.path.split(".", 1)[0].split("[]", 1)[0] for f in form_fields(content)}
-    return _payload(uow, definition, kind, name, {k: v for k, v in data.items() if k in keys})
+    try:
+        return _payload(uow, definition, kind, name, {k: v for k, v in data.items() if k in keys})
+    except ValidationFailed:
+        # the thrower's data does not make the receiver's payload: it is delivered without one (one strict
+        # receiver must not block a thrower, or the other receivers)
+        return {}
 
 
 def _may_send(uow, definition, kind: str, name: str, unit: str | None) -> bool:
@@ -194,12 +200,17 @@ def correlate(uow, name: str, data: dict | None = None, business_key: str | None
             inst = load_instance(uow.session, iid)
             if inst is None or inst.status != "running":
                 continue
+            if external:  # only instances the sender may send to count, and only their data is compared
+                definition = definitions.by_id(uow.engine, uow.session, inst.definition_id)
+                if not _may_send(uow, definition, "message", name, inst.org_unit):
+                    continue
             if correlation and any((inst.data or {}).get(k) != v for k, v in correlation.items()):
                 continue
             candidates.append(inst)
         if len(candidates) > 1:
-            raise Conflict(f"message {name!r} is ambiguous: {len(candidates)} instances wait for it "
-                           f"({', '.join(i.id for i in candidates[:5])}); narrow it by business_key or correlation")
+            raise Conflict(f"message {name!r} is ambiguous: {len(candidates)} instances wait for it"
+                           + ("" if external else f" ({', '.join(i.id for i in candidates[:5])})")
+                           + "; narrow it by business_key or correlation")
         if candidates:
             inst = candidates[0]
             definition = definitions.by_id(uow.engine, uow.session, inst.definition_id)
@@ -230,6 +241,35 @@ def correlate(uow, name: str, data: dict | None = None, business_key: str | None
         return {"delivered": [], "started": [inst.id]}
 
 
+def backfill_subscriptions(engine) -> int:
+    """Record what unfinished instances wait for by name when nothing is recorded for them (the
+    instances of an upgrade from before ``bpm_event_subscription``): run by ``bpm init``, each
+    instance in a transaction of its own; returns how many got rows."""
+    from sqlalchemy import exists
+
+    from engine.identity.actor import SYSTEM
+    from engine.runtime.spiff import describe
+    from engine.runtime.steps import subscribes, sync_subscriptions
+    from engine.store.models import ProcessInstance
+
+    with engine.read() as session:
+        ids = list(session.execute(
+            select(ProcessInstance.id).where(ProcessInstance.status.in_(("running", "incident", "suspended")),
+                                             ~exists().where(SUBS.c.instance_id == ProcessInstance.id))).scalars())
+    filled = 0
+    for iid in ids:
+        with engine.uow(SYSTEM) as uow:
+            inst = load_instance(uow.session, iid)
+            definition = definitions.by_id(engine, uow.session, inst.definition_id)
+            if not subscribes(definition):
+                continue
+            result = describe(load_workflow(engine, inst, definition), inst.incident)
+            if result.subscriptions:
+                sync_subscriptions(uow, inst, result, inst.started_at)
+                filled += 1
+    return filled
+
+
 def saved(uow, inst: InstanceRecord, definition, step) -> None:
     """After a step is written (``engine.runtime.steps.save``): deliver what it threw."""
     if step.result.events_out:
@@ -239,7 +279,7 @@ def saved(uow, inst: InstanceRecord, definition, step) -> None:
 def dispatch(uow, source: InstanceRecord, events_out: list) -> None:
     """What a step of ``source`` threw for other instances, delivered in the same transaction."""
     for kind, name, _element, payload in events_out:
-        if kind in ("error", "escalation"):
+        if kind in ("error", "escalation") or name.startswith(CALL_MESSAGE):
             continue  # for the caller of a called instance (engine/runtime/calls.py)
         if kind == "signal":
             broadcast(uow, name, payload, source=source)

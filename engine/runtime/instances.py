@@ -122,13 +122,13 @@ def _starts_on(definition) -> str:
 
 
 def start_unchecked(uow, key: str, data: dict, org_unit: str | None, business_key: str | None = None,
-                    trigger=None, definition=None, parent: tuple[str, str] | None = None,
+                    trigger=None, definition=None, parent: tuple[str, str, str] | None = None,
                     **audit_details) -> InstanceRecord:
     """Start the latest version of ``key`` on the engine's own initiative (linked starts,
     congestion alerts, a message or signal start with ``trigger``, the BpmnEvent it starts on):
     the model or the evaluator decided it, so starter groups are not checked; ``started_by``
     still records whose action caused it. ``definition`` picks a version (a call activity's
-    binding); ``parent`` is ``(instance id, call activity)`` of a called instance."""
+    binding); ``parent`` is ``(instance id, call activity, its waiting task)`` of a called instance."""
     definition = definition or definitions.get_version(uow.session, key)
     spec, subspecs = definitions.spec_for(uow.engine, definition)
     workflow = new_workflow(spec, subspecs)
@@ -143,6 +143,7 @@ def start_unchecked(uow, key: str, data: dict, org_unit: str | None, business_ke
         status="running", data={}, state="", visited=[], incident=None, lock_version=1,
         started_by=uow.actor.username, started_at=utcnow(), ended_at=None, org_unit=org_unit,
         parent_id=parent[0] if parent else None, parent_element=parent[1] if parent else None,
+        parent_task=parent[2] if parent else None,
     )
     uow.audit("instance_started", instance_id=inst.id, key=definition.key, version=definition.version, data=data,
               **audit_details)

@@ -34,6 +34,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.model import spiff_parse
+from engine.bpmn.rewrite import CALL_MESSAGE
 from engine.bpmn.specs import CONVERTERS as SPEC_CONVERTERS
 from engine.bpmn.specs import DataConditionEventDefinition
 from engine.clock import install_spiff_clock
@@ -191,8 +192,10 @@ class StepResult:
     thrown: list[tuple[str, dict]] = field(default_factory=list)
     # automatic steps remain: save, and continue in a new transaction ({task_id, element_id, steps})
     continuation: dict | None = None
-    # what the instance now waits for by name: {(kind, name, element_id)}, kind "message" or "signal"
+    # what the instance now waits for by name: {(kind, name, element_id, task_id)}, kind "message" or "signal"
     subscriptions: set = field(default_factory=set)
+    # the data a waiting call activity's task holds (its scope's, e.g. a multi-instance item), by task id
+    call_data: dict = field(default_factory=dict)
     # thrown for other instances: signals (every one thrown) and messages nothing in the instance caught,
     # as (kind, name, element_id, payload)
     events_out: list = field(default_factory=list)
@@ -415,7 +418,8 @@ def advance(workflow: BpmnWorkflow, steps_before: int = 0) -> StepResult:
         elif isinstance(e.event_definition, ErrorEventDefinition | EscalationEventDefinition):
             kind = "error" if isinstance(e.event_definition, ErrorEventDefinition) else "escalation"
             result.events_out.append((kind, e.event_definition.code, e.event_definition.name, dict(e.payload or {})))
-    result.subscriptions = subscriptions(workflow) if result.status == "running" else set()
+    if result.status == "completed":
+        result.subscriptions = set()
     return result
 
 
@@ -431,21 +435,22 @@ def _kind(definition) -> str | None:
     return None
 
 
-def subscriptions(workflow: BpmnWorkflow) -> set[tuple[str, str, str]]:
-    """``{(kind, name, element_id)}``: the messages and signals the instance waits for now, at a
-    waiting catch event, receive task, boundary event or event-based gateway, or at the start of
-    one of its event subprocesses."""
+def subscriptions(workflow: BpmnWorkflow) -> set[tuple[str, str, str, str]]:
+    """``{(kind, name, element_id, task_id)}``: the messages and signals the instance waits for
+    now, at a waiting catch event, receive task, boundary event or event-based gateway (the
+    waiting task's id: the same element reached again is a new wait), or at the start of one of
+    its event subprocesses (task id empty)."""
     out = set()
     for task in workflow.event_manager.tasks.values():
         if task.has_state(TaskState.WAITING):
             for definition in _each(task.task_spec.event_definition):
                 if (kind := _kind(definition)) is not None:
-                    out.add((kind, definition.name, bpmn_id(task) or task.task_spec.name))
+                    out.add((kind, definition.name, bpmn_id(task) or task.task_spec.name, str(task.id)))
     for spec_name in workflow.spec.start.trigger_specs:
         for start in workflow.subprocess_specs[spec_name].bpmn_start_events:
             for definition in _each(start.event_definition):
                 if (kind := _kind(definition)) is not None:
-                    out.add((kind, definition.name, start.bpmn_id))
+                    out.add((kind, definition.name, start.bpmn_id, ""))
     return out
 
 
@@ -475,4 +480,10 @@ def describe(workflow: BpmnWorkflow, incident: dict | None = None) -> StepResult
             due = _timer_due(task)
             if due is not None:
                 timers.append(PendingTimer(str(task.id), bpmn_id(task) or task.task_spec.name, due))
-    return StepResult(status, data, ready, timers, incident, completed)
+    result = StepResult(status, data, ready, timers, incident, completed)
+    # what it waits for by name stands while it is unfinished (an incident elsewhere, a suspension)
+    result.subscriptions = subscriptions(workflow) if status != "completed" else set()
+    for _kind, name, _element, task_id in result.subscriptions:
+        if name.startswith(CALL_MESSAGE) and task_id:
+            result.call_data[task_id] = dict(workflow.get_task_from_id(UUID(task_id)).data)
+    return result

@@ -147,7 +147,7 @@ def _sync_timers(uow, inst: InstanceRecord, result: StepResult, now) -> None:
 SUBSCRIPTIONS = EventSubscription.__table__
 
 
-def _subscribes(definition: ProcessDefinition) -> bool:
+def subscribes(definition: ProcessDefinition) -> bool:
     """The definition has catches by name (versions deployed before the flag existed: read the XML)."""
     meta = definition.meta or {}
     if "subscribes" in meta:
@@ -166,22 +166,22 @@ class SavedStep:
     unsubscribed: list = field(default_factory=list)
 
 
-def _sync_subscriptions(uow, inst: InstanceRecord, result: StepResult, now) -> tuple[list, list]:
+def sync_subscriptions(uow, inst: InstanceRecord, result: StepResult, now) -> tuple[list, list]:
     """Keep ``bpm_event_subscription`` equal to what the instance waits for by name; return the
     ``(kind, name, element_id)`` added and removed."""
     conn = uow.session.connection()
-    have = {(r.kind, r.name, r.element_id): r.id for r in conn.execute(
-        select(SUBSCRIPTIONS.c.id, SUBSCRIPTIONS.c.kind, SUBSCRIPTIONS.c.name, SUBSCRIPTIONS.c.element_id)
-        .where(SUBSCRIPTIONS.c.instance_id == inst.id))}
+    have = {(r.kind, r.name, r.element_id, r.task_id or ""): r.id for r in conn.execute(
+        select(SUBSCRIPTIONS.c.id, SUBSCRIPTIONS.c.kind, SUBSCRIPTIONS.c.name, SUBSCRIPTIONS.c.element_id,
+               SUBSCRIPTIONS.c.task_id).where(SUBSCRIPTIONS.c.instance_id == inst.id))}
     gone = [rid for key, rid in have.items() if key not in result.subscriptions]
     if gone:
         conn.execute(SUBSCRIPTIONS.delete().where(SUBSCRIPTIONS.c.id.in_(gone)))
     new = [{"instance_id": inst.id, "kind": kind, "name": name[:256], "element_id": element[:128],
-            "business_key": inst.business_key, "created_at": now}
-           for kind, name, element in sorted(result.subscriptions) if (kind, name, element) not in have]
+            "task_id": task_id or None, "business_key": inst.business_key, "created_at": now}
+           for kind, name, element, task_id in sorted(result.subscriptions) if (kind, name, element, task_id) not in have]
     if new:
         conn.execute(insert(SUBSCRIPTIONS), new)
-    return ([(r["kind"], r["name"], r["element_id"]) for r in new],
+    return ([(r["kind"], r["name"], r["element_id"], r["task_id"]) for r in new],
             [key for key, rid in have.items() if rid in gone])
 
 
@@ -229,9 +229,13 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
         _sync_timers(uow, inst, result, now)
     if result.continuation is not None:
         _continue_later(uow, inst, result.continuation, now)
+    if previous == "incident" and result.status == "running":
+        # what was held for it while it could not go on (a called instance's end) is due now
+        uow.session.execute(update(Timer).where(Timer.instance_id == inst.id, Timer.kind == "call_done",
+                                                Timer.state == "suspended").values(state="pending", fire_at=now))
     step = SavedStep(result, previous)
-    if _subscribes(definition):
-        step.subscribed, step.unsubscribed = _sync_subscriptions(uow, inst, result, now)
+    if subscribes(definition):
+        step.subscribed, step.unsubscribed = sync_subscriptions(uow, inst, result, now)
     for hook in REGISTRY.hooks("saved"):  # e.g. signals and messages for other instances, called processes
         hook(uow, inst, definition, step)
     for element, data in result.thrown:  # e.g. a linked start (engine/runtime/linked.py)

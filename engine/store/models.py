@@ -199,6 +199,7 @@ class ProcessInstance(Base):
     # a called process's instance: the caller and its call activity (engine/runtime/calls.py)
     parent_id: Mapped[str | None] = mapped_column(String(36), index=True)
     parent_element: Mapped[str | None] = mapped_column(String(128))
+    parent_task: Mapped[str | None] = mapped_column(String(36))  # the caller's waiting task
 
     __mapper_args__ = {"version_id_col": lock_version}
 
@@ -282,6 +283,7 @@ class EventSubscription(Base):
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(256))
     element_id: Mapped[str] = mapped_column(String(128))
+    task_id: Mapped[str | None] = mapped_column(String(36))  # the waiting task (none: an event subprocess's start)
     business_key: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -40,6 +40,7 @@ class InstanceRecord:
     org_unit: str | None = None
     parent_id: str | None = None
     parent_element: str | None = None
+    parent_task: str | None = None
 
 
 _COLUMNS = [f.name for f in fields(InstanceRecord)]

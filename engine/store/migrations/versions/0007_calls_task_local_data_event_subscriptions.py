@@ -22,6 +22,7 @@ def upgrade() -> None:
     with op.batch_alter_table('bpm_process_instance', schema=None) as batch_op:
         batch_op.add_column(sa.Column('parent_id', sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column('parent_element', sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column('parent_task', sa.String(length=36), nullable=True))
         batch_op.create_index(batch_op.f('ix_bpm_process_instance_parent_id'), ['parent_id'], unique=False)
     op.create_table('bpm_event_subscription',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -29,6 +30,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('name', sa.String(length=256), nullable=False),
     sa.Column('element_id', sa.String(length=128), nullable=False),
+    sa.Column('task_id', sa.String(length=36), nullable=True),
     sa.Column('business_key', sa.String(length=128), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['instance_id'], ['bpm_process_instance.id'], ondelete='CASCADE'),
@@ -42,6 +44,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('bpm_process_instance', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bpm_process_instance_parent_id'))
+        batch_op.drop_column('parent_task')
         batch_op.drop_column('parent_element')
         batch_op.drop_column('parent_id')
     op.drop_index(op.f('ix_bpm_event_subscription_instance_id'), table_name='bpm_event_subscription')
