@@ -565,8 +565,14 @@ def _check_compensation(process, errors: list[dict], meta: dict) -> None:
         for _activity, (_b, handler, _a) in handlers.items():
             info = meta["elements"].get(handler.get("id"))
             for throw in throws:
+                copy_id = f"{handler.get('id')}__{throw.get('id')}"
+                if len(copy_id) > MAX_ELEMENT_ID:
+                    errors.append(_err(handler.get("id"), f"compensation handler {_named(handler)}: its copy for "
+                                                          f"{throw.get('id')!r} would have an id longer than "
+                                                          f"{MAX_ELEMENT_ID} characters: shorten the ids",
+                                       zh + "补偿处理活动与补偿事件的 id 过长，请缩短"))
                 if info is not None:
-                    meta["elements"][f"{handler.get('id')}__{throw.get('id')}"] = info
+                    meta["elements"][copy_id] = info
 
 
 def _top_level(el) -> bool:

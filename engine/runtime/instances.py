@@ -301,7 +301,7 @@ def terminate(engine, uow, inst: InstanceRecord, reason: str, **audit_details) -
     workflow.cancel()
     before = inst.status
     inst.ended_at = utcnow()
-    uow.session.execute(update(_TM).where(_TM.c.instance_id == inst.id, _TM.c.state.in_(("pending", "failed")))
+    uow.session.execute(update(_TM).where(_TM.c.instance_id == inst.id, _TM.c.state.in_(("pending", "failed", "suspended")))
                         .values(state="cancelled"))
     uow.audit("instance_cancelled", instance_id=inst.id, reason=reason, before={"status": before},
               after={"status": "cancelled"}, **audit_details)

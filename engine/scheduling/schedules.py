@@ -139,7 +139,7 @@ def fire(uow, timer) -> None:
 
         started = start_unchecked(uow, timer.process_key, {}, org_unit=None, scheduled=True, element_id=element,
                                   trigger=BpmnEvent(SignalEventDefinition(timer_start_signal(element)), payload=data),
-                                  business_key=f"{timer.process_key}-{local:%Y-%m-%dT%H:%M}")
+                                  business_key=f"{timer.process_key}-{local:%Y-%m-%dT%H:%M}"[-128:])
         timer.instance_id = started.id
         nxt = occurrence(cycle, k + 1)
         if nxt is not None:
