@@ -70,17 +70,23 @@ def _hold(uow, instance_id: str, reason: str, suspend: bool):
     return inst
 
 
+def _open_for_change(uow, instance_id: str, reason: str, statuses: tuple, refusal: str):
+    """An administrator's change of an instance: ``(reason, instance, definition, workflow)``."""
+    reason = _admin(uow, reason)
+    inst = _load(uow, instance_id)
+    if inst.status not in statuses:
+        raise Conflict(f"instance is {inst.status}: {refusal}")
+    definition = definitions.by_id(uow.engine, uow.session, inst.definition_id)
+    return reason, inst, definition, load_workflow(uow.engine, inst, definition)
+
+
 def set_variables(uow, instance_id: str, values: dict, reason: str):
     """Write ``values`` into the instance's data (every waiting step's data too) and go on: a
     conditional event may now fire."""
-    reason = _admin(uow, reason)
     if not values:
         raise ValidationFailed("nothing to set", {"data": ["name at least one variable"]})
-    inst = _load(uow, instance_id)
-    if inst.status not in ("running", "suspended"):
-        raise Conflict(f"instance is {inst.status}: its variables can no longer change")
-    definition = definitions.by_id(uow.engine, uow.session, inst.definition_id)
-    workflow = load_workflow(uow.engine, inst, definition)
+    reason, inst, definition, workflow = _open_for_change(uow, instance_id, reason, ("running", "suspended"),
+                                                          "its variables can no longer change")
     for task in workflow.tasks.values():
         if task.state & LIVE:
             task.data.update(values)
@@ -139,14 +145,10 @@ def modify(uow, instance_id: str, instructions: list[dict], reason: str):
 
     from engine.runtime.spiff import bpmn_id
 
-    reason = _admin(uow, reason)
     if not instructions:
         raise ValidationFailed("nothing to do", {"instructions": ["give at least one instruction"]})
-    inst = _load(uow, instance_id)
-    if inst.status not in ("running", "incident"):
-        raise Conflict(f"instance is {inst.status}: only a running instance or one in incident can be modified")
-    definition = definitions.by_id(uow.engine, uow.session, inst.definition_id)
-    workflow = load_workflow(uow.engine, inst, definition)
+    reason, inst, definition, workflow = _open_for_change(uow, instance_id, reason, ("running", "incident"),
+                                                          "only a running instance or one in incident can be modified")
     specs = {getattr(s, "bpmn_id", None): s for s in workflow.spec.task_specs.values()}
     data = current_data(workflow)  # a new token carries the instance's data as it is now
     for n, step in enumerate(instructions):
