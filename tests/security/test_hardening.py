@@ -80,7 +80,8 @@ def test_a_message_naming_an_unknown_role_or_form_is_refused_at_deploy(four_step
     r = four_step.deploy_xml(bad)
     assert r.status_code == 422
     messages = [(e["element_id"], e["message"]) for e in r.get_json()["details"]["errors"]]
-    assert ("m_reply", "unknown role 'janitor' in sendableBy") in messages
+    # the element named by kind, id and name, then what is wrong
+    assert ("m_reply", "message 'm_reply' (customer_reply): unknown role 'janitor' in sendableBy") in messages
     assert any(el == "m_reply" and "no_such_form" in m for el, m in messages)
 
 
