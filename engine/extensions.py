@@ -66,6 +66,7 @@ class Extension:
     task_closed: Callable | None = None  # (uow, task_id, completed: bool, at, due_at) completed or cancelled
     thrown: Callable | None = None  # (uow, inst, element_id, properties, data) a throw event was reached
     saved: Callable | None = None  # (uow, inst, definition, step: SavedStep) after a step of an instance is written
+    working_day: Callable | None = None  # (session, day: date) -> bool, the working-day calendar (the SLA feature's)
     prepare: Callable | None = None  # (engine, actor, task_id, data) -> secrets, before the transaction
     timers: Mapping[str, TimerKind] = field(default_factory=dict)
 

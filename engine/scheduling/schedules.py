@@ -19,7 +19,7 @@ from sqlalchemy import insert, select, update
 
 from engine.bpmn.cycles import timer_start_cycle
 from engine.clock import utcnow
-from engine.extensions import DeployContext, Element, Extension, TimerKind
+from engine.extensions import REGISTRY, DeployContext, Element, Extension, TimerKind
 from engine.identity.roles import UNIT_KINDS
 from engine.store.models import Timer
 
@@ -62,13 +62,15 @@ def occurrence(text: str, k: int) -> datetime | None:
     return (start + period * k).astimezone(UTC)
 
 
-def next_occurrence(text: str, after: datetime) -> tuple[int, datetime] | None:
-    """The first occurrence strictly after ``after`` as ``(index, instant)``."""
-    k = 0
+def next_occurrence(text: str, after: datetime, k: int = 0, shift=None) -> tuple[int, datetime] | None:
+    """The first occurrence from index ``k`` strictly after ``after`` as ``(index, instant)``;
+    ``shift`` moves an instant (to the next working day, ``schedule.calendar=working``)."""
     while True:
         at = occurrence(text, k)
         if at is None:
             return None
+        if shift is not None:
+            at = shift(at)
         if at > after:
             return k, at
         k += 1
@@ -76,16 +78,40 @@ def next_occurrence(text: str, after: datetime) -> tuple[int, datetime] | None:
             return None
 
 
-def reschedule(session, key: str, cycles: list[tuple[str, str]]) -> list[tuple[str, str, datetime]]:
+def working_shift(session, cycle: str):
+    """With ``schedule.calendar=working``: an occurrence on a day off moves to the next working day
+    at the same local time (the working-day calendar of the SLA feature: official holidays and
+    adjusted working days, local closures); occurrences that land on one instant start once."""
+    hooks = REGISTRY.hooks("working_day")
+    if not hooks:
+        return None
+    tz = parse_cycle(cycle)[1].tzinfo
+
+    def shift(at: datetime) -> datetime:
+        local = at.astimezone(tz)
+        for _ in range(60):
+            if all(hook(session, local.date()) for hook in hooks):
+                return local.astimezone(UTC)
+            local += relativedelta(days=1)
+        return local.astimezone(UTC)
+    return shift
+
+
+def _calendar(meta: dict) -> bool:
+    return ((meta or {}).get("properties") or {}).get("schedule.calendar") == "working"
+
+
+def reschedule(session, key: str, cycles: list[tuple[str, str]], working: bool = False) -> list[tuple[str, str, datetime]]:
     """Replace the pending starts of ``key`` by the next occurrence of each ``(element, cycle)``;
-    ``element`` is ``schedule`` (the process property) or a timer start event's id."""
+    ``element`` is ``schedule`` (the process property) or a timer start event's id; ``working``:
+    on working days only (``schedule.calendar=working``)."""
     session.connection().execute(
         update(TIMERS).where(TIMERS.c.kind == "start", TIMERS.c.process_key == key, TIMERS.c.state == "pending")
         .values(state="cancelled")
     )
     out = []
     for element, cycle in cycles:
-        nxt = next_occurrence(cycle, utcnow())
+        nxt = next_occurrence(cycle, utcnow(), shift=working_shift(session, cycle) if working else None)
         if nxt is not None:
             _insert(session, key, cycle, *nxt, element=element)
             out.append((element, cycle, nxt[1]))
@@ -141,9 +167,7 @@ def fire(uow, timer) -> None:
                                   trigger=BpmnEvent(SignalEventDefinition(timer_start_signal(element)), payload=data),
                                   business_key=f"{timer.process_key}-{local:%Y-%m-%dT%H:%M}"[-128:])
         timer.instance_id = started.id
-        nxt = occurrence(cycle, k + 1)
-        if nxt is not None:
-            _insert(uow.session, timer.process_key, cycle, k + 1, nxt, element=element)
+        _schedule_next(uow.session, timer, cycle, k, element)
         return
     props = (definitions.get_version(uow.session, timer.process_key).meta or {}).get("properties") or {}
     kind = props.get("schedule.units")
@@ -153,9 +177,19 @@ def fire(uow, timer) -> None:
                                business_key=f"{timer.process_key}-{unit + '-' if unit else ''}{local:%Y-%m-%d}")
                for unit in units]
     timer.instance_id = started[0].id if started else None
-    nxt = occurrence(cycle, k + 1)
+    _schedule_next(uow.session, timer, cycle, k, "schedule")
+
+
+def _schedule_next(session, timer, cycle: str, k: int, element: str) -> None:
+    """The occurrence after ``k`` (on working days only with ``schedule.calendar=working``: one
+    that moves onto an instant already started is skipped)."""
+    from engine.runtime import definitions
+
+    meta = definitions.get_version(session, timer.process_key).meta or {}
+    shift = working_shift(session, cycle) if _calendar(meta) else None
+    nxt = next_occurrence(cycle, timer.fire_at, k + 1, shift)
     if nxt is not None:
-        _insert(uow.session, timer.process_key, cycle, k + 1, nxt)
+        _insert(session, timer.process_key, cycle, *nxt, element=element)
 
 
 def check(element: Element, ctx: DeployContext) -> list[str]:
@@ -171,6 +205,9 @@ def check(element: Element, ctx: DeployContext) -> list[str]:
         messages.append(problem)
     if "schedule.units" in element.properties and cycle is None:
         messages.append("schedule.units belongs with schedule.cycle")
+    calendar = element.properties.get("schedule.calendar")
+    if calendar is not None and calendar not in ("working", "calendar"):
+        messages.append(f"schedule.calendar {calendar!r} is not one of working, calendar")
     return messages
 
 
@@ -179,7 +216,7 @@ def deployed(uow, row, current) -> None:
     ``schedule.cycle`` and its timer start events."""
     cycles = start_cycles(row.meta or {}, row.deployed_at)
     if cycles or current is not None:
-        for element, cycle, next_start in reschedule(uow.session, row.key, cycles):
+        for element, cycle, next_start in reschedule(uow.session, row.key, cycles, working=_calendar(row.meta)):
             uow.audit("start_scheduled", key=row.key, cycle=cycle, next_start=next_start.isoformat(), element_id=element)
 
 
@@ -190,5 +227,6 @@ def _fire(engine, uow, timer) -> bool:
     return True
 
 
-EXTENSION = Extension("schedule", properties=("schedule.cycle", "schedule.units"), kinds=("process",), check=check,
+EXTENSION = Extension("schedule", properties=("schedule.cycle", "schedule.units", "schedule.calendar"), kinds=("process",),
+                      check=check,
                       deployed=deployed, timers={"start": TimerKind(_fire)})

@@ -62,6 +62,13 @@ def fire(engine, uow, timer) -> bool:
     return events.fire(uow, timer)
 
 
+def working_day(session, day) -> bool:
+    """Whether ``day`` is a working day (the official calendar with adjusted days, local overrides)."""
+    from engine.sla.policy import calendar_for
+
+    return calendar_for(session).is_working_day(day)[0]
+
+
 EXTENSION = Extension("sla", properties=("sla.kind", "sla.amount", "sla.warn", "sla.escalate"), check=check,
-                      task_creating=task_creating, task_closed=task_closed,
+                      task_creating=task_creating, task_closed=task_closed, working_day=working_day,
                       timers={"sla": TimerKind(fire, locks_task=True)})

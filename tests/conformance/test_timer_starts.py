@@ -99,3 +99,26 @@ def test_a_timer_start_must_be_a_valid_constant(api):
 def teardown_function():
     clock.reset()
     assert utcnow()
+
+
+def test_a_timer_start_on_the_working_day_calendar(api, engine):
+    """``schedule.calendar=working``: a daily start skips the weekend (Saturday's and Sunday's
+    occurrences move to Monday 09:00 and start once there)."""
+    clock.set(datetime(2026, 12, 4, 0, 0, tzinfo=UTC))  # Friday, 08:00 in Beijing
+    xml = _timer_start("workdays", "timeCycle", "R/2026-12-04T09:00:00+08:00/P1D").replace(
+        'camunda:candidateStarterGroups="counter_staff">',
+        'camunda:candidateStarterGroups="counter_staff"><bpmn:extensionElements><camunda:properties>'
+        '<camunda:property name="schedule.calendar" value="working" /></camunda:properties></bpmn:extensionElements>')
+    r = api.deploy_xml(xml)
+    assert r.status_code == 201, r.get_json()
+    fired_at = []
+    for day in range(4, 10):  # Friday 4 December to Wednesday 9 December, noon in Beijing
+        clock.set(datetime(2026, 12, day, 4, 0, tzinfo=UTC))
+        while fire_due(engine):
+            pass
+        fired_at.append(len(_started(api, "workdays")))
+    # Fri: 1; Sat, Sun: nothing more; Mon: one (not three); Tue, Wed: one each
+    assert fired_at == [1, 1, 1, 2, 3, 4]
+    assert _pending(engine, "workdays") == [datetime(2026, 12, 10, 1, 0, tzinfo=UTC)]
+    bad = xml.replace('value="working"', 'value="lunar"').replace('id="workdays"', 'id="workdays_bad"')
+    assert api.deploy_xml(bad).status_code == 422
