@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,13 +20,14 @@ from lxml import etree
 from engine.bpmn import coverage
 from engine.bpmn.cycles import timer_start_cycle
 from engine.bpmn.expressions import evaluate
+from engine.bpmn.names import BPMN_NS, CAMUNDA_NS, NS
+from engine.bpmn.names import local as _local
+from engine.bpmn.names import named as _named
 from engine.bpmn.restricted import ExpressionError, check_expression, check_script
+from engine.bpmn.rewrite import compensation_parts, prepare, rewrite
 from engine.identity.policy import task_scope
 from engine.identity.roles import is_known_role
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 MAX_XML_BYTES = 2 * 1024 * 1024
 ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 # Column sizes of what the runtime stores per element (task and audit rows).
@@ -51,10 +53,6 @@ def _err(element_id: str | None, message: str, message_zh: str | None = None) ->
 
 def _split_roles(raw: str | None) -> list[str]:
     return [r.strip() for r in (raw or "").split(",") if r.strip()]
-
-
-def _local(tag) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
 @functools.lru_cache(maxsize=1)
@@ -381,12 +379,6 @@ def label_errors(xml: bytes, errors: list[dict]) -> list[dict]:
     return out
 
 
-def _named(el) -> str:
-    """How a message names an element: its id and, when drawn with one, its name."""
-    name = el.get("name")
-    return f"{el.get('id')!r}" + (f" ({name})" if name else "")
-
-
 def _refuse(el, errors: list[dict], rule, what: str) -> None:
     errors.append(_err(el.get("id") or _nearest_id(el), f"{what} {_named(el)}: {rule.en}",
                        f"{what} {_named(el)}：{rule.zh}"))
@@ -521,8 +513,6 @@ def _check_compensation(process, errors: list[dict], meta: dict) -> None:
     compensation boundary event with its handler (associated, ``isForCompensation``, no
     sequence flows), and compensation throw or end events (``activityRef`` naming such an
     activity, waiting for completion)."""
-    from engine.bpmn.rewrite import compensation_parts
-
     zh = "补偿："
     for el in process.iter():
         if not isinstance(el.tag, str):
@@ -725,7 +715,6 @@ def read_model(root, form_exists: Callable[[str], bool], process_id: str | None 
 def spiff_parse(xml: bytes, process_id: str):
     """Parse with SpiffWorkflow (and the engine's own specs, engine/bpmn/specs.py); return
     ``(spec, subprocess_specs)``."""
-    from engine.bpmn.rewrite import prepare
     from engine.bpmn.specs import EngineParser
 
     parser = EngineParser()
@@ -770,10 +759,6 @@ def validate_document(xml: bytes, form_exists: Callable[[str], bool], process_id
     model = read_model(root, form_exists, process_id)
     if not model.process_id:
         return model
-    from copy import deepcopy
-
-    from engine.bpmn.rewrite import rewrite
-
     model.errors.extend(rewrite(deepcopy(root)))
     if model.errors:
         return model  # the parser would only say the same less plainly

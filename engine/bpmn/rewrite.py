@@ -19,20 +19,14 @@ from copy import deepcopy
 
 from lxml import etree
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+from engine.bpmn.names import BPMN_NS, CAMUNDA_NS, NS, named
+
 SCOPES = ("process", "subProcess", "transaction", "adHocSubProcess")
 VARIABLE_RE = re.compile(r"^(?:\$\{\s*)?([A-Za-z_][A-Za-z0-9_]*)(?:\s*\})?$")
 
 
 def _q(tag: str) -> str:
     return f"{{{BPMN_NS}}}{tag}"
-
-
-def _label(el) -> str:
-    name = el.get("name")
-    return f"{el.get('id')!r}" + (f" ({name})" if name else "")
 
 
 def _link_name(event) -> str | None:
@@ -64,12 +58,12 @@ def _links(scope, errors: list[dict]) -> None:
         target = catches.get(name)
         if target is None:
             errors.append({"element_id": event.get("id"),
-                           "message": f"link throw event {_label(event)} goes to link {name!r}, but no link catch event "
+                           "message": f"link throw event {named(event)} goes to link {name!r}, but no link catch event "
                                       "of that name is in the same process or subprocess"})
             continue
         if scope.find(f"bpmn:sequenceFlow[@sourceRef='{event.get('id')}']", NS) is not None:
             errors.append({"element_id": event.get("id"),
-                           "message": f"link throw event {_label(event)} has an outgoing sequence flow: the link is its only way "
+                           "message": f"link throw event {named(event)} has an outgoing sequence flow: the link is its only way "
                                       "on, remove the flow"})
             continue
         n += 1

@@ -1,0 +1,20 @@
+"""The BPMN and Camunda XML namespaces, and how the deploy checks name an element."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+
+
+def local(tag) -> str:
+    """An element's tag without its namespace (``userTask``); empty for comments."""
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def named(el) -> str:
+    """How a message names an element: its id and, when drawn with one, its name."""
+    name = el.get("name")
+    return f"{el.get('id')!r}" + (f" ({name})" if name else "")
