@@ -31,6 +31,7 @@ from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.extensions import Extension
 from engine.identity.policy import may_send_message
 from engine.runtime import definitions
+from engine.runtime.messages import declaration, payload
 from engine.runtime.spiff import advance
 from engine.runtime.steps import load_workflow, save
 from engine.store.models import EventSubscription
@@ -60,32 +61,11 @@ class _Depth:
         self.uow.event_depth -= 1
 
 
-def _declared(definition, kind: str, name: str) -> dict:
-    """``{senders, form}`` of message or signal ``name`` as ``definition`` declares it."""
-    table = (definition.meta or {}).get("messages" if kind == "message" else "signals") or {}
-    props = (table.get(name) or {}).get("properties") or {}
-    return {"senders": [r.strip() for r in (props.get("sendableBy") or "").split(",") if r.strip()],
-            "form": props.get("payloadForm")}
-
-
-def _payload(uow, definition, kind: str, name: str, data: dict) -> dict:
-    declared = _declared(definition, kind, name)
-    if declared["form"]:
-        from engine.runtime.instances import validate_form_data
-
-        cleaned, _ = validate_form_data(uow.session, uow.engine, declared["form"], None, data)
-        return cleaned
-    if data:
-        raise ValidationFailed(f"{kind} payload is invalid",
-                               {k: [f"Unknown field: the {kind} declares no payloadForm."] for k in list(data)[:50]})
-    return {}
-
-
 def _thrown_payload(uow, definition, kind: str, name: str, data: dict) -> dict:
     """What of a thrower's data a receiver gets: the fields of the ``payloadForm`` the receiving
     model declares for the message or signal, valid against it; without a form, nothing (a
     process's data does not spill into another's)."""
-    form = _declared(definition, kind, name)["form"]
+    form = declaration(definition, name, kind)["form"]
     if not form:
         return {}
     from engine.forms import definitions as formdefs
@@ -94,7 +74,7 @@ def _thrown_payload(uow, definition, kind: str, name: str, data: dict) -> dict:
     content = formdefs.form_content(uow.engine, uow.session, form, formdefs.latest_version(uow.session, form))
     keys = {f.path.split(".", 1)[0].split("[]", 1)[0] for f in form_fields(content)}
     try:
-        return _payload(uow, definition, kind, name, {k: v for k, v in data.items() if k in keys})
+        return payload(uow, definition, name, {k: v for k, v in data.items() if k in keys}, kind)
     except ValidationFailed:
         # the thrower's data does not make the receiver's payload: it is delivered without one (one strict
         # receiver must not block a thrower, or the other receivers)
@@ -102,8 +82,18 @@ def _thrown_payload(uow, definition, kind: str, name: str, data: dict) -> dict:
 
 
 def _may_send(uow, definition, kind: str, name: str, unit: str | None) -> bool:
-    senders = _declared(definition, kind, name)["senders"]
+    senders = declaration(definition, name, kind)["senders"]
     return bool(senders) and may_send_message(uow.actor, senders, unit)
+
+
+def _receivable(uow, definition, kind: str, name: str, data: dict, unit: str | None, external: bool) -> dict | None:
+    """The payload ``definition`` receives: from outside, what its declaration accepts (None: the
+    sender may not send it there); between instances, what its payload form takes of the data."""
+    if not external:
+        return _thrown_payload(uow, definition, kind, name, data)
+    if not _may_send(uow, definition, kind, name, unit):
+        return None
+    return payload(uow, definition, name, data, kind)
 
 
 def _deliver(uow, inst: InstanceRecord, definition, kind: str, name: str, data: dict, source: str | None) -> None:
@@ -138,7 +128,7 @@ def _declared_for_me(uow, kind: str, name: str) -> None:
     """From outside only what a deployed model declares sendable by the sender's roles (anything
     else is the engine's own): 403 before anything is looked up."""
     for definition in definitions.list_latest(uow.session):
-        senders = _declared(definition, kind, name)["senders"]
+        senders = declaration(definition, name, kind)["senders"]
         if senders and (uow.actor.is_admin or uow.actor.has_any(senders)):
             return
     raise Forbidden(f"{kind} {name!r} is not sendable from outside by your roles: no deployed process declares it "
@@ -159,25 +149,19 @@ def broadcast(uow, name: str, data: dict | None = None, source: InstanceRecord |
             if inst is None or inst.status != "running":
                 continue
             definition = definitions.by_id(uow.engine, uow.session, inst.definition_id)
-            if external:
-                if not _may_send(uow, definition, "signal", name, inst.org_unit):
-                    refused += 1
-                    continue
-                payload = _payload(uow, definition, "signal", name, data)
-            else:
-                payload = _thrown_payload(uow, definition, "signal", name, data)
-            _deliver(uow, inst, definition, "signal", name, payload, source.id if source else None)
+            received = _receivable(uow, definition, "signal", name, data, inst.org_unit, external)
+            if received is None:
+                refused += 1
+                continue
+            _deliver(uow, inst, definition, "signal", name, received, source.id if source else None)
             delivered.append(inst.id)
         for definition in _starters(uow, "signal", name):
             unit = source.org_unit if source else uow.actor.org_unit
-            if external:
-                if not _may_send(uow, definition, "signal", name, unit):
-                    refused += 1
-                    continue
-                payload = _payload(uow, definition, "signal", name, data)
-            else:
-                payload = _thrown_payload(uow, definition, "signal", name, data)
-            started.append(_start(uow, definition, "signal", name, payload, source.business_key if source else None,
+            received = _receivable(uow, definition, "signal", name, data, unit, external)
+            if received is None:
+                refused += 1
+                continue
+            started.append(_start(uow, definition, "signal", name, received, source.business_key if source else None,
                                   unit, source.id if source else None).id)
     if external and refused and not delivered and not started:
         raise Forbidden(f"signal {name!r} is not yours to send: no process waiting for it declares it sendable by "
@@ -211,16 +195,10 @@ def correlate(uow, name: str, data: dict | None = None, business_key: str | None
             raise Conflict(f"message {name!r} is ambiguous: {len(candidates)} instances wait for it"
                            + ("" if external else f" ({', '.join(i.id for i in candidates[:5])})")
                            + "; narrow it by business_key or correlation")
-        if candidates:
+        if candidates:  # (from outside, only instances the sender may send to are candidates)
             inst = candidates[0]
             definition = definitions.by_id(uow.engine, uow.session, inst.definition_id)
-            if external:
-                if not _may_send(uow, definition, "message", name, inst.org_unit):
-                    raise Forbidden(f"message {name!r} is not yours to send to this instance (property sendableBy "
-                                    "of the message)")
-                data = _payload(uow, definition, "message", name, data)
-            else:
-                data = _thrown_payload(uow, definition, "message", name, data)
+            data = _receivable(uow, definition, "message", name, data, inst.org_unit, external)
             _deliver(uow, inst, definition, "message", name, data, source.id if source else None)
             return {"delivered": [inst.id], "started": []}
         starters = _starters(uow, "message", name) if not correlation else []
@@ -231,12 +209,9 @@ def correlate(uow, name: str, data: dict | None = None, business_key: str | None
             raise NotFound(f"no instance waits for message {name!r}{where} and no process starts on it")
         definition = starters[0]
         unit = source.org_unit if source else uow.actor.org_unit
-        if external:
-            if not _may_send(uow, definition, "message", name, unit):
-                raise Forbidden(f"message {name!r} is not yours to send (property sendableBy of the message)")
-            data = _payload(uow, definition, "message", name, data)
-        else:
-            data = _thrown_payload(uow, definition, "message", name, data)
+        data = _receivable(uow, definition, "message", name, data, unit, external)
+        if data is None:
+            raise Forbidden(f"message {name!r} is not yours to send (property sendableBy of the message)")
         inst = _start(uow, definition, "message", name, data, business_key, unit, source.id if source else None)
         return {"delivered": [], "started": [inst.id]}
 
@@ -278,14 +253,14 @@ def saved(uow, inst: InstanceRecord, definition, step) -> None:
 
 def dispatch(uow, source: InstanceRecord, events_out: list) -> None:
     """What a step of ``source`` threw for other instances, delivered in the same transaction."""
-    for kind, name, _element, payload in events_out:
+    for kind, name, _element, data in events_out:
         if kind in ("error", "escalation") or name.startswith(CALL_MESSAGE):
             continue  # for the caller of a called instance (engine/runtime/calls.py)
         if kind == "signal":
-            broadcast(uow, name, payload, source=source)
+            broadcast(uow, name, data, source=source)
             continue
         try:
-            correlate(uow, name, payload, business_key=source.business_key, source=source)
+            correlate(uow, name, data, business_key=source.business_key, source=source)
         except NotFound as exc:
             raise Conflict(f"{exc.message}: the step that throws it cannot complete (thrown by {source.process_key!r})"
                            ) from exc

@@ -65,22 +65,30 @@ def _check_sender(uow, inst: InstanceRecord, definition, name: str, data: dict) 
                         "makes a message sendable with the properties sendableBy and payloadForm)")
     if not may_send_message(actor, declared["senders"], inst.org_unit):
         raise Forbidden(f"only {', '.join(declared['senders'])} of the instance's unit may send {name!r}")
-    if declared.get("form"):
-        from engine.runtime.instances import validate_form_data
-
-        cleaned, _ = validate_form_data(uow.session, uow.engine, declared["form"], None, data)
-        return cleaned
-    if data:
-        raise ValidationFailed("message payload is invalid",
-                               {k: ["Unknown field: the message declares no payloadForm."] for k in data})
-    return {}
+    return payload(uow, definition, name, data)
 
 
-def declaration(definition, name: str) -> dict:
-    """``{senders, form}``: who may send message ``name`` from outside (none: the engine's own)."""
-    props = (((definition.meta or {}).get("messages") or {}).get(name) or {}).get("properties") or {}
+def declaration(definition, name: str, kind: str = "message") -> dict:
+    """``{senders, form}``: who may send message (or signal) ``name`` from outside (none: the
+    engine's own) and the form its payload must fit."""
+    table = (definition.meta or {}).get("messages" if kind == "message" else "signals") or {}
+    props = (table.get(name) or {}).get("properties") or {}
     return {"senders": [r.strip() for r in (props.get("sendableBy") or "").split(",") if r.strip()],
             "form": props.get("payloadForm")}
+
+
+def payload(uow, definition, name: str, data: dict, kind: str = "message") -> dict:
+    """``data`` checked like a form against the declared ``payloadForm`` (none: no payload)."""
+    form = declaration(definition, name, kind)["form"]
+    if form:
+        from engine.runtime.instances import validate_form_data
+
+        cleaned, _ = validate_form_data(uow.session, uow.engine, form, None, data)
+        return cleaned
+    if data:
+        raise ValidationFailed(f"{kind} payload is invalid",
+                               {k: [f"Unknown field: the {kind} declares no payloadForm."] for k in list(data)[:50]})
+    return {}
 
 
 def check(element: Element, ctx: DeployContext) -> list[str]:

@@ -219,9 +219,7 @@ def _timer_due(task) -> datetime | None:
 
 
 def _has(definition, kind) -> bool:
-    if isinstance(definition, MultipleEventDefinition):
-        return any(isinstance(d, kind) for d in definition.event_definitions)
-    return isinstance(definition, kind)
+    return any(isinstance(d, kind) for d in _each(definition))
 
 
 def current_data(workflow: BpmnWorkflow) -> dict:
@@ -418,8 +416,6 @@ def advance(workflow: BpmnWorkflow, steps_before: int = 0) -> StepResult:
         elif isinstance(e.event_definition, ErrorEventDefinition | EscalationEventDefinition):
             kind = "error" if isinstance(e.event_definition, ErrorEventDefinition) else "escalation"
             result.events_out.append((kind, e.event_definition.code, e.event_definition.name, dict(e.payload or {})))
-    if result.status == "completed":
-        result.subscriptions = set()
     return result
 
 
