@@ -125,6 +125,9 @@ def deliver_to_parent(uow, parent: InstanceRecord, child: InstanceRecord, kind: 
     task = workflow.get_task_from_id(UUID(child.parent_task)) if child.parent_task else None
     if task is None or task.state != TaskState.WAITING:
         return  # the call activity ended otherwise (a boundary event, a modification)
+    if kind == "completed":  # the called instance's data, handed back as the call activity's camunda:out says
+        call = (((definition.meta or {}).get("elements") or {}).get(child.parent_element) or {}).get("call") or {}
+        payload = _mapped(call.get("out") or [], payload)
     event = _event(kind, code, name, payload, child.parent_element)
     if kind == "completed":
         targets = [task]
@@ -168,14 +171,7 @@ def saved(uow, inst: InstanceRecord, definition, step) -> None:
             _to_parent(uow, inst, kind, payload, code, name)
             failed = failed or kind == "error"
     if step.result.status == "completed" and step.previous != "completed" and not failed:
-        parent_def = _parent_definition(uow, inst)
-        call = ((((parent_def.meta or {}).get("elements") or {}).get(inst.parent_element) or {}).get("call")) or {}
-        _to_parent(uow, inst, "completed", _mapped(call.get("out") or [], step.result.data))
-
-
-def _parent_definition(uow, child: InstanceRecord):
-    parent = load_instance(uow.session, child.parent_id)
-    return definitions.by_id(uow.engine, uow.session, parent.definition_id)
+        _to_parent(uow, inst, "completed", step.result.data)
 
 
 def _fire_call_done(engine, uow, timer) -> bool:
