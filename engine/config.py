@@ -120,6 +120,7 @@ class Settings:
     scoring_rules: Path | None = None  # BPM_SCORING_RULES, default engine/jobs/data/scoring_rules.json
     pg_bin_dir: str | None = None  # BPM_PG_BIN_DIR: pg_dump / pg_restore / psql for backups
     audit_key: Path | None = None  # BPM_AUDIT_KEY, default <var_dir>/keys/audit_ed25519.pem
+    connectors: Path | None = None  # BPM_CONNECTORS: external-task topics, default processes/connectors.toml
     extra: dict = field(default_factory=dict)
 
     @property
@@ -190,6 +191,7 @@ def load_settings(**overrides) -> Settings:
         scoring_rules=_path("BPM_SCORING_RULES"),
         pg_bin_dir=os.environ.get("BPM_PG_BIN_DIR") or None,
         audit_key=_path("BPM_AUDIT_KEY"),
+        connectors=_path("BPM_CONNECTORS"),
     )
     values.update(overrides)
     return Settings(**values)

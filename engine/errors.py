@@ -49,6 +49,11 @@ class Conflict(EngineError):
     status, code = 409, "conflict"
 
 
+class StaleInstance(Conflict):
+    """The instance was changed by another transaction between load and save (its version moved):
+    a caller acting for a machine (an external task's worker) may simply try again."""
+
+
 class PayloadTooLarge(EngineError):
     status, code = 413, "payload_too_large"
 

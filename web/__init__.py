@@ -36,6 +36,7 @@ def _register_blueprints(app: Flask, engine: BpmEngine) -> None:
     from web.api import catalog as api_catalog
     from web.api import events as api_events
     from web.api import halls as api_halls
+    from web.api import integration as api_integration
     from web.api import migration as api_migration
     from web.api import notify as api_notify
     from web.api import reports as api_reports
@@ -48,7 +49,7 @@ def _register_blueprints(app: Flask, engine: BpmEngine) -> None:
     from web.pages import session, start, tasks  # noqa: F401 - their routes are on the pages blueprint
 
     for module in (api_catalog, api_runtime, api_audit, api_admin, api_notify, api_halls, api_events, api_seals,
-                   api_migration, api_reports):
+                   api_migration, api_reports, api_integration):
         app.register_blueprint(module.bp)
     if engine.settings.controlled_clock:
         app.register_blueprint(api_notify.testing_bp)

@@ -51,11 +51,14 @@ ELEMENTS: dict[str, Rule] = {
     "manualTask": runs("no behaviour (done outside the system): the token passes through", "线下完成：直接通过"),
     "receiveTask": runs("waits for its message", "等待其消息"),
     "subProcess": runs("embedded subprocess; with triggeredByEvent an event subprocess", "内嵌子流程；事件子流程"),
-    "serviceTask": refused("service tasks are not supported: model the work as a user task, or as a script task if the "
-                           "engine can compute it", "不支持服务任务：请改为人工任务，或可由引擎计算时改为脚本任务"),
-    "sendTask": runs("sends its message, as a message throw event does", "发送其消息（同消息抛出事件）"),
-    "businessRuleTask": refused("business rule tasks are not supported: decide with an exclusive gateway or a script "
-                                "task", "不支持业务规则任务：请用排他网关或脚本任务判断"),
+    "serviceTask": runs("an external task (camunda:type=\"external\", camunda:topic): a worker of the topic fetches, "
+                        "locks and completes it; priorities, retries with back-off, BPMN errors to boundary events",
+                        "外部任务：由该主题的工作者领取、锁定并完成；支持优先级、重试退避、BPMN 错误"),
+    "sendTask": runs("sends its message, as a message throw event does; or an external task",
+                     "发送其消息（同消息抛出事件）；或作为外部任务"),
+    "businessRuleTask": runs("evaluates a deployed DMN decision table (camunda:decisionRef, binding latest/version, "
+                             "resultVariable, mapDecisionResult); or an external task",
+                             "执行已部署的 DMN 决策表；或作为外部任务"),
     "callActivity": runs("the called process runs as an instance of its own, linked both ways; camunda:in/out, "
                          "business key, binding latest/version/versionTag; its errors and escalations reach the "
                          "call activity's boundary events; cancelling the caller cancels it",

@@ -350,8 +350,93 @@ def _check_call_activity(el, el_id: str | None, info: dict, meta: dict, errors: 
     info["call"] = call
 
 
+
+_IMPLEMENTATIONS = ("class", "expression", "delegateExpression")
+DECISION_BINDINGS = ("latest", "version")
+DECISION_MAPPINGS = ("singleEntry", "singleResult", "collectEntries", "resultList")
+MAX_TOPIC = 128
+
+
+def _check_external(el, el_id: str | None, info: dict, meta: dict, errors: list[dict], form_exists) -> None:
+    """``serviceTask``, ``sendTask`` and ``businessRuleTask``: an external task (``camunda:type=
+    "external"`` + ``camunda:topic``, done by a worker of the topic, engine/runtime/external.py), a
+    send task's message throw, or a business rule task's DMN decision (``camunda:decisionRef``).
+    Java implementations (class, expression, delegateExpression, connectors) cannot run here."""
+    kind = _local(el.tag)
+    label = {"serviceTask": "service task", "sendTask": "send task", "businessRuleTask": "business rule task"}[kind]
+    zh = {"serviceTask": "服务任务", "sendTask": "发送任务", "businessRuleTask": "业务规则任务"}[kind] + f" {_named(el)}："
+    kind_attr = el.get(f"{{{CAMUNDA_NS}}}type")
+    java = [a for a in _IMPLEMENTATIONS if el.get(f"{{{CAMUNDA_NS}}}{a}")]
+    if el.find("bpmn:extensionElements/camunda:connector", NS) is not None:
+        java.append("connector")
+    if kind_attr == "external":
+        topic = (el.get(f"{{{CAMUNDA_NS}}}topic") or "").strip()
+        if not topic:
+            errors.append(_err(el_id, f"{label} {_named(el)}: an external task needs camunda:topic (the topic its "
+                                      "workers fetch)", zh + "外部任务须设置 camunda:topic"))
+            return
+        if len(topic) > MAX_TOPIC:
+            errors.append(_err(el_id, f"{label} {_named(el)}: topic longer than {MAX_TOPIC} characters",
+                               zh + f"主题超过 {MAX_TOPIC} 个字符"))
+            return
+        priority = (el.get(f"{{{CAMUNDA_NS}}}taskPriority") or "0").strip()
+        if not re.fullmatch(r"-?\d{1,9}", priority):
+            errors.append(_err(el_id, f"{label} {_named(el)}: camunda:taskPriority {priority!r} must be a whole "
+                                      "number (expressions are not supported)",
+                               zh + f"优先级 {priority!r} 须为整数"))
+            return
+        info["external"] = {"topic": topic, "priority": int(priority)}
+        meta["external"] = True
+        return
+    if kind_attr or java:
+        what = f"camunda:type {kind_attr!r}" if kind_attr else f"camunda:{java[0]}"
+        errors.append(_err(el_id, f"{label} {_named(el)}: {what} is not supported: the engine runs no Java; make it an "
+                                  "external task (camunda:type=\"external\" and camunda:topic) that a worker of the "
+                                  "topic completes", zh + f"不支持 {what}，请改为外部任务（camunda:type=external 和 "
+                                                         "camunda:topic）"))
+        return
+    if kind == "sendTask":
+        return  # a message throw (SpiffWorkflow's send task)
+    if kind == "businessRuleTask" and el.get(f"{{{CAMUNDA_NS}}}decisionRef"):
+        _check_decision_ref(el, el_id, info, errors, label, zh)
+        meta["decisions"] = True
+        return
+    what = ("a DMN decision (camunda:decisionRef) or an external task (camunda:type=\"external\")"
+            if kind == "businessRuleTask" else "an external task (camunda:type=\"external\" and camunda:topic)")
+    errors.append(_err(el_id, f"{label} {_named(el)} has no implementation the engine can run: make it {what}",
+                       zh + "没有可执行的实现" + ("，请引用决策表（camunda:decisionRef）或改为外部任务"
+                                            if kind == "businessRuleTask" else "，请改为外部任务")))
+
+
+def _check_decision_ref(el, el_id, info: dict, errors: list[dict], label: str, zh: str) -> None:
+    ref = el.get(f"{{{CAMUNDA_NS}}}decisionRef").strip()
+    binding = el.get(f"{{{CAMUNDA_NS}}}decisionRefBinding") or "latest"
+    mapping = el.get(f"{{{CAMUNDA_NS}}}mapDecisionResult") or "resultList"
+    result = (el.get(f"{{{CAMUNDA_NS}}}resultVariable") or "").strip()
+    decision = {"ref": ref, "binding": binding, "version": None, "map": mapping, "result_variable": result}
+    if binding not in DECISION_BINDINGS:
+        errors.append(_err(el_id, f"{label} {_named(el)}: decisionRefBinding {binding!r} is not supported (latest or "
+                                  "version)", zh + f"不支持绑定方式 {binding!r}（latest 或 version）"))
+    elif binding == "version":
+        version = (el.get(f"{{{CAMUNDA_NS}}}decisionRefVersion") or "").strip()
+        if not version.isdigit() or int(version) < 1:
+            errors.append(_err(el_id, f"{label} {_named(el)}: binding version needs camunda:decisionRefVersion, a "
+                                      "version number", zh + "按版本绑定须设置 camunda:decisionRefVersion"))
+        else:
+            decision["version"] = int(version)
+    if mapping not in DECISION_MAPPINGS:
+        errors.append(_err(el_id, f"{label} {_named(el)}: mapDecisionResult {mapping!r} is not one of "
+                                  f"{', '.join(DECISION_MAPPINGS)}", zh + f"不支持结果映射 {mapping!r}"))
+    if not result.isidentifier():
+        errors.append(_err(el_id, f"{label} {_named(el)}: camunda:resultVariable must name the variable that takes the "
+                                  "decision's result (without it the decision would change nothing)",
+                           zh + "须设置 camunda:resultVariable（决策结果存入的变量）"))
+    info["decision"] = decision
+
+
 _CHECKS = {"callActivity": _check_call_activity, "userTask": _check_user_task, "startEvent": _check_start_event, "scriptTask": _check_script_task,
-           "sequenceFlow": _check_sequence_flow}
+           "sequenceFlow": _check_sequence_flow, "serviceTask": _check_external, "sendTask": _check_external,
+           "businessRuleTask": _check_external}
 
 
 def label_errors(xml: bytes, errors: list[dict]) -> list[dict]:

@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
     BoundaryEventParser,
     EndEventParser,
     IntermediateCatchEventParser,
+    SendTaskParser,
     StartEventParser,
 )
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
@@ -31,12 +32,36 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     EndEvent,
     IntermediateCatchEvent,
     ParallelMultiInstanceTask,
+    SendTask,
     SequentialMultiInstanceTask,
     StartEvent,
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins import BpmnSpecMixin
 from SpiffWorkflow.util.task import TaskState
+
+
+class ExternalTask(BpmnSpecMixin):
+    """A ``serviceTask``, ``sendTask`` or ``businessRuleTask`` with ``camunda:type="external"``:
+    the work is done outside the engine, by a worker of its topic (Camunda's external tasks). The
+    task waits (STARTED) from the moment a token arrives; the runtime keeps a ``bpm_external_task``
+    row for it (``engine.runtime.external``) and completes it, or throws a BPMN error from it,
+    when the worker reports back. Its boundary events wait beside it meanwhile."""
+
+    def _run_hook(self, my_task):
+        return None  # STARTED: completed by the runtime when a worker reports
+
+
+class DecisionTask(BpmnSpecMixin):
+    """A ``businessRuleTask`` with ``camunda:decisionRef``: evaluates the deployed DMN decision
+    through the decider the runtime sets on the workflow (``engine.runtime.decisions.Decider``)."""
+
+    def _run_hook(self, my_task):
+        decider = getattr(my_task.workflow.top_workflow, "decider", None)
+        if decider is None:
+            raise RuntimeError("no decision service is attached to this workflow")
+        decider.decide(my_task)
+        return True
 
 
 class PassThroughTask(BpmnSpecMixin):
@@ -183,8 +208,39 @@ class EngineEndEventParser(_EngineEvents, EndEventParser):
         return task
 
 
+def is_external(node) -> bool:
+    return node.get("{http://camunda.org/schema/1.0/bpmn}type") == "external"
+
+
+class ExternalTaskParser(TaskParser):
+    """Service and business rule tasks: external tasks (the deploy check refuses any other kind)."""
+
+    def create_task(self):
+        return ExternalTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+
+
+class BusinessRuleTaskParser(TaskParser):
+    """A business rule task evaluates a DMN decision, or is an external task."""
+
+    def create_task(self):
+        spec_class = ExternalTask if is_external(self.node) else DecisionTask
+        return spec_class(self.spec, self.bpmn_id, **self.bpmn_attributes)
+
+
+class EngineSendTaskParser(SendTaskParser):
+    """A send task is a message throw, or an external task when ``camunda:type="external"``."""
+
+    def create_task(self):
+        if is_external(self.node):
+            return ExternalTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+        return super().create_task()
+
+
 class EngineParser(BpmnParser):
     OVERRIDE_PARSER_CLASSES = {
+        full_tag("serviceTask"): (ExternalTaskParser, ExternalTask),
+        full_tag("sendTask"): (EngineSendTaskParser, SendTask),
+        full_tag("businessRuleTask"): (BusinessRuleTaskParser, DecisionTask),
         full_tag("task"): (TaskParser, PassThroughTask),
         full_tag("manualTask"): (TaskParser, PassThroughTask),
         full_tag("startEvent"): (EngineStartEventParser, StartEvent),
@@ -195,7 +251,8 @@ class EngineParser(BpmnParser):
 
 
 # What the serializer needs to know of these specs (SpiffWorkflow's spec diff for instance migration).
-CONVERTERS = {PassThroughTask: BpmnTaskSpecConverter, InterruptingEventStart: EventConverter,
+CONVERTERS = {PassThroughTask: BpmnTaskSpecConverter, ExternalTask: BpmnTaskSpecConverter,
+              DecisionTask: BpmnTaskSpecConverter, InterruptingEventStart: EventConverter,
               EngineParallelMultiInstance: MultiInstanceTaskConverter,
               EngineSequentialMultiInstance: MultiInstanceTaskConverter,
               DataConditionEventDefinition: TimerConditionalEventDefinitionConverter}

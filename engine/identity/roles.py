@@ -15,6 +15,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "process_owner": ("流程负责人", "Process owner"),
     "auditor": ("审计", "Auditor"),
     "admin": ("系统管理员", "Administrator"),
+    "integration": ("系统集成账号", "Integration service account"),
 }
 
 DEPLOYER_ROLES = frozenset({"process_owner", "admin"})

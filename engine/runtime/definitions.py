@@ -14,6 +14,7 @@ from engine.errors import NotFound, ValidationFailed
 from engine.extensions import REGISTRY, DeployContext, Element
 from engine.forms import definitions as formdefs
 from engine.identity.policy import require_deployer, task_scope
+from engine.runtime import connectors, decisions
 from engine.store.models import ProcessDefinition
 
 
@@ -88,7 +89,9 @@ def list_latest(session: Session) -> list[ProcessDefinition]:
 
 
 def validate(xml: bytes, form_exists: Callable[[str], bool],
-             process_exists: Callable[[str], bool] | None = None, process_id: str | None = None) -> ParsedModel:
+             process_exists: Callable[[str], bool] | None = None, process_id: str | None = None,
+             topic_exists: Callable[[str], bool] | None = None,
+             decision_exists: Callable[[str, int | None], bool] | None = None) -> ParsedModel:
     """The document's own checks (engine/bpmn/model.py), then the properties of its elements by the
     extensions that own them; a property key nobody owns is an error naming the element."""
     model = validate_document(xml, form_exists, process_id)
@@ -110,6 +113,19 @@ def validate(xml: bytes, form_exists: Callable[[str], bool],
                                  "message": f"call activity: the called process {call['process']!r} is not deployed: "
                                             "deploy it first",
                                  "message_zh": f"调用活动：被调用流程 {call['process']!r} 尚未部署，请先部署"})
+        external = element.info.get("external") if element.info else None
+        if external and topic_exists is not None and not topic_exists(external["topic"]):
+            model.errors.append({"element_id": element.id,
+                                 "message": f"external task: topic {external['topic']!r} is not configured, so no "
+                                            "worker could ever take the task: add it to processes/connectors.toml",
+                                 "message_zh": f"外部任务：主题 {external['topic']!r} 未配置，没有工作者能领取该任务"})
+        decision = element.info.get("decision") if element.info else None
+        if decision and decision_exists is not None and not decision_exists(decision["ref"], decision["version"]):
+            which = f" version {decision['version']}" if decision["version"] else ""
+            model.errors.append({"element_id": element.id,
+                                 "message": f"business rule task: decision {decision['ref']!r}{which} is not deployed: "
+                                            "deploy the .dmn file first",
+                                 "message_zh": f"业务规则任务：决策 {decision['ref']!r}{which} 尚未部署，请先部署 DMN 文件"})
         if element.properties:
             model.errors.extend({"element_id": element.id, "message": message}
                                 for message in REGISTRY.check(element, ctx))
@@ -135,7 +151,9 @@ def deploy_document(uow, xml: bytes) -> list[tuple[ProcessDefinition, bool]]:
     models = []
     for pid in ids or [None]:
         model = validate(xml, lambda key: formdefs.exists(uow.session, key),
-                         lambda key: key in in_document or latest(uow.session, key) is not None, process_id=pid)
+                         lambda key: key in in_document or latest(uow.session, key) is not None, process_id=pid,
+                         topic_exists=lambda topic: topic in connectors.topics(uow.engine),
+                         decision_exists=lambda key, version: decisions.exists(uow.session, key, version))
         models.append(model)
         errors.extend(e for e in model.errors if e not in errors)
     if errors:

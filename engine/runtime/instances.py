@@ -22,7 +22,7 @@ from engine.identity.policy import (
 )
 from engine.runtime import definitions, documents
 from engine.runtime.spiff import StepResult, advance, new_workflow, start_on
-from engine.runtime.steps import load_workflow, save
+from engine.runtime.steps import attach, load_workflow, save
 from engine.store.models import EventSubscription, ProcessDefinition, ProcessInstance, Task, Timer
 from engine.store.records import InstanceRecord, load_instance
 
@@ -82,7 +82,7 @@ def start(engine, uow, key: str, data: dict, business_key: str | None = None) ->
     data, docs = validate_start_data(uow.session, engine, definition, data)
     inst_id = str(uuid.uuid4())
     spec, subspecs = definitions.spec_for(engine, definition)
-    workflow = new_workflow(spec, subspecs)
+    workflow = attach(engine, definition, new_workflow(spec, subspecs))
     workflow.task_tree.data.update(data)
     result = advance(workflow)
     inst = InstanceRecord(
@@ -131,7 +131,7 @@ def start_unchecked(uow, key: str, data: dict, org_unit: str | None, business_ke
     binding); ``parent`` is ``(instance id, call activity, its waiting task)`` of a called instance."""
     definition = definition or definitions.get_version(uow.session, key)
     spec, subspecs = definitions.spec_for(uow.engine, definition)
-    workflow = new_workflow(spec, subspecs)
+    workflow = attach(uow.engine, definition, new_workflow(spec, subspecs))
     workflow.task_tree.data.update(data)
     if trigger is not None:
         start_on(workflow, trigger)

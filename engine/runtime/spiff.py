@@ -36,7 +36,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.bpmn.model import spiff_parse
 from engine.bpmn.rewrite import CALL_MESSAGE
 from engine.bpmn.specs import CONVERTERS as SPEC_CONVERTERS
-from engine.bpmn.specs import DataConditionEventDefinition
+from engine.bpmn.specs import DataConditionEventDefinition, ExternalTask
 from engine.clock import install_spiff_clock
 from engine.errors import Conflict
 from engine.runtime.script_engine import SandboxScriptEngine
@@ -199,6 +199,8 @@ class StepResult:
     # thrown for other instances: signals (every one thrown) and messages nothing in the instance caught,
     # as (kind, name, element_id, payload)
     events_out: list = field(default_factory=list)
+    # the external tasks that wait for a worker (or failed for good), by task id (engine/runtime/external.py)
+    external: dict = field(default_factory=dict)
 
 
 def _timer_due(task) -> datetime | None:
@@ -461,7 +463,8 @@ def describe(workflow: BpmnWorkflow, incident: dict | None = None) -> StepResult
         bid for t in workflow.tasks.values() if t.state == TaskState.COMPLETED and (bid := bpmn_id(t)) is not None
     }
     if incident is None and (err := _error_task(workflow)) is not None:
-        incident = {"element_id": bpmn_id(err), "task_id": str(err.id), "message": "task is in error"}
+        incident = {"element_id": bpmn_id(err), "task_id": str(err.id),
+                    "message": err._get_internal_data("incident_message") or "task is in error"}
     if incident is not None:
         status = "incident"
     elif workflow.is_completed():
@@ -479,6 +482,8 @@ def describe(workflow: BpmnWorkflow, incident: dict | None = None) -> StepResult
     result = StepResult(status, data, ready, timers, incident, completed)
     # what it waits for by name stands while it is unfinished (an incident elsewhere, a suspension)
     result.subscriptions = subscriptions(workflow) if status != "completed" else set()
+    result.external = {str(t.id): t for t in workflow.tasks.values()
+                       if isinstance(t.task_spec, ExternalTask) and t.state in (TaskState.STARTED, TaskState.ERROR)}
     for _kind, name, _element, task_id in result.subscriptions:
         if name.startswith(CALL_MESSAGE) and task_id:
             result.call_data[task_id] = dict(workflow.get_task_from_id(UUID(task_id)).data)

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select, update
 
 from engine.clock import utcnow
-from engine.errors import Conflict, PayloadTooLarge
+from engine.errors import PayloadTooLarge, StaleInstance
 from engine.extensions import REGISTRY
 from engine.forms import definitions as formdefs
 from engine.identity.policy import scoped_unit, task_scope
 from engine.jsondata import json_size
+from engine.runtime.decisions import Decider
 from engine.runtime.definitions import spec_for
 from engine.runtime.io_params import io_values
 from engine.runtime.spiff import StepResult, bpmn_id, compact, dump_state, load_state
@@ -38,7 +39,15 @@ def check_data_size(limit: int, data: dict) -> None:
 
 def load_workflow(engine, inst: InstanceRecord, definition: ProcessDefinition):
     spec, subspecs = spec_for(engine, definition)
-    return load_state(inst.state, spec, subspecs)
+    return attach(engine, definition, load_state(inst.state, spec, subspecs))
+
+
+def attach(engine, definition: ProcessDefinition, workflow):
+    """Give a loaded or new workflow what its tasks ask of the engine while they run: the
+    decisions of its business rule tasks."""
+    if (definition.meta or {}).get("decisions"):
+        workflow.decider = Decider(engine, definition)
+    return workflow
 
 
 def local_data(spiff_task) -> dict | None:
@@ -194,6 +203,11 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
     inst.data = result.data
     inst.incident = result.incident
     inst.visited = sorted(set(inst.visited or ()) | result.completed_elements)
+    decider = getattr(workflow, "decider", None)
+    if decider is not None:  # each decision a business rule task took: inputs, matched rules, output
+        for record in decider.evaluated:
+            uow.audit("decision_evaluated", instance_id=inst.id, **record)
+        decider.evaluated.clear()
     compact(workflow)
     inst.state = dump_state(workflow)
     if result.status == "completed" and previous != "completed":
@@ -211,7 +225,7 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
         open_ids: set[str] = set()
     else:
         if not update_instance(uow.session, inst):
-            raise Conflict("the instance was changed by someone else at the same time; reload and try again")
+            raise StaleInstance("the instance was changed by someone else at the same time; reload and try again")
         open_ids = set(uow.session.connection().execute(OPEN_TASK_IDS, {"b_instance": inst.id}).scalars())
     ready = {str(t.id): t for t in result.ready_tasks}
     created = [_create_task(uow, inst, definition, t, now) for tid, t in ready.items() if tid not in open_ids]

@@ -288,6 +288,58 @@ class EventSubscription(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ExternalTask(Base):
+    """Work the engine hands to a system outside it (Camunda's external tasks): a service, send
+    or business rule task with ``camunda:type="external"`` waits here, by topic, until a worker
+    of that topic fetches and locks it, then completes it, reports a failure or throws a BPMN
+    error. The row's id is the waiting SpiffWorkflow task's."""
+
+    __tablename__ = "bpm_external_task"
+    __table_args__ = (Index("ix_external_task_fetch", "state", "topic", "priority"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("bpm_process_instance.id", ondelete="CASCADE"), index=True)
+    process_key: Mapped[str] = mapped_column(String(128))
+    element_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str | None] = mapped_column(String(256))
+    topic: Mapped[str] = mapped_column(String(128))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    # open: waiting or locked; completed; cancelled (its scope ended); failed (retries exhausted: an incident)
+    state: Mapped[str] = mapped_column(String(16))
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    locked_by: Mapped[str | None] = mapped_column(String(64))  # the service account that holds the lock
+    lock_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retries: Mapped[int | None] = mapped_column(Integer)  # retries left
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # failures reported so far (picks the back-off)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # not fetched before (a failure's back-off)
+    backoff: Mapped[list | None] = mapped_column(JSON)  # seconds to wait after the 1st, 2nd ... failure
+    error_message: Mapped[str | None] = mapped_column(String(1000))
+    error_details: Mapped[str | None] = mapped_column(Text)
+    business_key: Mapped[str | None] = mapped_column(String(128))
+    org_unit: Mapped[str | None] = mapped_column(String(64))
+    local_data: Mapped[dict | None] = mapped_column(JSON)
+    result: Mapped[dict | None] = mapped_column(JSON)  # the variables it was completed with
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DecisionDefinition(Base):
+    """A deployed DMN decision (one decision table of a ``.dmn`` file), versioned by key like a
+    process definition; ``businessRuleTask`` elements name it by key (``camunda:decisionRef``)."""
+
+    __tablename__ = "bpm_decision_definition"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(256))
+    sha256: Mapped[str] = mapped_column(String(64))
+    xml: Mapped[str] = mapped_column(Text)  # the whole .dmn file it came from
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+
+
 class Document(Base):
     __tablename__ = "bpm_document"
 
