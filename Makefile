@@ -50,7 +50,7 @@ install: $(STAMP) $(VENDOR_STAMP)
 run: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/bpm init --demo
 	@echo "Open http://127.0.0.1:8000  (demo logins: username = role key, password demo)"
-	$(BIN)/bpm serve --host 127.0.0.1 --port 8000
+	$(BIN)/bpm serve --host 127.0.0.1 --port 8000 --demo-workers
 
 test: $(STAMP) $(VENDOR_STAMP) browser
 	$(BIN)/python -m pytest

@@ -44,7 +44,9 @@ def deploy(file: Path) -> None:
 @click.option("--workers", default=1, show_default=True, type=int, help="gunicorn worker processes")
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.option("--no-timers", is_flag=True, help="Do not run the timer worker inside the web process.")
-def serve(host: str, port: int, workers: int, threads: int, no_timers: bool) -> None:
+@click.option("--demo-workers", is_flag=True, help="Also run an external-task worker for each configured topic "
+              "with a handler, as the demo service account (password BPM_WORKER_PASSWORD, default demo).")
+def serve(host: str, port: int, workers: int, threads: int, no_timers: bool, demo_workers: bool) -> None:
     """Serve the web app and API (and, by default, the timer worker) with gunicorn."""
     settings = load_settings()
     if settings.production:
@@ -58,7 +60,29 @@ def serve(host: str, port: int, workers: int, threads: int, no_timers: bool) -> 
         sys.exit(2)
     from bpm_cli.serving import run_gunicorn
 
-    run_gunicorn(host, port, workers, threads, timers=not no_timers)
+    children = _demo_workers(f"http://{host}:{port}") if demo_workers else []
+    try:
+        run_gunicorn(host, port, workers, threads, timers=not no_timers)
+    finally:
+        for child in children:
+            child.terminate()
+
+
+def _demo_workers(url: str) -> list:
+    """``bpm external-worker`` for each topic with a handler; they wait (back off) until the server answers."""
+    import os
+    import subprocess
+
+    from engine.runtime.connectors import load_topics
+
+    env = {**os.environ, "BPM_WORKER_PASSWORD": os.environ.get("BPM_WORKER_PASSWORD", "demo"), "BPM_URL": url}
+    out = []
+    for topic, spec in load_topics(load_settings().connectors).items():
+        if spec.get("handler"):
+            out.append(subprocess.Popen([sys.executable, "-m", "bpm_cli.main", "external-worker", "--topic", topic],
+                                        env=env))
+            click.echo(f"external-task worker for topic {topic} started")
+    return out
 
 
 @click.command()
@@ -83,6 +107,33 @@ def coverage() -> None:
     click.echo(markdown(), nl=False)
 
 
+@click.command("external-worker")
+@click.option("--topic", required=True, help="the topic to work (processes/connectors.toml)")
+@click.option("--handler", help="module:function; default: the topic's configured handler")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, envvar="BPM_URL")
+@click.option("--user", default="integration", show_default=True, envvar="BPM_WORKER_USER")
+@click.option("--password", envvar="BPM_WORKER_PASSWORD", required=True, help="or BPM_WORKER_PASSWORD")
+@click.option("--max-tasks", default=1, show_default=True, type=int)
+@click.option("--worker-id", help="default: <topic>-<random>")
+def external_worker(topic, handler, url, user, password, max_tasks, worker_id) -> None:
+    """Work one topic's external tasks through the REST API until SIGTERM/SIGINT."""
+    import signal
+
+    from bpm_cli.worker import ExternalTaskClient, Worker, load_handler
+    from engine.runtime.connectors import load_topics
+
+    spec = load_topics(load_settings().connectors).get(topic, {})
+    ref = handler or spec.get("handler")
+    if not ref:
+        raise click.UsageError(f"topic {topic!r} has no configured handler: pass --handler module:function")
+    worker = Worker(ExternalTaskClient(url, user, password), topic, load_handler(ref), spec.get("settings"),
+                    lock_ms=spec.get("lock_duration_ms", 60_000), max_tasks=max_tasks, worker_id=worker_id)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop())
+    worker.run()
+    click.echo(f"worker {worker.worker_id} stopped after {worker.done} tasks")
+
+
 def register(main: click.Group) -> None:
-    for command in (init, deploy, serve, worker, coverage):
+    for command in (init, deploy, serve, worker, coverage, external_worker):
         main.add_command(command)

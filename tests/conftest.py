@@ -67,13 +67,15 @@ def _seed(url: str, var_dir: Path) -> dict[str, str]:
         identity.add_user(uow.session, "counter_hall2", "demo", ["counter_staff"], org_unit="hall-2")
         identity.add_user(uow.session, "manager_hall2", "demo", ["hall_manager"], org_unit="hall-2")
         identity.add_user(uow.session, "duty_hall2", "demo", ["duty_manager"], org_unit="hall-2")
+        # a second service account (external tasks: each works only its own topics)
+        identity.add_user(uow.session, "worker2", "demo", ["integration"], org_unit="hall-1")
         # a branch with one department over both halls (the KPI review's department check)
         uow.session.add(OrgUnit(key="branch", name="县分公司", kind="branch"))
         uow.session.add(OrgUnit(key="dept-1", name="市场部", kind="department", parent_key="branch"))
         for key, name in (("hall-1", "中心营业厅"), ("hall-2", "城东营业厅")):
             uow.session.add(OrgUnit(key=key, name=name, kind="hall", parent_key="dept-1"))
         uow.session.flush()
-        for name in [*ROLES, "nobody", "counter2", "counter_hall2", "manager_hall2", "duty_hall2"]:
+        for name in [*ROLES, "nobody", "counter2", "counter_hall2", "manager_hall2", "duty_hall2", "worker2"]:
             tokens[name] = issue_token(uow.session, name, "demo", 10 * 365 * 24 * 3600)[0]  # tests move the clock
     engine.close()
     return tokens

@@ -18,10 +18,14 @@ from engine.identity.roles import ROLES
 def deploy_path(engine, path: Path, echo=print) -> None:
     """Deploy one .bpmn or .form file as the system actor."""
     from engine.forms import definitions as formdefs
-    from engine.runtime import definitions
+    from engine.runtime import decisions, definitions
 
     with engine.uow(SYSTEM) as uow:
-        if path.suffix == ".bpmn":
+        if path.suffix == ".dmn":
+            stored = decisions.deploy(uow, path.read_bytes())
+            created = any(c for _r, c in stored)
+            label = ", ".join(f"decision {r.key} v{r.version}" for r, _c in stored)
+        elif path.suffix == ".bpmn":
             row, created = definitions.deploy_process(uow, path.read_bytes())
             label = f"process {row.key} v{row.version}"
         else:
@@ -45,6 +49,7 @@ def deploy_shipped(engine, processes: tuple[str, ...] = (), echo=print) -> None:
     else:
         paths = sorted((root / "processes").glob("*.bpmn"))
         form_paths = sorted((root / "forms").glob("*.form"))
+    form_paths = [*sorted((root / "processes").glob("*.dmn")), *form_paths]  # the decisions processes name
     for path in [*form_paths, *paths]:
         deploy_path(engine, path, echo)
 

@@ -230,6 +230,8 @@ def _lock_some(uow, worker_id: str, max_tasks: int, specs: dict) -> list[dict]:
 
 
 def _held(uow, task_id: str, worker_id: str) -> ExternalTask:
+    if ROLE not in uow.actor.roles:
+        raise Forbidden(f"only a service account with the {ROLE!r} role works external tasks")
     row = uow.session.get(ExternalTask, task_id)
     if row is None:
         raise NotFound(f"external task {task_id!r} not found")
@@ -405,6 +407,8 @@ def extend_lock(engine, actor: Actor, task_id: str, worker_id: str, new_duration
 
 def unlock(engine, actor: Actor, task_id: str) -> dict:
     """Give the task back to the pool at once (its holder, or an administrator)."""
+    if "admin" not in actor.roles and ROLE not in actor.roles:
+        raise Forbidden("only the service account that holds the lock, or an administrator, may unlock it")
     with engine.uow(actor) as uow:
         row = uow.session.get(ExternalTask, task_id)
         if row is None:

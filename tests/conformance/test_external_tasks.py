@@ -10,8 +10,6 @@ from datetime import timedelta
 import pytest
 
 from engine.clock import clock, utcnow
-from engine.identity import auth as identity
-from engine.identity.actor import SYSTEM
 from engine.identity.auth import actor_by_name
 from engine.runtime import external
 from tests.conformance.models import flow, process, script, user_task
@@ -27,9 +25,6 @@ TOPICS = {
 @pytest.fixture
 def api(api, engine):
     engine._external_topics = TOPICS
-    with engine.uow(SYSTEM) as uow:
-        identity.add_user(uow.session, "worker2", "demo", ["integration"], org_unit="hall-1")
-        api.tokens = {**api.tokens, "worker2": identity.issue_token(uow.session, "worker2", "demo", 10**8)[0]}
     return api
 
 

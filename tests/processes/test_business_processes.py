@@ -46,12 +46,13 @@ from tests.support.business import (
     try_start,
     upload,
     work,
+    work_external,
 )
 
 NS = {**BPMN_NS_MAP, "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
       "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}
 CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
-FLOW_NODES = ("startEvent", "endEvent", "userTask", "scriptTask", "exclusiveGateway", "boundaryEvent",
+FLOW_NODES = ("startEvent", "endEvent", "userTask", "scriptTask", "serviceTask", "businessRuleTask", "exclusiveGateway", "boundaryEvent",
               "intermediateThrowEvent", "intermediateCatchEvent", "parallelGateway")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -404,6 +405,11 @@ def test_supply_approved_sealed_maintained_and_supplied(api, engine):
     assert "seal_confirm" in errors_of(r)
     work(api, "service_center_head", iid, "seal", {"seal_confirm": True, "seal_pin": "123456"},
          wrong=("enforcement_officer", "info_clerk"))
+    # the sealed approval is recorded in the monopoly's system by the integration worker; the clerk sees its reference
+    synced = work_external(api, iid, "supply_sync", engine.settings.var_dir)
+    assert re.fullmatch(r"YC-\d{8}-\d{5}", synced["supply_ref"])
+    clerk_view = api.get(f"/api/tasks/{open_task(api, iid, 'maintain')['id']}", "info_clerk").get_json()
+    assert clerk_view["data"]["supply_ref"] == synced["supply_ref"]
     work(api, "info_clerk", iid, "maintain", {"system_ref": "JYXT-20261123-0007"},
          wrong=("service_center_head", "enforcement_officer"))
     done = work(api, "enforcement_officer", iid, "supply",
@@ -416,7 +422,7 @@ def test_supply_approved_sealed_maintained_and_supplied(api, engine):
     assert final["business_key"] == "GH-2026-001"
     assert final["data"]["decision"] == "approve" and final["data"]["system_ref"] == "JYXT-20261123-0007"
     assert [d["delivered_qty"] for d in final["data"]["delivered"]] == [5, 2]
-    assert {"review", "seal", "maintain", "supply", "end_supplied"} <= set(final["completed_elements"])
+    assert {"review", "seal", "supply_sync", "maintain", "supply", "end_supplied"} <= set(final["completed_elements"])
     assert "revise" not in final["completed_elements"]
 
 

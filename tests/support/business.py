@@ -174,3 +174,33 @@ def instances_of(api, key: str, user: str = READER) -> list[dict]:
     assert r.status_code == 200, r.get_json()
     return r.get_json()["items"]
 
+
+
+def work_external(api, instance_id: str, topic: str, var_dir) -> dict:
+    """The ``integration`` service account's worker takes the instance's open task of ``topic`` and
+    runs the topic's shipped handler (bpm_cli/handlers.py, writing under ``var_dir``); returns the
+    variables it completed the task with."""
+    import os
+
+    from bpm_cli.worker import load_handler
+    from engine.runtime.connectors import load_topics
+
+    r = api.post("/api/external-tasks/fetch-and-lock", "integration",
+                 json={"worker_id": "test-worker", "max_tasks": 50, "topics": [{"name": topic}]})
+    assert r.status_code == 200, r.get_json()
+    mine = [t for t in r.get_json()["items"] if t["instance_id"] == instance_id]
+    assert len(mine) == 1, f"expected one {topic!r} task of {instance_id}, got {r.get_json()['items']}"
+    spec = load_topics(None)[topic]
+    before = os.environ.get("BPM_VAR_DIR")
+    os.environ["BPM_VAR_DIR"] = str(var_dir)
+    try:
+        variables = load_handler(spec["handler"])(mine[0], spec["settings"])
+    finally:
+        if before is None:
+            os.environ.pop("BPM_VAR_DIR")
+        else:
+            os.environ["BPM_VAR_DIR"] = before
+    r = api.post(f"/api/external-tasks/{mine[0]['id']}/complete", "integration",
+                 json={"worker_id": "test-worker", "variables": variables})
+    assert r.status_code == 200, r.get_json()
+    return variables

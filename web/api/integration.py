@@ -13,7 +13,6 @@ from web.schemas.integration import (
     CompleteExternalRequest,
     DecisionList,
     DecisionQuery,
-    DecisionSchema,
     DecisionVersions,
     EvaluateRequest,
     EvaluateResult,

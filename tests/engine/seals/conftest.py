@@ -64,6 +64,15 @@ def _complete(engine, actor, instance_id, element_id, data):
     return inst.data if hasattr(inst, "data") else None
 
 
+def _sync(engine, actor, instance_id) -> None:
+    """The integration worker records the sealed approval (engine/runtime/external.py)."""
+    from engine.runtime import external
+
+    [task] = external.fetch_and_lock(engine, actor, "test-worker", 10, [{"name": "supply_sync"}])
+    assert task["instance_id"] == instance_id
+    external.complete(engine, actor, task["id"], "test-worker", {"supply_ref": "YC-TEST-00001"})
+
+
 def build_world(folder: Path) -> SealWorld:
     from engine.identity import auth as identity
     from engine.ops.setup import deploy_path
@@ -78,7 +87,7 @@ def build_world(folder: Path) -> SealWorld:
     with engine.uow(SYSTEM) as uow:
         uow.session.add(OrgUnit(key="hall-1", name="中心营业厅 Central service hall", kind="hall"))
         for role in ("enforcement_officer", "service_center_head", "info_clerk", "customer_manager", "hall_manager",
-                     "auditor", "counter_staff"):
+                     "auditor", "counter_staff", "integration"):
             identity.add_user(uow.session, role, "demo", [role], org_unit="hall-1")
     root = project_root()
     for name in ("supply_request", "supply_review", "supply_seal", "supply_maintain", "supply_execute",
@@ -100,6 +109,7 @@ def build_world(folder: Path) -> SealWorld:
     _complete(engine, head, inst.id, "review", {"decision": "approve"})
     data = _complete(engine, head, inst.id, "seal", {"seal_confirm": True, "seal_pin": PIN})
     world.sealed_id = data["sealed_document"]
+    _sync(engine, world.actor("integration"), inst.id)
     data = _complete(engine, world.actor("info_clerk"), inst.id, "maintain", {"system_ref": "JYXT-1"})
     world.confirmed_id = data["confirmed_document"]
     with engine.read() as session:

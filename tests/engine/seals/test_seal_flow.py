@@ -16,7 +16,7 @@ import subprocess
 import pytest
 
 from tests.engine.seals.conftest import PIN
-from tests.support.business import deploy, instance, open_task, start, try_complete, upload, work
+from tests.support.business import deploy, instance, open_task, start, try_complete, upload, work, work_external
 
 
 def supply_request(api, **changes):
@@ -57,7 +57,7 @@ def pdf_text(content: bytes) -> str | None:
     return done.stdout.decode("utf-8", "replace")
 
 
-def test_supply_approval_is_sealed_confirmed_and_verifiable(api, seals_ready):
+def test_supply_approval_is_sealed_confirmed_and_verifiable(api, engine, seals_ready):
     iid, data = reviewed(api)
     seal_task = open_task(api, iid, "seal")
     assert seal_task["properties"] == {"candidateScope": "instance_unit", "seal": "supply_approval"}
@@ -113,7 +113,9 @@ def test_supply_approval_is_sealed_confirmed_and_verifiable(api, seals_ready):
     assert api.get(f"/api/process-instances/{iid}/documents", "counter_staff").status_code == 403
     assert api.get(f"/api/tasks/{seal_task['id']}/documents", "nobody").status_code == 403
 
-    # the clerk's confirmation: an incremental signature; the seal stays valid
+    # recorded in the monopoly's system by the integration worker, then the clerk's confirmation: an
+    # incremental signature; the seal stays valid
+    work_external(api, iid, "supply_sync", engine.settings.var_dir)
     inst = work(api, "info_clerk", iid, "maintain", {"system_ref": "JYXT-20261123-0007"})
     confirmed_id = inst["data"]["confirmed_document"]
     assert inst["data"]["sealed_document"] == sealed_id

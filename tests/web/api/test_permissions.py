@@ -29,6 +29,9 @@ OPEN_TO_ALL = {
     ("GET", "/api/reports/jobs"),
     ("GET", "/api/reports/<job>"),
     ("GET", "/api/reports/<job>/export"),
+    ("GET", "/api/decision-definitions"),
+    ("GET", "/api/decision-definitions/<key>"),
+    ("GET", "/api/external-tasks/topics"),  # only the topics the caller works (all: admins, auditors)
 }
 PUBLIC = {("GET", "/api/health"), ("GET", "/api/openapi.json"), ("POST", "/api/auth/token")}
 
@@ -98,6 +101,23 @@ def _forbidden_cases(inst, task, doc):
             "counter_staff", f"/api/process-instances/{inst}/modification",
             {"instructions": [{"type": "cancel", "element_id": "x"}], "reason": "x"}),
         ("POST", "/api/incidents/retry"): ("counter_staff", "/api/incidents/retry", {"instance_ids": [inst]}),
+        # external tasks: service accounts (the integration role) of the topic; decisions: deployers
+        ("POST", "/api/external-tasks/fetch-and-lock"): ("admin", "/api/external-tasks/fetch-and-lock",
+                                                         {"worker_id": "w", "topics": [{"name": "supply_sync"}]}),
+        ("GET", "/api/external-tasks"): ("counter_staff", "/api/external-tasks", None),
+        ("POST", "/api/external-tasks/<task_id>/complete"): ("counter_staff", f"/api/external-tasks/{task}/complete",
+                                                              {"worker_id": "w"}),
+        ("POST", "/api/external-tasks/<task_id>/failure"): ("counter_staff", f"/api/external-tasks/{task}/failure",
+                                                             {"worker_id": "w", "error_message": "x"}),
+        ("POST", "/api/external-tasks/<task_id>/bpmn-error"): ("counter_staff", f"/api/external-tasks/{task}/bpmn-error",
+                                                                {"worker_id": "w", "error_code": "x"}),
+        ("POST", "/api/external-tasks/<task_id>/extend-lock"): ("counter_staff",
+                                                                 f"/api/external-tasks/{task}/extend-lock",
+                                                                 {"worker_id": "w", "new_duration": 1000}),
+        ("POST", "/api/external-tasks/<task_id>/unlock"): ("counter_staff", f"/api/external-tasks/{task}/unlock", None),
+        ("POST", "/api/decision-definitions"): ("counter_staff", "/api/decision-definitions", xml),
+        ("POST", "/api/decision-definitions/<key>/evaluate"): ("counter_staff", "/api/decision-definitions/x/evaluate",
+                                                               {"variables": {}}),
     }
 
 
