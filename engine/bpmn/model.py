@@ -271,9 +271,10 @@ def _input_output(el, kind: str, errors: list[dict]) -> dict | None:
     if block is None:
         return None
     zh = f"{_named(el)} 的输入输出参数："
-    if kind not in IO_KINDS:
-        errors.append(_err(el.get("id"), f"{kind} {_named(el)}: camunda:inputOutput is supported on user and script "
-                                         "tasks only: compute the values in a script task", zh + "仅支持人工任务和脚本任务"))
+    if kind not in IO_KINDS and el.get(f"{{{CAMUNDA_NS}}}type") != "external":
+        errors.append(_err(el.get("id"), f"{kind} {_named(el)}: camunda:inputOutput is supported on user, script and "
+                                         "external tasks only: compute the values in a script task",
+                           zh + "仅支持人工任务、脚本任务和外部任务"))
         return None
     io: dict = {"in": [], "out": []}
     for tag, key in (("inputParameter", "in"), ("outputParameter", "out")):

@@ -45,6 +45,7 @@ def task_creating(uow, inst, definition, row: dict) -> None:
     policy = _policy(definition, row["element_id"])
     if policy is None:
         return
+    policy = policy.for_data(inst.data)
     sla_plan = plan(policy, row["created_at"], calendar_for(uow.session, uow.engine.settings.working_hours))
     row.update(due_at=sla_plan["due_at"], sla=_jsonable(sla_plan), sla_state="on_time")
     uow.session.connection().execute(INSERT_TIMER, [
@@ -69,6 +70,6 @@ def working_day(session, day) -> bool:
     return calendar_for(session).is_working_day(day)[0]
 
 
-EXTENSION = Extension("sla", properties=("sla.kind", "sla.amount", "sla.warn", "sla.escalate"), check=check,
+EXTENSION = Extension("sla", properties=("sla.kind", "sla.amount", "sla.amountVariable", "sla.warn", "sla.escalate"), check=check,
                       task_creating=task_creating, task_closed=task_closed, working_day=working_day,
                       timers={"sla": TimerKind(fire, locks_task=True)})

@@ -6,6 +6,8 @@ A policy is data on the model (``camunda:properties`` of a user task)::
     sla.amount    ISO 8601 duration: PT3M, PT24H, P1D (1 working day for working_days), P3D
     sla.warn      fraction at which the owner is warned (default 0.8; "none" for no warning)
     sla.escalate  "1.0:duty_manager;1.5:hall_manager" (fraction: role[,role]; optional)
+    sla.amountVariable  a process variable holding the duration instead (e.g. set by a DMN decision
+                  per business category); sla.amount is the fallback when it is missing or not a duration
 
 When the task is created the due date and the instants of every threshold are computed
 once and stored: ``due_at`` and ``sla`` on the task row, one ``bpm_timer`` row (kind
@@ -15,7 +17,7 @@ once and stored: ``due_at`` and ``sla`` on the task row, one ``bpm_timer`` row (
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -32,6 +34,18 @@ class Policy:
     amount: object
     warn: float | None
     escalations: tuple[tuple[float, tuple[str, ...]], ...]
+    amount_variable: str | None = None
+
+    def for_data(self, data: dict | None) -> Policy:
+        """The policy with the duration the instance's data gives (``sla.amountVariable``), if valid."""
+        text = (data or {}).get(self.amount_variable) if self.amount_variable else None
+        if not isinstance(text, str) or text.strip() == self.amount_text:
+            return self
+        try:
+            amount = BusinessCalendar.parse_amount(self.kind, text.strip())
+        except ValueError:
+            return self
+        return replace(self, amount_text=text.strip(), amount=amount)
 
 
 def _fraction(text: str, what: str) -> float:
@@ -71,7 +85,10 @@ def parse_policy(props: dict) -> Policy | None:
         if not roles or unknown:
             raise ValueError(f"sla.escalate entry {part!r} names unknown roles {unknown or '(none)'}")
         escalations.append((_fraction(at.strip(), "sla.escalate fraction"), roles))
-    return Policy(kind, amount_text, amount, warn, tuple(sorted(escalations)))
+    variable = (props.get("sla.amountVariable") or "").strip() or None
+    if variable is not None and not variable.isidentifier():
+        raise ValueError(f"sla.amountVariable {variable!r} must name a process variable")
+    return Policy(kind, amount_text, amount, warn, tuple(sorted(escalations)), variable)
 
 
 def plan(policy: Policy, start: datetime, calendar: BusinessCalendar) -> dict:

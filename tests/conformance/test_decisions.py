@@ -3,6 +3,8 @@ mappings, binding to a version, the audit of each evaluation, a UNIQUE conflict 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from tests.conformance.models import flow, process, script, user_task
@@ -104,3 +106,26 @@ def test_deploy_refuses_a_bad_cell_naming_the_rule_and_column_and_a_task_naming_
     assert any(e["element_id"] == "decide" and "'nowhere'" in e["message"] for e in r.get_json()["details"]["errors"])
     r = api.deploy_xml(rule_task("dmn_novar", "nowhere").replace('camunda:resultVariable="limit" ', ""))
     assert any("resultVariable" in e["message"] for e in r.get_json()["details"]["errors"])
+
+
+def test_a_decided_time_limit_sets_the_due_time_of_the_next_task(api, engine):
+    """``sla.amountVariable``: the duration a decision gave (e.g. per business category) times the task."""
+    deploy_dmn(api, dmn("limits", [('"payment"', '"PT3M"'), ('"transfer"', '"PT10M"')], output="time_limit"))
+    timed = ('<bpmn:userTask id="after" name="after" camunda:formKey="simple_note" camunda:candidateGroups="counter_staff">'
+             '<bpmn:extensionElements><camunda:properties><camunda:property name="sla.kind" value="calendar" />'
+             '<camunda:property name="sla.amount" value="PT1H" /><camunda:property name="sla.amountVariable" '
+             'value="time_limit" /></camunda:properties></bpmn:extensionElements></bpmn:userTask>')
+    xml = rule_task("dmn_sla", "limits").replace('camunda:resultVariable="limit"', 'camunda:resultVariable="time_limit"')
+    xml = xml.replace(user_task("after"), timed)
+    run = Run(api, engine, xml, "dmn_sla")
+
+    def timed_task(r):
+        return api.get(f"/api/tasks/{r.task('after')['id']}", "counter_staff").get_json()
+
+    task = timed_task(run)
+    assert run.data["time_limit"] == "PT3M" and task["sla"]["amount"] == "PT3M"
+    assert datetime.fromisoformat(task["due_at"]) - datetime.fromisoformat(task["created_at"]) == timedelta(minutes=3)
+    other = Run(api, engine, xml.replace("category = 'payment'", "category = 'transfer'"), "dmn_sla")
+    assert timed_task(other)["sla"]["amount"] == "PT10M"
+    unknown = Run(api, engine, xml.replace("category = 'payment'", "category = 'query'"), "dmn_sla")
+    assert unknown.data["time_limit"] is None and timed_task(unknown)["sla"]["amount"] == "PT1H"  # the fallback

@@ -155,9 +155,20 @@ SIMPLE_ACTIVITIES = {"task", "manualTask", "userTask", "scriptTask", "serviceTas
                      "choreographyTask", "subChoreography"}
 
 
+ANY_DECISION = ('<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="dd" name="d" namespace="x">'
+                '<decision id="d_any" name="any"><decisionTable id="t" hitPolicy="FIRST"><input id="i" label="x">'
+                '<inputExpression id="ie"><text>x</text></inputExpression></input><output id="o" name="r" />'
+                '<rule id="r1"><inputEntry id="e1"><text>-</text></inputEntry><outputEntry id="o1"><text>1</text>'
+                "</outputEntry></rule></decisionTable></decision></definitions>")
+
+
 def _flow_element_model(key: str, name: str) -> str:
     attrs = {"userTask": ' camunda:formKey="simple_note" camunda:candidateGroups="counter_staff"',
-             "receiveTask": ' messageRef="msg_go"', "callActivity": ' calledElement="other"'}.get(name, "")
+             "receiveTask": ' messageRef="msg_go"', "callActivity": ' calledElement="other"',
+             # external tasks wait for a worker of a configured topic (processes/connectors.toml); a decision
+             # must be deployed (the test deploys it)
+             "serviceTask": ' camunda:type="external" camunda:topic="supply_sync"',
+             "businessRuleTask": ' camunda:decisionRef="d_any" camunda:resultVariable="r"'}.get(name, "")
     inner = {"scriptTask": "<bpmn:script>x = 1</bpmn:script>",
              "subProcess": '<bpmn:startEvent id="s1" /><bpmn:endEvent id="s2" />' + flow("sf", "s1", "s2"),
              "transaction": '<bpmn:startEvent id="s1" /><bpmn:endEvent id="s2" />' + flow("sf", "s1", "s2"),
@@ -204,6 +215,10 @@ def test_every_flow_element_of_the_xsd_runs_or_is_refused_cleanly(api, name):
     if name == "callActivity":  # the process it calls
         called = document("other", START + END + flow("f", "start", "end"), DEFS, starters="")
         assert api.deploy_xml(called.replace(' camunda:candidateStarterGroups=""', "")).status_code == 201
+    if name == "businessRuleTask":
+        r = api.call("POST", "/api/decision-definitions", "process_owner", data=ANY_DECISION.encode(),
+                     content_type="application/xml")
+        assert r.status_code == 201, r.get_json()
     r = api.deploy_xml(_flow_element_model(key, name))
     if rule.status == coverage.REFUSED:
         assert r.status_code == 422, r.get_json()

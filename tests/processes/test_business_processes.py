@@ -53,7 +53,7 @@ NS = {**BPMN_NS_MAP, "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
       "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}
 CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
 FLOW_NODES = ("startEvent", "endEvent", "userTask", "scriptTask", "serviceTask", "businessRuleTask", "exclusiveGateway", "boundaryEvent",
-              "intermediateThrowEvent", "intermediateCatchEvent", "parallelGateway")
+              "intermediateThrowEvent", "intermediateCatchEvent", "parallelGateway", "sendTask")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # The user tasks of each process: the interface other parts of the product (SLA reports,
@@ -188,7 +188,7 @@ def test_tasks_follow_the_conventions(key):
         assert task.get(f"{CAMUNDA}formKey") in form_ids()
         props = props_of(task)
         assert {p for p in props if not p.startswith("options.")} <= {
-            "candidateScope", "sla.kind", "sla.amount", "sla.warn", "sla.escalate", "seal", "score_review",
+            "candidateScope", "sla.kind", "sla.amount", "sla.amountVariable", "sla.warn", "sla.escalate", "seal", "score_review",
             "review_stage", "record"}, props
         if "seal" in props:
             from engine.seals.templates import TEMPLATES
@@ -752,7 +752,11 @@ def test_one_counter_cleared_at_the_counter(api):
     handle = open_task(api, iid, "handle")
     assert handle["org_unit"] == "hall-1"
     assert handle["properties"] == {"candidateScope": "instance_unit", "sla.kind": "calendar", "sla.amount": "PT3M",
-                                    "sla.warn": "0.8", "sla.escalate": "1.0:duty_manager"}
+                                    "sla.amountVariable": "time_limit", "sla.warn": "0.8",
+                                    "sla.escalate": "1.0:duty_manager"}
+    # 000 限时服务 "办理一笔业务时间3分钟": the category's limit from the decision table, on the task's due time
+    assert instance(api, iid)["data"]["time_limit"] == "PT3M"
+    assert handle["sla"]["amount"] == "PT3M"
     assert candidate_task_ids(api, "counter_hall2", iid) == []
     assert candidate_task_ids(api, "counter2", iid) == [handle["id"]]
     done = work(api, "counter_staff", iid, "handle", {"outcome": "cleared", "handle_note": "已解锁"},
@@ -775,7 +779,7 @@ def test_one_counter_abnormal_business_goes_to_the_duty_manager_of_the_hall(api)
     assert "end_on_spot" in instance(api, iid)["completed_elements"]
 
 
-def _technical_counter_case(api) -> str:
+def _technical_counter_case(api, var_dir) -> str:
     deploy(api, "one_counter")
     iid = start(api, "counter_staff", "one_counter", counter_business("business_change", description="改套餐后计费异常"))["id"]
     handle = open_task(api, iid, "handle")
@@ -783,17 +787,23 @@ def _technical_counter_case(api) -> str:
     assert {"issue_detail", "customer_name"} <= set(errors_of(r))
     done = work(api, "counter_staff", iid, "handle",
                 {"outcome": "technical", "issue_detail": "疑似小区计费错误", "customer_name": "王五"})
-    assert done["status"] == "completed"
+    # 000 "技术性业务…限24小时解决,并当场回复客户": the customer is told at once, by SMS through the sms topic
+    assert done["status"] == "running" and open_elements(api, iid) == []
+    sent = work_external(api, iid, "sms", var_dir)
+    assert sent["sms_sent_at"]
+    outbox = [json.loads(line) for line in (var_dir / "integration" / "sms_outbox.jsonl").read_text().splitlines()]
+    assert [(m["to"], m["text"]) for m in outbox] == [("13900139000", "您反映的问题已转技术处理，我们将在24小时内解决并回复您。")]
+    assert instance(api, iid)["status"] == "completed"
     return iid
 
 
-def test_one_counter_technical_problem_leaves_the_counter(api):
-    iid = _technical_counter_case(api)
-    assert {"to_complaint", "end_complaint"} <= set(instance(api, iid)["completed_elements"])
+def test_one_counter_technical_problem_leaves_the_counter(api, engine):
+    iid = _technical_counter_case(api, engine.settings.var_dir)
+    assert {"to_complaint", "notify_customer", "end_complaint"} <= set(instance(api, iid)["completed_elements"])
 
 
-def test_one_counter_technical_problem_opens_a_technical_complaint(api):
-    _technical_counter_case(api)
+def test_one_counter_technical_problem_opens_a_technical_complaint(api, engine):
+    _technical_counter_case(api, engine.settings.var_dir)
     linked = instances_of(api, "complaint_handling")
     assert len(linked) == 1
     complaint_inst = instance(api, linked[0]["id"])
