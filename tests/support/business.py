@@ -77,10 +77,10 @@ def deploy_order(keys) -> list[str]:
 def deploy(api, *keys: str) -> None:
     """Deploy the given processes (all when none given): their forms first, then the processes."""
     order = deploy_order(keys or process_keys())
-    for key in dict.fromkeys(d for key in order for d in decisions_of(key)):  # the decisions they evaluate
-        xml = (ROOT / "processes" / f"{key}.dmn").read_bytes()
+    for decision in dict.fromkeys(d for key in order for d in decisions_of(key)):  # the decisions they evaluate
+        xml = (ROOT / "processes" / f"{decision}.dmn").read_bytes()
         r = api.call("POST", "/api/decision-definitions", "process_owner", data=xml, content_type="application/xml")
-        assert r.status_code in (200, 201), (key, r.get_json())
+        assert r.status_code in (200, 201), (decision, r.get_json())
     for form_id in dict.fromkeys(f for key in order for f in forms_of(key)):
         r = api.deploy_form(form_json(form_id))
         assert r.status_code in (200, 201), (form_id, r.get_json())
