@@ -126,7 +126,7 @@ class Worker:
     """Works one topic until :meth:`stop`."""
 
     def __init__(self, client: ExternalTaskClient, topic: str, handler: Callable, settings: dict | None = None,
-                 lock_ms: int = 60_000, max_tasks: int = 1, worker_id: str | None = None, wait_ms: int = 20_000):
+                 lock_ms: int = 60_000, max_tasks: int = 1, worker_id: str | None = None, wait_ms: int = 10_000):
         self.client, self.topic, self.handler = client, topic, handler
         self.settings = settings or {}
         self.lock_ms, self.max_tasks, self.wait_ms = lock_ms, max_tasks, wait_ms

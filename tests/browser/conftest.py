@@ -1,7 +1,7 @@
 """Shared browser-test fixtures: a real `bpm serve` and a Playwright page in Debian's chromium.
 
 Each test module gets its own server (`bpm init --demo` into a fresh SQLite database, then
-`bpm serve --no-timers` on a free port). Browser tests are skipped when /usr/bin/chromium,
+`bpm serve --no-timers --demo-workers` on a free port). Browser tests are skipped when /usr/bin/chromium,
 Playwright or the front-end bundles are missing, unless BPM_REQUIRE_BROWSER=1. Any browser
 console error fails a test, except the refusals a module lists in ``EXPECTED_REFUSALS``
 as ``(status, url suffix)`` pairs (requests the test makes to see them refused).
@@ -79,7 +79,9 @@ def bpm_server(tmp_path_factory) -> Server:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = open(var / "serve.log", "wb")
-    proc = subprocess.Popen([str(BPM), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-timers"],
+    # with the demo's external-task workers (bpm external-worker per topic, over this server's API)
+    proc = subprocess.Popen([str(BPM), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-timers",
+                             "--demo-workers"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while True:

@@ -9,6 +9,8 @@ Screenshots go to test-artifacts/records-*.png; any console error fails the test
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.browser.conftest import shot as _shot
@@ -40,8 +42,14 @@ class Client:
         return r.json()
 
     def work(self, instance_id: str, element_id: str, data: dict) -> dict:
-        inst = self.get(f"/api/process-instances/{instance_id}")
-        task = next(t for t in inst["open_tasks"] if t["element_id"] == element_id)
+        deadline = time.monotonic() + 30  # a step after an external task waits for the served demo worker
+        while True:
+            inst = self.get(f"/api/process-instances/{instance_id}")
+            task = next((t for t in inst["open_tasks"] if t["element_id"] == element_id), None)
+            if task is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert task is not None, (element_id, inst["open_tasks"])
         self.post(f"/api/tasks/{task['id']}/claim")
         return self.post(f"/api/tasks/{task['id']}/complete", {"data": data})["instance"]
 

@@ -10,6 +10,9 @@ Screenshots go to test-artifacts/; console errors fail the test, except the 403 
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 from tests.browser.conftest import shot as _shot
@@ -113,9 +116,21 @@ def test_officer_head_clerk_supply_with_seal(server, bpm_server, browser_page, t
     assert page.request.get(f"{base}{download}").headers["content-disposition"].startswith("attachment")
     _shot(page, "06-sealed")
 
-    # ---- clerk: confirms the maintenance, seeing the sealed PDF
+    # ---- the served demo worker records the sealed approval in the monopoly's system (topic supply_sync)
+    deadline = time.monotonic() + 30
+    while True:
+        inst = page.request.get(f"{base}/api/process-instances/{instance_id}", headers=headers).json()
+        if [t["element_id"] for t in inst["open_tasks"]] == ["maintain"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert re.fullmatch(r"YC-\d{8}-\d{5}", inst["data"]["supply_ref"]), inst
+    ledger = (bpm_server.var / "integration" / "supply_ledger.jsonl").read_text(encoding="utf-8")
+    assert inst["data"]["supply_ref"] in ledger
+
+    # ---- clerk: confirms the maintenance, seeing the sealed PDF and the monopoly system's reference
     sign_in(page, base, "info_clerk")
     _open_task(page, base, "系统维护")
+    assert f"专卖系统登记号：{inst['data']['supply_ref']}" in page.locator("main").inner_text()
     assert page.locator("[data-testid=pdf-preview]").get_attribute("src") == src
     assert page.locator("[data-testid=seal-status]").get_attribute("data-valid") == "true"
     _fill(page.get_by_label("系统单号"), "JYXT-2026-0001")

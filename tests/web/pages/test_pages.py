@@ -7,7 +7,7 @@ import json
 import re
 from datetime import UTC
 
-from tests.support.business import PDF, deploy, instance, open_task, start
+from tests.support.business import PDF, deploy, instance, open_task, start, work_external
 from tests.support.pages import sign_in as _sign_in
 
 
@@ -201,6 +201,7 @@ def test_sealed_pdf_page_route_for_participants_only(app, api, engine):
     r = client.post(f"/tasks/{task['id']}/complete", json={"data": {"seal_confirm": True, "seal_pin": SEAL_PIN}},
                     headers={"X-CSRFToken": csrf})
     doc_id = r.get_json()["sealed_document"]
+    work_external(api, iid, "supply_sync", engine.settings.var_dir)
 
     # the clerk's maintain task shows the sealed PDF with its status
     clerk, clerk_csrf = _sign_in(app, "info_clerk")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.support.business import deploy, start, upload, work
+from tests.support.business import deploy, start, upload, work, work_external
 from tests.support.pages import sign_in
 
 
@@ -29,6 +29,7 @@ def _sealed_supply(api, engine) -> str:
     iid = start(api, "enforcement_officer", "supply_approval", data, business_key="GH-2026-777")["id"]
     work(api, "service_center_head", iid, "review", {"decision": "approve", "review_comment": "同意供货"})
     work(api, "service_center_head", iid, "seal", {"seal_confirm": True, "seal_pin": PIN})
+    work_external(api, iid, "supply_sync", engine.settings.var_dir)
     return iid
 
 
