@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT, temporary_pg_database
 from tests.conformance.models import flow, process, user_task
+from tests.conftest import ROOT, temporary_pg_database
 
 BPM = Path(sys.executable).with_name("bpm")
 CONNECTORS = """
