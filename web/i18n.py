@@ -89,6 +89,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "modeler_back": {"zh-CN": "返回流程列表", "en": "Back to the list"},
     "modeler_errors": {"zh-CN": "服务器报告的问题", "en": "Problems reported by the server"},
     "form_editor_title": {"zh-CN": "表单编辑", "en": "Form editor"},
+    "decision_editor_title": {"zh-CN": "决策表编辑", "en": "Decision table editor"},
+    "modeler_decisions": {"zh-CN": "已部署决策表", "en": "Deployed decision tables"},
+    "decision_cell_errors": {"zh-CN": "有问题的单元格已标红", "en": "The cells with problems are marked in red"},
     "form_id_mismatch": {"zh-CN": "表单标识不能更改", "en": "The form id cannot be changed"},
 }
 

@@ -23,7 +23,7 @@ from web.context import current_engine
 
 UPLOADS = frozenset({"catalog.upload_document", "pages.upload", "seals.put_seal_image"})
 DEFINITIONS = frozenset({"catalog.deploy_definition", "catalog.deploy_form", "modeler.deploy_process",
-                         "modeler.deploy_form"})
+                         "modeler.deploy_form", "modeler.deploy_decision", "integration.deploy_decisions"})
 MARGIN = 64 * 1024
 
 

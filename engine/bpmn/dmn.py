@@ -574,6 +574,9 @@ def _read_table(el, table, ns: str, label: str, error: Callable[[str | None, str
             or None
         )
         rules.append(Rule(rid, index, entries, results, description))
+        # a cell's error names the cell (the entry's id, which the decision-table editor marks), else the rule
+        in_ids = [e.get("id") or rid for e in rule_el.iterfind(f"{{{ns}}}inputEntry")]
+        out_ids = [e.get("id") or rid for e in rule_el.iterfind(f"{{{ns}}}outputEntry")]
         where = f"{label}: rule {index}"
         if len(entries) != len(inputs) or len(results) != len(outputs):
             error(
@@ -582,17 +585,17 @@ def _read_table(el, table, ns: str, label: str, error: Callable[[str | None, str
                 f"the table has {len(inputs)} inputs and {len(outputs)} outputs",
             )
             continue
-        for column, entry in zip(inputs, entries, strict=True):
+        for column, entry, cell in zip(inputs, entries, in_ids, strict=True):
             try:
                 unary_tests(entry)
             except ValueError as err:
-                error(rid, f"{where}, {_column('input', column)}: {entry.strip()!r} is not a unary test: {err}")
-        for column, entry in zip(outputs, results, strict=True):
+                error(cell, f"{where}, {_column('input', column)}: {entry.strip()!r} is not a unary test: {err}")
+        for column, entry, cell in zip(outputs, results, out_ids, strict=True):
             try:
                 if entry.strip():
                     _cell(entry)
             except ExpressionError as err:
-                error(rid, f"{where}, {_column('output', column)}: {entry.strip()!r}: {err}")
+                error(cell, f"{where}, {_column('output', column)}: {entry.strip()!r}: {err}")
     if policy not in HIT_POLICIES:
         return None
     return Decision(did, el.get("name"), policy, aggregation, tuple(inputs), tuple(outputs), tuple(rules))

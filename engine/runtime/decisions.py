@@ -14,6 +14,7 @@ table) is an incident naming the rules.
 from __future__ import annotations
 
 import hashlib
+import re
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from sqlalchemy import func, select
@@ -24,6 +25,20 @@ from engine.clock import utcnow
 from engine.errors import NotFound, ValidationFailed
 from engine.identity.policy import require_deployer
 from engine.store.models import DecisionDefinition
+
+
+_ZH = ((re.compile(r"^decision "), "决策 "), (re.compile(r"\brule (\d+)"), r"第 \1 条规则"),
+       (re.compile(r"\binput '"), "输入列 '"), (re.compile(r"\boutput '"), "输出列 '"),
+       (re.compile(r" is not a unary test: "), " 不是合法的条件（一元测试）："),
+       (re.compile(r"hit policy UNIQUE but rules"), "命中策略 UNIQUE，但同时命中的规则为"))
+
+
+def _zh(message: str) -> str:
+    """A deploy error of a table for a zh-CN page: the places (decision, rule, column) in Chinese;
+    the parser's own detail stays as it is."""
+    for pattern, repl in _ZH:
+        message = pattern.sub(repl, message)
+    return message
 
 
 def require_tester(actor) -> None:
@@ -77,7 +92,7 @@ def deploy(uow, xml: bytes) -> list[tuple[DecisionDefinition, bool]]:
     require_deployer(uow.actor)
     errors = dmn.validate(xml)
     if errors:
-        raise ValidationFailed("decision definition is invalid", errors)
+        raise ValidationFailed("decision definition is invalid", [{**e, "message_zh": _zh(e["message"])} for e in errors])
     sha = hashlib.sha256(xml).hexdigest()
     out = []
     for decision in dmn.parse(xml):

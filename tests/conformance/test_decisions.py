@@ -101,6 +101,7 @@ def test_deploy_refuses_a_bad_cell_naming_the_rule_and_column_and_a_task_naming_
     assert r.status_code == 422
     [error] = r.get_json()["details"]["errors"]
     assert "rule 2" in error["message"] and "业务类别" in error["message"]
+    assert error["element_id"] == "r2i"  # the cell itself: the decision-table editor marks it
     r = api.deploy_xml(rule_task("dmn_missing", "nowhere"))
     assert r.status_code == 422
     assert any(e["element_id"] == "decide" and "'nowhere'" in e["message"] for e in r.get_json()["details"]["errors"])

@@ -1,4 +1,4 @@
-// Copies the ready UMD bundles and CSS of the npm packages (form-js, bpmn-js, echarts) into
+// Copies the ready UMD bundles and CSS of the npm packages (form-js, bpmn-js, dmn-js, echarts) into
 // web/static/vendor/, and bundles the process modeler (bpmn-js + properties panel with the
 // Camunda 7 provider + bpmnlint with its recommended config) from web/static/src/modeler.js
 // into vendor/modeler.bundle.js with esbuild.
@@ -22,7 +22,7 @@ const FILES = [
   // charts of the dashboards page (web/static/src/dashboards.js)
   ["echarts/dist/echarts.min.js", "echarts/echarts.min.js"],
 ];
-const DIRS = [["bpmn-js/dist/assets", "bpmn-js/assets"]];
+const DIRS = [["bpmn-js/dist/assets", "bpmn-js/assets"], ["dmn-js/dist/assets", "dmn-js/assets"]];
 // CSS of the bundled modeler (vendor/modeler/); the bpmn-js CSS and font are in vendor/bpmn-js/assets.
 FILES.push(
   ["@bpmn-io/properties-panel/dist/assets/properties-panel.css", "modeler/properties-panel.css"],
@@ -92,10 +92,42 @@ async function bundleModeler() {
   return Date.now() - started;
 }
 
-bundleModeler().then((ms) => {
+// The decision-table editor: dmn-js's Modeler bundled with NODE_ENV=production (its dist
+// "production" bundle still carries Inferno's development build, which complains in the console).
+// CodeMirror (the FEEL cell editors) mounts its styles as a <style> element: it gets the page's
+// CSP nonce (meta csp-nonce) so that the policy need not allow inline styles.
+const DMN_ENTRY = [
+  "import { StyleModule } from 'style-mod';",
+  "const mount = StyleModule.mount;",
+  "StyleModule.mount = function (root, modules, options) {",
+  "  const meta = document.querySelector('meta[name=csp-nonce]');",
+  "  return mount.call(this, root, modules, options || (meta ? { nonce: meta.content } : undefined));",
+  "};",
+  "import DmnModeler from 'dmn-js/lib/Modeler';",
+  "window.DmnJS = DmnModeler;",
+].join("\n");
+
+async function bundleDmn() {
+  await require("esbuild").build({
+    stdin: { contents: DMN_ENTRY, resolveDir: here },
+    outfile: path.join(vendor, "dmn-js", "dmn-modeler.bundle.js"),
+    bundle: true,
+    minify: true,
+    format: "iife",
+    platform: "browser",
+    target: ["es2019"],
+    nodePaths: [modules],
+    define: { "process.env.NODE_ENV": '"production"' },
+    legalComments: "linked",
+    logLevel: "warning",
+  });
+}
+
+bundleModeler().then(async (ms) => {
+  await bundleDmn();
   const versions = {};
   for (const pkg of ["@bpmn-io/form-js", "bpmn-js", "bpmn-js-properties-panel", "@bpmn-io/properties-panel",
-    "camunda-bpmn-moddle", "camunda-bpmn-js-behaviors", "bpmn-js-bpmnlint", "bpmnlint", "esbuild", "echarts"]) {
+    "camunda-bpmn-moddle", "camunda-bpmn-js-behaviors", "bpmn-js-bpmnlint", "bpmnlint", "esbuild", "echarts", "dmn-js"]) {
     versions[pkg] = require(path.join(modules, pkg, "package.json")).version;
   }
   fs.writeFileSync(path.join(vendor, "versions.json"), JSON.stringify(versions, null, 2) + "\n");

@@ -17,7 +17,7 @@ from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf
 from engine.errors import EngineError
 from engine.forms import definitions as formdefs
 from engine.identity import policy
-from engine.runtime import definitions
+from engine.runtime import decisions, definitions
 from web.context import current_engine
 from web.i18n import t
 from web.pages.common import _error_page, _json_error, signed_in
@@ -78,7 +78,9 @@ def modeler_list():
             for row in definitions.list_latest(db)
         ]
         forms = formdefs.list_forms(db)
-    return render_template("modeler.html", processes=processes, forms=forms, diagram=None)
+        tables = [{"key": row.key, "name": row.name or row.key, "version": row.version}
+                  for row in decisions.list_latest(db)]
+    return render_template("modeler.html", processes=processes, forms=forms, decisions=tables, diagram=None)
 
 
 def _modeler_page(xml: str, key: str | None, version: int | None, versions: list[int]):
@@ -183,3 +185,50 @@ def deploy_form(form_id: str):
     except EngineError as exc:
         return _json_error(exc)
     return jsonify({"form_id": form_id, "version": version, "created": created}), (201 if created else 200)
+
+
+@bp.get("/decisions-editor/<key>")
+@_deployer()
+def decision_editor(key: str):
+    """The dmn-js decision-table editor on a deployed decision (its whole .dmn file)."""
+    version = request.args.get("version", type=int)
+    try:
+        with current_engine().read() as db:
+            row = decisions.get(db, key, version)
+            xml, version, name = row.xml, row.version, row.name
+    except EngineError as exc:
+        return _error_page(exc)
+    config = {
+        "xml": xml,
+        "key": key,
+        "version": version,
+        "deployUrl": url_for("modeler.deploy_decision"),
+        "csrfToken": generate_csrf(),
+        "text": {
+            "saving": t("modeler_saving"), "deployed": t("modeler_deployed"), "unchanged": t("modeler_unchanged"),
+            "invalid": t("modeler_invalid"), "failed": t("failed"), "importFailed": t("modeler_import_failed"),
+            "cells": t("decision_cell_errors"),
+        },
+    }
+    return render_template("decision_editor.html", key=key, name=name, version=version, config=config)
+
+
+@bp.post("/decisions-editor/deploy")
+@_deployer(json_endpoint=True)
+def deploy_decision():
+    body = request.get_json(silent=True)
+    xml = body.get("xml") if isinstance(body, dict) else None
+    if not isinstance(xml, str) or not xml.strip():
+        return jsonify({"message": t("bad_request")}), 400
+    data = xml.encode("utf-8")
+    if len(data) > MAX_XML_BYTES:
+        return jsonify({"message": t("bad_request")}), 413
+    try:
+        with current_engine().uow(g.page_actor) as uow:
+            stored = decisions.deploy(uow, data)
+            deployed = [{"key": r.key, "version": r.version, "created": c} for r, c in stored]
+    except EngineError as exc:
+        return _json_error(exc)
+    created = any(d["created"] for d in deployed)
+    return jsonify({"deployed": deployed, "created": created,
+                    "version": deployed[0]["version"] if deployed else None}), (201 if created else 200)
