@@ -26,7 +26,6 @@ from engine.errors import NotFound, ValidationFailed
 from engine.identity.policy import require_deployer
 from engine.store.models import DecisionDefinition
 
-
 _ZH = ((re.compile(r"^decision "), "决策 "), (re.compile(r"\brule (\d+)"), r"第 \1 条规则"),
        (re.compile(r"\binput '"), "输入列 '"), (re.compile(r"\boutput '"), "输出列 '"),
        (re.compile(r" is not a unary test: "), " 不是合法的条件（一元测试）："),
