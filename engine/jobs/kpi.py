@@ -55,7 +55,15 @@ from engine.clock import utcnow
 from engine.errors import Conflict, NotFound
 from engine.jobs.results import replace_results
 from engine.jobs.review import STAGES
-from engine.jobs.scoring import ENGINE_METRICS, competition_ranks, kpi_metric_names, load_rules, score_customer_manager
+from engine.jobs.scoring import (
+    ENGINE_METRICS,
+    RulesError,
+    competition_ranks,
+    decision_table,
+    kpi_metric_names,
+    load_rules,
+    score_customer_manager,
+)
 from engine.store.models import Fact, JobResult, OrgUnit, ProcessInstance, ScoreSheet, Task, User, UserRole
 
 JOB = "customer_manager_kpi"
@@ -150,10 +158,27 @@ def _refresh_review(uow, sheet: ScoreSheet, data: dict) -> bool:
     return True
 
 
+def _tier_table(session, key: str | None):
+    """The tier table from the latest deployed version of the decision the rules name."""
+    if not key:
+        return None
+    from engine.bpmn import dmn
+    from engine.errors import NotFound
+    from engine.runtime import decisions
+
+    try:
+        row = decisions.get(session, key)
+    except NotFound as exc:
+        raise RulesError(f"the KPI tiers come from the decision {key!r}, which is not deployed (bpm init deploys "
+                         "processes/kpi_tier.dmn)") from exc
+    return decision_table(next(d for d in dmn.parse(row.xml.encode("utf-8")) if d.id == key))
+
+
 def _score_managers(session, period, rules: dict, frozen: set[str]) -> dict[str, list[dict]]:
     """Each customer manager's scored row (facts imported and counted by the engine), by hall;
     halls whose sheet is final are left out."""
     kpi_rules = rules["customer_manager_kpi"]
+    table = _tier_table(session, kpi_rules["tiers"].get("decision"))
     imported = [name for name in kpi_metric_names(rules) if name not in ENGINE_METRICS]
     managers = session.execute(managers_query().order_by(User.org_unit, User.username)).all()
     facts = {row.subject_key: row._mapping for row in session.execute(_fact_pivot(period.key, imported))}
@@ -170,7 +195,7 @@ def _score_managers(session, period, rules: dict, frozen: set[str]) -> dict[str,
             values[name] = counts.get(username, 0)
         by_unit.setdefault(unit, []).append({
             "unit_key": unit, "subject_type": "user", "subject_key": username, "subject_label": display_name,
-            "metrics": score_customer_manager(kpi_rules, values), "rank": None,
+            "metrics": score_customer_manager(kpi_rules, values, table), "rank": None,
         })
     return by_unit
 

@@ -8,12 +8,13 @@ and raises :class:`RulesError` naming the bad key (``customer_manager_kpi.dimens
 
 Scoring decisions (the sources, ``001_*.txt``, give only the first two):
 
-* tiers: actual >= full target -> ``full_pct`` (100 %) of the dimension's points; only the basic
-  target -> ``basic_pct`` (90 %); the challenge target -> ``challenge_pct`` (110 %: the source
-  says 得全分 for it, which read literally pays the same as the full target and makes the
-  challenge target pointless, so a 10 % bonus is the default; set 100 for the literal reading).
-  Between two targets the lower tier applies (steps, no interpolation). Below the basic target
-  ``below_basic``: ``proportional`` (basic_pct x actual / basic target, the default) or ``zero``.
+* tiers: the DMN decision ``tiers.decision`` (``processes/kpi_tier.dmn``, deployed like any
+  decision and edited in the decision-table editor) gives the tier and the share of the points:
+  001 重要室经理考核制度 「完成指标得满分,若只完成基本目标得全分值的90%,若完成挑战目标得全分」:
+  the full target and the challenge target both pay 100 %, the basic target only 90 %. Between two
+  targets the lower tier applies (steps, no interpolation). Below the basic target
+  ``below_basic``: ``proportional`` (the table's share x actual / basic target, the default) or
+  ``zero``. Without a decision, ``basic_pct``/``full_pct``/``challenge_pct`` give the shares.
 * delta (member growth, product promotion: 加分或减分): points + (actual - target) / unit x
   points_per_unit, whole units only, at most ``max_bonus`` above and ``max_penalty`` below the
   points, never below 0.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,14 +82,21 @@ class _MetricSchema(Schema):
 
 
 class _TiersSchema(Schema):
-    basic_pct = fields.Float(required=True, validate=validate.Range(min=0, max=1000), **_NUM)
-    full_pct = fields.Float(required=True, validate=validate.Range(min=0, max=1000), **_NUM)
-    challenge_pct = fields.Float(required=True, validate=validate.Range(min=0, max=1000), **_NUM)
+    # the deployed DMN decision that gives tier and share (processes/kpi_tier.dmn), or the shares here
+    decision = fields.String(validate=_KEY)
+    basic_pct = fields.Float(validate=validate.Range(min=0, max=1000), **_NUM)
+    full_pct = fields.Float(validate=validate.Range(min=0, max=1000), **_NUM)
+    challenge_pct = fields.Float(validate=validate.Range(min=0, max=1000), **_NUM)
     below_basic = fields.String(required=True, validate=validate.OneOf(("proportional", "zero")))
     note = fields.String()
 
     @validates_schema
     def _order(self, data, **kwargs):
+        if "decision" not in data:
+            missing = [k for k in ("basic_pct", "full_pct", "challenge_pct") if k not in data]
+            if missing:
+                raise ValidationError("name the tier decision, or give basic_pct, full_pct and challenge_pct",
+                                      missing[0])
         if {"basic_pct", "full_pct", "challenge_pct"} <= set(data):
             if not data["basic_pct"] <= data["full_pct"] <= data["challenge_pct"]:
                 raise ValidationError("must satisfy basic_pct <= full_pct <= challenge_pct", "basic_pct")
@@ -349,10 +358,15 @@ class TierResult:
 
 
 def tier_score(points: float, actual: float, basic: float, full: float, challenge: float | None = None, *,
-               basic_pct: float = 90, full_pct: float = 100, challenge_pct: float = 110,
-               below_basic: str = "proportional") -> TierResult:
-    """Score a revenue-like dimension against its basic / full / challenge targets."""
-    if challenge is not None and actual >= challenge:
+               basic_pct: float = 90, full_pct: float = 100, challenge_pct: float = 100,
+               below_basic: str = "proportional", table: Callable | None = None) -> TierResult:
+    """Score a revenue-like dimension against its basic / full / challenge targets; ``table``
+    (:func:`decision_table`) gives the tier and its share from a DMN decision instead."""
+    if table is not None:
+        tier, pct = table(actual, basic, full, challenge)
+        if tier == "below_basic":
+            pct = pct * max(actual, 0.0) / basic if below_basic == "proportional" and basic > 0 else 0.0
+    elif challenge is not None and actual >= challenge:
         tier, pct = "challenge", challenge_pct
     elif actual >= full:
         tier, pct = "full", full_pct
@@ -362,6 +376,21 @@ def tier_score(points: float, actual: float, basic: float, full: float, challeng
         tier = "below_basic"
         pct = basic_pct * max(actual, 0.0) / basic if below_basic == "proportional" and basic > 0 else 0.0
     return TierResult(_r(points * pct / 100.0), tier, _r(pct))
+
+
+def decision_table(decision) -> Callable:
+    """A tier table from a DMN decision (``engine.bpmn.dmn``) over ``actual``, ``basic``, ``full``
+    and ``challenge``, answering ``(tier, pct)``."""
+    from engine.bpmn import dmn
+
+    def table(actual, basic, full, challenge):
+        value = dmn.evaluate(decision, {"actual": actual, "basic": basic, "full": full, "challenge": challenge}).value
+        if not value or "tier" not in value or "pct" not in value:
+            raise RulesError(f"decision {decision.id!r} gave no tier for actual {actual} (basic {basic}, full {full}, "
+                             f"challenge {challenge}): it needs a rule for every case and the outputs tier and pct")
+        return value["tier"], float(value["pct"])
+
+    return table
 
 
 def delta_score(points: float, actual: float, target: float, *, unit: float, points_per_unit: float,
@@ -408,7 +437,7 @@ def _sum(values: dict, names: list[str]) -> float | None:
     return float(sum(present)) if present else None
 
 
-def score_customer_manager(kpi_rules: dict, values: dict[str, float | None]) -> dict:
+def score_customer_manager(kpi_rules: dict, values: dict[str, float | None], tier_table: Callable | None = None) -> dict:
     """One customer manager's month: ``values`` maps metric names to numbers (None = missing).
 
     Returns flat metrics for the result row: ``total``, one score per dimension key,
@@ -416,6 +445,8 @@ def score_customer_manager(kpi_rules: dict, values: dict[str, float | None]) -> 
     (comma-separated dimension keys) and the inputs that were present.
     """
     tiers = kpi_rules["tiers"]
+    if tiers.get("decision") and tier_table is None:
+        raise RulesError(f"the tiers come from the decision {tiers['decision']!r}: pass its table (decision_table)")
     out: dict = {}
     missing: list[str] = []
     total = 0.0
@@ -427,8 +458,9 @@ def score_customer_manager(kpi_rules: dict, values: dict[str, float | None]) -> 
             targets = {t: values.get(m) for t, m in dim["targets"].items()}
             if actual is not None and targets.get("basic") is not None and targets.get("full") is not None:
                 res = tier_score(points, actual, targets["basic"], targets["full"], targets.get("challenge"),
-                                 basic_pct=tiers["basic_pct"], full_pct=tiers["full_pct"],
-                                 challenge_pct=tiers["challenge_pct"], below_basic=tiers["below_basic"])
+                                 basic_pct=tiers.get("basic_pct", 90), full_pct=tiers.get("full_pct", 100),
+                                 challenge_pct=tiers.get("challenge_pct", 100), below_basic=tiers["below_basic"],
+                                 table=tier_table)
                 score = res.score
                 out[f"{key}_tier"] = res.tier
         elif method == "delta":

@@ -46,6 +46,12 @@ class Explorer:
         xml = self.api.get(f"/api/process-definitions/{key}/xml", "admin").get_data()
         root = etree.fromstring(xml)
         text = " ".join(el.text or "" for el in root.iter(f"{{{NS['bpmn']}}}conditionExpression"))
+        # a branch may follow a decision's output: the decision's inputs are worth trying too
+        for task in root.iter(f"{{{NS['bpmn']}}}businessRuleTask"):
+            ref = task.get("{http://camunda.org/schema/1.0/bpmn}decisionRef")
+            if ref:
+                decision = ok(self.api.get(f"/api/decision-definitions/{ref}", "admin"))["versions"][0]
+                text += " " + " ".join(i["expression"] for i in decision["inputs"])
         return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
 
     def form(self, key: str | None, version: int | None = None) -> dict | None:
@@ -159,10 +165,27 @@ class Explorer:
             paths.extend(path + (step,) for step in extensions if step not in path)
         return reached
 
+    def work_external(self, iid: str) -> None:
+        """The instance's external tasks (a system's work, e.g. recording a sealed approval) done by
+        the integration service account, as its worker would."""
+        while True:
+            waiting = ok(self.api.get(f"/api/external-tasks?instance_id={iid}", "admin"))["items"]
+            if not waiting:
+                return
+            topics = [{"name": t} for t in sorted({w["topic"] for w in waiting})]
+            locked = ok(self.api.post("/api/external-tasks/fetch-and-lock", "integration",
+                                      json={"worker_id": "explorer", "max_tasks": 100, "topics": topics}))["items"]
+            mine = [t for t in locked if t["instance_id"] == iid]
+            assert mine, f"external tasks of {iid} could not be fetched: {waiting}"
+            for task in mine:
+                ok(self.api.post(f"/api/external-tasks/{task['id']}/complete", "integration",
+                                 json={"worker_id": "explorer", "variables": {}}))
+
     def _run(self, key, definition, branching, path, on_task, reached) -> list:
         """Replay ``path``; return the choices possible at its end (empty: the instance ended)."""
         iid = self.start(key, definition, dict(path[0][1]))
         for step in path[1:] + (None,):
+            self.work_external(iid)
             inst = ok(self.api.get(f"/api/process-instances/{iid}", "admin"))
             if inst["status"] != "running":
                 return []

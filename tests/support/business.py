@@ -74,13 +74,18 @@ def deploy_order(keys) -> list[str]:
     return order
 
 
-def deploy(api, *keys: str) -> None:
-    """Deploy the given processes (all when none given): their forms first, then the processes."""
-    order = deploy_order(keys or process_keys())
-    for decision in dict.fromkeys(d for key in order for d in decisions_of(key)):  # the decisions they evaluate
+def deploy_decisions(api, *keys: str) -> None:
+    """Deploy the shipped decisions (processes/*.dmn): those named, or all."""
+    for decision in keys or sorted(p.stem for p in (ROOT / "processes").glob("*.dmn")):
         xml = (ROOT / "processes" / f"{decision}.dmn").read_bytes()
         r = api.call("POST", "/api/decision-definitions", "process_owner", data=xml, content_type="application/xml")
         assert r.status_code in (200, 201), (decision, r.get_json())
+
+
+def deploy(api, *keys: str) -> None:
+    """Deploy the given processes (all when none given): their forms first, then the processes."""
+    order = deploy_order(keys or process_keys())
+    deploy_decisions(api)  # those they evaluate, and those the jobs read (the KPI tiers): every shipped one
     for form_id in dict.fromkeys(f for key in order for f in forms_of(key)):
         r = api.deploy_form(form_json(form_id))
         assert r.status_code in (200, 201), (form_id, r.get_json())

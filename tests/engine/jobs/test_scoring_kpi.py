@@ -33,6 +33,7 @@ from tests.support.business import (
     assert_forbidden,
     candidate_task_ids,
     deploy,
+    deploy_decisions,
     errors_of,
     form_json,
     instance,
@@ -53,7 +54,7 @@ FACTS = {
     "member_growth": 64, "member_growth_target": 50, "product_promotions": 3, "product_promotion_target": 4,
     "churned_customers": 3, "group_customers_total": 140,
 }
-# hall-2's manager reached every challenge target (110 %), 20 members over (+2), churn 1.0 % (+3)
+# hall-2's manager reached every challenge target (得全分: 100 %), 20 members over (+2), churn 1.0 % (+3)
 FACTS_HALL2 = {**FACTS, "group_revenue": 150000, "info_revenue": 30000, "member_growth": 70,
                "product_promotions": 4, "churned_customers": 1, "group_customers_total": 100}
 
@@ -90,6 +91,12 @@ def audit_details(engine, action: str) -> list[dict]:
     with engine.read() as session:
         return [e.details | {"_actor": e.actor, "_reason": e.reason} for e in session.execute(
             select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)).scalars()]
+
+
+@pytest.fixture(autouse=True)
+def tier_decision(api):
+    """The KPI tiers are the deployed decision kpi_tier (processes/kpi_tier.dmn), as after bpm init."""
+    deploy_decisions(api)
 
 
 @pytest.fixture
@@ -132,8 +139,9 @@ def test_scores_go_through_hall_department_and_vice_president_and_only_then_are_
     assert (unit, status, rank) == ("hall-1", "draft", 1)
     assert (m["revenue"], m["informatisation"], m["members"], m["promotion"], m["retention"]) == (30, 22.5, 16, 14, 14)
     assert m["total"] == 96.5 and m["missing"] == "" and m["revenue_tier"] == "full"
-    # 33 + 27.5 + 17 + 15 + 18 = 110.5
-    assert rows[("user", "cm_hall2")][2]["total"] == 110.5 and rows[("user", "cm_hall2")][0] == "hall-2"
+    # 30 + 25 + 17 + 15 + 18 = 105 (the challenge target pays full points, 001 重要室经理考核制度)
+    assert rows[("user", "cm_hall2")][2]["total"] == 105.0 and rows[("user", "cm_hall2")][0] == "hall-2"
+    assert rows[("user", "cm_hall2")][2]["revenue_tier"] == "challenge"
     assert rows[("hall", "hall-1")][2]["avg_total"] == 96.5
     assert {k: s.status for k, s in sheets(engine).items()} == {"hall-1": "in_review", "hall-2": "in_review"}
 

@@ -38,12 +38,23 @@ def raw_rules() -> dict:
     return json.loads(scoring.DEFAULT_RULES.read_text(encoding="utf-8"))
 
 
+def shipped_tiers():
+    """The tier table of the shipped decision processes/kpi_tier.dmn (what the job deploys and reads)."""
+    from engine.bpmn import dmn
+
+    return scoring.decision_table(dmn.parse((ROOT / "processes" / "kpi_tier.dmn").read_bytes())[0])
+
+
+TIERS = shipped_tiers()
+
+
 # --------------------------------------------------------------------------- tiers
 
 
+# 001 重要室经理考核制度: 「完成指标得满分,若只完成基本目标得全分值的90%,若完成挑战目标得全分」
 @pytest.mark.parametrize(("actual", "score", "tier"), [
-    (150_000, 33.0, "challenge"),   # challenge target: 110 % of 30 points (documented bonus)
-    (170_000, 33.0, "challenge"),   # above the challenge target: still 110 %
+    (150_000, 30.0, "challenge"),   # challenge target: 得全分, full points (100 %), never more
+    (170_000, 30.0, "challenge"),   # above the challenge target: still 100 %
     (120_000, 30.0, "full"),        # exactly at the full target: 100 %
     (149_999, 30.0, "full"),        # between full and challenge: the lower tier
     (100_000, 27.0, "basic"),       # exactly at the basic target only: 90 %
@@ -52,16 +63,26 @@ def raw_rules() -> dict:
     (0, 0.0, "below_basic"),
 ])
 def test_a_revenue_dimension_is_scored_by_tier(actual, score, tier):
-    result = tier_score(30, actual, basic=100_000, full=120_000, challenge=150_000)
+    result = tier_score(30, actual, basic=100_000, full=120_000, challenge=150_000, table=TIERS)
     assert (result.score, result.tier) == (score, tier)
+    # the shares written in the rules file instead of a decision give the same (the sources' values)
+    plain = tier_score(30, actual, basic=100_000, full=120_000, challenge=150_000)
+    assert (plain.score, plain.tier) == (score, tier)
 
 
-def test_below_basic_can_score_zero_and_challenge_can_pay_full_points():
-    assert tier_score(30, 99_999, 100_000, 120_000, 150_000, below_basic="zero").score == 0
-    # the literal reading of 若完成挑战目标得全分
-    assert tier_score(30, 150_000, 100_000, 120_000, 150_000, challenge_pct=100).score == 30
+def test_below_basic_can_score_zero_and_no_challenge_target_means_full_is_the_best():
+    assert tier_score(30, 99_999, 100_000, 120_000, 150_000, below_basic="zero", table=TIERS).score == 0
     # no challenge target given: the full tier is the best there is
-    assert tier_score(25, 1e9, 20_000, 25_000, None).score == 25
+    assert tier_score(25, 1e9, 20_000, 25_000, None, table=TIERS).score == 25
+
+
+def test_a_table_edited_to_pay_a_challenge_bonus_is_followed():
+    from engine.bpmn import dmn
+
+    xml = (ROOT / "processes" / "kpi_tier.dmn").read_text(encoding="utf-8").replace(
+        '<outputEntry id="r_challenge_pct"><text>100</text>', '<outputEntry id="r_challenge_pct"><text>110</text>')
+    table = scoring.decision_table(dmn.parse(xml.encode())[0])
+    assert tier_score(30, 150_000, 100_000, 120_000, 150_000, table=table).score == 33
 
 
 # --------------------------------------------------------------------------- churn line
@@ -111,7 +132,7 @@ def test_a_customer_managers_month_matches_the_hand_computation(rules):
     kpi = rules["customer_manager_kpi"]
     # revenue full (30) + informatisation basic only (22.5) + members 14 over (16)
     # + promotions 3 + 1 signed agreement = 4 = target (15) + churn 2.14 % (14) = 97.5
-    m = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 0})
+    m = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 0}, TIERS)
     assert (m["revenue"], m["informatisation"], m["members"], m["promotion"], m["retention"]) == (
         30.0, 22.5, 16.0, 15.0, 14.0)
     assert m["revenue_tier"] == "full" and m["informatisation_tier"] == "basic"
@@ -119,20 +140,21 @@ def test_a_customer_managers_month_matches_the_hand_computation(rules):
     assert m["churn_rate_pct"] == pytest.approx(2.1429, abs=1e-4)
     assert m["total"] == 97.5 and m["missing"] == ""
     # two dissatisfied complaints: -1 each
-    m2 = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 2})
+    m2 = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 2}, TIERS)
     assert m2["complaints"] == -2 and m2["total"] == 95.5
     # eight of them: capped at -5
-    assert score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 8})["total"] == 92.5
+    assert score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 8},
+                                  TIERS)["total"] == 92.5
 
 
 def test_missing_facts_score_zero_and_are_listed(rules):
     kpi = rules["customer_manager_kpi"]
     values = {**FACTS, "churned_customers": None, "info_revenue_target_full": None}
-    m = score_customer_manager(kpi, {**values, "agreements_signed": 0, "complaints_dissatisfied": 0})
+    m = score_customer_manager(kpi, {**values, "agreements_signed": 0, "complaints_dissatisfied": 0}, TIERS)
     assert m["missing"] == "informatisation,retention"
     assert m["informatisation"] == 0 and m["retention"] == 0
     # nothing imported at all: every dimension missing (promotion has the engine's 0 agreements but no target)
-    empty = score_customer_manager(kpi, {"agreements_signed": 0, "complaints_dissatisfied": 0})
+    empty = score_customer_manager(kpi, {"agreements_signed": 0, "complaints_dissatisfied": 0}, TIERS)
     assert empty["total"] == 0
     assert empty["missing"] == "revenue,informatisation,members,promotion,retention"
 
@@ -174,7 +196,7 @@ def test_the_packaged_rules_follow_the_sources(rules):
     assert [d["label_zh"] for d in kpi["dimensions"]] == ["集团收入", "集团信息化收入", "集团客户到达数", "集团产品推广",
                                                           "集团客户保有"]
     assert sum(d["points"] for d in kpi["dimensions"]) == 100
-    assert kpi["tiers"]["basic_pct"] == 90 and kpi["tiers"]["full_pct"] == 100
+    assert kpi["tiers"]["decision"] == "kpi_tier"  # the shares: processes/kpi_tier.dmn (tests above)
     retention = kpi["dimensions"][-1]
     assert (retention["method"], retention["line_pct"]) == ("churn", 2.0)
     labels = [item["label_zh"] for item in rules["counter_service"]["items"]]
@@ -192,8 +214,10 @@ def test_the_packaged_rules_follow_the_sources(rules):
      "customer_manager_kpi.dimensions[4].line_pct: is required by method 'churn'"),
     (lambda r: r["customer_manager_kpi"]["dimensions"][0]["targets"].update(full="group_revnue_target_full"),
      "customer_manager_kpi.dimensions[0].targets.full: unknown metric 'group_revnue_target_full'"),
-    (lambda r: r["customer_manager_kpi"]["tiers"].update(basic_pct=120),
+    (lambda r: r["customer_manager_kpi"]["tiers"].update(basic_pct=120, full_pct=100, challenge_pct=100),
      "customer_manager_kpi.tiers.basic_pct: must satisfy basic_pct <= full_pct <= challenge_pct"),
+    (lambda r: r["customer_manager_kpi"]["tiers"].pop("decision"),
+     "customer_manager_kpi.tiers.basic_pct: name the tier decision, or give basic_pct, full_pct and challenge_pct"),
     (lambda r: r["customer_manager_kpi"]["dimensions"][1].update(method="linear"),
      "customer_manager_kpi.dimensions[1].method: Must be one of: tiers, delta, churn."),
     (lambda r: r["team_ranking"]["weights"].update(kpi=-5),
@@ -222,20 +246,20 @@ def test_the_rules_file_can_be_replaced_through_the_environment(tmp_path, monkey
     from engine.config import load_settings
 
     raw = raw_rules()
-    raw["customer_manager_kpi"]["tiers"]["challenge_pct"] = 100
+    raw["customer_manager_kpi"]["tiers"]["below_basic"] = "zero"
     path = tmp_path / "rules.json"
     path.write_text(json.dumps(raw), encoding="utf-8")
     monkeypatch.setenv("BPM_SCORING_RULES", str(path))
     try:
         features.configure(load_settings())  # what every BpmEngine does with its settings
-        assert load_rules()["customer_manager_kpi"]["tiers"]["challenge_pct"] == 100
+        assert load_rules()["customer_manager_kpi"]["tiers"]["below_basic"] == "zero"
         path.write_text("{not json", encoding="utf-8")
         with pytest.raises(RulesError, match="cannot read the scoring rules"):
             load_rules()
     finally:
         monkeypatch.delenv("BPM_SCORING_RULES")
         features.configure(load_settings())
-    assert load_rules()["customer_manager_kpi"]["tiers"]["challenge_pct"] == 110
+    assert load_rules()["customer_manager_kpi"]["tiers"]["below_basic"] == "proportional"
 
 
 def test_the_inspection_form_has_one_field_per_checklist_item(rules):
