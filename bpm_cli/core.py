@@ -31,7 +31,7 @@ def init(demo: bool, demo_password: str, demo_seal_pin: str) -> None:
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def deploy(file: Path) -> None:
-    """Deploy a .bpmn process or a .form form file."""
+    """Deploy a .bpmn process, a .dmn decision file or a .form form file."""
     try:
         deploy_path(open_engine(), file, click.echo)
     except EngineError as exc:

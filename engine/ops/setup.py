@@ -16,7 +16,7 @@ from engine.identity.roles import ROLES
 
 
 def deploy_path(engine, path: Path, echo=print) -> None:
-    """Deploy one .bpmn or .form file as the system actor."""
+    """Deploy one .bpmn, .dmn or .form file as the system actor."""
     from engine.forms import definitions as formdefs
     from engine.runtime import decisions, definitions
 

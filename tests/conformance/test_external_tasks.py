@@ -262,3 +262,17 @@ def test_deploy_refuses_an_external_task_that_could_not_run(api, element, says):
     assert r.status_code == 422
     errors = r.get_json()["details"]["errors"]
     assert any(e["element_id"] == "call" and says in e["message"] for e in errors), errors
+
+
+def test_a_suspended_instance_hands_out_nothing_and_a_cancelled_one_cancels_its_external_tasks(api, engine):
+    run = Run(api, engine, straight("ext_admin"), "ext_admin")
+    assert api.post(f"/api/process-instances/{run.id}/suspend", "admin", json={"reason": "checking"}).status_code == 200
+    assert fetch(api) == []
+    assert api.post(f"/api/process-instances/{run.id}/resume", "admin", json={"reason": "ok"}).status_code == 200
+    [task] = fetch(api)
+    r = api.post(f"/api/process-instances/{run.id}/cancel", "admin", json={"reason": "customer withdrew"})
+    assert r.status_code == 200, r.get_json()
+    r = api.post(f"/api/external-tasks/{task['id']}/complete", "integration", json={"worker_id": "w1"})
+    assert r.status_code == 409 and "cancelled" in r.get_json()["message"]
+    [row] = api.get(f"/api/external-tasks?instance_id={run.id}&state=cancelled", "auditor").get_json()["items"]
+    assert row["id"] == task["id"]

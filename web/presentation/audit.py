@@ -12,6 +12,17 @@ from web.presentation.cells import csv_cell
 
 ACTION_LABELS: dict[str, tuple[str, str]] = {
     "instance_started": ("启动流程", "Instance started"),
+    "external_task_created": ("等待外部系统处理", "External task created"),
+    "external_task_locked": ("外部系统领取任务", "External task locked by a worker"),
+    "external_task_completed": ("外部系统完成任务", "External task completed"),
+    "external_task_failed": ("外部系统处理失败", "External task failed"),
+    "external_task_bpmn_error": ("外部系统报告业务错误", "BPMN error from an external task"),
+    "external_task_cancelled": ("外部任务取消", "External task cancelled"),
+    "external_task_reopened": ("外部任务重新开放", "External task reopened"),
+    "external_task_unlocked": ("外部任务解除锁定", "External task unlocked"),
+    "external_task_lock_extended": ("外部任务延长锁定", "External task lock extended"),
+    "decision_evaluated": ("决策表判定", "Decision evaluated"),
+    "decision_deployed": ("部署决策表", "Decision deployed"),
     "instance_completed": ("流程结束", "Instance completed"),
     "instance_cancelled": ("流程撤销", "Instance cancelled"),
     "incident_raised": ("流程异常", "Incident raised"),
