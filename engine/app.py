@@ -22,7 +22,7 @@ from engine.config import Settings, load_settings
 from engine.errors import AuditedRefusal, Conflict, NotInitialised, ServiceUnavailable
 from engine.identity.actor import Actor
 from engine.runtime.spiff import SpecCache, configure_steps
-from engine.store.db import Database
+from engine.store.db import Database, bound
 
 DB_DOWN = "the database is not available; try again in a few seconds"
 DB_EMPTY = "the database has not been set up: run `bpm init` (it creates the tables and applies migrations)"
@@ -64,7 +64,7 @@ class BpmEngine:
         """Run one unit of work; races and lock time-outs become clean errors."""
         uow = None
         try:
-            with self.db.transaction() as session:
+            with self.db.transaction() as session, bound(session):
                 uow = UnitOfWork(session, actor)
                 uow.engine = self
                 yield uow

@@ -24,6 +24,7 @@ from engine.bpmn.restricted import ExpressionError
 from engine.clock import utcnow
 from engine.errors import NotFound, ValidationFailed
 from engine.identity.policy import require_deployer
+from engine.store.db import current_session
 from engine.store.models import DecisionDefinition
 
 _ZH = ((re.compile(r"^decision "), "决策 "), (re.compile(r"\brule (\d+)"), r"第 \1 条规则"),
@@ -179,10 +180,15 @@ class Decider:
         ref = self.elements.get(element, {}).get("decision")
         if ref is None:
             raise WorkflowTaskException("the business rule task names no decision", task=my_task)
+        version = ref["version"] if ref["binding"] == "version" else None
         try:
-            with self.engine.read() as session:
-                row = get(session, ref["ref"], ref["version"] if ref["binding"] == "version" else None)
-                session.expunge(row)
+            session = current_session()  # the step's own transaction: no second connection
+            if session is not None:
+                row = get(session, ref["ref"], version)
+            else:
+                with self.engine.read() as session:
+                    row = get(session, ref["ref"], version)
+                    session.expunge(row)
             decision = table(self.engine, row)
             result = dmn.evaluate(decision, my_task.data)
             value = mapped(decision, result, ref["map"])

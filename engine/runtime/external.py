@@ -33,7 +33,7 @@ from datetime import timedelta
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import exists, insert, or_, select, update
 
 from engine.clock import utcnow
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound, StaleInstance, ValidationFailed
@@ -121,9 +121,11 @@ def saved(uow, inst, definition, step) -> None:
         return
     now = utcnow()
     conn = uow.session.connection()
-    have = dict(conn.execute(select(TABLE.c.id, TABLE.c.state).where(
-        TABLE.c.instance_id == inst.id, TABLE.c.state.in_(("open", "failed")))).all())
     wanted = step.result.external
+    # the rows still in play, and those of the tasks that wait now (a retried one may be closed)
+    have = dict(conn.execute(select(TABLE.c.id, TABLE.c.state).where(
+        TABLE.c.instance_id == inst.id,
+        or_(TABLE.c.state.in_(("open", "failed")), TABLE.c.id.in_(sorted(wanted))))).all())
     elements = definition.meta.get("elements") or {}
     for tid, spiff_task in wanted.items():
         element = spiff_task.task_spec.bpmn_id
@@ -134,18 +136,19 @@ def saved(uow, inst, definition, step) -> None:
                 continue
             row = {"id": tid, "instance_id": inst.id, "process_key": inst.process_key, "element_id": element,
                    "name": info.get("name") or spiff_task.task_spec.bpmn_name, "topic": info["external"]["topic"],
-                   "priority": info["external"]["priority"], "state": "open", "retries": retries_of(props), "failures": 0,
-                   "backoff": backoff_of(props), "business_key": inst.business_key, "org_unit": inst.org_unit,
-                   "local_data": local_data(spiff_task), "created_at": now}
+                   "priority": info["external"]["priority"], "state": "open", "retries": retries_of(props),
+                   "failures": 0, "backoff": backoff_of(props), "business_key": inst.business_key,
+                   "org_unit": inst.org_unit, "local_data": local_data(spiff_task), "created_at": now}
             conn.execute(insert(TABLE), row)
             uow.audit("external_task_created", instance_id=inst.id, task_id=tid, element_id=element,
                       topic=row["topic"], priority=row["priority"])
-        elif have[tid] == "failed" and spiff_task.state == TaskState.STARTED:
+        elif have[tid] != "open" and spiff_task.state == TaskState.STARTED:
+            # an administrator retried it (after its retries ran out, or an uncaught BPMN error)
             conn.execute(update(TABLE).where(TABLE.c.id == tid).values(
                 state="open", retries=retries_of(props), failures=0, retry_at=None, worker_id=None, locked_by=None,
-                lock_expires_at=None))
+                lock_expires_at=None, result=None, completed_at=None, local_data=local_data(spiff_task)))
             uow.audit("external_task_reopened", instance_id=inst.id, task_id=tid, element_id=element)
-    gone = [tid for tid in have if tid not in wanted]
+    gone = [tid for tid, state in have.items() if state in ("open", "failed") and tid not in wanted]
     if gone:
         conn.execute(update(TABLE).where(TABLE.c.id.in_(gone)).values(state="cancelled", completed_at=now,
                                                                         lock_expires_at=None))
@@ -200,9 +203,10 @@ def _lock_some(uow, worker_id: str, max_tasks: int, specs: dict) -> list[dict]:
     now = utcnow()
     free = (TABLE.c.state == "open") & or_(TABLE.c.lock_expires_at.is_(None), TABLE.c.lock_expires_at <= now) & \
         or_(TABLE.c.retry_at.is_(None), TABLE.c.retry_at <= now)
-    query = (select(TABLE.c.id, TABLE.c.topic).join(ProcessInstance.__table__,
-                                                  ProcessInstance.__table__.c.id == TABLE.c.instance_id)
-             .where(free, TABLE.c.topic.in_(sorted(specs)), ProcessInstance.__table__.c.status != "suspended")
+    instances = ProcessInstance.__table__
+    suspended = exists().where(instances.c.id == TABLE.c.instance_id, instances.c.status == "suspended")
+    # walks ix_external_task_fetch in hand-out order and stops at max_tasks (no sort of the pool)
+    query = (select(TABLE.c.id, TABLE.c.topic).where(free, TABLE.c.topic.in_(sorted(specs)), ~suspended)
              .order_by(TABLE.c.priority.desc(), TABLE.c.created_at, TABLE.c.id).limit(max_tasks))
     if not uow.engine.settings.is_sqlite:
         query = query.with_for_update(skip_locked=True, of=TABLE)

@@ -11,10 +11,29 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+
+_CURRENT: ContextVar[Session | None] = ContextVar("bpm_current_session", default=None)
+
+
+def current_session() -> Session | None:
+    """The session of the unit of work running in this context (engine.app's ``uow``), if any:
+    what code deep in a step (a business rule task reading its decision) reads through."""
+    return _CURRENT.get()
+
+
+@contextmanager
+def bound(session: Session) -> Iterator[Session]:
+    token = _CURRENT.set(session)
+    try:
+        yield session
+    finally:
+        _CURRENT.reset(token)
 
 
 def postgres_connect_args(connect_timeout: int) -> dict:

@@ -295,7 +295,6 @@ class ExternalTask(Base):
     error. The row's id is the waiting SpiffWorkflow task's."""
 
     __tablename__ = "bpm_external_task"
-    __table_args__ = (Index("ix_external_task_fetch", "state", "topic", "priority"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("bpm_process_instance.id", ondelete="CASCADE"), index=True)
@@ -321,6 +320,12 @@ class ExternalTask(Base):
     result: Mapped[dict | None] = mapped_column(JSON)  # the variables it was completed with
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# fetch-and-lock walks the open tasks of a topic in the order they are handed out (highest
+# priority, then oldest) and stops after the few it locks: no sort of the whole pool
+Index("ix_external_task_fetch", ExternalTask.state, ExternalTask.topic, ExternalTask.priority.desc(),
+      ExternalTask.created_at, ExternalTask.id)
 
 
 class DecisionDefinition(Base):

@@ -276,3 +276,16 @@ def test_a_suspended_instance_hands_out_nothing_and_a_cancelled_one_cancels_its_
     assert r.status_code == 409 and "cancelled" in r.get_json()["message"]
     [row] = api.get(f"/api/external-tasks?instance_id={run.id}&state=cancelled", "auditor").get_json()["items"]
     assert row["id"] == task["id"]
+
+
+def test_an_uncaught_bpmn_error_retried_by_an_admin_hands_the_task_out_again(api, engine):
+    run = Run(api, engine, error_model("ext_err_retry", caught=None), "ext_err_retry")
+    [task] = fetch(api)
+    api.post(f"/api/external-tasks/{task['id']}/bpmn-error", "integration", json={"worker_id": "w1", "error_code": "X"})
+    assert run.status == "incident"
+    assert api.post(f"/api/process-instances/{run.id}/retry", "admin", json={}).status_code == 200
+    [again] = fetch(api, worker="w2")
+    assert again["id"] == task["id"] and again["retries"] == 3
+    assert api.post(f"/api/external-tasks/{again['id']}/complete", "integration",
+                    json={"worker_id": "w2"}).status_code == 200
+    assert run.open == ["after"] and run.status == "running"

@@ -42,7 +42,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['instance_id'], ['bpm_process_instance.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('ix_external_task_fetch', 'bpm_external_task', ['state', 'topic', 'priority'], unique=False)
+    op.create_index('ix_external_task_fetch', 'bpm_external_task',
+                    ['state', 'topic', sa.text('priority DESC'), 'created_at', 'id'], unique=False)
     op.create_index(op.f('ix_bpm_external_task_instance_id'), 'bpm_external_task', ['instance_id'], unique=False)
     op.create_table('bpm_decision_definition',
     sa.Column('id', sa.Integer(), nullable=False),
