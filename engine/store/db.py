@@ -17,7 +17,6 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-
 _CURRENT: ContextVar[Session | None] = ContextVar("bpm_current_session", default=None)
 
 

@@ -120,16 +120,24 @@ def modeler_open(key: str):
     return _modeler_page(xml, key, version, all_versions)
 
 
-@bp.post("/modeler/deploy")
-@_deployer(json_endpoint=True)
-def deploy_process():
+def _posted_xml():
+    """The XML an editor page posts (``{"xml": ...}``), or the 400/413 answer to give."""
     body = request.get_json(silent=True)
     xml = body.get("xml") if isinstance(body, dict) else None
     if not isinstance(xml, str) or not xml.strip():
-        return jsonify({"message": t("bad_request")}), 400
+        return None, (jsonify({"message": t("bad_request")}), 400)
     data = xml.encode("utf-8")
     if len(data) > MAX_XML_BYTES:
-        return jsonify({"message": t("bad_request")}), 413
+        return None, (jsonify({"message": t("bad_request")}), 413)
+    return data, None
+
+
+@bp.post("/modeler/deploy")
+@_deployer(json_endpoint=True)
+def deploy_process():
+    data, refused = _posted_xml()
+    if refused:
+        return refused
     try:
         with current_engine().uow(g.page_actor) as uow:
             row, created = definitions.deploy_process(uow, data)
@@ -216,13 +224,9 @@ def decision_editor(key: str):
 @bp.post("/decisions-editor/deploy")
 @_deployer(json_endpoint=True)
 def deploy_decision():
-    body = request.get_json(silent=True)
-    xml = body.get("xml") if isinstance(body, dict) else None
-    if not isinstance(xml, str) or not xml.strip():
-        return jsonify({"message": t("bad_request")}), 400
-    data = xml.encode("utf-8")
-    if len(data) > MAX_XML_BYTES:
-        return jsonify({"message": t("bad_request")}), 413
+    data, refused = _posted_xml()
+    if refused:
+        return refused
     try:
         with current_engine().uow(g.page_actor) as uow:
             stored = decisions.deploy(uow, data)
