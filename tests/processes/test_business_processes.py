@@ -845,3 +845,45 @@ def test_hall_congestion_with_no_open_counter_is_level_2(api):
     deploy(api, "hall_congestion")
     iid = start(api, "duty_manager", "hall_congestion", congestion(2, waiting=5, open_counters=0))["id"]
     assert open_elements(api, iid) == ["respond_l2"]
+
+
+# =========================================================================== decision tables
+
+
+CATEGORIES = ("unlock", "sim_replacement", "business_change", "transfer_ownership", "value_added", "payment",
+              "reports", "certificates", "other")
+
+
+def _decide(api, key: str, variables: dict) -> dict:
+    r = api.post(f"/api/decision-definitions/{key}/evaluate", "process_owner", json={"variables": variables})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def test_one_counter_time_limits_are_the_sources_three_minutes_for_every_category(api):
+    """000 限时服务: 「正常情况下办理一笔业务时间3分钟」 -- the one limit the sources give, per category row."""
+    deploy(api, "one_counter")
+    for n, category in enumerate(CATEGORIES, start=1):
+        out = _decide(api, "one_counter_time_limit", {"category": category})
+        assert out["matched_rules"] == [n] and out["result"] == {"time_limit": "PT3M"}, category
+    assert _decide(api, "one_counter_time_limit", {"category": "lottery"})["result"] is None
+
+
+def test_congestion_response_by_level_follows_002(api):
+    """002: 一级应急 2.5–3.5×, 二级应急 3.5–4.5×; A 客户等候时间预警 B 增开受理台席 C 保安协助进行就近社会渠道分流 D 预受理."""
+    deploy(api, "hall_congestion")
+    actions = "客户等候时间预警；增开受理台席；保安协助进行就近社会渠道分流；预受理"
+    assert _decide(api, "congestion_response", {"level": 1})["result"] == {
+        "responder": "duty_manager", "required_actions": actions}
+    for level in (2, 3):  # above level 2 the evaluator stays at 2; the table answers the same
+        assert _decide(api, "congestion_response", {"level": level})["result"] == {
+            "responder": "hall_manager", "required_actions": actions}
+
+
+@pytest.mark.parametrize(("actual", "tier", "pct"), [
+    (150, "challenge", 100), (120, "full", 100), (100, "basic", 90), (99, "below_basic", 90)])
+def test_kpi_tiers_follow_001(api, actual, tier, pct):
+    """001 重要室经理考核制度: 「完成指标得满分,若只完成基本目标得全分值的90%,若完成挑战目标得全分」."""
+    deploy(api, "kpi_review")
+    out = _decide(api, "kpi_tier", {"actual": actual, "basic": 100, "full": 120, "challenge": 150})
+    assert out["result"] == {"tier": tier, "pct": pct}
