@@ -13,6 +13,7 @@ import os
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from engine.config import project_root
 
@@ -44,7 +45,8 @@ def record_supply(task: dict, settings: dict) -> dict:
     now = datetime.now(UTC)
 
     def entry(n: int) -> dict:
-        return {"reference": f"YC-{now:%Y%m%d}-{n:05d}", "instance_id": task["instance_id"],
+        day = now.astimezone(ZoneInfo("Asia/Shanghai"))  # the branch's date, as on its paper register
+        return {"reference": f"YC-{day:%Y%m%d}-{n:05d}", "instance_id": task["instance_id"],
                 "retailer": data.get("retailer_name") or data.get("retailer"), "recorded_at": now.isoformat()}
 
     record = _append_once(_folder() / "supply_ledger.jsonl", task["instance_id"], entry)
