@@ -115,7 +115,9 @@ def coverage() -> None:
 @click.option("--password", envvar="BPM_WORKER_PASSWORD", required=True, help="or BPM_WORKER_PASSWORD")
 @click.option("--max-tasks", default=1, show_default=True, type=int)
 @click.option("--worker-id", help="default: <topic>-<random>")
-def external_worker(topic, handler, url, user, password, max_tasks, worker_id) -> None:
+@click.option("--poll-ms", default=10_000, show_default=True, type=int,
+              help="long polling: how long one fetch waits for a task (a stop is noticed after it)")
+def external_worker(topic, handler, url, user, password, max_tasks, worker_id, poll_ms) -> None:
     """Work one topic's external tasks through the REST API until SIGTERM/SIGINT."""
     import signal
 
@@ -127,7 +129,8 @@ def external_worker(topic, handler, url, user, password, max_tasks, worker_id) -
     if not ref:
         raise click.UsageError(f"topic {topic!r} has no configured handler: pass --handler module:function")
     worker = Worker(ExternalTaskClient(url, user, password), topic, load_handler(ref), spec.get("settings"),
-                    lock_ms=spec.get("lock_duration_ms", 60_000), max_tasks=max_tasks, worker_id=worker_id)
+                    lock_ms=spec.get("lock_duration_ms", 60_000), max_tasks=max_tasks, worker_id=worker_id,
+                    wait_ms=poll_ms)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
     worker.run()

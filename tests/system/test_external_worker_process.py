@@ -85,7 +85,7 @@ def _token(base: str, user: str) -> dict:
 
 def _worker(env: dict, tmp_path: Path, name: str, mode: str, base: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "bpm_cli.main", "external-worker", "--topic", "slow", "--url", base,
-                             "--worker-id", name],
+                             "--worker-id", name, "--poll-ms", "1000"],
                             env={**env, "BPM_WORKER_PASSWORD": "demo", "WORKER_MODE": mode, "WORKER_NAME": name},
                             stdout=open(tmp_path / f"{name}.log", "wb"), stderr=subprocess.STDOUT, cwd=ROOT)
 
