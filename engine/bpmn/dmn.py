@@ -496,6 +496,13 @@ def _read(xml: bytes | str) -> tuple[list[Decision], list[dict]]:
         elif did in seen:
             error(did, f"{label}: the decision id is used twice")
         seen.add(did)
+        required = [r for r in el.iterfind(f"{{{ns}}}informationRequirement")
+                    if _child(r, "requiredDecision", ns) is not None]
+        if required:
+            # it would be evaluated without the decisions it reads: refused, never run half
+            error(did, f"{label}: decisions that require other decisions (decision requirements) are not supported: "
+                       "evaluate each in a business rule task of its own and pass the result on as data")
+            continue
         table = _child(el, "decisionTable", ns)
         if table is None:
             logic = next((_local(c) for c in el if _local(c) and _local(c) not in _DECISION_META), None)

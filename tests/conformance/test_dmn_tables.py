@@ -517,3 +517,11 @@ def test_camunda_modeler_export():
     assert [r.id for r in long.matched] == ["DecisionRule_0a", "DecisionRule_0b"]
     assert dmn.evaluate(decision, {"category": "mobile"}).value == {"fee": "standard", "waived": False}
     assert dmn.evaluate(decision, {"category": "tv"}).value is None
+
+
+def test_a_decision_that_requires_another_is_refused_not_run_without_it():
+    xml = table(["x"], ["o"], [(["-"], ["1"])]).replace(
+        '<decisionTable', '<informationRequirement id="ir"><requiredDecision href="#other" /></informationRequirement>'
+                          '<decisionTable', 1)
+    [error] = errors(xml)
+    assert "require other decisions" in error["message"]
