@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from web.schemas.common import NO_NUL
+from web.schemas.common import MAX_INT32, NO_NUL, VersionQuery
 
 WORKER = fields.Str(required=True, validate=[validate.Length(min=1, max=128), NO_NUL],
                     metadata={"description": "the worker's own id (one service account may run many workers)"})
@@ -133,13 +133,13 @@ class DecisionVersions(Schema):
     versions = fields.List(fields.Nested(DecisionSchema))
 
 
-class DecisionQuery(Schema):
-    version = fields.Int(validate=validate.Range(min=1))
+class DecisionQuery(VersionQuery):
+    pass
 
 
 class EvaluateRequest(Schema):
     variables = fields.Dict(keys=fields.Str(), load_default=dict)
-    version = fields.Int(validate=validate.Range(min=1))
+    version = fields.Int(validate=validate.Range(min=1, max=MAX_INT32))
 
 
 class EvaluateResult(Schema):
