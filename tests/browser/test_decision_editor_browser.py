@@ -37,6 +37,8 @@ def test_edit_a_rule_deploy_and_the_next_instance_uses_it(server, browser_page):
     page.locator('#decision-editor td[data-element-id="r_payment_out"]').wait_for()
     assert page.locator("#decision-editor tbody tr").count() == 9
     assert "v1" in page.locator("[data-testid=editor-version]").inner_text()
+    table_text = page.locator("#decision-editor").inner_text()
+    assert "命中策略" in table_text and "当" in table_text and "则" in table_text  # the editor's words in Chinese
     shot(page, "decision-01-opened")
 
     _type_into(page, "r_payment_out", '"PT5M"')
