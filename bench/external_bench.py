@@ -5,7 +5,7 @@
 Starts ``--open`` instances of ``bench/models/external_one.bpmn`` (each waits at one external
 task of topic ``bench``), then:
 
-* ``fetch_lock_ms``: 300 fetch-and-lock calls (one task each) by one worker against that pool,
+* ``fetch_lock_ms``: 300 fetch-and-lock calls (at most half the pool) (one task each) by one worker against that pool,
   median and p95;
 * ``completed_per_second``: ``--workers`` worker processes race over the pool, each fetching 10
   at a time and completing each task (which runs its instance to the end), until ``--complete``
@@ -23,13 +23,17 @@ import argparse
 import json
 import multiprocessing
 import statistics
+import sys
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.harness.databases import temporary_pg_database  # noqa: E402 - after the path is set
+
 TOPICS = {"bench": {"name": "bench", "accounts": ["bench-worker"], "handler": None, "settings": {},
                     "lock_duration_ms": 60_000}}
 
@@ -42,19 +46,8 @@ def database(args, tmp: Path):
     if not args.postgres:
         yield f"sqlite:///{tmp / 'external.sqlite3'}"
         return
-    from sqlalchemy import create_engine, text
-
-    admin_url = args.postgres.replace("postgresql://", "postgresql+psycopg://", 1)
-    name = f"bench_external_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with temporary_pg_database(args.postgres, "bench_external") as url:
+        yield url
 
 
 def _engine(url: str, var: Path):
@@ -127,7 +120,7 @@ def main() -> None:
 
         worker = Actor("bench-worker", frozenset({"integration"}))
         samples = []
-        for _ in range(300):
+        for _ in range(min(300, args.open // 2)):
             t = time.perf_counter()
             got = external.fetch_and_lock(engine, worker, "probe", 1, [{"name": "bench", "lock_duration": 600_000}])
             samples.append((time.perf_counter() - t) * 1000)

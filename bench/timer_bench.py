@@ -40,6 +40,9 @@ from sqlalchemy import create_engine, func, insert, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 MODELS = ROOT / "bench" / "models"
+
+from bench.harness.databases import temporary_pg_database  # noqa: E402 - after the path is set
+
 PG_URL = os.environ.get("BPM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 INDEX = "ix_timer_due"
 FILLER_INSTANCES = 100  # the far-ahead timers point at these minimal instance rows
@@ -63,15 +66,9 @@ def database(url: str | None, folder: Path):
     except Exception:  # noqa: BLE001 - PostgreSQL not reachable: SQLite
         yield f"sqlite:///{folder / 'bench.sqlite3'}"
         return
-    name = f"bpm_timer_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    admin.dispose()
+    with temporary_pg_database(admin_url, "bpm_timer_bench") as pg_url:
+        yield pg_url
 
 
 def make_engine(url: str, var_dir: Path):

@@ -73,20 +73,25 @@ const bpmnlintPlugin = {
   },
 };
 
+// what every bundle of ours shares: one minified browser script, production builds of its libraries
+const BUNDLE = {
+  bundle: true,
+  minify: true,
+  format: "iife",
+  platform: "browser",
+  target: ["es2019"],
+  nodePaths: [modules],
+  define: { "process.env.NODE_ENV": '"production"' },
+  legalComments: "linked",
+  logLevel: "warning",
+};
+
 async function bundleModeler() {
   const started = Date.now();
   await require("esbuild").build({
     entryPoints: [path.resolve(here, "..", "static", "src", "modeler.js")],
     outfile: path.join(vendor, "modeler.bundle.js"),
-    bundle: true,
-    minify: true,
-    format: "iife",
-    platform: "browser",
-    target: ["es2019"],
-    nodePaths: [modules],
-    define: { "process.env.NODE_ENV": '"production"' },
-    legalComments: "linked",
-    logLevel: "warning",
+    ...BUNDLE,
     plugins: [bpmnlintPlugin],
   });
   return Date.now() - started;
@@ -111,15 +116,7 @@ async function bundleDmn() {
   await require("esbuild").build({
     stdin: { contents: DMN_ENTRY, resolveDir: here },
     outfile: path.join(vendor, "dmn-js", "dmn-modeler.bundle.js"),
-    bundle: true,
-    minify: true,
-    format: "iife",
-    platform: "browser",
-    target: ["es2019"],
-    nodePaths: [modules],
-    define: { "process.env.NODE_ENV": '"production"' },
-    legalComments: "linked",
-    logLevel: "warning",
+    ...BUNDLE,
   });
 }
 
