@@ -232,9 +232,10 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
     uow.created_tasks.extend(row["id"] for row in created)
     gone = [tid for tid in open_ids if tid not in ready]
     if gone:
-        uow.session.connection().execute(
-            update(TASKS).where(TASKS.c.id.in_(gone), TASKS.c.status == "open").values(status="cancelled", completed_at=now)
-        )
+        conn = uow.session.connection()
+        conn.execute(update(TASKS).where(TASKS.c.id.in_(gone), TASKS.c.status == "open")
+                     .values(status="cancelled", completed_at=now))
+        conn.execute(CANDIDATES.delete().where(CANDIDATES.c.task_id.in_(gone)))  # only open tasks have candidates
         for tid in gone:
             uow.audit("task_cancelled", instance_id=inst.id, task_id=tid)
             for hook in REGISTRY.hooks("task_closed"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 
 from engine.clock import utcnow
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
@@ -45,6 +45,7 @@ COMPLETE_TASK = (
 )
 
 SCOPES = ("mine", "candidate", "all")
+CANDIDATES = TaskCandidate.__table__
 
 
 def task_to_dict(task: Task) -> dict:
@@ -75,9 +76,9 @@ def list_tasks(session, actor: Actor, scope: str, instance_id: str | None, page:
     """mine: assigned to me; candidate: unclaimed in my groups; all: both (admins/auditors: every open task)."""
     if scope not in SCOPES:
         raise BadRequest(f"scope must be one of {', '.join(SCOPES)}")
-    in_my_groups = Task.id.in_(
-        select(TaskCandidate.task_id).where(TaskCandidate.role.in_(sorted(actor.roles)))
-    ) & (Task.org_unit.is_(None) | (Task.org_unit == actor.org_unit))
+    # correlated: checked per *open* task (ix_task_open), never the set of every task the roles ever had
+    has_my_role = exists().where(TaskCandidate.task_id == Task.id, TaskCandidate.role.in_(sorted(actor.roles)))
+    in_my_groups = has_my_role & (Task.org_unit.is_(None) | (Task.org_unit == actor.org_unit))
     query = select(Task).where(Task.status == "open")
     if scope == "mine":
         query = query.where(Task.assignee == actor.username)
@@ -268,6 +269,9 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
     ).rowcount
     if done != 1:
         raise Conflict("task was completed by someone else at the same time")
+    # the candidate rows are the tasklist's index of *open* tasks: a closed task leaves it (its roles
+    # stay on the task row, candidate_groups)
+    session.connection().execute(CANDIDATES.delete().where(CANDIDATES.c.task_id == task_id))
     for hook in REGISTRY.hooks("task_closed"):
         hook(uow, task_id, True, now, task.due_at)
     spiff_task.data.update(cleaned)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -213,6 +214,9 @@ class Task(Base):
         Index("ix_task_instance", "instance_id", "status"),
         Index("ix_task_created", "created_at"),  # 0005: reporting jobs (daily SLA cohort)
         Index("ix_task_completed", "completed_at"),  # 0005: reporting jobs (cycle times)
+        # the tasklists read open tasks only, in due order: completed history never enters their plans
+        Index("ix_task_open", "due_at", "created_at", "id", sqlite_where=text("status = 'open'"),
+              postgresql_where=text("status = 'open'")),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -240,7 +244,9 @@ class Task(Base):
 
 
 class TaskCandidate(Base):
-    """One row per (open task, candidate role): the indexed side of the tasklist query."""
+    """One row per (open task, candidate role): the indexed side of the tasklist query. A task's
+    rows go when it closes (its roles stay in ``bpm_task.candidate_groups``), so the table holds the
+    open tasks only, however long the history."""
 
     __tablename__ = "bpm_task_candidate"
     __table_args__ = (Index("ix_task_candidate_role", "role", "task_id"),)
