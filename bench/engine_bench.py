@@ -1,10 +1,13 @@
 """Engine benchmark: prints one JSON object with the figures of the engine issue.
 
-    python bench/engine_bench.py [--lifecycles N] [--http-lifecycles N] [--database-url URL]
+    python bench/engine_bench.py [--lifecycles N] [--http-lifecycles N] [--clients 1] [--workers 1]
+                                 [--threads 4] [--history N] [--database-url URL]
 
 * lifecycles/s of a 4-user-task process (start + 4 completions), in-process through the
   engine services (a transaction per step, SQLite by default) and over HTTP against
-  ``bpm serve`` (gunicorn) with concurrent clients;
+  ``bpm serve`` (gunicorn) with concurrent clients; over HTTP each step lists the caller's
+  tasks first, as a clerk's page does (start, then 4 x list + complete);
+* ``--history N``: N completed tasks are in the database before anything is measured;
 * p50/p95 task-completion latency for both;
 * raw SpiffWorkflow in memory on the same process (no persistence) for the ratio;
 * step cost and stored state size at loop iteration 10 vs 1000.
@@ -144,36 +147,69 @@ def loop_cost(engine, iterations: int = 1000) -> dict:
     }
 
 
+def add_history(engine, count: int) -> None:
+    """``count`` completed tasks of the benchmark's roles (with their instance), inserted in bulk."""
+    import uuid
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from engine.clock import utcnow
+    from engine.identity.actor import Actor
+    from engine.runtime import instances
+    from engine.store.models import Task
+
+    with engine.uow(Actor("counter_staff", frozenset({"counter_staff"}))) as uow:
+        inst_id = instances.start(engine, uow, "four_step", {"count": 1}).id
+    old = utcnow() - timedelta(days=400)
+    with engine.db.engine.begin() as conn:
+        for start in range(0, count, 20_000):
+            conn.execute(insert(Task.__table__), [
+                {"id": str(uuid.uuid4()), "instance_id": inst_id, "process_key": "four_step", "element_id": "t1",
+                 "name": "填写 Fill in", "form_key": "simple_note", "form_version": 1,
+                 "candidate_groups": [ROLES[n % len(ROLES)]], "properties": {}, "status": "completed",
+                 "assignee": ROLES[n % len(ROLES)], "created_at": old, "claimed_at": old, "completed_at": old,
+                 "completed_by": ROLES[n % len(ROLES)]} for n in range(start, min(count, start + 20_000))])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int) -> dict:
+def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int, server_threads: int) -> dict:
     import requests
 
     port = _free_port()
-    env = {**os.environ, "BPM_VAR_DIR": str(var_dir)}
+    from engine.config import RATE_LIMITS
+
+    # the per-user rate limits would answer 429 to a benchmark client after 30 starts a minute
+    env = {**os.environ, "BPM_VAR_DIR": str(var_dir),
+           **{f"BPM_RATE_LIMIT_{kind.upper()}": "1000000/minute" for kind in RATE_LIMITS}}
     if url:
         env["BPM_DATABASE_URL"] = url
     server = subprocess.Popen(
-        [sys.executable, "-m", "bpm_cli.main", "serve", "--port", str(port), "--workers", str(workers), "--threads", "4", "--no-timers"],
+        [sys.executable, "-m", "bpm_cli.main", "serve", "--port", str(port), "--workers", str(workers), "--threads", str(server_threads), "--no-timers"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 120
+        while True:  # ready when the health check answers 200; a slow first answer is not a failure
             try:
-                if requests.get(base + "/api/health", timeout=1).status_code == 200:
+                if requests.get(base + "/api/health", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+            except requests.RequestException:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"bpm serve did not become ready on {base} (exit code {server.poll()})")
+            time.sleep(0.2)
         tokens = {}
         for role in ROLES:
             r = requests.post(base + "/api/auth/token", json={"username": role, "password": "bench"}, timeout=10)
             tokens[role] = {"Authorization": f"Bearer {r.json()['token']}"}
-        latencies, errors = [], []
+        latencies, list_latencies, errors = [], [], []
         lock = threading.Lock()
 
         def worker(count):
@@ -185,6 +221,13 @@ def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int
                     continue
                 task_id = r.json()["open_tasks"][0]["id"]
                 for role in ROLES:
+                    t_list = time.perf_counter()
+                    listed = s.get(f"{base}/api/tasks?scope=candidate&per_page=20", headers=tokens[role])
+                    if listed.status_code != 200:
+                        errors.append(listed.status_code)
+                        break
+                    with lock:
+                        list_latencies.append(time.perf_counter() - t_list)
                     t0 = time.perf_counter()
                     r = s.post(f"{base}/api/tasks/{task_id}/complete", json={"data": {"note": "ok"}}, headers=tokens[role])
                     dt = time.perf_counter() - t0
@@ -201,6 +244,7 @@ def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int
         warm.start()
         warm.join()
         latencies.clear()
+        list_latencies.clear()
         threads = [threading.Thread(target=worker, args=(per,)) for _ in range(clients)]
         t0 = time.perf_counter()
         for t in threads:
@@ -212,9 +256,14 @@ def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int
             "lifecycles_per_s": round(per * clients / elapsed, 1),
             "complete_p50_ms": pct(latencies, 0.5),
             "complete_p95_ms": pct(latencies, 0.95),
+            "list_p50_ms": pct(list_latencies, 0.5),
+            "list_p95_ms": pct(list_latencies, 0.95),
             "clients": clients,
             "gunicorn_workers": workers,
+            "gunicorn_threads": server_threads,
             "errors": len(errors),
+            "error_statuses": sorted(set(errors)),
+            "rate_limits": "off",
         }
     finally:
         server.terminate()
@@ -225,8 +274,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lifecycles", type=int, default=500)
     parser.add_argument("--http-lifecycles", type=int, default=400)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--history", type=int, default=0, help="completed tasks in the database before measuring")
     parser.add_argument("--loop", type=int, default=1000)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary folder")
     args = parser.parse_args()
@@ -245,8 +296,11 @@ def main() -> None:
             for role in ROLES:
                 if role not in known:
                     identity.add_user(uow.session, role, "bench", [role])
+        if args.history:
+            add_history(engine, args.history)
         result = {
             "database": engine.db.engine.dialect.name,
+            "history_completed_tasks": args.history,
             "machine_cpus": os.cpu_count(),
             "in_process": in_process(engine, args.lifecycles),
             "raw_spiffworkflow_in_memory": raw_spiff(args.lifecycles),
@@ -257,7 +311,8 @@ def main() -> None:
         )
         engine.close()
         if args.http_lifecycles:
-            result["http"] = over_http(var_dir, args.database_url, args.http_lifecycles, args.clients, args.workers)
+            result["http"] = over_http(var_dir, args.database_url, args.http_lifecycles, args.clients, args.workers,
+                                       args.threads)
     print(json.dumps(result, indent=2))
 
 
