@@ -1,4 +1,5 @@
-"""Date helpers for sandboxed expressions and scripts.
+"""Date helpers for sandboxed expressions and scripts, and the ISO 8601 durations of models
+(SLA amounts, external tasks' retry back-off).
 
 Values in process data are JSON, so dates travel as ISO 8601 strings; these helpers take
 and return strings. Local dates and times are China Standard Time (Asia/Shanghai). The
@@ -7,12 +8,34 @@ current time comes from the engine clock, so tests and the controlled clock move
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from engine.clock import utcnow
 
 LOCAL = ZoneInfo("Asia/Shanghai")
+
+_NUM = r"(\d+(?:[.,]\d+)?)"
+_DURATION = re.compile(
+    rf"P(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}W)?(?:{_NUM}D)?"
+    rf"(?:T(?=\d)(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?"
+)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse an ISO 8601 duration such as ``PT3M``, ``P1DT2H`` or ``P2W`` (no years or months)."""
+    raw = text.strip().upper()
+    match = _DURATION.fullmatch(raw)
+    if not match or not any(match.groups()):
+        raise ValueError(f"not an ISO 8601 duration: {text!r}")
+    if match.group(1) or match.group(2):
+        raise ValueError(f"duration {text!r} uses years or months, whose length is ambiguous; use days or weeks")
+    _, _, weeks, days, hours, minutes, seconds = (float(g.replace(",", ".")) if g else 0.0 for g in match.groups())
+    try:
+        return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is too long") from None
 
 
 def _parse(value: str) -> date | datetime:

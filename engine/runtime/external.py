@@ -25,7 +25,6 @@ Every state change is audited.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from datetime import timedelta
@@ -35,6 +34,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import exists, insert, or_, select, update
 
+from engine.bpmn.datefuncs import parse_duration
 from engine.clock import utcnow
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound, StaleInstance, ValidationFailed
 from engine.extensions import DeployContext, Element, Extension
@@ -72,20 +72,9 @@ def _reads_all(actor: Actor) -> bool:
 
 # --- deploy -----------------------------------------------------------------------------------------------------
 
-_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
-
-
-def duration_seconds(text: str) -> float:
-    m = _DURATION.fullmatch(text.strip())
-    if not m or not any(m.groups()) or text.strip().endswith("T"):
-        raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT30S, PT5M or P1D")
-    d, h, mi, sec = m.groups()
-    return int(d or 0) * 86400 + int(h or 0) * 3600 + int(mi or 0) * 60 + float(sec or 0)
-
-
 def backoff_of(properties: dict) -> list[float]:
     raw = (properties or {}).get("retryBackoff")
-    return [duration_seconds(p) for p in raw.split(",")] if raw else list(DEFAULT_BACKOFF)
+    return [parse_duration(p).total_seconds() for p in raw.split(",")] if raw else list(DEFAULT_BACKOFF)
 
 
 def retries_of(properties: dict) -> int:

@@ -28,15 +28,12 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 import holidays
 
+from engine.bpmn.datefuncs import parse_duration
+
 KINDS = ("calendar", "working_time", "working_days")
 DEFAULT_WORKING_HOURS: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(14, 0), time(17, 30)))
 _MAX_SCAN_DAYS = 3700  # give up after ~10 years without a working period
 
-_NUM = r"(\d+(?:[.,]\d+)?)"
-_DURATION = re.compile(
-    rf"P(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}W)?(?:{_NUM}D)?"
-    rf"(?:T(?=\d)(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?"
-)
 
 
 @dataclass(frozen=True)
@@ -75,21 +72,6 @@ def _to_utc(moment: datetime) -> datetime:
 
 
 MAX_AMOUNT = timedelta(days=3660)  # ten years: far beyond any service-level promise
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse an ISO 8601 duration such as ``PT3M``, ``P1DT2H`` or ``P2W`` (no years or months)."""
-    raw = text.strip().upper()
-    match = _DURATION.fullmatch(raw)
-    if not match or not any(match.groups()):
-        raise ValueError(f"not an ISO 8601 duration: {text!r}")
-    if match.group(1) or match.group(2):
-        raise ValueError(f"duration {text!r} uses years or months, whose length is ambiguous; use days or weeks")
-    _, _, weeks, days, hours, minutes, seconds = (float(g.replace(",", ".")) if g else 0.0 for g in match.groups())
-    try:
-        return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
-    except OverflowError:
-        raise ValueError(f"duration {text!r} is too long") from None
 
 
 def _whole_days(amount: timedelta | int) -> int:
