@@ -57,9 +57,13 @@ MAX_WAIT_MS = 30_000
 STALE_RETRIES = 5  # a completion that lost the instance to a concurrent step runs again
 
 
-def _require_topic(engine, actor: Actor, topic: str) -> None:
+def _require_role(actor: Actor) -> None:
     if ROLE not in actor.roles:
         raise Forbidden(f"only a service account with the {ROLE!r} role works external tasks")
+
+
+def _require_topic(engine, actor: Actor, topic: str) -> None:
+    _require_role(actor)
     if topic not in topics(engine):
         raise NotFound(f"topic {topic!r} is not configured (processes/connectors.toml)")
     if not may_work(engine, actor, topic):
@@ -207,13 +211,16 @@ def _lock_some(uow, worker_id: str, max_tasks: int, specs: dict) -> list[dict]:
             worker_id=worker_id, locked_by=uow.actor.username, lock_expires_at=until)).rowcount
         if done == 1:
             locked.append(tid)
+    if not locked:
+        return []
+    rows = {r.id: r for r in session.execute(select(TABLE).where(TABLE.c.id.in_(locked)))}
+    data_of = dict(session.execute(select(instances.c.id, instances.c.data).where(
+        instances.c.id.in_({r.instance_id for r in rows.values()}))).all())
     out = []
-    for tid in locked:
-        row = session.get(ExternalTask, tid)
-        session.refresh(row)
+    for tid in locked:  # in hand-out order
+        row = rows[tid]
         names = specs[row.topic][0].get("variables")
-        inst = session.get(ProcessInstance, row.instance_id)
-        data = {**(inst.data or {}), **(row.local_data or {})}
+        data = {**(data_of.get(row.instance_id) or {}), **(row.local_data or {})}
         if names is not None:
             data = {k: v for k, v in data.items() if k in names}
         out.append(to_dict(row, data))
@@ -223,8 +230,7 @@ def _lock_some(uow, worker_id: str, max_tasks: int, specs: dict) -> list[dict]:
 
 
 def _held(uow, task_id: str, worker_id: str) -> ExternalTask:
-    if ROLE not in uow.actor.roles:
-        raise Forbidden(f"only a service account with the {ROLE!r} role works external tasks")
+    _require_role(uow.actor)  # before the lookup: a 403, whether the task exists or not
     row = uow.session.get(ExternalTask, task_id)
     if row is None:
         raise NotFound(f"external task {task_id!r} not found")
