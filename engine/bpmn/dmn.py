@@ -102,11 +102,13 @@ class Result:
     output values of the rules the hit policy returns, in its order (at most one for UNIQUE,
     FIRST, PRIORITY and ANY; all matches for COLLECT, also aggregated, and RULE ORDER; sorted by
     priority for OUTPUT ORDER), Camunda's result list. ``value``: the hit policy's result, the
-    single rule's dict (None when none matched), a list of dicts, or the aggregated number."""
+    single rule's dict (None when none matched), a list of dicts, or the aggregated number.
+    ``inputs``: the input columns' values, in column order (what the rules were matched against)."""
 
     matched: list[Rule] = field(default_factory=list)
     outputs: list[dict] = field(default_factory=list)
     value: Any = None
+    inputs: list = field(default_factory=list)
 
 
 # --- S-FEEL simple unary tests ------------------------------------------------------------
@@ -413,7 +415,7 @@ def evaluate(decision: Decision, data: dict) -> Result:
         value = _aggregate(decision, label, matched, outputs)
     else:  # COLLECT, RULE ORDER, OUTPUT ORDER
         value = list(outputs)
-    return Result(matched, outputs, value)
+    return Result(matched, outputs, value, values)
 
 
 def _rule_outputs(decision: Decision, label: str, rule: Rule, data: dict) -> dict:

@@ -162,16 +162,13 @@ def _tier_table(session, key: str | None):
     """The tier table from the latest deployed version of the decision the rules name."""
     if not key:
         return None
-    from engine.bpmn import dmn
-    from engine.errors import NotFound
     from engine.runtime import decisions
 
-    try:
-        row = decisions.get(session, key)
-    except NotFound as exc:
+    row = decisions.find(session, key)
+    if row is None:
         raise RulesError(f"the KPI tiers come from the decision {key!r}, which is not deployed (bpm init deploys "
-                         "processes/kpi_tier.dmn)") from exc
-    return decision_table(next(d for d in dmn.parse(row.xml.encode("utf-8")) if d.id == key))
+                         "processes/kpi_tier.dmn)")
+    return decision_table(decisions.decision_of(row))
 
 
 def _score_managers(session, period, rules: dict, frozen: set[str]) -> dict[str, list[dict]]:

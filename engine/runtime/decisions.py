@@ -57,18 +57,20 @@ def to_dict(row: DecisionDefinition, decision: dmn.Decision | None = None) -> di
     return out
 
 
-def exists(session, key: str, version: int | None = None) -> bool:
-    query = select(func.count()).select_from(DecisionDefinition).where(DecisionDefinition.key == key)
-    if version is not None:
-        query = query.where(DecisionDefinition.version == version)
-    return session.execute(query).scalar_one() > 0
-
-
-def get(session, key: str, version: int | None = None) -> DecisionDefinition:
+def find(session, key: str, version: int | None = None) -> DecisionDefinition | None:
+    """That version of the decision, or its latest (None: not deployed)."""
     query = select(DecisionDefinition).where(DecisionDefinition.key == key)
     if version is not None:
         query = query.where(DecisionDefinition.version == version)
-    row = session.execute(query.order_by(DecisionDefinition.version.desc()).limit(1)).scalar_one_or_none()
+    return session.execute(query.order_by(DecisionDefinition.version.desc()).limit(1)).scalar_one_or_none()
+
+
+def exists(session, key: str, version: int | None = None) -> bool:
+    return find(session, key, version) is not None
+
+
+def get(session, key: str, version: int | None = None) -> DecisionDefinition:
+    row = find(session, key, version)
     if row is None:
         raise NotFound(f"decision {key!r}" + (f" version {version}" if version else "") + " is not deployed")
     return row
@@ -96,7 +98,7 @@ def deploy(uow, xml: bytes) -> list[tuple[DecisionDefinition, bool]]:
     sha = hashlib.sha256(xml).hexdigest()
     out = []
     for decision in dmn.parse(xml):
-        current = session_latest(uow.session, decision.id)
+        current = find(uow.session, decision.id)
         if current is not None and current.sha256 == sha:
             out.append((current, False))
             continue
@@ -110,9 +112,9 @@ def deploy(uow, xml: bytes) -> list[tuple[DecisionDefinition, bool]]:
     return out
 
 
-def session_latest(session, key: str) -> DecisionDefinition | None:
-    return session.execute(select(DecisionDefinition).where(DecisionDefinition.key == key)
-                           .order_by(DecisionDefinition.version.desc()).limit(1)).scalar_one_or_none()
+def decision_of(row: DecisionDefinition) -> dmn.Decision:
+    """The decision a stored version holds (its file may hold others)."""
+    return next(d for d in dmn.parse(row.xml.encode("utf-8")) if d.id == row.key)
 
 
 def table(engine, row: DecisionDefinition) -> dmn.Decision:
@@ -120,7 +122,7 @@ def table(engine, row: DecisionDefinition) -> dmn.Decision:
     cache = engine.__dict__.setdefault("_decision_tables", {})
     hit = cache.get(row.id)
     if hit is None:
-        hit = cache[row.id] = next(d for d in dmn.parse(row.xml.encode("utf-8")) if d.id == row.key)
+        hit = cache[row.id] = decision_of(row)
     return hit
 
 
@@ -197,13 +199,7 @@ class Decider:
         my_task.data[ref["result_variable"]] = value
         self.evaluated.append({
             "element_id": element, "decision": row.key, "version": row.version, "hit_policy": decision.hit_policy,
-            "inputs": {i.label or i.expression: _input(i, my_task.data) for i in decision.inputs},
+            "inputs": {i.label or i.expression: v for i, v in zip(decision.inputs, result.inputs, strict=True)},
             "matched_rules": [r.index for r in result.matched], "result_variable": ref["result_variable"],
             "output": value})
 
-
-def _input(column: dmn.Input, data: dict):
-    try:
-        return dmn.input_value(column, data)
-    except Exception:  # noqa: BLE001 - only for the audit record; the evaluation itself reported any error
-        return None

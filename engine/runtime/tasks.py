@@ -27,7 +27,7 @@ from engine.runtime import definitions, documents
 from engine.runtime.instances import validate_against
 from engine.runtime.io_params import io_leave
 from engine.runtime.spiff import advance
-from engine.runtime.steps import load_workflow, save
+from engine.runtime.steps import CANDIDATES, load_workflow, save
 from engine.store.models import ProcessInstance, Task, TaskCandidate
 from engine.store.records import TASKS, InstanceRecord, load_instance, load_task
 
@@ -45,7 +45,6 @@ COMPLETE_TASK = (
 )
 
 SCOPES = ("mine", "candidate", "all")
-CANDIDATES = TaskCandidate.__table__
 
 
 def task_to_dict(task: Task) -> dict:

@@ -8,11 +8,11 @@ from engine.errors import BadRequest
 from engine.runtime import decisions, external
 from web.context import current_engine
 from web.routing import actor, api_route
+from web.schemas.common import VersionQuery
 from web.schemas.integration import (
     BpmnErrorRequest,
     CompleteExternalRequest,
     DecisionList,
-    DecisionQuery,
     DecisionVersions,
     EvaluateRequest,
     EvaluateResult,
@@ -111,7 +111,7 @@ def deploy_decisions():
 
 
 @api_route(bp, "/decision-definitions/<key>", summary="One decision: its latest version (or ?version=) with its "
-           "columns, and every version", query=DecisionQuery, response=DecisionVersions, errors=(404,))
+           "columns, and every version", query=VersionQuery, response=DecisionVersions, errors=(404,))
 def decision_versions(key, args):
     engine = current_engine()
     with engine.read() as session:

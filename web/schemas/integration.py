@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from web.schemas.common import MAX_INT32, NO_NUL, VersionQuery
+from web.schemas.common import MAX_INT32, NO_NUL
 
 WORKER = fields.Str(required=True, validate=[validate.Length(min=1, max=128), NO_NUL],
                     metadata={"description": "the worker's own id (one service account may run many workers)"})
@@ -131,10 +131,6 @@ class DecisionList(Schema):
 class DecisionVersions(Schema):
     key = fields.Str()
     versions = fields.List(fields.Nested(DecisionSchema))
-
-
-class DecisionQuery(VersionQuery):
-    pass
 
 
 class EvaluateRequest(Schema):
