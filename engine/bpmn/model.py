@@ -20,7 +20,7 @@ from lxml import etree
 from engine.bpmn import coverage
 from engine.bpmn.cycles import timer_start_cycle
 from engine.bpmn.expressions import evaluate
-from engine.bpmn.names import BPMN_NS, CAMUNDA_NS, NS
+from engine.bpmn.names import BPMN_NS, CAMUNDA_NS, NS, is_external
 from engine.bpmn.names import local as _local
 from engine.bpmn.names import named as _named
 from engine.bpmn.restricted import ExpressionError, check_expression, check_script
@@ -271,7 +271,7 @@ def _input_output(el, kind: str, errors: list[dict]) -> dict | None:
     if block is None:
         return None
     zh = f"{_named(el)} 的输入输出参数："
-    if kind not in IO_KINDS and el.get(f"{{{CAMUNDA_NS}}}type") != "external":
+    if kind not in IO_KINDS and not is_external(el):
         errors.append(_err(el.get("id"), f"{kind} {_named(el)}: camunda:inputOutput is supported on user, script and "
                                          "external tasks only: compute the values in a script task",
                            zh + "仅支持人工任务、脚本任务和外部任务"))
@@ -370,7 +370,7 @@ def _check_external(el, el_id: str | None, info: dict, meta: dict, errors: list[
     java = [a for a in _IMPLEMENTATIONS if el.get(f"{{{CAMUNDA_NS}}}{a}")]
     if el.find("bpmn:extensionElements/camunda:connector", NS) is not None:
         java.append("connector")
-    if kind_attr == "external":
+    if is_external(el):
         topic = (el.get(f"{{{CAMUNDA_NS}}}topic") or "").strip()
         if not topic:
             errors.append(_err(el_id, f"{label} {_named(el)}: an external task needs camunda:topic (the topic its "

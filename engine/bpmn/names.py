@@ -14,6 +14,11 @@ def local(tag) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
+def is_external(el) -> bool:
+    """A service, send or business rule task done by a worker outside the engine (``camunda:type``)."""
+    return el.get(f"{{{CAMUNDA_NS}}}type") == "external"
+
+
 def named(el) -> str:
     """How a message names an element: its id and, when drawn with one, its name."""
     name = el.get("name")

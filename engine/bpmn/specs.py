@@ -40,6 +40,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEv
 from SpiffWorkflow.bpmn.specs.mixins import BpmnSpecMixin
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.names import is_external
+
 
 class ExternalTask(BpmnSpecMixin):
     """A ``serviceTask``, ``sendTask`` or ``businessRuleTask`` with ``camunda:type="external"``:
@@ -206,10 +208,6 @@ class EngineEndEventParser(_EngineEvents, EndEventParser):
         task = self._create_task(event_definition)
         task.connect(self.spec.end)
         return task
-
-
-def is_external(node) -> bool:
-    return node.get("{http://camunda.org/schema/1.0/bpmn}type") == "external"
 
 
 class ExternalTaskParser(TaskParser):
