@@ -1,7 +1,8 @@
 """Engine benchmark: prints one JSON object with the figures of the engine issue.
 
     python bench/engine_bench.py [--lifecycles N] [--http-lifecycles N] [--clients 1] [--workers 1]
-                                 [--threads 4] [--history N] [--database-url URL]
+                                 [--threads 4] [--history N] [--stack]
+                                 [--postgres ADMIN_URL | --database-url URL]
 
 * lifecycles/s of a 4-user-task process (start + 4 completions), in-process through the
   engine services (a transaction per step, SQLite by default) and over HTTP against
@@ -10,7 +11,10 @@
 * ``--history N``: N completed tasks are in the database before anything is measured;
 * p50/p95 task-completion latency for both;
 * raw SpiffWorkflow in memory on the same process (no persistence) for the ratio;
-* step cost and stored state size at loop iteration 10 vs 1000.
+* step cost and stored state size at loop iteration 10 vs 1000;
+* ``--stack``: serve with ``bpm stack up`` (the production shape) instead of ``bpm serve``;
+  ``--postgres ADMIN_URL``: on a PostgreSQL database of its own, dropped afterwards;
+  ``--lifecycles 0`` / ``--loop 0`` skip the in-process phases.
 """
 
 from __future__ import annotations
@@ -61,9 +65,8 @@ def in_process(engine, n: int) -> dict:
 
     def lifecycle():
         with engine.uow(actors["counter_staff"]) as uow:
-            inst = instances.start(engine, uow, "four_step", {"count": 1})
-            next_id = inst.id
-        task_id = _open_task(engine, next_id)
+            instances.start(engine, uow, "four_step", {"count": 1})
+            task_id = uow.created_tasks[0]
         for role in ROLES:
             t0 = time.perf_counter()
             with engine.uow(actors[role]) as uow:
@@ -178,7 +181,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int, server_threads: int) -> dict:
+def _server_command(port: int, workers: int, server_threads: int, stack: bool) -> list[str]:
+    if stack:  # the production shape: supervisor, gunicorn, a timer worker (no Prefect jobs)
+        return [sys.executable, "-c", "import sys; from bpm_cli.main import main; sys.exit(main(prog_name='bpm'))",
+                "stack", "up", "--port", str(port), "--web-workers", str(workers), "--threads", str(server_threads),
+                "--timer-workers", "1", "--no-jobs"]
+    return [sys.executable, "-m", "bpm_cli.main", "serve", "--port", str(port), "--workers", str(workers),
+            "--threads", str(server_threads), "--no-timers"]
+
+
+def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int, server_threads: int,
+              stack: bool = False) -> dict:
     import requests
 
     port = _free_port()
@@ -189,10 +202,8 @@ def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int
            **{f"BPM_RATE_LIMIT_{kind.upper()}": "1000000/minute" for kind in RATE_LIMITS}}
     if url:
         env["BPM_DATABASE_URL"] = url
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bpm_cli.main", "serve", "--port", str(port), "--workers", str(workers), "--threads", str(server_threads), "--no-timers"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    server = subprocess.Popen(_server_command(port, workers, server_threads, stack), env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -259,6 +270,7 @@ def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int
             "list_p50_ms": pct(list_latencies, 0.5),
             "list_p95_ms": pct(list_latencies, 0.95),
             "clients": clients,
+            "server": "bpm stack up (1 timer worker, no jobs)" if stack else "bpm serve --no-timers",
             "gunicorn_workers": workers,
             "gunicorn_threads": server_threads,
             "errors": len(errors),
@@ -266,8 +278,8 @@ def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int
             "rate_limits": "off",
         }
     finally:
-        server.terminate()
-        server.wait(10)
+        server.terminate()  # the stack's supervisor stops its children before it exits
+        server.wait(60)
 
 
 def main() -> None:
@@ -280,10 +292,26 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=0, help="completed tasks in the database before measuring")
     parser.add_argument("--loop", type=int, default=1000)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary folder")
+    parser.add_argument("--postgres", default=None, metavar="ADMIN_URL",
+                        help="run on a fresh PostgreSQL database created (and dropped) through this admin URL")
+    parser.add_argument("--stack", action="store_true",
+                        help="serve with `bpm stack up` (supervisor, --workers gunicorn workers, a timer worker)")
     args = parser.parse_args()
     import logging
 
     logging.disable(logging.WARNING)
+    if args.postgres:
+        sys.path.insert(0, str(ROOT))
+        from bench.harness.databases import temporary_pg_database
+
+        with temporary_pg_database(args.postgres, "bench_engine") as url:
+            args.database_url = url
+            run(args)
+    else:
+        run(args)
+
+
+def run(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         var_dir = Path(tmp)
         engine = make_engine(args.database_url, var_dir)
@@ -302,17 +330,21 @@ def main() -> None:
             "database": engine.db.engine.dialect.name,
             "history_completed_tasks": args.history,
             "machine_cpus": os.cpu_count(),
-            "in_process": in_process(engine, args.lifecycles),
-            "raw_spiffworkflow_in_memory": raw_spiff(args.lifecycles),
-            "loop": loop_cost(engine, args.loop),
         }
-        result["in_process_vs_raw"] = round(
-            result["in_process"]["lifecycles_per_s"] / result["raw_spiffworkflow_in_memory"]["lifecycles_per_s"], 3
-        )
+        if args.lifecycles:
+            result["in_process"] = in_process(engine, args.lifecycles)
+            result["raw_spiffworkflow_in_memory"] = raw_spiff(args.lifecycles)
+            result["in_process_vs_raw"] = round(
+                result["in_process"]["lifecycles_per_s"] / result["raw_spiffworkflow_in_memory"]["lifecycles_per_s"], 3)
+        if args.loop:
+            result["loop"] = loop_cost(engine, args.loop)
         engine.close()
         if args.http_lifecycles:
             result["http"] = over_http(var_dir, args.database_url, args.http_lifecycles, args.clients, args.workers,
-                                       args.threads)
+                                       args.threads, args.stack)
+            if "raw_spiffworkflow_in_memory" in result:
+                result["http_vs_raw"] = round(
+                    result["http"]["lifecycles_per_s"] / result["raw_spiffworkflow_in_memory"]["lifecycles_per_s"], 4)
     print(json.dumps(result, indent=2))
 
 

@@ -21,7 +21,7 @@ from engine.bpmn import sandbox
 from engine.config import Settings, load_settings
 from engine.errors import AuditedRefusal, Conflict, NotInitialised, ServiceUnavailable
 from engine.identity.actor import Actor
-from engine.runtime.spiff import SpecCache, configure_steps
+from engine.runtime.spiff import SpecCache, WorkflowCache, configure_steps
 from engine.store.db import Database, bound
 
 DB_DOWN = "the database is not available; try again in a few seconds"
@@ -56,20 +56,22 @@ class BpmEngine:
         features.configure(self.settings)
         self.db = Database(self.settings.database_url, connect_timeout=self.settings.db_connect_timeout)
         self.specs = SpecCache()
+        self.workflows = WorkflowCache(self.settings.workflow_cache)
         self.form_cache: dict[tuple[str, int], dict] = {}
         self.definitions: dict[int, object] = {}
+        self.audit_head: tuple[int, str] | None = None  # (seq, hash) of this process's last committed append
 
     @contextmanager
     def uow(self, actor: Actor) -> Iterator[UnitOfWork]:
         """Run one unit of work; races and lock time-outs become clean errors."""
-        uow = None
+        uow = head = None
         try:
             with self.db.transaction() as session, bound(session):
                 uow = UnitOfWork(session, actor)
                 uow.engine = self
                 yield uow
                 session.flush()
-                append_events(session, uow.events)
+                head = append_events(session, uow.events, known=self.audit_head)
         except AuditedRefusal as exc:
             if not exc.recorded:
                 exc.recorded = True
@@ -92,6 +94,8 @@ class BpmEngine:
             if _connection_lost(exc) or _missing_table(exc):
                 raise _unavailable(exc) from exc
             raise
+        if head is not None:
+            self.audit_head = head
         for callback in uow.after_commit if uow else ():
             callback()
 

@@ -56,6 +56,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "sla_escalated": {"zh-CN": "超时升级", "en": "Escalated"},
     "sla_met": {"zh-CN": "按时完成", "en": "Met"},
     "sla_missed": {"zh-CN": "超时完成", "en": "Missed"},
+    "sla_cancelled": {"zh-CN": "已取消", "en": "Cancelled"},
     "signed_out": {"zh-CN": "请先登录", "en": "Please sign in"},
     "bad_request": {"zh-CN": "请求格式错误", "en": "Malformed request"},
     "no_file": {"zh-CN": "未选择文件", "en": "No file chosen"},

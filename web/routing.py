@@ -9,9 +9,11 @@ feeds ``GET /api/openapi.json``.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 
+import orjson
 from flask import Blueprint, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from marshmallow import Schema, ValidationError
@@ -48,11 +50,33 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
+# datetimes and dataclasses go to Flask's own conversion (HTTP dates), as with the json module
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _encode(obj, default) -> bytes:
+    try:
+        return orjson.dumps(obj, default=default, option=_ORJSON)
+    except (orjson.JSONEncodeError, TypeError):  # e.g. an integer beyond 64 bits: the json module copes
+        return json.dumps(obj, default=default, ensure_ascii=False).encode("utf-8")
+
+
 class StrictJSONProvider(DefaultJSONProvider):
     """Request JSON is standard JSON: ``NaN``/``Infinity`` (and numbers like ``1e400`` that only
     a float infinity can hold) are refused, so they can never be stored and served back as
     invalid JSON (SQLite keeps them; PostgreSQL's json type refuses them); so is JSON nested
     deeper than ``engine.jsondata.MAX_DEPTH``."""
+
+    def dumps(self, obj, **kwargs):
+        if kwargs:
+            return super().dumps(obj, **kwargs)
+        return _encode(obj, self.default).decode("utf-8")
+
+    def response(self, *args, **kwargs):
+        """The JSON response, encoded by orjson (several times faster than the json module;
+        the same output: UTF-8, keys in order, dates as Flask writes them)."""
+        return self._app.response_class(_encode(self._prepare_response_obj(args, kwargs), self.default),
+                                        mimetype=self.mimetype)
 
     def loads(self, s, **kwargs):
         check_depth(s)  # a TooDeep ValueError: refused as bad JSON before the parser recurses

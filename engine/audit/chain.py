@@ -24,6 +24,9 @@ _RESERVE = (
     update(HEAD).where(HEAD.c.id == 1).values(seq=HEAD.c.seq + bindparam("n")).returning(HEAD.c.seq, HEAD.c.hash)
 )
 _SET_HASH = update(HEAD).where(HEAD.c.id == 1).values(hash=bindparam("b_hash"))
+# the head as this process last wrote it: when nobody appended since, one statement moves it
+_ADVANCE = (update(HEAD).where(HEAD.c.id == 1, HEAD.c.seq == bindparam("b_seq"), HEAD.c.hash == bindparam("b_prev"))
+            .values(seq=bindparam("seq"), hash=bindparam("b_hash")))
 _INSERT = insert(EVENTS)
 
 
@@ -55,19 +58,8 @@ def _plain(value):
     return None if value is None else json.loads(canonical(value))
 
 
-def append_events(session: Session, events: list[dict]) -> None:
-    """Write ``events`` (dicts without seq/hash) at the end of the chain."""
-    if not events:
-        return
-    n = len(events)
-    conn = session.connection()
-    result = conn.execute(_RESERVE, {"n": n}).one_or_none()
-    if result is None:  # first event ever: create the head (unique pk makes racing creators collide)
-        conn.execute(insert(HEAD).values(id=1, seq=n, hash=GENESIS))
-        last_seq, prev = n, GENESIS
-    else:
-        last_seq, prev = result
-    seq = last_seq - n
+def _rows(events: list[dict], seq: int, prev: str) -> list[dict]:
+    """The events as chained rows following event ``seq`` with hash ``prev``."""
     rows = []
     for ev in events:
         seq += 1
@@ -89,8 +81,40 @@ def append_events(session: Session, events: list[dict]) -> None:
         }
         row["hash"] = prev = event_hash(row)
         rows.append(row)
+    return rows
+
+
+def append_events(session: Session, events: list[dict], known: tuple[int, str] | None = None) -> tuple[int, str] | None:
+    """Write ``events`` (dicts without seq/hash) at the end of the chain; return the new head
+    ``(seq, hash)`` (None when there was nothing to write).
+
+    ``known`` is the head as the caller last saw it (after its previous append). When it is
+    still the head, one conditional UPDATE moves the head past the new events, guarded by both
+    seq and hash, so a head moved by anyone else (another process, a rolled-back append) never
+    matches; otherwise the head row is locked and read first (UPDATE ... RETURNING), then set.
+    Either way the row stays locked until commit: the chain has no forks and no gaps.
+    """
+    if not events:
+        return None
+    n = len(events)
+    conn = session.connection()
+    if known is not None:
+        rows = _rows(events, *known)
+        moved = conn.execute(_ADVANCE, {"b_seq": known[0], "b_prev": known[1], "seq": known[0] + n,
+                                        "b_hash": rows[-1]["hash"]}).rowcount
+        if moved == 1:
+            conn.execute(_INSERT, rows)
+            return rows[-1]["seq"], rows[-1]["hash"]
+    result = conn.execute(_RESERVE, {"n": n}).one_or_none()
+    if result is None:  # first event ever: create the head (unique pk makes racing creators collide)
+        conn.execute(insert(HEAD).values(id=1, seq=n, hash=GENESIS))
+        last_seq, prev = n, GENESIS
+    else:
+        last_seq, prev = result
+    rows = _rows(events, last_seq - n, prev)
     conn.execute(_INSERT, rows)
-    conn.execute(_SET_HASH, {"b_hash": prev})
+    conn.execute(_SET_HASH, {"b_hash": rows[-1]["hash"]})
+    return rows[-1]["seq"], rows[-1]["hash"]
 
 
 _COLUMNS = [EVENTS.c[name] for name in (*HASHED_FIELDS, "at", "prev_hash", "hash")]

@@ -44,7 +44,9 @@ PENDING_TIMERS = (
 def validate_form_data(session, engine, form_key: str, version: int | None, data) -> tuple[dict, list[str]]:
     """Validate ``data`` against a deployed form; 422 with ``{field: [messages]}``."""
     if version is None:
-        version = formdefs.get_form(session, form_key).version
+        version = formdefs.latest_version(session, form_key)
+        if version is None:
+            raise NotFound(f"form {form_key!r} not found")
     return validate_against(formdefs.form_content(engine, session, form_key, version), data)
 
 
@@ -71,7 +73,7 @@ def validate_start_data(session, engine, definition: ProcessDefinition, data: di
 
 
 def start(engine, uow, key: str, data: dict, business_key: str | None = None) -> ProcessInstance:
-    definition = definitions.get_version(uow.session, key)
+    definition = definitions.latest_of(engine, uow.session, key)
     starters = definition.meta.get("candidate_starter_groups", [])
     if not may_start(uow.actor, starters):
         raise Forbidden(f"only {', '.join(starters)} may start {key!r}" if starters else

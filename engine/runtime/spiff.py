@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -112,6 +113,49 @@ def load_state(state: str, spec, subprocess_specs) -> BpmnWorkflow:
 
 def new_workflow(spec, subprocess_specs) -> BpmnWorkflow:
     return BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+
+
+class WorkflowCache:
+    """The live workflow of recently stepped instances, so the next step of an instance this
+    process stepped last need not rebuild it from the stored state.
+
+    An entry is the workflow exactly as a committed step saved it, keyed by the instance's
+    ``lock_version`` and definition after that step: any other change of the row (a step in
+    another process, an administrator's edit, a migration) bumps the version, and a mismatch
+    is a miss. :meth:`take` removes the entry, so one step at a time owns the object and a
+    step that fails or rolls back leaves nothing behind; a step that commits puts its
+    workflow back (``engine.runtime.steps.save``). Sharing the object across steps is safe
+    because nothing changes data in place: scripts run in worker processes and hand back
+    new values, forms and outputs replace top-level names.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[int, int, BpmnWorkflow]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def take(self, instance_id: str, version: int, definition_id: int) -> BpmnWorkflow | None:
+        with self._lock:
+            entry = self._entries.pop(instance_id, None)
+        if entry is not None and entry[0] == version and entry[1] == definition_id:
+            self.hits += 1
+            return entry[2]
+        self.misses += 1
+        return None
+
+    def keep(self, instance_id: str, version: int, definition_id: int, workflow: BpmnWorkflow) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._entries[instance_id] = (version, definition_id, workflow)
+            self._entries.move_to_end(instance_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 class SpecCache:

@@ -7,6 +7,7 @@ incident, so each of them is one transaction with the same bookkeeping.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import insert, select, update
 
@@ -21,7 +22,7 @@ from engine.runtime.definitions import spec_for
 from engine.runtime.io_params import io_values
 from engine.runtime.spiff import StepResult, bpmn_id, compact, dump_state, load_state
 from engine.store.models import EventSubscription, ProcessDefinition, Task, TaskCandidate, Timer
-from engine.store.records import OPEN_TASK_IDS, InstanceRecord, insert_instance, update_instance
+from engine.store.records import OPEN_TASKS_DUE, InstanceRecord, insert_instance, update_instance
 
 TASKS = Task.__table__
 CANDIDATES = TaskCandidate.__table__
@@ -38,6 +39,11 @@ def check_data_size(limit: int, data: dict) -> None:
 
 
 def load_workflow(engine, inst: InstanceRecord, definition: ProcessDefinition):
+    """The instance's workflow: the one its last step left in this process when the row has
+    not changed since (``engine.runtime.spiff.WorkflowCache``), else rebuilt from the state."""
+    cached = engine.workflows.take(inst.id, inst.lock_version, definition.id)
+    if cached is not None:
+        return cached
     spec, subspecs = spec_for(engine, definition)
     return attach(engine, definition, load_state(inst.state, spec, subspecs))
 
@@ -222,11 +228,11 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
         )
     if new:
         insert_instance(uow.session, inst)
-        open_ids: set[str] = set()
+        open_ids: dict = {}
     else:
         if not update_instance(uow.session, inst):
             raise StaleInstance("the instance was changed by someone else at the same time; reload and try again")
-        open_ids = set(uow.session.connection().execute(OPEN_TASK_IDS, {"b_instance": inst.id}).scalars())
+        open_ids = dict(uow.session.connection().execute(OPEN_TASKS_DUE, {"b_instance": inst.id}).all())
     ready = {str(t.id): t for t in result.ready_tasks}
     created = [_create_task(uow, inst, definition, t, now) for tid, t in ready.items() if tid not in open_ids]
     uow.created_tasks.extend(row["id"] for row in created)
@@ -239,7 +245,7 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
         for tid in gone:
             uow.audit("task_cancelled", instance_id=inst.id, task_id=tid)
             for hook in REGISTRY.hooks("task_closed"):
-                hook(uow, tid, False, now, None)
+                hook(uow, tid, False, now, open_ids[tid])
     if (definition.meta or {}).get("has_timers") and result.status != "suspended":  # held timers stay held
         _sync_timers(uow, inst, result, now)
     if result.continuation is not None:
@@ -248,6 +254,8 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
         # what was held for it while it could not go on (a called instance's end) is due now
         uow.session.execute(update(Timer).where(Timer.instance_id == inst.id, Timer.kind == "call_done",
                                                 Timer.state == "suspended").values(state="pending", fire_at=now))
+    # the next step of this instance in this process starts from this workflow, once committed
+    uow.after_commit.append(partial(uow.engine.workflows.keep, inst.id, inst.lock_version, definition.id, workflow))
     step = SavedStep(result, previous)
     if subscribes(definition):
         step.subscribed, step.unsubscribed = sync_subscriptions(uow, inst, result, now)

@@ -43,6 +43,8 @@ COMPLETE_TASK = (
         claimed_at=bindparam("claimed_at"),
     )
 )
+# the candidate rows are the tasklist's index of *open* tasks: a closed task leaves it
+DROP_CANDIDATES = CANDIDATES.delete().where(CANDIDATES.c.task_id == bindparam("b_task"))
 
 SCOPES = ("mine", "candidate", "all")
 
@@ -71,29 +73,63 @@ def task_to_dict(task: Task) -> dict:
     }
 
 
+_TC = TaskCandidate.__table__
+_TASKLISTS: dict[tuple[str, bool, bool], tuple] = {}
+
+
+def _tasklist(scope: str, everything: bool, one_instance: bool) -> tuple:
+    """The page and count statements of one kind of tasklist, built once (they differ only in
+    their parameters: the user, roles, unit, instance, page)."""
+    key = (scope, everything, one_instance)
+    built = _TASKLISTS.get(key)
+    if built is None:
+        # correlated: checked per *open* task (ix_task_open), never the set of every task the roles ever had
+        has_my_role = exists().where(_TC.c.task_id == TASKS.c.id, _TC.c.role.in_(bindparam("b_roles", expanding=True)))
+        in_my_groups = has_my_role & (TASKS.c.org_unit.is_(None) | (TASKS.c.org_unit == bindparam("b_unit")))
+        mine = TASKS.c.assignee == bindparam("b_user")
+        where = [TASKS.c.status == "open"]
+        if scope == "mine":
+            where.append(mine)
+        elif scope == "candidate":
+            where += [TASKS.c.assignee.is_(None), in_my_groups]
+        elif not everything:
+            where.append(mine | in_my_groups)
+        if one_instance:
+            where.append(TASKS.c.instance_id == bindparam("b_instance"))
+        page = (select(TASKS).where(*where)
+                .order_by(TASKS.c.due_at.is_(None), TASKS.c.due_at, TASKS.c.created_at, TASKS.c.id)
+                .offset(bindparam("b_offset")).limit(bindparam("b_limit")))
+        count = select(func.count()).select_from(TASKS).where(*where)
+        built = _TASKLISTS[key] = (page, count)
+    return built
+
+
 def list_tasks(session, actor: Actor, scope: str, instance_id: str | None, page: int, per_page: int) -> dict:
     """mine: assigned to me; candidate: unclaimed in my groups; all: both (admins/auditors: every open task)."""
     if scope not in SCOPES:
         raise BadRequest(f"scope must be one of {', '.join(SCOPES)}")
-    # correlated: checked per *open* task (ix_task_open), never the set of every task the roles ever had
-    has_my_role = exists().where(TaskCandidate.task_id == Task.id, TaskCandidate.role.in_(sorted(actor.roles)))
-    in_my_groups = has_my_role & (Task.org_unit.is_(None) | (Task.org_unit == actor.org_unit))
-    query = select(Task).where(Task.status == "open")
-    if scope == "mine":
-        query = query.where(Task.assignee == actor.username)
-    elif scope == "candidate":
-        query = query.where(Task.assignee.is_(None), in_my_groups)
-    elif not reads_everything(actor):
-        query = query.where((Task.assignee == actor.username) | in_my_groups)
-    if instance_id:
-        query = query.where(Task.instance_id == instance_id)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(
-        query.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).scalars()
-    return {"items": [task_to_dict(t) for t in rows], "page": page, "per_page": per_page, "total": total}
+    page_of, count_of = _tasklist(scope, reads_everything(actor), bool(instance_id))
+    params = {"b_user": actor.username, "b_unit": actor.org_unit, "b_roles": sorted(actor.roles) or [""],
+              "b_instance": instance_id, "b_offset": (page - 1) * per_page, "b_limit": per_page}
+    conn = session.connection()
+    items = [task_to_dict(row) for row in conn.execute(page_of, params)]
+    if page == 1 and len(items) < per_page:
+        total = len(items)  # the whole list is on this page: no count needed
+    else:
+        total = conn.execute(count_of, params).scalar_one()
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+OPEN_OF_INSTANCE = (select(TASKS).where(TASKS.c.instance_id == bindparam("b_instance"), TASKS.c.status == "open")
+                    .order_by(TASKS.c.created_at, TASKS.c.id))
+
+
+def next_tasks(session, actor: Actor, instance_id: str) -> list[dict]:
+    """The instance's open tasks ``actor`` may work now: assigned to them, or unclaimed in their
+    roles and unit (what a completion answers, so a client need not list again)."""
+    rows = session.connection().execute(OPEN_OF_INSTANCE, {"b_instance": instance_id})
+    return [task_to_dict(r) for r in rows
+            if r.assignee == actor.username or (r.assignee is None and is_candidate(actor, r))]
 
 
 def _load(session, task_id: str) -> Task:
@@ -270,7 +306,7 @@ def complete(engine, uow, task_id: str, data: dict) -> tuple[dict, InstanceRecor
         raise Conflict("task was completed by someone else at the same time")
     # the candidate rows are the tasklist's index of *open* tasks: a closed task leaves it (its roles
     # stay on the task row, candidate_groups)
-    session.connection().execute(CANDIDATES.delete().where(CANDIDATES.c.task_id == task_id))
+    session.connection().execute(DROP_CANDIDATES, {"b_task": task_id})
     for hook in REGISTRY.hooks("task_closed"):
         hook(uow, task_id, True, now, task.due_at)
     spiff_task.data.update(cleaned)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 
 from engine.scheduling.notifications import notify, users_with_roles
 from engine.store.models import Task, TaskCandidate, Timer
@@ -60,13 +60,19 @@ def fire(uow, timer) -> bool:
     return True
 
 
+CANCEL_TIMERS = (update(TIMERS).where(TIMERS.c.task_id == bindparam("b_task"), TIMERS.c.kind == "sla",
+                                       TIMERS.c.state == "pending").values(state="cancelled"))
+SET_OUTCOME = update(TASKS).where(TASKS.c.id == bindparam("b_task")).values(sla_state=bindparam("outcome"))
+
+
 def close(session, task_id: str, completed: bool, completed_at, due_at) -> None:
-    """Cancel the task's pending SLA timers and record whether the SLA was met."""
-    session.connection().execute(
-        update(TIMERS)
-        .where(TIMERS.c.task_id == task_id, TIMERS.c.kind == "sla", TIMERS.c.state == "pending")
-        .values(state="cancelled")
-    )
-    if due_at is not None:
-        outcome = ("met" if completed_at <= due_at else "missed") if completed else "cancelled"
-        session.connection().execute(update(TASKS).where(TASKS.c.id == task_id).values(sla_state=outcome))
+    """Cancel the task's pending SLA timers and record whether the SLA was met.
+
+    A task without a due date has no SLA timers (they are made with the due date, in
+    ``task_creating``), so closing it writes nothing."""
+    if due_at is None:
+        return
+    conn = session.connection()
+    conn.execute(CANCEL_TIMERS, {"b_task": task_id})
+    outcome = ("met" if completed_at <= due_at else "missed") if completed else "cancelled"
+    conn.execute(SET_OUTCOME, {"b_task": task_id, "outcome": outcome})

@@ -8,11 +8,13 @@ PostgreSQL runs at READ COMMITTED; races are settled by the optimistic version c
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,11 +55,21 @@ def postgres_connect_args(connect_timeout: int) -> dict:
     }
 
 
+def json_text(value) -> str:
+    """How JSON columns are written: orjson (compact, UTF-8), or the json module for what orjson
+    refuses (an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, ensure_ascii=False)
+
+
 def make_engine(url: str, echo: bool = False, connect_timeout: int = 5) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             echo=echo,
+            json_serializer=json_text,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=8,
             max_overflow=8,
@@ -82,7 +94,7 @@ def make_engine(url: str, echo: bool = False, connect_timeout: int = 5) -> Engin
     # pool_pre_ping replaces connections a database restart closed; pool_timeout bounds the
     # wait for a free connection so that no request queues for long while the database is away
     connect_args = postgres_connect_args(connect_timeout) if url.startswith("postgresql") else {}
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
+    return create_engine(url, echo=echo, json_serializer=json_text, pool_size=10, max_overflow=20, pool_pre_ping=True,
                          pool_timeout=2 * connect_timeout, connect_args=connect_args)
 
 

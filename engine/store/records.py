@@ -61,7 +61,7 @@ UPDATE_INSTANCE = (
     )
 )
 LOAD_TASK = select(TASKS).where(TASKS.c.id == bindparam("b_id"))
-OPEN_TASK_IDS = select(TASKS.c.id).where(TASKS.c.instance_id == bindparam("b_instance"), TASKS.c.status == "open")
+OPEN_TASKS_DUE = select(TASKS.c.id, TASKS.c.due_at).where(TASKS.c.instance_id == bindparam("b_instance"), TASKS.c.status == "open")
 LATEST_FORM_VERSION = select(func.max(FORMS.c.version)).where(FORMS.c.form_key == bindparam("b_key"))
 
 

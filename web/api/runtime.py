@@ -179,5 +179,10 @@ def unclaim_task(task_id):
            body=CompleteTaskRequest, response=CompleteTaskResponse, errors=(403, 404, 409, 413, 429))
 @per_user("completions")
 def complete_task(task_id, body):
-    task, _, instance = tasks.complete_task(current_engine(), actor(), task_id, body["data"], describe=_instance)
-    return {"task": task, "instance": instance}
+    who = actor()
+
+    def describe(session, inst):
+        return _instance(session, inst), tasks.next_tasks(session, who, inst.id)
+
+    task, _, (instance, next_tasks) = tasks.complete_task(current_engine(), who, task_id, body["data"], describe=describe)
+    return {"task": task, "instance": instance, "next_tasks": next_tasks}

@@ -171,7 +171,7 @@ class TaskSchema(Schema):
     properties = fields.Dict()
     org_unit = fields.Str(allow_none=True)
     sla = fields.Dict(allow_none=True, metadata={"description": "due date plan: kind, amount, due_at, provisional, thresholds"})
-    sla_state = fields.Str(allow_none=True, metadata={"description": "on_time, warning, breached, escalated, met, missed"})
+    sla_state = fields.Str(allow_none=True, metadata={"description": "on_time, warning, breached, escalated, met, missed, cancelled"})
     form = fields.Dict(allow_none=True)
     submitted = fields.Dict(allow_none=True)
     data = fields.Dict()
@@ -203,3 +203,6 @@ class CompleteTaskRequest(Schema):
 class CompleteTaskResponse(Schema):
     task = fields.Nested(TaskSchema)
     instance = fields.Nested(InstanceSchema)
+    next_tasks = fields.List(fields.Nested(TaskSchema), metadata={
+        "description": "the instance's open tasks the caller may work now (assigned to them, or unclaimed in "
+                       "their roles and unit): what a client shows next without listing again"})

@@ -243,10 +243,10 @@ def test_failure_before_commit_deletes_nothing_and_rerun_is_safe(history, engine
     #    append fails): the file stays, but no audit event records it and nothing is deleted
     real_append = app_module.append_events
 
-    def dying_append(session, events):
+    def dying_append(session, events, **kw):
         if any(e["action"] == "history_archived" for e in events):
             raise KeyboardInterrupt("killed")
-        return real_append(session, events)
+        return real_append(session, events, **kw)
 
     with monkeypatch.context() as m:
         m.setattr(app_module, "append_events", dying_append)

@@ -234,6 +234,30 @@ def test_complete_permission_and_state_errors(four_step):
     assert actions(api, inst).count("task_completed") == 1
 
 
+def test_a_completion_answers_with_the_tasks_the_caller_may_work_next(four_step, engine):
+    """A clerk who also reviews goes straight on to the review the completion created; one who
+    does not is told there is nothing more for them (the instance still shows its open task)."""
+    from engine.identity import auth as identity
+    from engine.identity.actor import SYSTEM
+
+    api = four_step
+    with engine.uow(SYSTEM) as uow:
+        identity.add_user(uow.session, "clerk_reviewer", "demo", ["counter_staff", "duty_manager"], org_unit="hall-1")
+    signed_in = api.post("/api/auth/token", json={"username": "clerk_reviewer", "password": "demo"})
+    api.tokens["clerk_reviewer"] = signed_in.get_json()["token"]
+    for user, expected in (("clerk_reviewer", ["t2"]), ("counter_staff", [])):
+        inst = start(api, user=user)
+        r = api.post(f"/api/tasks/{inst['open_tasks'][0]['id']}/complete", user, json={"data": NOTE})
+        assert r.status_code == 200, r.get_json()
+        body = r.get_json()
+        assert [t["element_id"] for t in body["instance"]["open_tasks"]] == ["t2"]
+        assert [t["element_id"] for t in body["next_tasks"]] == expected, user
+        if expected:  # the very task, workable at once
+            nxt = body["next_tasks"][0]
+            assert nxt["id"] == body["instance"]["open_tasks"][0]["id"] and nxt["status"] == "open"
+            assert api.post(f"/api/tasks/{nxt['id']}/complete", user, json={"data": NOTE}).status_code == 200
+
+
 @pytest.mark.parametrize(
     "data, field",
     [
