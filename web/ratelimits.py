@@ -22,7 +22,7 @@ import time
 from flask import current_app, g, request
 from flask_limiter import Limiter
 from limits.storage import Storage
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from engine.store.models import RateCounter
 
@@ -70,6 +70,17 @@ def init_app(app, engine) -> None:
     limiter.init_app(app)
 
 
+# the same SQL on PostgreSQL and SQLite (3.35+); as text it is compiled once (SQLAlchemy does
+# not cache the compiled form of its ON CONFLICT constructs)
+UPSERT = text(
+    "INSERT INTO bpm_rate_counter (key, count, expires_at) VALUES (:b_key, :b_amount, :b_expires) "
+    "ON CONFLICT (key) DO UPDATE SET "
+    "count = CASE WHEN bpm_rate_counter.expires_at <= :b_now THEN :b_amount ELSE bpm_rate_counter.count + :b_amount END, "
+    "expires_at = CASE WHEN bpm_rate_counter.expires_at <= :b_now THEN :b_expires ELSE bpm_rate_counter.expires_at END "
+    "RETURNING count, expires_at")
+RECENT = 1.0  # seconds a counted window answers the headers' reads of the same request
+
+
 class DatabaseStorage(Storage):
     """Fixed-window counters in ``bpm_rate_counter``: one upsert per counted request, shared by
     every process on the database (``bpmdb://``)."""
@@ -78,6 +89,7 @@ class DatabaseStorage(Storage):
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options) -> None:
         self.engine = options.pop("engine")
+        self._seen: dict[str, tuple[int, float, float]] = {}  # key -> (count, expires_at, when counted)
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
 
     @property
@@ -87,34 +99,37 @@ class DatabaseStorage(Storage):
         return SQLAlchemyError
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        table = RateCounter.__table__
+        """One statement in a transaction of its own; the window it returns also answers the
+        same request's ``get``/``get_expiry`` (the rate-limit headers) without reading again."""
         now = time.time()
-        with self.engine.db.transaction() as session:
-            dialect = session.get_bind().dialect.name
-            if dialect == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
-            stmt = insert(table).values(key=key[:255], count=amount, expires_at=now + expiry)
-            expired = table.c.expires_at <= now
-            from sqlalchemy import case
-
-            stmt = stmt.on_conflict_do_update(index_elements=[table.c.key], set_={
-                "count": case((expired, amount), else_=table.c.count + amount),
-                "expires_at": case((expired, now + expiry), else_=table.c.expires_at),
-            }).returning(table.c.count)
-            count = session.execute(stmt).scalar_one()
+        key = key[:255]
+        db = self.engine.db
+        with db.engine.begin() as conn:
+            row = conn.execute(UPSERT, {
+                "b_key": key, "b_amount": amount, "b_now": now, "b_expires": now + expiry}).one()
             if random.random() < 0.001:  # now and then, forget windows long past
-                session.execute(delete(table).where(table.c.expires_at < now - 3600))
-        return count
+                conn.execute(delete(RateCounter.__table__).where(RateCounter.__table__.c.expires_at < now - 3600))
+        if len(self._seen) > 10_000:  # many addresses: start over rather than grow
+            self._seen.clear()
+        self._seen[key] = (row.count, row.expires_at, now)
+        return row.count
+
+    def _recent(self, key: str):
+        """The window this process counted for ``key`` within the last second, if any."""
+        seen = self._seen.get(key[:255])
+        return seen if seen is not None and time.time() - seen[2] < RECENT else None
 
     def get(self, key: str) -> int:
+        if (seen := self._recent(key)) is not None:
+            return seen[0] if seen[1] > time.time() else 0
         with self.engine.db.reader() as session:
             row = session.execute(select(RateCounter.count, RateCounter.expires_at)
                                   .where(RateCounter.key == key[:255])).first()
         return row.count if row is not None and row.expires_at > time.time() else 0
 
     def get_expiry(self, key: str) -> float:
+        if (seen := self._recent(key)) is not None:
+            return seen[1]
         with self.engine.db.reader() as session:
             expires = session.execute(select(RateCounter.expires_at).where(RateCounter.key == key[:255])).scalar()
         return expires if expires is not None else time.time()
@@ -128,9 +143,11 @@ class DatabaseStorage(Storage):
             return False
 
     def reset(self) -> int | None:
+        self._seen.clear()
         with self.engine.db.transaction() as session:
             return session.execute(delete(RateCounter)).rowcount
 
     def clear(self, key: str) -> None:
+        self._seen.pop(key[:255], None)
         with self.engine.db.transaction() as session:
             session.execute(delete(RateCounter).where(RateCounter.key == key[:255]))

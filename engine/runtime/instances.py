@@ -22,7 +22,7 @@ from engine.identity.policy import (
 )
 from engine.runtime import definitions, documents
 from engine.runtime.spiff import StepResult, advance, new_workflow, start_on
-from engine.runtime.steps import attach, load_workflow, save
+from engine.runtime.steps import attach, load_workflow, save, subscribes
 from engine.store.models import EventSubscription, ProcessDefinition, ProcessInstance, Task, Timer
 from engine.store.records import InstanceRecord, load_instance
 
@@ -171,13 +171,16 @@ CHILDREN = (select(ProcessInstance.id, ProcessInstance.process_key, ProcessInsta
 WAITING_AT = select(EventSubscription.element_id).where(EventSubscription.instance_id == bindparam("b_instance"))
 
 
-def instance_to_dict(session, inst: ProcessInstance, detail: bool = True) -> dict:
+def instance_to_dict(session, inst: ProcessInstance, detail: bool = True, engine=None) -> dict:
+    """The instance as the API shows it; with ``engine``, its definition comes from the cache of
+    versions, and a definition that waits for nothing by name skips the subscriptions' read."""
     if detail:
         # Core reads below bypass autoflush: write pending ORM changes of this unit of work
         # first (save() changes timer rows through the ORM), or a response lists stale timers
         session.flush()
     conn = session.connection()
-    definition = conn.execute(DEFINITION_LABEL, {"b_id": inst.definition_id}).one()
+    full = definitions.by_id(engine, session, inst.definition_id) if engine is not None else None
+    definition = full or conn.execute(DEFINITION_LABEL, {"b_id": inst.definition_id}).one()
     out = {
         "id": inst.id,
         "process_key": inst.process_key,
@@ -195,7 +198,8 @@ def instance_to_dict(session, inst: ProcessInstance, detail: bool = True) -> dic
     if detail:
         out["children"] = [{"id": c.id, "process_key": c.process_key, "name": c.name, "element_id": c.parent_element,
                             "status": c.status} for c in conn.execute(CHILDREN, {"b_parent": inst.id})]
-        out["waiting_at"] = sorted(set(conn.execute(WAITING_AT, {"b_instance": inst.id}).scalars()))
+        waits = full is None or subscribes(full)
+        out["waiting_at"] = sorted(set(conn.execute(WAITING_AT, {"b_instance": inst.id}).scalars())) if waits else []
         tasks = conn.execute(OPEN_TASKS, {"b_instance": inst.id})
         timers = conn.execute(PENDING_TIMERS, {"b_instance": inst.id})
         out.update(

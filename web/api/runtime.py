@@ -37,7 +37,7 @@ bp = Blueprint("runtime", __name__, url_prefix="/api")
 
 
 def _instance(session, inst):
-    return instances.instance_to_dict(session, inst)
+    return instances.instance_to_dict(session, inst, engine=current_engine())
 
 
 @api_route(bp, "/process-definitions/<key>/instances", "POST", summary="Start an instance of the latest version",
