@@ -257,11 +257,14 @@ def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int
         latencies.clear()
         list_latencies.clear()
         threads = [threading.Thread(target=worker, args=(per,)) for _ in range(clients)]
+        from bench.harness.cpu import CpuWatch
+
         t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        with CpuWatch(server.pid) as cpu:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         elapsed = time.perf_counter() - t0
         return {
             "lifecycles_per_s": round(per * clients / elapsed, 1),
@@ -276,6 +279,8 @@ def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int
             "errors": len(errors),
             "error_statuses": sorted(set(errors)),
             "rate_limits": "off",
+            # shares of all cores while measuring: this client, the server's processes, the rest (the database)
+            "cpu": cpu.report(),
         }
     finally:
         server.terminate()  # the stack's supervisor stops its children before it exits
@@ -300,8 +305,8 @@ def main() -> None:
     import logging
 
     logging.disable(logging.WARNING)
+    sys.path.insert(0, str(ROOT))
     if args.postgres:
-        sys.path.insert(0, str(ROOT))
         from bench.harness.databases import temporary_pg_database
 
         with temporary_pg_database(args.postgres, "bench_engine") as url:

@@ -27,10 +27,11 @@ import engine_bench  # noqa: E402 - after the path is set
 
 def _where(key) -> str:
     filename, line, name = key
-    for marker in ("site-packages/", "/engine/", "/web/", "lib/python3"):
+    for marker, keep in (("site-packages/", ""), ("/engine/", "engine/"), ("/web/", "web/")):
         if marker in filename:
-            filename = filename.split(marker, 1)[1] if marker != "/engine/" else "engine/" + filename.split(marker, 1)[1]
-            break
+            return f"{keep}{filename.split(marker, 1)[1]}:{line}({name})"
+    if "/lib/python3." in filename:  # the standard library
+        filename = filename.split("/lib/python3.", 1)[1].split("/", 1)[1]
     return f"{filename}:{line}({name})"
 
 

@@ -14,6 +14,10 @@ def main() -> None:
     """BPM engine: BPMN processes, forms, tasks, SLAs and audit."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # SpiffWorkflow logs every task state change at INFO ("spiff.task"): several lines per step,
+    # formatted and written by every web and worker process. The audit chain records what
+    # happened; its warnings and errors still show.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
 
 
 for _module in (core, admin, seal, audit, data, stack):

@@ -12,9 +12,11 @@ there is nothing to do, sometimes starts a new case:
 - complaint handling (counter staff: standard or technical complaint, customer managers:
   written ones; the first-contact person resolves a standard complaint, the duty manager a
   technical or written one, or one the counter left until its SLA escalated it);
-- group agreement (customer manager: upload the ID copy, start, sign with an upload;
-  hall manager: approve or reject; clerk: archive, mark void; some agreements expire
-  within 30 days, so their BPMN reminder timer fires at once);
+- group agreement (customer manager: upload the ID copy, start, accept it (documents
+  complete, ID copy checked; now and then incomplete: back to the customer, then supplemented
+  and accepted again, or withdrawn), sign with an upload; hall manager: approve or reject;
+  clerk: archive, mark void; some agreements expire within 30 days, so their BPMN reminder
+  timer fires at once);
 - one counter (counter staff: start and handle; abnormal cases go to the duty manager,
   technical ones become a complaint).
 
@@ -65,7 +67,7 @@ HALLS = ("hall-1", "hall-2")
 # the user tasks each role works (see processes/*.bpmn)
 ELEMENTS = {
     "counter_staff": {"resolve_counter", "handle", "close"},
-    "customer_manager": {"close", "rework", "sign", "active", "expiry"},
+    "customer_manager": {"close", "accept", "supplement", "rework", "sign", "active", "expiry"},
     "enforcement_officer": {"revise", "supply"},
     "service_center_head": {"review", "seal"},
     "info_clerk": {"maintain", "archive", "mark_void"},
@@ -324,6 +326,8 @@ class User(threading.Thread):
             with self.rec.lock:
                 self.rec.business[f"started {key}"] += 1
             self.rec.ack_log({"op": "start", "instance_id": iid, "process": key, "user": self.username})
+            if key == "group_agreement":
+                self.check_mine = True  # the acceptance is the customer manager's own next step (3 minutes)
             if key in ("one_counter", "complaint_handling") and self.role == "counter_staff" and rng.random() < self.o.abandon:
                 self.abandoned.add(iid)  # left alone: its SLA warns, breaches and escalates to the duty manager
         elif outcome == "lost":
@@ -383,6 +387,14 @@ class User(threading.Thread):
         if element == "close":
             return {"resolution": "已向客户说明并解决", "answered_at": datetime.now().strftime("%Y-%m-%dT%H:%M"),
                     "satisfaction": rng.choice(["satisfied"] * 4 + ["neutral", "dissatisfied"])}
+        if element == "accept":
+            if rng.random() < 0.9:
+                return {"documents_complete": "yes", "id_copy_checked": "yes"}
+            return {"documents_complete": "no", "id_copy_checked": "yes", "accept_note": "缺集团客户介绍信"}
+        if element == "supplement":
+            if rng.random() < 0.2:
+                return {"supplement_action": "withdraw", "supplement_note": "客户放弃办理"}
+            return {"supplement_action": "resubmit", "supplement_note": "客户已补齐资料"}
         if element == "approve":
             return ({"approval": "approve"} if rng.random() < 0.85
                     else {"approval": "reject", "approval_reason": "资费低于集团底线"})
@@ -536,6 +548,7 @@ def run(opts, stop: threading.Event | None = None) -> dict:
     threads = [User(opts, name, role, hall, rng.randrange(2**32), rec, stop, ramp * i / max(1, len(users)))
                for i, (name, role, hall) in enumerate(users)]
     t0 = time.monotonic()
+    cpu0 = time.process_time()
     for t in threads:
         t.start()
     stop.wait(opts.duration)
@@ -543,8 +556,13 @@ def run(opts, stop: threading.Event | None = None) -> dict:
     for t in threads:
         t.join(70)
     elapsed = time.monotonic() - t0
+    client_cpu = time.process_time() - cpu0
     rec.close()
-    return report(opts, rec, elapsed, setup)
+    result = report(opts, rec, elapsed, setup)
+    # the simulated users' own CPU (this process) as a share of all cores: what the client took
+    # from the server on a machine they share
+    result["client_cpu_share"] = round(client_cpu / (elapsed * (os.cpu_count() or 1)), 3)
+    return result
 
 
 def main(argv=None) -> None:
