@@ -171,16 +171,17 @@ CHILDREN = (select(ProcessInstance.id, ProcessInstance.process_key, ProcessInsta
 WAITING_AT = select(EventSubscription.element_id).where(EventSubscription.instance_id == bindparam("b_instance"))
 
 
-def instance_to_dict(session, inst: ProcessInstance, detail: bool = True, engine=None) -> dict:
+def instance_to_dict(session, inst: ProcessInstance, detail: bool = True, engine=None, label=None) -> dict:
     """The instance as the API shows it; with ``engine``, its definition comes from the cache of
-    versions, and a definition that waits for nothing by name skips the subscriptions' read."""
+    versions, and a definition that waits for nothing by name skips the subscriptions' read;
+    ``label`` (the definition's version and name) is what a list read for all its rows at once."""
     if detail:
         # Core reads below bypass autoflush: write pending ORM changes of this unit of work
         # first (save() changes timer rows through the ORM), or a response lists stale timers
         session.flush()
     conn = session.connection()
-    full = definitions.by_id(engine, session, inst.definition_id) if engine is not None else None
-    definition = full or conn.execute(DEFINITION_LABEL, {"b_id": inst.definition_id}).one()
+    full = definitions.by_id(engine, session, inst.definition_id) if engine is not None and label is None else None
+    definition = label or full or conn.execute(DEFINITION_LABEL, {"b_id": inst.definition_id}).one()
     out = {
         "id": inst.id,
         "process_key": inst.process_key,
@@ -243,9 +244,12 @@ def list_instances(session, actor: Actor, key: str | None, status: str | None, p
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = session.execute(
         query.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id).offset((page - 1) * per_page).limit(per_page)
-    ).scalars()
+    ).scalars().all()
+    # the page's definitions in one read, not one per row
+    ids = sorted({r.definition_id for r in rows})
+    labels = {d.id: d for d in session.execute(select(_D.c.id, _D.c.version, _D.c.name).where(_D.c.id.in_(ids)))} if ids else {}
     return {
-        "items": [instance_to_dict(session, r, detail=False) for r in rows],
+        "items": [instance_to_dict(session, r, detail=False, label=labels[r.definition_id]) for r in rows],
         "page": page,
         "per_page": per_page,
         "total": total,

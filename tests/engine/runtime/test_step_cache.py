@@ -121,3 +121,31 @@ def test_without_the_cache_every_step_reloads(four_step, engine, started):
         complete(engine, role, task_id, NOTE)
     assert engine.workflows.hits == 0
     assert audit_actions(engine, started).count("instance_completed") == 1
+
+
+def test_the_instance_list_reads_the_same_number_of_statements_for_3_or_12_rows(four_step, engine):
+    """No statement per row (N+1): the page's definitions are read at once."""
+    from sqlalchemy import event
+
+    api = four_step
+
+    def statements_for_list() -> int:
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+        event.listen(engine.db.engine, "before_cursor_execute", listener)
+        try:
+            r = api.get("/api/process-instances?per_page=50", "admin")
+        finally:
+            event.remove(engine.db.engine, "before_cursor_execute", listener)
+        assert r.status_code == 200, r.get_json()
+        return len([s for s in seen if s.lstrip().upper().startswith("SELECT")]), r.get_json()["total"]
+
+    for _ in range(3):
+        assert api.post("/api/process-definitions/four_step/instances", "counter_staff", json={"data": {}}).status_code == 201
+    statements_for_list()  # the caller's first request reads what later ones find cached
+    few, total_few = statements_for_list()
+    for _ in range(9):
+        assert api.post("/api/process-definitions/four_step/instances", "counter_staff", json={"data": {}}).status_code == 201
+    many, total_many = statements_for_list()
+    assert (total_few, total_many) == (3, 12)
+    assert many == few
