@@ -171,10 +171,12 @@ CHILDREN = (select(ProcessInstance.id, ProcessInstance.process_key, ProcessInsta
 WAITING_AT = select(EventSubscription.element_id).where(EventSubscription.instance_id == bindparam("b_instance"))
 
 
-def instance_to_dict(session, inst: ProcessInstance, detail: bool = True, engine=None, label=None) -> dict:
+def instance_to_dict(session, inst: ProcessInstance, detail: bool = True, engine=None, label=None,
+                     open_rows=None) -> dict:
     """The instance as the API shows it; with ``engine``, its definition comes from the cache of
     versions, and a definition that waits for nothing by name skips the subscriptions' read;
-    ``label`` (the definition's version and name) is what a list read for all its rows at once."""
+    ``label`` (the definition's version and name) is what a list read for all its rows at once;
+    ``open_rows``, the instance's open task rows when the caller read them already."""
     if detail:
         # Core reads below bypass autoflush: write pending ORM changes of this unit of work
         # first (save() changes timer rows through the ORM), or a response lists stale timers
@@ -201,7 +203,7 @@ def instance_to_dict(session, inst: ProcessInstance, detail: bool = True, engine
                             "status": c.status} for c in conn.execute(CHILDREN, {"b_parent": inst.id})]
         waits = full is None or subscribes(full)
         out["waiting_at"] = sorted(set(conn.execute(WAITING_AT, {"b_instance": inst.id}).scalars())) if waits else []
-        tasks = conn.execute(OPEN_TASKS, {"b_instance": inst.id})
+        tasks = open_rows if open_rows is not None else conn.execute(OPEN_TASKS, {"b_instance": inst.id})
         timers = conn.execute(PENDING_TIMERS, {"b_instance": inst.id})
         out.update(
             data=inst.data,

@@ -182,7 +182,10 @@ def complete_task(task_id, body):
     who = actor()
 
     def describe(session, inst):
-        return _instance(session, inst), tasks.next_tasks(session, who, inst.id)
+        session.flush()  # the open tasks are read before instance_to_dict flushes
+        rows = tasks.open_task_rows(session, inst.id)
+        return (instances.instance_to_dict(session, inst, engine=current_engine(), open_rows=rows),
+                tasks.next_tasks(who, rows))
 
     task, _, (instance, next_tasks) = tasks.complete_task(current_engine(), who, task_id, body["data"], describe=describe)
     return {"task": task, "instance": instance, "next_tasks": next_tasks}
