@@ -13,13 +13,14 @@ from engine.extensions import REGISTRY, Registry
 def extensions() -> list:
     from engine import seals
     from engine.forms import options
+    from engine.identity import starter_unit
     from engine.jobs import review
     from engine.runtime import calls, events, external, linked, messages, tasks
     from engine.scheduling import schedules
     from engine.sla import extension as sla
 
-    return [tasks.EXTENSION, linked.EXTENSION, messages.EXTENSION, events.EXTENSION, calls.EXTENSION, external.EXTENSION,
-            sla.EXTENSION, options.EXTENSION, seals.EXTENSION,
+    return [tasks.EXTENSION, starter_unit.EXTENSION, linked.EXTENSION, messages.EXTENSION, events.EXTENSION,
+            calls.EXTENSION, external.EXTENSION, sla.EXTENSION, options.EXTENSION, seals.EXTENSION,
             review.EXTENSION, schedules.EXTENSION]
 
 

@@ -19,6 +19,8 @@ starter        only the user who started the instance (the process owner's own s
 
 An instance without an org unit (started by the engine's schedule or by a user who belongs
 to no unit) is organisation-wide: its unit-bounded tasks are open to every holder of the role.
+A process whose cases one unit must decide refuses starters outside a unit with the process
+property ``starterUnit`` (engine/identity/starter_unit.py).
 """
 
 from __future__ import annotations

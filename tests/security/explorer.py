@@ -157,12 +157,20 @@ class Explorer:
             path = paths.pop(0)
             runs += 1
             controlled, saved = clock.is_controlled, clock.now()
+            known = len(reached)
             try:
                 extensions = self._run(key, definition, branching, path, on_task, reached)
             finally:
                 clock.set(saved) if controlled else clock.reset()
             # a loop (the same step with the same choice twice) adds nothing new: not extended
-            paths.extend(path + (step,) for step in extensions if step not in path)
+            longer = [path + (step,) for step in extensions if step not in path]
+            if len(reached) > known:
+                # a path that met a new step is followed first, towards what is still unmet: a model
+                # with many choices early on (several yes/no fields, SLA timers) would otherwise use
+                # up the runs on its first steps before the later ones are met
+                paths[:0] = longer
+            else:
+                paths.extend(longer)
         return reached
 
     def work_external(self, iid: str) -> None:

@@ -70,7 +70,7 @@ def test_group_agreement_template_seals_and_archives(api, engine, seals_ready):
             "term_start": "2026-01-01", "term_end": "2026-06-30",
             "customer_id_copy": [upload(api, "customer_manager", "营业执照.pdf")]}
     iid = start(api, "customer_manager", "group_agreement", data, business_key="JT-2026-0042")["id"]
-    task = open_task(api, iid, "approve")
+    task = open_task(api, iid, "accept")
     tpl = template("group_agreement")
     with engine.read() as session:
         head = actor_by_name(session, "service_center_head")
