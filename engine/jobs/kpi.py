@@ -9,11 +9,14 @@ Inputs, all read with SQL aggregates for the month (local Asia/Shanghai boundari
 * engine facts from our own tables:
   - ``agreements_signed``: ``group_agreement`` ``sign`` tasks the manager completed in the month
     (a new group agreement signed: counted towards industry-product promotion by default);
-  - ``complaints_dissatisfied``: ``complaint_handling`` instances the manager registered
-    (首问负责制: the first contact owns the complaint) whose closing call (``close`` task)
-    was completed in the month with satisfaction ``dissatisfied`` (a deduction by default).
-  Complaints are not filed "against" a person in the complaint process, so this is the
-  closest honest signal.
+  - ``complaints_dissatisfied``: ``complaint_handling`` instances whose registration names
+    the manager as the person the complaint is about (field ``manager_concerned`` of the
+    form ``complaint_intake``, 涉及人员) and whose closing call (``close`` task) was
+    completed in the month with satisfaction ``dissatisfied`` (a deduction by default).
+    000 「对客户经理执行“4W”服务情况通过抽查以及客户投诉进行监控」: complaints *about* the
+    manager count. Who registered the complaint does not matter: a manager who took a
+    complaint in as first responder (首问负责制) is not blamed for it, and a complaint naming
+    nobody (network, billing ...) deducts from nobody.
 
 Customer managers are the active users with role ``customer_manager`` and an org unit (a
 manager without one has no hall manager to review them and is left out). Scoring is
@@ -22,11 +25,13 @@ manager without one has no hall manager to review them and is left out). Scoring
 Result rows (``bpm_job_result``, job ``customer_manager_kpi``):
 
 * ``subject_type='user'``, ``subject_key`` = username, ``unit_key`` = hall, ``rank`` = rank
-  within the hall by total. ``metrics``: ``total``, one score per dimension key
-  (``revenue``, ``informatisation``, ``members``, ``promotion``, ``retention``), ``<key>_tier``
-  for tier dimensions (challenge | full | basic | below_basic), ``churn_rate_pct``,
-  ``complaints`` and ``adjustments`` (points), ``missing``
-  (comma-separated dimensions without facts, scored 0) and every input that was present.
+  within the hall by total. ``metrics``: one score per dimension key (``revenue``,
+  ``informatisation``, ``members``, ``promotion``, ``retention``: what the item earned,
+  bonuses included), ``<key>_tier`` for tier dimensions (challenge | full | basic |
+  below_basic), ``churn_rate_pct``, ``complaints`` and ``adjustments`` (points), ``total``
+  (never above the sheet's full mark ``max_total`` of the rules, 满分100分, nor below 0),
+  ``raw_total`` (the sum before that cap), ``full_marks``, ``missing`` (comma-separated
+  dimensions without facts, scored 0) and every input that was present.
 * ``subject_type='hall'``, ``subject_key`` = hall: ``managers``, ``avg_total``, ``min_total``,
   ``max_total``, ``with_missing`` (managers with a missing dimension). The row ``status``
   (draft | final) follows the hall's review.
@@ -56,6 +61,7 @@ from engine.errors import Conflict, NotFound
 from engine.jobs.results import replace_results
 from engine.jobs.review import STAGES
 from engine.jobs.scoring import (
+    DEFAULT_MAX_TOTAL,
     ENGINE_METRICS,
     RulesError,
     competition_ranks,
@@ -100,27 +106,38 @@ def _agreements_signed(period):
     )
 
 
+MANAGER_CONCERNED = "manager_concerned"  # complaint_intake: the staff member the complaint is about (涉及人员)
+
+
 def _complaints_dissatisfied(period):
+    """Dissatisfied complaints closed in the month, by the person they are about (not by who registered them)."""
+    concerned = ProcessInstance.data[MANAGER_CONCERNED].as_string()
     return (
-        select(ProcessInstance.started_by.label("username"), func.count().label("n"))
+        select(concerned.label("username"), func.count().label("n"))
         .select_from(Task)
         .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
         .where(Task.process_key == "complaint_handling", Task.element_id == "close", Task.status == "completed",
                Task.completed_at >= period.start, Task.completed_at < period.end,
-               Task.submitted["satisfaction"].as_string() == "dissatisfied")
-        .group_by(ProcessInstance.started_by)
+               Task.submitted["satisfaction"].as_string() == "dissatisfied",
+               concerned.is_not(None), concerned != "")
+        .group_by(concerned)
     )
 
 
 def _summary(kpi_rules: dict, rows: list[dict]) -> str:
+    """The sheet as the reviewers read it: the full mark, then per manager the total and what
+    each item earned; a total cut to the full mark says so and gives the sum before the cap."""
     labels = [(d["key"], d["label_zh"], d["points"]) for d in kpi_rules["dimensions"]]
-    lines = []
+    full_marks = float(kpi_rules.get("max_total", DEFAULT_MAX_TOTAL))
+    lines = [f"满分{full_marks:g}分（各项含加分，总分超过满分的按满分计）"]
     for row in sorted(rows, key=lambda r: (r["rank"] or 0, r["subject_key"])):
         m = row["metrics"]
         parts = [f"{label} {m.get(key, 0):g}/{points:g}" for key, label, points in labels]
         if m.get("adjustments"):
             parts.append(f"调整 {m['adjustments']:g}")
         line = f"{row['rank']}. {row['subject_label'] or row['subject_key']}：总分 {m['total']:g}（{'；'.join(parts)}）"
+        if m.get("raw_total") is not None and m["raw_total"] > m["total"]:
+            line += f" 合计{m['raw_total']:g}分，超过满分，按满分{m.get('full_marks', full_marks):g}分计"
         if m.get("missing"):
             line += f" 缺数据：{m['missing']}"
         lines.append(line)

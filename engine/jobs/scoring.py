@@ -23,7 +23,14 @@ Scoring decisions (the sources, ``001_*.txt``, give only the first two):
   ``points - max_penalty`` nor 0), each whole step below adds ``bonus_per_step`` (at most
   ``max_bonus``). No customers (total 0) is scored as missing.
 * adjustments: value x points_per_unit, clamped to [min, max] (e.g. -1 per dissatisfied
-  complaint, at most -5).
+  complaint about the manager, at most -5).
+* the sheet's full mark ``max_total`` (满分, default 100; the dimension points must add up to
+  it): the total is the dimensions plus the adjustments, never above the full mark (001
+  重要室经理考核制度: the challenge target earns 「全分」, full points, not more) nor below 0.
+  Bonuses still count inside an item (a dimension may reach its points + ``max_bonus``,
+  which may not exceed the full mark), so the row keeps what each item earned and the sum
+  before the cap (``raw_total``) next to the capped ``total`` and ``full_marks``: an auditor
+  sees why a sheet with 105 points of items shows 100.
 A dimension whose facts are missing scores 0 and is listed in ``missing``.
 """
 
@@ -43,11 +50,13 @@ DEFAULT_RULES = Path(__file__).resolve().parent / "data" / "scoring_rules.json"
 # next to imported facts. They cannot be imported from CSV.
 ENGINE_METRICS: dict[str, tuple[str, str]] = {
     "agreements_signed": ("本月签署集团协议数", "Group agreements signed in the month (group_agreement 'sign' tasks)"),
-    "complaints_dissatisfied": ("首问投诉不满意数", "Complaints the manager registered, closed as dissatisfied in the month"),
+    "complaints_dissatisfied": ("被投诉不满意数",
+                                "Dissatisfied complaints about the manager (manager concerned; closed in the month)"),
 }
 METHODS = ("tiers", "delta", "churn")
 TEAM_COMPONENTS = ("kpi", "activities", "six_s", "inspections", "innovation")
-RESERVED_KEYS = {"total", "adjustments", "missing", "churn_rate_pct"}
+RESERVED_KEYS = {"total", "raw_total", "full_marks", "adjustments", "missing", "churn_rate_pct"}
+DEFAULT_MAX_TOTAL = 100.0  # 满分100分: the customer-manager sheet's full mark unless the rules say otherwise
 ROUND = 2
 
 
@@ -154,9 +163,12 @@ class _AdjustmentSchema(_Labelled):
 class _KpiSchema(Schema):
     label_zh = fields.String(required=True)
     label_en = fields.String(required=True)
+    # the sheet's full mark (满分): the total never exceeds it, whatever the bonuses
+    max_total = fields.Float(load_default=DEFAULT_MAX_TOTAL, validate=_POSITIVE, **_NUM)
     tiers = fields.Nested(_TiersSchema, required=True)
     dimensions = fields.List(fields.Nested(_DimensionSchema), required=True, validate=validate.Length(min=1))
     adjustments = fields.List(fields.Nested(_AdjustmentSchema), load_default=list)
+    note = fields.String()
 
 
 class _ItemSchema(_Labelled):
@@ -223,9 +235,10 @@ def _cross_checks(rules: dict) -> list[str]:
         if name in ENGINE_METRICS:
             errors.append(f"metrics.{name}: is computed by the engine and cannot be declared as an imported fact")
     kpi = rules["customer_manager_kpi"]
-    total = sum(d["points"] for d in kpi["dimensions"])
-    if not math.isclose(total, 100.0, abs_tol=1e-9):
-        errors.append(f"customer_manager_kpi.dimensions: points must sum to 100 (they sum to {total:g})")
+    total, full_marks = sum(d["points"] for d in kpi["dimensions"]), kpi["max_total"]
+    if not math.isclose(total, full_marks, abs_tol=1e-9):
+        errors.append(f"customer_manager_kpi.dimensions: points must sum to {full_marks:g} (they sum to {total:g}): "
+                      "max_total, the sheet's full mark")
     seen: set[str] = set()
     # dimension and adjustment scores share the result row's metrics with the inputs
     reserved = set(metrics) | set(ENGINE_METRICS) | RESERVED_KEYS
@@ -236,6 +249,9 @@ def _cross_checks(rules: dict) -> list[str]:
         if dim["key"] in reserved or dim["key"].endswith("_tier"):
             errors.append(f"{where}.key: {dim['key']!r} is a metric name or reserved: choose another key")
         seen.add(dim["key"])
+        if dim["points"] + dim.get("max_bonus", 0) > full_marks + 1e-9:
+            errors.append(f"{where}.max_bonus: points + max_bonus ({dim['points'] + dim.get('max_bonus', 0):g}) exceed "
+                          f"the full mark max_total ({full_marks:g})")
         named = list(dim.get("actual", []))
         named += [(f"targets.{t}", m) for t, m in dim.get("targets", {}).items()]
         named += [(n, dim[n]) for n in ("target", "churned", "total") if n in dim]
@@ -440,9 +456,11 @@ def _sum(values: dict, names: list[str]) -> float | None:
 def score_customer_manager(kpi_rules: dict, values: dict[str, float | None], tier_table: Callable | None = None) -> dict:
     """One customer manager's month: ``values`` maps metric names to numbers (None = missing).
 
-    Returns flat metrics for the result row: ``total``, one score per dimension key,
-    ``<key>_tier`` for tier dimensions, ``churn_rate_pct``, ``adjustments``, ``missing``
-    (comma-separated dimension keys) and the inputs that were present.
+    Returns flat metrics for the result row: one score per dimension key (what the item
+    earned, bonuses included), ``<key>_tier`` for tier dimensions, ``churn_rate_pct``, one
+    score per adjustment key, ``adjustments``, ``total`` (capped to [0, ``max_total``]),
+    ``raw_total`` (dimensions + adjustments before the cap), ``full_marks`` (``max_total``),
+    ``missing`` (comma-separated dimension keys) and the inputs that were present.
     """
     tiers = kpi_rules["tiers"]
     if tiers.get("decision") and tier_table is None:
@@ -489,12 +507,21 @@ def score_customer_manager(kpi_rules: dict, values: dict[str, float | None], tie
         out[adj["key"]] = points
         adjustments += points
     out["adjustments"] = _r(adjustments)
-    out["total"] = _r(max(total + adjustments, 0.0))
+    full_marks = float(kpi_rules.get("max_total", DEFAULT_MAX_TOTAL))
+    raw_total = _r(total + adjustments)
+    out["total"] = capped_total(raw_total, full_marks)
+    out["raw_total"] = raw_total
+    out["full_marks"] = full_marks
     out["missing"] = ",".join(missing)
     for name in kpi_metric_names_from(kpi_rules):
         if values.get(name) is not None:
             out[name] = values[name]
     return out
+
+
+def capped_total(raw_total: float, full_marks: float) -> float:
+    """The sheet's total: the raw sum, never above the full mark nor below 0."""
+    return _r(min(max(raw_total, 0.0), full_marks))
 
 
 def kpi_metric_names_from(kpi_rules: dict) -> list[str]:

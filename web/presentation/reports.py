@@ -59,6 +59,8 @@ METRIC_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "customer_manager_kpi": {  # engine/jobs/kpi.py
         "total": ("总分", "Total score"),
+        "raw_total": ("封顶前合计", "Sum before the cap"),
+        "full_marks": ("满分", "Full marks"),
         "adjustments": ("加减分", "Adjustments"),
         "churn_rate_pct": ("离网率 %", "Churn rate %"),
         "missing": ("缺少数据的维度", "Dimensions without data"),

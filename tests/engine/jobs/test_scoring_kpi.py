@@ -54,7 +54,8 @@ FACTS = {
     "member_growth": 64, "member_growth_target": 50, "product_promotions": 3, "product_promotion_target": 4,
     "churned_customers": 3, "group_customers_total": 140,
 }
-# hall-2's manager reached every challenge target (得全分: 100 %), 20 members over (+2), churn 1.0 % (+3)
+# hall-2's manager reached every challenge target (得全分: 100 %), 20 members over (+2), churn 1.0 % (+3):
+# the items add up to 105, the sheet's full mark is 100 (满分100分)
 FACTS_HALL2 = {**FACTS, "group_revenue": 150000, "info_revenue": 30000, "member_growth": 70,
                "product_promotions": 4, "churned_customers": 1, "group_customers_total": 100}
 
@@ -139,9 +140,21 @@ def test_scores_go_through_hall_department_and_vice_president_and_only_then_are_
     assert (unit, status, rank) == ("hall-1", "draft", 1)
     assert (m["revenue"], m["informatisation"], m["members"], m["promotion"], m["retention"]) == (30, 22.5, 16, 14, 14)
     assert m["total"] == 96.5 and m["missing"] == "" and m["revenue_tier"] == "full"
-    # 30 + 25 + 17 + 15 + 18 = 105 (the challenge target pays full points, 001 重要室经理考核制度)
-    assert rows[("user", "cm_hall2")][2]["total"] == 105.0 and rows[("user", "cm_hall2")][0] == "hall-2"
-    assert rows[("user", "cm_hall2")][2]["revenue_tier"] == "challenge"
+    assert (m["raw_total"], m["full_marks"]) == (96.5, 100)
+    # 30 + 25 + 17 + 15 + 18 = 105 (the challenge target pays full points, 001 重要室经理考核制度; the
+    # bonuses of members and retention stay in their items): the total stops at the full mark, 100
+    hall2 = rows[("user", "cm_hall2")][2]
+    assert hall2["total"] == 100 and rows[("user", "cm_hall2")][0] == "hall-2"
+    assert (hall2["revenue"], hall2["informatisation"], hall2["members"], hall2["promotion"], hall2["retention"]) == (
+        30, 25, 17, 15, 18)
+    assert (hall2["raw_total"], hall2["full_marks"]) == (105, 100)
+    assert hall2["revenue_tier"] == "challenge"
+    assert rows[("hall", "hall-2")][2]["max_total"] == 100  # the hall's highest total
+    # the reviewers read the full mark and why the total is not the sum of the items
+    hall2_summary = open_task(api, review_of(api, "hall-2")["id"], "review")["data"]["summary"]
+    assert hall2_summary.startswith("满分100分")
+    assert "总分 100（集团收入 30/30；集团信息化收入 25/25；集团客户到达数 17/15；集团产品推广 15/15；集团客户保有 18/15）" \
+        " 合计105分，超过满分，按满分100分计" in hall2_summary
     assert rows[("hall", "hall-1")][2]["avg_total"] == 96.5
     assert {k: s.status for k, s in sheets(engine).items()} == {"hall-1": "in_review", "hall-2": "in_review"}
 
@@ -318,9 +331,24 @@ def test_without_the_review_process_the_sheet_waits_for_the_next_run(api, engine
     assert sheets(engine)["hall-1"].instance_id == review_of(api, "hall-1")["id"]
 
 
+def complaint_closed(api, registrar: str, satisfaction: str, about: str | None = None) -> str:
+    """A standard complaint registered by ``registrar`` (its first responder), naming ``about``
+    as the manager concerned (涉及人员) or nobody, closed by the registrar with ``satisfaction``."""
+    data = {"category": "standard", "customer_name": "张三", "contact_phone": "13800138000", "description": "账单不明扣费"}
+    if about is not None:
+        data["manager_concerned"] = about
+    iid = start(api, registrar, "complaint_handling", data)["id"]
+    work(api, registrar, iid, "resolve_counter", {"counter_action": "已解释"})
+    work(api, registrar, iid, "close",
+         {"resolution": "客户不接受解释", "answered_at": "2026-10-15T10:30", "satisfaction": satisfaction})
+    return iid
+
+
 def test_engine_facts_agreements_signed_and_dissatisfied_complaints(kpi, engine):
-    """A group agreement the manager signed in October and a complaint they registered that
-    closed dissatisfied: promotion 3 + 1 = 4 = target (15 instead of 14), complaints -1."""
+    """A group agreement the manager signed in October: promotion 3 + 1 = 4 = target (15 instead
+    of 14). A complaint about the manager, registered by a counter clerk, closed dissatisfied:
+    complaints -1. Complaints the manager took in as first responder about nobody, and one about
+    them closed satisfied, cost nothing."""
     api = kpi
     clock.set(datetime(2026, 10, 15, 2, 0, tzinfo=UTC))
     deploy(api, "group_agreement", "complaint_handling")
@@ -328,22 +356,15 @@ def test_engine_facts_agreements_signed_and_dissatisfied_complaints(kpi, engine)
             "term_start": "2026-10-01", "term_end": "2027-09-30",
             "customer_id_copy": [upload(api, "customer_manager", "证件.pdf")]}
     agreement = start(api, "customer_manager", "group_agreement", data)["id"]
+    work(api, "customer_manager", agreement, "accept", {"documents_complete": "yes", "id_copy_checked": "yes"})
     work(api, "hall_manager", agreement, "approve", {"approval": "approve"})
     work(api, "customer_manager", agreement, "sign",
          {"signed_scan": [upload(api, "customer_manager", "签署件.pdf")], "signed_at": "2026-10-15"})
-    complaint = start(api, "customer_manager", "complaint_handling",
-                      {"category": "standard", "customer_name": "张三", "contact_phone": "13800138000",
-                       "description": "账单不明扣费"})["id"]
-    work(api, "customer_manager", complaint, "resolve_counter", {"counter_action": "已解释"})
-    work(api, "customer_manager", complaint, "close",
-         {"resolution": "客户不接受解释", "answered_at": "2026-10-15T10:30", "satisfaction": "dissatisfied"})
-    # a complaint closed satisfied does not count
-    other = start(api, "counter_staff", "complaint_handling",
-                  {"category": "standard", "customer_name": "王五", "contact_phone": "13900139000",
-                   "description": "咨询"})["id"]
-    work(api, "counter_staff", other, "resolve_counter", {"counter_action": "已办结"})
-    work(api, "counter_staff", other, "close",
-         {"resolution": "已办结", "answered_at": "2026-10-15T11:00", "satisfaction": "dissatisfied"})
+    about_them = complaint_closed(api, "counter_staff", "dissatisfied", about="customer_manager")
+    assert instance(api, about_them)["data"]["manager_concerned"] == "customer_manager"
+    complaint_closed(api, "customer_manager", "dissatisfied")  # first responder, about nobody: no deduction
+    complaint_closed(api, "customer_manager", "dissatisfied", about="")  # left empty: the same
+    complaint_closed(api, "counter_staff", "satisfied", about="customer_manager")  # satisfied: does not count
     compute(engine)
     m = results(engine)[("user", "customer_manager")][2]
     assert m["agreements_signed"] == 1 and m["complaints_dissatisfied"] == 1
@@ -356,6 +377,26 @@ def test_engine_facts_agreements_signed_and_dissatisfied_complaints(kpi, engine)
             JobResult.period == "2026-11", JobResult.subject_key == "customer_manager")).scalar_one()
         assert nov["agreements_signed"] == 0 and nov["complaints_dissatisfied"] == 0 and nov["total"] == 0
         assert session.execute(select(func.count()).select_from(ScoreSheet)).scalar_one() == 4
+
+
+def test_a_complaint_deducts_from_the_manager_it_is_about_not_from_its_first_responder(kpi, engine):
+    """000: 「对客户经理执行“4W”服务情况通过抽查以及客户投诉进行监控」: complaints about the manager.
+    Manager X (customer_manager, hall-1) registers and closes a dissatisfied complaint about
+    manager Y (cm_hall2, hall-2): Y loses 1 point, X nothing; a dissatisfied complaint X registers
+    about nobody (billing, network ...) costs nobody anything."""
+    api = kpi
+    import_rows(engine, {"cm_hall2": FACTS}, name="hall2.csv")  # 96.5 like X, so the point shows in the total
+    clock.set(datetime(2026, 10, 15, 2, 0, tzinfo=UTC))
+    deploy(api, "complaint_handling")
+    complaint_closed(api, "customer_manager", "dissatisfied", about="cm_hall2")
+    complaint_closed(api, "customer_manager", "dissatisfied")
+    compute(engine)
+    rows = results(engine)
+    x, y = rows[("user", "customer_manager")][2], rows[("user", "cm_hall2")][2]
+    assert (y["complaints_dissatisfied"], y["complaints"], y["total"]) == (1, -1, 95.5)
+    assert (x["complaints_dissatisfied"], x["complaints"], x["total"]) == (0, 0, 96.5)
+    # the complaint about nobody is counted for no one at all
+    assert sum(r[2].get("complaints_dissatisfied", 0) for key, r in rows.items() if key[0] == "user") == 1
 
 
 def test_a_one_step_review_migrated_to_the_three_step_version_follows_its_steps(api, engine):

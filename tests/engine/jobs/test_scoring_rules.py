@@ -147,6 +147,47 @@ def test_a_customer_managers_month_matches_the_hand_computation(rules):
                                   TIERS)["total"] == 92.5
 
 
+# every challenge target met (得全分), 20 members over the target (+2), one promotion over (+1) and
+# a churn of 1.0 % (10 steps below the line: +5, capped at +3): 30 + 25 + 17 + 16 + 18 = 106
+OVER = {**FACTS, "group_revenue": 150_000, "info_revenue": 30_000, "member_growth": 70, "product_promotions": 5,
+        "churned_customers": 1, "group_customers_total": 100}
+
+
+def test_the_total_never_exceeds_the_full_mark_and_the_items_show_what_they_earned(rules):
+    """满分100分: the bonuses stay in their items (an auditor sees them), the total stops at 100."""
+    kpi = rules["customer_manager_kpi"]
+    assert kpi["max_total"] == 100
+    m = score_customer_manager(kpi, {**OVER, "agreements_signed": 0, "complaints_dissatisfied": 0}, TIERS)
+    assert (m["revenue"], m["informatisation"], m["members"], m["promotion"], m["retention"]) == (
+        30.0, 25.0, 17.0, 16.0, 18.0)
+    assert m["revenue_tier"] == m["informatisation_tier"] == "challenge"
+    assert (m["raw_total"], m["total"], m["full_marks"]) == (106.0, 100.0, 100.0)
+    # deductions come off the raw sum: 106 - 5 = 101 is still over the full mark
+    worse = score_customer_manager(kpi, {**OVER, "agreements_signed": 0, "complaints_dissatisfied": 5}, TIERS)
+    assert (worse["complaints"], worse["raw_total"], worse["total"]) == (-5.0, 101.0, 100.0)
+    # 106 - 5 (at most) with two promotions fewer: 104 - 5 = 99, under the cap: the plain sum
+    under = score_customer_manager(kpi, {**OVER, "product_promotions": 3, "agreements_signed": 0,
+                                         "complaints_dissatisfied": 9}, TIERS)
+    assert (under["promotion"], under["raw_total"], under["total"]) == (14.0, 99.0, 99.0)
+    # a month within the sheet: the total is the sum, as before
+    plain = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 0}, TIERS)
+    assert plain["raw_total"] == plain["total"] == 97.5
+
+
+def test_the_full_mark_is_data(rules):
+    """``max_total`` in the rules: 100 when the file does not say; the points must add up to it."""
+    raw = copy.deepcopy(raw_rules())
+    del raw["customer_manager_kpi"]["max_total"]
+    assert parse_rules(raw)["customer_manager_kpi"]["max_total"] == 100
+    # a sheet of 200 points (every item doubled) caps at 200
+    raw["customer_manager_kpi"]["max_total"] = 200
+    for dim in raw["customer_manager_kpi"]["dimensions"]:
+        dim["points"] *= 2
+    kpi = parse_rules(raw)["customer_manager_kpi"]
+    m = score_customer_manager(kpi, {**OVER, "agreements_signed": 0, "complaints_dissatisfied": 0}, TIERS)
+    assert (m["revenue"], m["raw_total"], m["total"], m["full_marks"]) == (60.0, 206.0, 200.0, 200.0)
+
+
 def test_missing_facts_score_zero_and_are_listed(rules):
     kpi = rules["customer_manager_kpi"]
     values = {**FACTS, "churned_customers": None, "info_revenue_target_full": None}
@@ -195,7 +236,9 @@ def test_the_packaged_rules_follow_the_sources(rules):
     kpi = rules["customer_manager_kpi"]
     assert [d["label_zh"] for d in kpi["dimensions"]] == ["集团收入", "集团信息化收入", "集团客户到达数", "集团产品推广",
                                                           "集团客户保有"]
-    assert sum(d["points"] for d in kpi["dimensions"]) == 100
+    assert sum(d["points"] for d in kpi["dimensions"]) == 100 == kpi["max_total"]  # 满分100分
+    [complaints] = kpi["adjustments"]  # -1 per dissatisfied complaint about the manager, at most -5
+    assert (complaints["metric"], complaints["points_per_unit"], complaints["min"]) == ("complaints_dissatisfied", -1, -5)
     assert kpi["tiers"]["decision"] == "kpi_tier"  # the shares: processes/kpi_tier.dmn (tests above)
     retention = kpi["dimensions"][-1]
     assert (retention["method"], retention["line_pct"]) == ("churn", 2.0)
@@ -210,6 +253,12 @@ def test_the_packaged_rules_follow_the_sources(rules):
      "customer_manager_kpi.dimensions[2].points: Not a valid number."),
     (lambda r: r["customer_manager_kpi"]["dimensions"][0].update(points=35),
      "customer_manager_kpi.dimensions: points must sum to 100 (they sum to 105)"),
+    (lambda r: r["customer_manager_kpi"].update(max_total=90),
+     "customer_manager_kpi.dimensions: points must sum to 90 (they sum to 100): max_total, the sheet's full mark"),
+    (lambda r: r["customer_manager_kpi"].update(max_total=0),
+     "customer_manager_kpi.max_total: Must be greater than 0."),
+    (lambda r: r["customer_manager_kpi"]["dimensions"][2].update(max_bonus=90),
+     "customer_manager_kpi.dimensions[2].max_bonus: points + max_bonus (105) exceed the full mark max_total (100)"),
     (lambda r: r["customer_manager_kpi"]["dimensions"][4].pop("line_pct"),
      "customer_manager_kpi.dimensions[4].line_pct: is required by method 'churn'"),
     (lambda r: r["customer_manager_kpi"]["dimensions"][0]["targets"].update(full="group_revnue_target_full"),
@@ -282,3 +331,18 @@ def test_the_inspection_form_has_one_field_per_checklist_item(rules):
 def test_the_rules_file_is_packaged():
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert '"jobs/data/*.json"' in pyproject
+
+
+def test_a_complaint_can_name_the_manager_it_is_about():
+    """000: the manager's "4W" service is monitored through complaints about them: the
+    registration names the person concerned (涉及人员), optional (most complaints are about the
+    network or billing); the KPI counts dissatisfied complaints by that name (engine/jobs/kpi.py)."""
+    form = json.loads((ROOT / "forms" / "complaint_intake.form").read_text(encoding="utf-8"))
+    assert check_form(form) == []
+    fields = {f["key"]: f for f in field_summary(form)}
+    assert fields["manager_concerned"]["required"] is False
+    comp = next(c for c in form["components"] if c.get("key") == "manager_concerned")
+    assert comp["label"].startswith("涉及人员")
+    from engine.jobs.kpi import MANAGER_CONCERNED
+
+    assert MANAGER_CONCERNED == "manager_concerned"
