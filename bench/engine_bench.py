@@ -306,14 +306,9 @@ def main() -> None:
 
     logging.disable(logging.WARNING)
     sys.path.insert(0, str(ROOT))
-    if args.postgres:
-        from bench.harness.databases import temporary_pg_database
+    from bench.harness.databases import run_with_database
 
-        with temporary_pg_database(args.postgres, "bench_engine") as url:
-            args.database_url = url
-            run(args)
-    else:
-        run(args)
+    run_with_database(args, "bench_engine", run)
 
 
 def run(args) -> None:

@@ -102,14 +102,9 @@ def main() -> None:
     import logging
 
     logging.disable(logging.WARNING)
-    if args.postgres:
-        from bench.harness.databases import temporary_pg_database
+    from bench.harness.databases import run_with_database
 
-        with temporary_pg_database(args.postgres, "bench_request") as url:
-            args.database_url = url
-            run(args)
-    else:
-        run(args)
+    run_with_database(args, "bench_request", run)
 
 
 def _parts(stats: dict, n_requests: int) -> dict:

@@ -25,3 +25,14 @@ def temporary_pg_database(admin_url: str, prefix: str) -> Iterator[str]:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def run_with_database(args, prefix: str, run) -> None:
+    """``run(args)`` on a PostgreSQL database of its own when ``args.postgres`` names an admin
+    URL (``args.database_url`` is set to it), else on ``args.database_url`` as given."""
+    if getattr(args, "postgres", None):
+        with temporary_pg_database(args.postgres, prefix) as url:
+            args.database_url = url
+            run(args)
+    else:
+        run(args)
