@@ -56,7 +56,7 @@ class BpmEngine:
         features.configure(self.settings)
         self.db = Database(self.settings.database_url, connect_timeout=self.settings.db_connect_timeout)
         self.specs = SpecCache()
-        self.workflows = WorkflowCache(self.settings.workflow_cache)
+        self.workflows = WorkflowCache(self.settings.workflow_cache, self.settings.workflow_cache_mb * 2**20)
         self.form_cache: dict[tuple[str, int], dict] = {}
         self.definitions: dict[int, object] = {}
         self.audit_head: tuple[int, str] | None = None  # (seq, hash) of this process's last committed append

@@ -111,6 +111,7 @@ class Settings:
     step_chunk: int = 2_000  # BPM_STEP_CHUNK: automatic steps per transaction; a longer run continues in the next
     runaway_steps: int = 1_000_000  # BPM_RUNAWAY_STEPS: automatic steps in a row that make an incident (endless loop)
     workflow_cache: int = 512  # BPM_WORKFLOW_CACHE: live workflows kept per process between steps (0: always reload)
+    workflow_cache_mb: int = 64  # BPM_WORKFLOW_CACHE_MB: ... and at most this much of their stored state
     # rate limits (web/ratelimits.py): BPM_RATE_LIMIT_<KIND> in Flask-Limiter's syntax, e.g. "30/minute;500/hour"
     rate_limits: dict = field(default_factory=lambda: dict(RATE_LIMITS))
     rate_limit_storage: str | None = None  # BPM_RATE_LIMIT_STORAGE: memory:// (SQLite default), bpmdb:// (PostgreSQL)
@@ -180,6 +181,7 @@ def load_settings(**overrides) -> Settings:
         step_chunk=max(1, _int("BPM_STEP_CHUNK", 2_000)),
         runaway_steps=max(1, _int("BPM_RUNAWAY_STEPS", 1_000_000)),
         workflow_cache=max(0, _int("BPM_WORKFLOW_CACHE", 512)),
+        workflow_cache_mb=max(0, _int("BPM_WORKFLOW_CACHE_MB", 64)),
         rate_limits={k: os.environ.get(f"BPM_RATE_LIMIT_{k.upper()}") or v for k, v in RATE_LIMITS.items()},
         rate_limit_storage=os.environ.get("BPM_RATE_LIMIT_STORAGE") or None,
         smtp=_smtp(),

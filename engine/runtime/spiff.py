@@ -129,33 +129,44 @@ class WorkflowCache:
     new values, forms and outputs replace top-level names.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int = 64 * 2**20) -> None:
         self.size = size
-        self._entries: OrderedDict[str, tuple[int, int, BpmnWorkflow]] = OrderedDict()
+        self.max_bytes = max_bytes  # the stored state's size stands in for the live object's
+        self._entries: OrderedDict[str, tuple[int, int, BpmnWorkflow, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
     def take(self, instance_id: str, version: int, definition_id: int) -> BpmnWorkflow | None:
         with self._lock:
             entry = self._entries.pop(instance_id, None)
+            if entry is not None:
+                self._bytes -= entry[3]
         if entry is not None and entry[0] == version and entry[1] == definition_id:
             self.hits += 1
             return entry[2]
         self.misses += 1
         return None
 
-    def keep(self, instance_id: str, version: int, definition_id: int, workflow: BpmnWorkflow) -> None:
-        if self.size <= 0:
+    def keep(self, instance_id: str, version: int, definition_id: int, workflow: BpmnWorkflow,
+             state_bytes: int = 0) -> None:
+        """Keep ``workflow`` as the instance's at ``version``; the least recently stepped go first
+        when more than ``size`` instances or ``max_bytes`` of stored state are kept."""
+        if self.size <= 0 or state_bytes > self.max_bytes:
             return
         with self._lock:
-            self._entries[instance_id] = (version, definition_id, workflow)
-            self._entries.move_to_end(instance_id)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            old = self._entries.pop(instance_id, None)
+            if old is not None:
+                self._bytes -= old[3]
+            self._entries[instance_id] = (version, definition_id, workflow, state_bytes)
+            self._bytes += state_bytes
+            while len(self._entries) > self.size or self._bytes > self.max_bytes:
+                self._bytes -= self._entries.popitem(last=False)[1][3]
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
 
 
 class SpecCache:

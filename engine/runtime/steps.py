@@ -255,7 +255,8 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
         uow.session.execute(update(Timer).where(Timer.instance_id == inst.id, Timer.kind == "call_done",
                                                 Timer.state == "suspended").values(state="pending", fire_at=now))
     # the next step of this instance in this process starts from this workflow, once committed
-    uow.after_commit.append(partial(uow.engine.workflows.keep, inst.id, inst.lock_version, definition.id, workflow))
+    uow.after_commit.append(partial(uow.engine.workflows.keep, inst.id, inst.lock_version, definition.id, workflow,
+                                    len(inst.state)))
     step = SavedStep(result, previous)
     if subscribes(definition):
         step.subscribed, step.unsubscribed = sync_subscriptions(uow, inst, result, now)

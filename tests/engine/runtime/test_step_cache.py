@@ -149,3 +149,20 @@ def test_the_instance_list_reads_the_same_number_of_statements_for_3_or_12_rows(
     many, total_many = statements_for_list()
     assert (total_few, total_many) == (3, 12)
     assert many == few
+
+
+def test_the_cache_keeps_the_most_recently_stepped_within_its_count_and_bytes():
+    from engine.runtime.spiff import WorkflowCache
+
+    cache = WorkflowCache(size=3, max_bytes=1000)
+    for n in range(5):
+        cache.keep(f"i{n}", 1, 7, f"wf{n}", state_bytes=100)
+    assert [cache.take(f"i{n}", 1, 7) for n in range(5)] == [None, None, "wf2", "wf3", "wf4"]  # by count
+    cache.keep("a", 1, 7, "A", state_bytes=600)
+    cache.keep("b", 1, 7, "B", state_bytes=600)  # over the byte budget: the older one goes
+    assert (cache.take("a", 1, 7), cache.take("b", 1, 7)) == (None, "B")
+    cache.keep("huge", 1, 7, "H", state_bytes=5000)  # bigger than the whole budget: never kept
+    assert cache.take("huge", 1, 7) is None
+    cache.keep("c", 2, 7, "C", state_bytes=10)
+    assert cache.take("c", 1, 7) is None  # another version: a miss, and the entry is gone
+    assert cache.take("c", 2, 7) is None
