@@ -163,6 +163,20 @@ def calendar_list() -> None:
             click.echo(f"{row.day}  {'working' if row.is_working else 'closed':8} {row.reason or ''}")
 
 
+@calendar.command("hours")
+def calendar_hours() -> None:
+    """Show the working hours in effect (BPM_WORKING_HOURS), one line per season."""
+    from engine.config import load_settings
+    from engine.sla.policy import working_hours
+
+    try:
+        hours = working_hours(load_settings().working_hours)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for season in hours.seasons:
+        click.echo(season.describe())
+
+
 @click.group()
 def halls() -> None:
     """Service halls: queue snapshots for the congestion evaluator."""

@@ -117,7 +117,9 @@ class Settings:
     rate_limit_storage: str | None = None  # BPM_RATE_LIMIT_STORAGE: memory:// (SQLite default), bpmdb:// (PostgreSQL)
     smtp: SmtpSettings | None = None
     seals: SealSettings = field(default_factory=SealSettings)
-    working_hours: str = ""  # BPM_WORKING_HOURS, e.g. "08:30-12:00,14:00-17:30" (the default when empty)
+    # BPM_WORKING_HOURS: "08:30-12:00,14:00-17:30" (all year) or seasons "summer 05-01..09-30=09:20-12:30,15:20-18:30;
+    # winter 10-01..04-30=09:50-13:00,15:20-18:30" (engine.sla.policy.working_hours); empty: these seasonal hours
+    working_hours: str = ""
     congestion_debounce_seconds: float = 60.0  # BPM_CONGESTION_DEBOUNCE_SECONDS
     scoring_rules: Path | None = None  # BPM_SCORING_RULES, default engine/jobs/data/scoring_rules.json
     pg_bin_dir: str | None = None  # BPM_PG_BIN_DIR: pg_dump / pg_restore / psql for backups

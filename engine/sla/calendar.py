@@ -8,6 +8,12 @@ a fallback; it cannot know future adjusted working weekends, so every result
 that consulted such a day is marked ``provisional``. Local overrides
 (closures, extra working days) win over both sources.
 
+Working hours may change with the season (:class:`WorkingHours`): by default
+the service hall's summer hours 09:20-12:30 / 15:20-18:30 from May 1 to
+September 30 and winter hours 09:50-13:00 / 15:20-18:30 the rest of the year
+(the 上班时间 of the source rules). A plain list of periods means the same
+hours all year.
+
 Three SLA kinds are supported:
 
 * ``calendar``: plain elapsed time;
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -31,8 +37,117 @@ import holidays
 from engine.bpmn.datefuncs import parse_duration
 
 KINDS = ("calendar", "working_time", "working_days")
-DEFAULT_WORKING_HOURS: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(14, 0), time(17, 30)))
+Periods = tuple[tuple[time, time], ...]
 _MAX_SCAN_DAYS = 3700  # give up after ~10 years without a working period
+
+
+def check_periods(periods: Iterable[tuple[time, time]], what: str = "working_hours") -> Periods:
+    """Sorted, validated working periods of one day (ordered, non-overlapping, non-empty)."""
+    periods = tuple(sorted(periods))
+    if not periods:
+        raise ValueError(f"{what} must not be empty")
+    previous_end = time.min
+    for start, end in periods:
+        if not start < end or start < previous_end:
+            raise ValueError(f"{what}: working periods must be ordered and non-overlapping: "
+                             f"{', '.join(f'{a:%H:%M}-{b:%H:%M}' for a, b in periods)}")
+        previous_end = end
+    return periods
+
+
+_LEAP_YEAR = 2024  # month-days are checked against a leap year, so 02-29 exists
+
+
+def _day_of_year(month_day: tuple[int, int]) -> int:
+    return date(_LEAP_YEAR, *month_day).timetuple().tm_yday
+
+
+@dataclass(frozen=True)
+class Season:
+    """Working periods from ``start`` to ``end`` (month, day), both included; may wrap past December 31."""
+
+    name: str
+    start: tuple[int, int]
+    end: tuple[int, int]
+    periods: Periods
+
+    def days(self) -> list[int]:
+        """Days of a leap year (1..366) inside the season."""
+        first, last = _day_of_year(self.start), _day_of_year(self.end)
+        if first <= last:
+            return list(range(first, last + 1))
+        return list(range(first, 367)) + list(range(1, last + 1))
+
+    def describe(self) -> str:
+        hours = ",".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in self.periods)
+        return f"{self.name} {self.start[0]:02d}-{self.start[1]:02d}..{self.end[0]:02d}-{self.end[1]:02d}={hours}"
+
+
+class WorkingHours:
+    """Working periods per season; every day of the year belongs to exactly one season.
+
+    February 29 left out belongs to the season of February 28, so ``11-01..02-28`` also
+    covers it in leap years.
+    """
+
+    def __init__(self, seasons: Iterable[Season]) -> None:
+        self.seasons = tuple(replace(s, periods=check_periods(s.periods, f"season {s.name!r}")) for s in seasons)
+        if not self.seasons:
+            raise ValueError("working hours need at least one season")
+        owner: dict[int, Season] = {}
+        for season in self.seasons:
+            for day in season.days():
+                if day in owner:
+                    raise ValueError(f"seasons {owner[day].name!r} and {season.name!r} overlap on "
+                                     f"{_month_day(day)}")
+                owner[day] = season
+        leap_day, feb_28 = _day_of_year((2, 29)), _day_of_year((2, 28))
+        if leap_day not in owner and feb_28 in owner:  # "..02-28" also ends on 02-29 of a leap year
+            owner[leap_day] = owner[feb_28]
+        missing = [day for day in range(1, 367) if day not in owner]
+        if missing:
+            last = missing[0]
+            while last + 1 in missing:
+                last += 1
+            gap = _month_day(missing[0]) + ("" if last == missing[0] else f"..{_month_day(last)}")
+            raise ValueError(f"no season covers {gap} ({len(missing)} day(s) of the year without working hours)")
+        self._by_day = owner
+
+    @classmethod
+    def all_year(cls, periods: Iterable[tuple[time, time]]) -> WorkingHours:
+        return cls([Season("all year", (1, 1), (12, 31), check_periods(periods))])
+
+    def on(self, d: date) -> Periods:
+        """The working periods of day ``d`` (whether or not it is a working day)."""
+        return self.season_of(d).periods
+
+    def season_of(self, d: date) -> Season:
+        key = date(_LEAP_YEAR, d.month, d.day).timetuple().tm_yday
+        return self._by_day[key]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WorkingHours) and self.seasons == other.seasons
+
+    def __hash__(self) -> int:
+        return hash(self.seasons)
+
+    def __repr__(self) -> str:
+        return f"WorkingHours({'; '.join(s.describe() for s in self.seasons)})"
+
+
+def _month_day(day_of_year: int) -> str:
+    d = date(_LEAP_YEAR, 1, 1) + timedelta(days=day_of_year - 1)
+    return f"{d.month:02d}-{d.day:02d}"
+
+
+SUMMER_HOURS: Periods = ((time(9, 20), time(12, 30)), (time(15, 20), time(18, 30)))
+WINTER_HOURS: Periods = ((time(9, 50), time(13, 0)), (time(15, 20), time(18, 30)))
+# Source 001 gives the hours but not the switch dates; May 1 and October 1 are the dates
+# Chinese offices and service halls commonly use (夏令/冬令作息时间).
+DEFAULT_WORKING_HOURS = WorkingHours([
+    Season("summer", (5, 1), (9, 30), SUMMER_HOURS),
+    Season("winter", (10, 1), (4, 30), WINTER_HOURS),
+])
 
 
 
@@ -101,25 +216,17 @@ class BusinessCalendar:
     def __init__(
         self,
         timezone: str | ZoneInfo = "Asia/Shanghai",
-        working_hours: Iterable[tuple[time, time]] = DEFAULT_WORKING_HOURS,
+        working_hours: WorkingHours | Iterable[tuple[time, time]] = DEFAULT_WORKING_HOURS,
         overrides: Mapping[date, bool] | None = None,
         *,
         count_start_day: bool = False,
     ) -> None:
         self.tz = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
-        self.working_hours = tuple(sorted(working_hours))
+        if not isinstance(working_hours, WorkingHours):
+            working_hours = WorkingHours.all_year(working_hours)
+        self.working_hours = working_hours
         self.overrides: dict[date, bool] = dict(overrides or {})
         self.count_start_day = count_start_day
-        self._check_hours()
-
-    def _check_hours(self) -> None:
-        if not self.working_hours:
-            raise ValueError("working_hours must not be empty")
-        previous_end = time.min
-        for start, end in self.working_hours:
-            if not start < end or start < previous_end:
-                raise ValueError(f"working periods must be ordered and non-overlapping: {self.working_hours}")
-            previous_end = end
 
     # -- days -------------------------------------------------------------
 
@@ -133,7 +240,7 @@ class BusinessCalendar:
         return _fallback_workday(d), True
 
     def _day_end(self, d: date) -> datetime:
-        return datetime.combine(d, self.working_hours[-1][1], tzinfo=self.tz).astimezone(UTC)
+        return datetime.combine(d, self.working_hours.on(d)[-1][1], tzinfo=self.tz).astimezone(UTC)
 
     def _periods_from(self, start: datetime) -> Iterator[tuple[datetime, datetime, bool]]:
         """Yield UTC working periods (clipped to ``start``) with a cumulative provisional flag."""
@@ -142,7 +249,7 @@ class BusinessCalendar:
         for _ in range(_MAX_SCAN_DAYS):
             working, guessed = self.is_working_day(day)
             provisional |= guessed
-            for begin, end in self.working_hours if working else ():
+            for begin, end in self.working_hours.on(day) if working else ():
                 p_start = datetime.combine(day, begin, tzinfo=self.tz).astimezone(UTC)
                 p_end = datetime.combine(day, end, tzinfo=self.tz).astimezone(UTC)
                 if p_end > start:
@@ -158,9 +265,10 @@ class BusinessCalendar:
         ``working_days`` rule (default, ``count_start_day=False``): the start day
         is never counted, as in PRC Civil Code art. 201 ("开始的当日不计入"); day 1
         is the first working day after the local start date, and the SLA is due at
-        the end of the last working period of day N (17:30 local by default).
+        the end of the last working period of day N (18:30 local by default).
         With ``count_start_day=True`` the start day is day 1 if it is a working day
         and ``start`` is before the end of its last working period.
+        Every day counts with the working hours of its own season (:class:`WorkingHours`).
         """
         start = _to_utc(start)
         if kind == "calendar":

@@ -16,6 +16,7 @@ once and stored: ``due_at`` and ``sla`` on the task row, one ``bpm_timer`` row (
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -112,21 +113,73 @@ def plan(policy: Policy, start: datetime, calendar: BusinessCalendar) -> dict:
     }
 
 
-def working_hours(text: str = ""):
-    """Working periods from ``BPM_WORKING_HOURS`` ("08:30-12:00,14:00-17:30", the default)."""
+_SEASON = re.compile(r"(?:(?P<name>[^\s=;]+)\s+)?(?P<start>\d{1,2}-\d{1,2})\s*\.\.\s*(?P<end>\d{1,2}-\d{1,2})"
+                     r"\s*=\s*(?P<hours>.*)")
+
+
+def _periods(text: str, where: str) -> list:
     from datetime import time as dtime
 
-    from engine.sla.calendar import DEFAULT_WORKING_HOURS
-
-    if not text.strip():
-        return DEFAULT_WORKING_HOURS
     periods = []
     for part in text.split(","):
         start, sep, end = part.strip().partition("-")
-        if not sep:
-            raise ValueError(f"BPM_WORKING_HOURS: {part!r} must look like 08:30-12:00")
-        periods.append((dtime.fromisoformat(start.strip()), dtime.fromisoformat(end.strip())))
+        try:
+            if not sep:
+                raise ValueError
+            periods.append((dtime.fromisoformat(start.strip()), dtime.fromisoformat(end.strip())))
+        except ValueError:
+            raise ValueError(f"{where}: {part.strip()!r} must look like 08:30-12:00") from None
     return periods
+
+
+def _month_day(text: str, where: str) -> tuple[int, int]:
+    from datetime import date
+
+    month, _, day = text.partition("-")
+    try:
+        date(2024, int(month), int(day))  # a leap year: 02-29 is a valid bound
+    except ValueError:
+        raise ValueError(f"{where}: {text!r} is not a month-day like 05-01") from None
+    return int(month), int(day)
+
+
+def working_hours(text: str = ""):
+    """Working hours from ``BPM_WORKING_HOURS`` as :class:`WorkingHours`; ValueError naming the bad part.
+
+    Empty: the seasonal hours of the source rules (summer 05-01..09-30 09:20-12:30,15:20-18:30;
+    winter 10-01..04-30 09:50-13:00,15:20-18:30). ``08:30-12:00,14:00-17:30``: the same hours all
+    year. Seasons: ``[name ]MM-DD..MM-DD=HH:MM-HH:MM[,...]`` separated by ``;``, both dates included,
+    a season may wrap past December 31, and together they must cover every day of the year once.
+    """
+    from engine.sla.calendar import DEFAULT_WORKING_HOURS, Season, WorkingHours, check_periods
+
+    if not text.strip():
+        return DEFAULT_WORKING_HOURS
+    parts = [p.strip() for p in text.split(";") if p.strip()]
+    if len(parts) == 1 and "=" not in parts[0] and ".." not in parts[0]:
+        periods = _periods(parts[0], "BPM_WORKING_HOURS")
+        try:
+            return WorkingHours.all_year(check_periods(periods, "the hours"))
+        except ValueError as exc:
+            raise ValueError(f"BPM_WORKING_HOURS: {exc}") from None
+    seasons = []
+    for part in parts:
+        where = f"BPM_WORKING_HOURS: season {part!r}"
+        match = _SEASON.fullmatch(part)
+        if match is None:
+            raise ValueError(f"{where} must look like summer 05-01..09-30=09:20-12:30,15:20-18:30")
+        name = match["name"] or f"{match['start']}..{match['end']}"
+        seasons.append((part, Season(name, _month_day(match["start"], where), _month_day(match["end"], where),
+                                     tuple(_periods(match["hours"], where)))))
+    for part, season in seasons:  # each season's own hours first, so the message names it
+        try:
+            check_periods(season.periods, "its hours")
+        except ValueError as exc:
+            raise ValueError(f"BPM_WORKING_HOURS: season {part!r}: {exc}") from None
+    try:
+        return WorkingHours(season for _, season in seasons)
+    except ValueError as exc:
+        raise ValueError(f"BPM_WORKING_HOURS: {exc}; the seasons must cover every day of the year once") from None
 
 
 _calendar_cache: dict[str, tuple[float, BusinessCalendar]] = {}

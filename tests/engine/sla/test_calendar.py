@@ -11,6 +11,9 @@ from engine.sla.calendar import BusinessCalendar, Due, parse_duration
 
 SH = ZoneInfo("Asia/Shanghai")
 H = timedelta(hours=1)
+# Most tests here are about working days: they use one set of hours all year, 08:30-12:00 and 14:00-17:30.
+# The seasonal hours of the source rules (the default) are tested at the end.
+ALL_YEAR = ((time(8, 30), time(12, 0)), (time(14, 0), time(17, 30)))
 
 
 def local(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
@@ -19,7 +22,7 @@ def local(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
 
 @pytest.fixture
 def cal() -> BusinessCalendar:
-    return BusinessCalendar()
+    return BusinessCalendar(working_hours=ALL_YEAR)
 
 
 def due_at(cal: BusinessCalendar, start: datetime, kind: str, amount, *, provisional: bool = False) -> datetime:
@@ -67,7 +70,7 @@ def test_acceptance_case_accepts_naive_utc_and_timedelta_days(cal: BusinessCalen
 
 
 def test_count_start_day_variant_gives_friday(cal: BusinessCalendar) -> None:
-    counting = BusinessCalendar(count_start_day=True)
+    counting = BusinessCalendar(working_hours=ALL_YEAR, count_start_day=True)
     assert due_at(counting, local(2026, 9, 30, 16), "working_days", 3) == local(2026, 10, 9, 17, 30)
     # after the last working period the start day no longer counts
     assert due_at(counting, local(2026, 9, 30, 17, 45), "working_days", 3) == local(2026, 10, 10, 17, 30)
@@ -155,20 +158,20 @@ def test_invalid_working_hours() -> None:
 
 
 def test_local_closure_is_skipped() -> None:
-    cal = BusinessCalendar(overrides={date(2026, 3, 10): False})
+    cal = BusinessCalendar(working_hours=ALL_YEAR, overrides={date(2026, 3, 10): False})
     assert cal.is_working_day(date(2026, 3, 10)) == (False, False)
     assert due_at(cal, local(2026, 3, 9, 10), "working_days", 3) == local(2026, 3, 13, 17, 30)
     assert due_at(cal, local(2026, 3, 9, 17), "working_time", H) == local(2026, 3, 11, 9)
 
 
 def test_extra_working_sunday_counts() -> None:
-    cal = BusinessCalendar(overrides={date(2026, 3, 15): True})
+    cal = BusinessCalendar(working_hours=ALL_YEAR, overrides={date(2026, 3, 15): True})
     assert due_at(cal, local(2026, 3, 13, 10), "working_days", 1) == local(2026, 3, 15, 17, 30)
     assert due_at(cal, local(2026, 3, 13, 17), "working_time", H) == local(2026, 3, 15, 9)
 
 
 def test_override_beats_official_adjusted_day() -> None:
-    cal = BusinessCalendar(overrides={date(2026, 10, 10): False})
+    cal = BusinessCalendar(working_hours=ALL_YEAR, overrides={date(2026, 10, 10): False})
     assert due_at(cal, local(2026, 9, 30, 16), "working_days", 3) == local(2026, 10, 12, 17, 30)
 
 
@@ -192,7 +195,7 @@ def test_crossing_into_2027_is_provisional(cal: BusinessCalendar) -> None:
 
 
 def test_overridden_day_is_not_provisional() -> None:
-    cal = BusinessCalendar(overrides={date(2027, 3, 2): False})
+    cal = BusinessCalendar(working_hours=ALL_YEAR, overrides={date(2027, 3, 2): False})
     assert cal.is_working_day(date(2027, 3, 2)) == (False, False)
 
 
@@ -319,11 +322,15 @@ def test_fraction_point_rejects_bad_input(cal: BusinessCalendar) -> None:
 
 
 def test_working_hours_come_from_configuration(monkeypatch):
-    from datetime import datetime, time
+    from datetime import datetime
 
     from engine.sla.policy import working_hours
 
-    assert working_hours("09:00-12:00, 13:30-18:00") == [(time(9, 0), time(12, 0)), (time(13, 30), time(18, 0))]
+    # the single-season format: the same hours all year
+    hours = working_hours("09:00-12:00, 13:30-18:00")
+    for day in (date(2026, 1, 1), date(2026, 7, 1), date(2024, 2, 29), date(2026, 12, 31)):
+        assert hours.on(day) == ((time(9, 0), time(12, 0)), (time(13, 30), time(18, 0)))
+    assert [s.name for s in hours.seasons] == ["all year"]
     from engine.config import load_settings
 
     monkeypatch.setenv("BPM_WORKING_HOURS", "09:00-17:00")
@@ -331,5 +338,121 @@ def test_working_hours_come_from_configuration(monkeypatch):
     start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 16:00 local
     # two working hours from 16:00 with a 17:00 close: 1 h on Monday, 1 h from 09:00 Tuesday
     assert cal.add(start, "working_time", timedelta(hours=2)).at == datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="nine to five"):
         working_hours("nine to five")
+
+
+# -- seasonal working hours (source 001, 上班时间: 夏季 09:20-12:30 / 15:20-18:30, 冬季 09:50-13:00 / 15:20-18:30)
+
+SEASONS = "summer 05-01..09-30=09:20-12:30,15:20-18:30; winter 10-01..04-30=09:50-13:00,15:20-18:30"
+
+
+def test_default_hours_are_the_seasonal_hours_of_the_sources(monkeypatch) -> None:
+    from engine.config import load_settings
+    from engine.sla.calendar import DEFAULT_WORKING_HOURS
+    from engine.sla.policy import working_hours
+
+    monkeypatch.delenv("BPM_WORKING_HOURS", raising=False)
+    assert working_hours(load_settings().working_hours) == DEFAULT_WORKING_HOURS == working_hours(SEASONS)
+    assert BusinessCalendar().working_hours == DEFAULT_WORKING_HOURS
+    summer, winter = ((time(9, 20), time(12, 30)), (time(15, 20), time(18, 30))), \
+        ((time(9, 50), time(13, 0)), (time(15, 20), time(18, 30)))
+    for day, hours in [(date(2026, 4, 30), winter), (date(2026, 5, 1), summer), (date(2026, 7, 15), summer),
+                       (date(2026, 9, 30), summer), (date(2026, 10, 1), winter), (date(2026, 12, 31), winter),
+                       (date(2027, 1, 1), winter), (date(2028, 2, 29), winter)]:
+        assert DEFAULT_WORKING_HOURS.on(day) == hours, day
+
+
+def test_same_amount_in_july_and_december_across_the_lunch_break() -> None:
+    cal = BusinessCalendar()
+    # Wednesday 11:00, 3 working hours. July: 11:00-12:30 (1.5 h), then 15:20 + 1.5 h = 16:50.
+    assert due_at(cal, local(2026, 7, 15, 11), "working_time", 3 * H) == local(2026, 7, 15, 16, 50)
+    # December: 11:00-13:00 (2 h), then 15:20 + 1 h = 16:20.
+    assert due_at(cal, local(2026, 12, 16, 11), "working_time", 3 * H) == local(2026, 12, 16, 16, 20)
+    # 12:45 is the lunch break in July but still a working hour in December
+    assert due_at(cal, local(2026, 7, 15, 12, 45), "working_time", 30 * timedelta(minutes=1)) == local(2026, 7, 15, 15, 50)
+    assert due_at(cal, local(2026, 12, 16, 12, 45), "working_time", 30 * timedelta(minutes=1)) == local(2026, 12, 16, 15, 35)
+    # working days end at 18:30 in both seasons; a morning start counts from the next day
+    assert due_at(cal, local(2026, 7, 15, 8), "working_days", 1) == local(2026, 7, 16, 18, 30)
+    assert due_at(cal, local(2026, 12, 16, 8), "working_days", 1) == local(2026, 12, 17, 18, 30)
+    assert cal.working_time_between(local(2026, 7, 15, 9), local(2026, 7, 15, 19)) == timedelta(hours=6, minutes=20)
+    assert cal.working_time_between(local(2026, 12, 16, 9), local(2026, 12, 16, 19)) == timedelta(hours=6, minutes=20)
+    assert cal.working_time_between(local(2026, 12, 16, 9), local(2026, 12, 16, 14)) == timedelta(hours=3, minutes=10)
+
+
+def test_working_time_across_the_season_switch() -> None:
+    cal = BusinessCalendar()
+    # Thu 2026-04-30 16:00 (winter), 4 working hours: 2.5 h until 18:30, then Labour Day (05-01..05-05);
+    # the rest, 1.5 h, on Wed 05-06 with the summer morning from 09:20: 10:50 (winter hours would give 11:20)
+    assert due_at(cal, local(2026, 4, 30, 16), "working_time", 4 * H) == local(2026, 5, 6, 10, 50)
+    # Wed 2026-09-30 16:00 (summer), 4 working hours: the rest after National Day on Thu 10-08 from 09:50
+    assert due_at(cal, local(2026, 9, 30, 16), "working_time", 4 * H) == local(2026, 10, 8, 11, 20)
+    assert cal.working_time_between(local(2026, 4, 30, 9), local(2026, 5, 6, 13)) == \
+        timedelta(hours=6, minutes=20) + timedelta(hours=3, minutes=10)
+
+
+def test_season_dates_are_configurable() -> None:
+    from engine.sla.policy import working_hours
+
+    hours = working_hours("夏季 06-01..08-31=09:20-12:30,15:20-18:30;冬季 09-01..05-31=09:50-13:00,15:20-18:30")
+    assert [s.name for s in hours.seasons] == ["夏季", "冬季"]
+    cal = BusinessCalendar(working_hours=hours)
+    # Fri 2026-05-29 is still winter here: 11:00-13:00, then 15:20 + 1 h; summer by default: 16:50
+    assert due_at(cal, local(2026, 5, 29, 11), "working_time", 3 * H) == local(2026, 5, 29, 16, 20)
+    assert due_at(BusinessCalendar(), local(2026, 5, 29, 11), "working_time", 3 * H) == local(2026, 5, 29, 16, 50)
+    # Mon 2026-08-31 16:00, the last summer day here: 2.5 h, then Tue 09-01 (winter) from 09:50: 11:20;
+    # with the default dates 09-01 is still summer: from 09:20, 10:50
+    assert due_at(cal, local(2026, 8, 31, 16), "working_time", 4 * H) == local(2026, 9, 1, 11, 20)
+    assert due_at(BusinessCalendar(), local(2026, 8, 31, 16), "working_time", 4 * H) == local(2026, 9, 1, 10, 50)
+    # unnamed seasons, periods in any order, a season wrapping past December 31
+    wrapped = working_hours("11-01..02-28=14:00-17:00,09:00-12:00; 03-01..10-31=08:00-12:00")
+    assert wrapped.on(date(2027, 1, 5)) == ((time(9), time(12)), (time(14), time(17)))
+    assert wrapped.on(date(2028, 2, 29)) == wrapped.on(date(2028, 2, 28))  # "..02-28" covers 02-29 too
+    assert wrapped.on(date(2028, 3, 1)) == ((time(8), time(12)),)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("summer 05-01..09-31=09:20-12:30,15:20-18:30; winter 10-01..04-30=09:50-13:00,15:20-18:30",
+     "season 'summer 05-01..09-31=09:20-12:30,15:20-18:30': '09-31' is not a month-day"),
+    ("summer 05-01..09-30=09:20-12:30,15:20-18:30; winter 10-01..04-30=9.50-13", "season 'winter 10-01..04-30=9.50-13'"),
+    ("summer 05-01..09-30=09:20-12:30,15:20-18:30; winter", "season 'winter' must look like"),
+    ("summer 05-01..09-30=12:30-09:20; winter 10-01..04-30=09:50-13:00", "season 'summer 05-01..09-30=12:30-09:20'"),
+    ("summer 05-01..09-30=09:20-12:30,12:00-18:30; winter 10-01..04-30=09:50-13:00", "ordered and non-overlapping"),
+    ("summer 05-01..09-30=09:20-12:30; winter 09-30..04-30=09:50-13:00", "'summer' and 'winter' overlap on 09-30"),
+    ("summer 05-01..09-30=09:20-12:30; winter 10-02..04-30=09:50-13:00", "no season covers 10-01"),
+    ("summer 05-01..09-30=09:20-12:30", "no season covers 01-01..04-30"),
+    ("09:00-13:00,12:00-17:00", "ordered and non-overlapping"),
+])
+def test_bad_working_hours_are_refused_naming_the_part(spec: str, message: str) -> None:
+    from engine.sla.policy import working_hours
+
+    with pytest.raises(ValueError, match="BPM_WORKING_HOURS") as refused:
+        working_hours(spec)
+    assert message in str(refused.value)
+
+
+def test_bad_working_hours_stop_the_engine_at_start(tmp_path) -> None:
+    from engine.app import BpmEngine
+    from engine.config import load_settings
+
+    settings = load_settings(var_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}",
+                             working_hours="summer 05-01..09-30=09:20-12:30")
+    with pytest.raises(ValueError, match="no season covers"):
+        BpmEngine(settings)
+
+
+def test_calendar_hours_command_prints_the_seasons(monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from bpm_cli.main import main
+
+    monkeypatch.delenv("BPM_WORKING_HOURS", raising=False)
+    result = CliRunner().invoke(main, ["calendar", "hours"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["summer 05-01..09-30=09:20-12:30,15:20-18:30",
+                                          "winter 10-01..04-30=09:50-13:00,15:20-18:30"]
+    monkeypatch.setenv("BPM_WORKING_HOURS", "08:30-12:00,14:00-17:30")
+    assert CliRunner().invoke(main, ["calendar", "hours"]).output == "all year 01-01..12-31=08:30-12:00,14:00-17:30\n"
+    monkeypatch.setenv("BPM_WORKING_HOURS", "summer 05-01..09-30=09:20-12:30; winter 10-01..04-31=09:50-13:00")
+    refused = CliRunner().invoke(main, ["calendar", "hours"])
+    assert refused.exit_code == 1 and "season 'winter 10-01..04-31=09:50-13:00'" in refused.output

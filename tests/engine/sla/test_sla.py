@@ -124,8 +124,39 @@ def test_working_days_due_date_follows_the_official_calendar(four_step):
         inst = start(api)
     finally:
         clock.reset()
-    # day 1 = Thu 10-08, day 2 = Fri 10-09, day 3 = Sat 10-10 (an adjusted working day), 17:30
-    assert inst["open_tasks"][0]["due_at"] == "2026-10-10T09:30:00+00:00"
+    # day 1 = Thu 10-08, day 2 = Fri 10-09, day 3 = Sat 10-10 (an adjusted working day), 18:30 (winter hours)
+    assert inst["open_tasks"][0]["due_at"] == "2026-10-10T10:30:00+00:00"
+
+
+def start_at(api, moment):
+    clock.set(moment)
+    try:
+        return start(api)["open_tasks"][0]["due_at"]
+    finally:
+        clock.reset()
+
+
+def test_working_time_due_dates_follow_the_seasonal_hours(four_step):
+    """Summer 09:20-12:30 / 15:20-18:30, winter 09:50-13:00 / 15:20-18:30 (the default hours)."""
+    api = four_step
+    assert api.deploy_xml(sla_process("working_time", "PT3H", "1.0:duty_manager")).status_code == 201
+    # Wed 11:00 local, 3 working hours over the lunch break: July 16:50, December 16:20
+    assert start_at(api, datetime(2026, 7, 15, 3, 0, tzinfo=UTC)) == "2026-07-15T08:50:00+00:00"
+    assert start_at(api, datetime(2026, 12, 16, 3, 0, tzinfo=UTC)) == "2026-12-16T08:20:00+00:00"
+    # Thu 2026-04-30 17:00 (winter): 1.5 h, Labour Day, then Wed 05-06 (summer) 09:20 + 1.5 h
+    assert start_at(api, datetime(2026, 4, 30, 9, 0, tzinfo=UTC)) == "2026-05-06T02:50:00+00:00"
+
+
+def test_configured_season_dates_move_the_switch(four_step):
+    from dataclasses import replace
+
+    api = four_step
+    engine = api.client.application.extensions["bpm"]
+    engine.settings = replace(engine.settings, working_hours=(
+        "summer 06-01..08-31=09:20-12:30,15:20-18:30; winter 09-01..05-31=09:50-13:00,15:20-18:30"))
+    assert api.deploy_xml(sla_process("working_time", "PT4H", "1.0:duty_manager")).status_code == 201
+    # Mon 2026-08-31 16:00, the last summer day: 2.5 h, then Tue 09-01, winter from 09:50: 11:20
+    assert start_at(api, datetime(2026, 8, 31, 8, 0, tzinfo=UTC)) == "2026-09-01T03:20:00+00:00"
 
 
 @pytest.mark.parametrize("props, message", [
