@@ -6,8 +6,9 @@ Each org unit gets five component scores on a 0-100 scale, each one SQL aggregat
   the period (for a year: every month of that year), draft or final alike: the ranking shows
   the current figures and follows them when a review approves (an approved sheet does not
   change them);
-* ``inspections`` (上级检查): the average monthly ``score`` of the unit's ``counter_service_score``
-  rows (the checklist inspections by the duty and hall managers);
+* ``inspections`` (上级检查): the average ``avg_pct`` of the unit's ``counter_service_score`` rows
+  (each clerk's average points per check as a percentage of the checklist's full points, 0-100;
+  the clerks' monthly ``score`` is a sum over a varying number of checks, not on this scale);
 * ``six_s`` (6S现场管理), ``activities`` (建功立业活动), ``innovation`` (服务部创新): facts imported
   per org unit (metrics ``six_s_score``, ``activity_score``, ``innovation_score``; names in the
   rules file). For a year, a fact imported for the year itself (period ``2026``) wins over the
@@ -71,7 +72,7 @@ def compute_team_ranking(uow, period) -> int:
     session = uow.session
     components: dict[str, dict[str, float]] = {c: {} for c in TEAM_COMPONENTS}
     components["kpi"] = dict(session.execute(_job_average("customer_manager_kpi", "total", period)).all())
-    components["inspections"] = dict(session.execute(_job_average("counter_service_score", "score", period)).all())
+    components["inspections"] = dict(session.execute(_job_average("counter_service_score", "avg_pct", period)).all())
     fact_of = {metric: comp for comp, metric in rules["facts"].items()}
     for unit, metric, value in session.execute(_fact_average(sorted(fact_of), period)):
         components[fact_of[metric]][unit] = value

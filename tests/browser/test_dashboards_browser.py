@@ -28,8 +28,8 @@ from tests.browser.forms import wait_until
 
 pytestmark = pytest.mark.browser
 
-ITEMS = ("smile_service", "standing_service", "greeting_order", "appearance", "polite_language", "first_contact",
-         "time_limit", "cash_announce", "two_hands", "tidy_counter")
+ITEMS = ("smile_service", "standing_service", "serve_one", "wait_two", "greet_three", "appearance", "polite_language",
+         "first_contact", "time_limit", "cash_announce", "two_hands", "tidy_counter")
 
 
 class Client:

@@ -1,14 +1,16 @@
-"""API: BPMN messages to instances, and hall queue snapshots for the congestion evaluator."""
+"""API: BPMN messages to instances, hall queue snapshots for the congestion evaluator, and the
+daily coverage of the counter-service checks (which counter clerks are not yet checked today)."""
 
 from __future__ import annotations
 
 from flask import Blueprint
 
 from engine.halls import congestion
+from engine.jobs import inspections
 from engine.runtime import instances, messages
 from web.context import current_engine
 from web.routing import actor, api_route
-from web.schemas.halls import HallStateSchema, MessageRequest, SnapshotRequest
+from web.schemas.halls import CoverageQuery, CoverageSchema, HallStateSchema, MessageRequest, SnapshotRequest
 from web.schemas.runtime import InstanceSchema
 
 bp = Blueprint("halls", __name__, url_prefix="/api")
@@ -34,3 +36,11 @@ def queue_snapshot(hall, body):
 def hall_congestion(hall):
     with current_engine().read() as session:
         return congestion.hall_state(session, hall)
+
+
+@api_route(bp, "/halls/inspection-coverage",
+           summary="Counter clerks per hall and those not yet checked on a day (附表四 daily checks)",
+           query=CoverageQuery, response=CoverageSchema)
+def inspection_coverage(args):
+    with current_engine().read() as session:
+        return inspections.coverage(session, actor(), args.get("day"), args.get("unit"))

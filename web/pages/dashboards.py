@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, g, render_template, request
 
 from engine.errors import EngineError
-from engine.jobs import reports
+from engine.jobs import inspections, reports
 from web.api.reports import download
 from web.context import current_engine
 from web.i18n import current_language, t
@@ -115,6 +115,8 @@ def dashboard_page():
                 return _error_page(exc)
             notice = f"{t('dash_bad_period')}: {period}"
             report = presentation.labelled(reports.report(db, actor, job, None, unit))
+        # the counter checklist is checked every day for every clerk: who is not yet checked today
+        coverage = inspections.coverage(db, actor, None, unit) if job == "counter_service_score" else None
     labels = presentation.metric_labels(job)
     for row in report["rows"]:
         row["flat"] = reports.flatten(row["metrics"])
@@ -130,6 +132,7 @@ def dashboard_page():
     return render_template(
         "dashboards.html", jobs=jobs, job=job, current=current, report=report, notice=notice, lang=lang,
         has_rank=has_rank, has_status=has_status, query=query, chart_data=_chart_data(report, lang, labels),
+        coverage=coverage,
         status_labels={k: (v[1] if lang == "en" else v[0]) for k, v in presentation.STATUS_LABELS.items()},
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from web.schemas.common import NO_NUL
+
 
 class MessageRequest(Schema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=128))
@@ -29,3 +31,32 @@ class HallStateSchema(Schema):
     pending_since = fields.DateTime(allow_none=True)
     alerts = fields.List(fields.Nested(Alert))
     updated_at = fields.DateTime(allow_none=True)
+
+
+class CoverageQuery(Schema):
+    day = fields.Str(validate=[validate.Length(min=1, max=10), NO_NUL],
+                     metadata={"description": "local date YYYY-MM-DD; default: today"})
+    unit = fields.Str(validate=[validate.Length(min=1, max=64), NO_NUL], metadata={"description": "hall (org unit key)"})
+
+
+class CoverageClerk(Schema):
+    username = fields.Str()
+    display_name = fields.Str()
+
+
+class CoverageStaff(CoverageClerk):
+    checks = fields.Int(metadata={"description": "checks recorded for this clerk on the day"})
+
+
+class CoverageHall(Schema):
+    hall = fields.Str()
+    hall_name = fields.Str()
+    clerks = fields.Int(metadata={"description": "active counter clerks of the hall"})
+    checked = fields.Int(metadata={"description": "clerks with at least one check on the day"})
+    unchecked = fields.List(fields.Nested(CoverageClerk), metadata={"description": "clerks not yet checked on the day"})
+    staff = fields.List(fields.Nested(CoverageStaff))
+
+
+class CoverageSchema(Schema):
+    day = fields.Str()
+    halls = fields.List(fields.Nested(CoverageHall))

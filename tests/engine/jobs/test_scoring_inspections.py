@@ -33,6 +33,7 @@ from tests.support.business import (
     try_start,
     work,
 )
+from tests.support.pages import sign_in
 
 ITEMS = [item["key"] for item in load_rules()["counter_service"]["items"]]
 
@@ -86,12 +87,14 @@ def test_an_inspector_of_the_hall_scores_a_counter_staff_member(inspection, engi
     assert "standing_service" in errors_of(try_complete(api, "duty_manager", task["id"], incomplete))
     assert inspections(engine) == []
     done = work(api, "duty_manager", iid, "inspect",
-                checklist("counter_staff", {"smile_service": 6, "greeting_order": 0}, inspection_comment="未主动招呼"))
+                checklist("counter_staff", {"smile_service": 6, "greet_three": 0}, inspection_comment="未主动招呼"))
     assert done["status"] == "completed"
     [(user, inspector, unit, day, score, items)] = inspections(engine)
-    assert (user, inspector, unit, day, score) == ("counter_staff", "duty_manager", "hall-1", "2026-10-12", 86)
-    assert items["smile_service"] == 6 and items["greeting_order"] == 0 and len(items) == len(ITEMS)
-    assert instance(api, iid)["data"]["inspection_score"] == 86
+    # twelve items of 10 points: 120 - 4 - 10
+    assert (user, inspector, unit, day, score) == ("counter_staff", "duty_manager", "hall-1", "2026-10-12", 106)
+    assert items["smile_service"] == 6 and items["greet_three"] == 0 and items["serve_one"] == items["wait_two"] == 10
+    assert len(items) == len(ITEMS) == 12
+    assert instance(api, iid)["data"]["inspection_score"] == 106
     with engine.read() as session:
         actions = [a for a in session.execute(select(AuditEvent.action).where(AuditEvent.instance_id == iid)).scalars()]
     assert "task_completed" in actions and "inspection_recorded" in actions
@@ -104,7 +107,7 @@ def test_the_local_day_decides_and_hall_2_inspects_its_own_staff(inspection, eng
     assert "does not work in this hall" in errors_of(
         try_complete(api, "duty_hall2", open_task(api, iid, "inspect")["id"], checklist("counter_staff")))["staff_username"][0]
     work(api, "duty_hall2", iid, "inspect", checklist("counter_hall2"))
-    assert inspections(engine)[0][2:5] == ("hall-2", "2026-11-01", 100)
+    assert inspections(engine)[0][2:5] == ("hall-2", "2026-11-01", 120)
 
 
 def inspect_on(api, when: datetime, inspector: str, staff: str, missed: dict | None = None) -> None:
@@ -116,27 +119,29 @@ def inspect_on(api, when: datetime, inspector: str, staff: str, missed: dict | N
 def test_the_month_is_summed_per_person_and_ranked_within_the_hall(inspection, engine):
     api = inspection
     day = lambda d, h=2: datetime(2026, 10, d, h, 0, tzinfo=UTC)  # noqa: E731
-    inspect_on(api, day(5), "duty_manager", "counter_staff", {"smile_service": 5})            # 95
-    inspect_on(api, day(5, 7), "hall_manager", "counter_staff", {"standing_service": 0})      # 90
-    inspect_on(api, day(20), "duty_manager", "counter_staff", {"two_hands": 7, "cash_announce": 8})  # 95
-    inspect_on(api, day(8), "duty_manager", "counter2", {})                                    # 100
-    inspect_on(api, day(9), "duty_hall2", "counter_hall2", {"time_limit": 0, "first_contact": 0})  # 80
-    inspect_on(api, datetime(2026, 9, 30, 16, 30, tzinfo=UTC), "duty_manager", "counter2", {"smile_service": 0})  # 00:30 1 Oct local: 90
+    inspect_on(api, day(5), "duty_manager", "counter_staff", {"smile_service": 5})            # 115
+    inspect_on(api, day(5, 7), "hall_manager", "counter_staff", {"standing_service": 0})      # 110
+    inspect_on(api, day(20), "duty_manager", "counter_staff", {"two_hands": 7, "cash_announce": 8})  # 115
+    inspect_on(api, day(8), "duty_manager", "counter2", {})                                    # 120
+    inspect_on(api, day(9), "duty_hall2", "counter_hall2", {"time_limit": 0, "first_contact": 0})  # 100
+    inspect_on(api, datetime(2026, 9, 30, 16, 30, tzinfo=UTC), "duty_manager", "counter2", {"smile_service": 0})  # 00:30 1 Oct local: 110
     inspect_on(api, datetime(2026, 10, 31, 16, 0, tzinfo=UTC), "duty_manager", "counter2", {})  # 1 Nov local: not October
     with engine.uow(SYSTEM) as uow:
         assert compute_counter_service_score(uow, Period.parse("2026-10")) == 3
     with engine.read() as session:
         rows = {r.subject_key: (r.unit_key, r.rank, r.metrics) for r in session.execute(
             select(JobResult).where(JobResult.job == "counter_service_score", JobResult.period == "2026-10")).scalars()}
+    # 月末汇总 (000_*.txt): the monthly score is the sum of the month's checks, not their average,
+    # so counter_staff (3 checks, 115 + 110 + 115) ranks above counter2 (2 checks, 120 + 110)
     unit, rank, m = rows["counter_staff"]
-    assert (unit, rank) == ("hall-1", 2)
-    assert (m["inspections"], m["days"], m["total"], m["max_points"]) == (3, 2, 280, 100)
-    assert m["avg_points"] == pytest.approx(93.33) and m["score"] == pytest.approx(93.33)
+    assert (unit, rank) == ("hall-1", 1)
+    assert (m["inspections"], m["days"], m["total"], m["score"], m["max_points"]) == (3, 2, 340, 340, 120)
+    assert m["avg_points"] == pytest.approx(113.33) and m["avg_pct"] == pytest.approx(94.44)
     assert m["avg_smile_service"] == pytest.approx(8.33) and m["avg_standing_service"] == pytest.approx(6.67)
     unit, rank, m = rows["counter2"]
-    assert (unit, rank, m["inspections"], m["total"], m["score"]) == ("hall-1", 1, 2, 190, 95)
+    assert (unit, rank, m["inspections"], m["total"], m["score"], m["avg_pct"]) == ("hall-1", 2, 2, 230, 230, 95.83)
     unit, rank, m = rows["counter_hall2"]
-    assert (unit, rank, m["inspections"], m["score"], m["avg_time_limit"]) == ("hall-2", 1, 1, 80, 0)
+    assert (unit, rank, m["inspections"], m["score"], m["avg_time_limit"]) == ("hall-2", 1, 1, 100, 0)
     # a re-run replaces the month's rows
     with engine.uow(SYSTEM) as uow:
         assert compute_counter_service_score(uow, Period.parse("2026-10")) == 3
@@ -232,7 +237,7 @@ def test_the_options_are_never_stored(inspection, engine):
     # a client that sends the options back: they are dropped, not refused and not stored
     work(api, "duty_manager", iid, "inspect", checklist("counter2", hall_staff=options))
     data = instance(api, iid)["data"]
-    assert data["staff_username"] == "counter2" and data["inspection_score"] == 100 and "hall_staff" not in data
+    assert data["staff_username"] == "counter2" and data["inspection_score"] == 120 and "hall_staff" not in data
     with engine.read() as session:
         submitted = session.execute(select(Task.submitted).where(Task.id == task_id)).scalar_one()
         details = session.execute(select(AuditEvent.details).where(
@@ -253,3 +258,78 @@ def test_an_unknown_option_provider_is_refused_at_deploy(inspection, value, frag
     errors = r.get_json()["details"]["errors"]
     assert [e["element_id"] for e in errors] == ["inspect"], errors
     assert fragment in errors[0]["message"] and "options.x" in errors[0]["message"]
+
+
+def test_twenty_checks_of_a_month_are_added_up(engine):
+    """附表四 "每天不定时检查打分，月末汇总": 20 checks of 110 points each score 2200 for the month."""
+    with engine.uow(SYSTEM) as uow:
+        for n in range(20):
+            at = datetime(2026, 8, 1 + n, 2, 0, tzinfo=UTC)
+            uow.session.add(Inspection(instance_id=f"sum-{n:02d}", inspected_user="counter_staff",
+                                       inspector="duty_manager", unit_key="hall-1", inspected_at=at,
+                                       day=f"2026-08-{1 + n:02d}", items={"smile_service": 0}, score=110))
+        uow.session.add(Inspection(instance_id="sum-once", inspected_user="counter2", inspector="duty_manager",
+                                   unit_key="hall-1", inspected_at=datetime(2026, 8, 3, 2, tzinfo=UTC),
+                                   day="2026-08-03", items={}, score=120))
+    try:
+        with engine.uow(SYSTEM) as uow:
+            assert compute_counter_service_score(uow, Period.parse("2026-08")) == 2
+        with engine.read() as session:
+            rows = {r.subject_key: (r.rank, r.metrics) for r in session.execute(
+                select(JobResult).where(JobResult.job == "counter_service_score", JobResult.period == "2026-08")).scalars()}
+        rank, m = rows["counter_staff"]
+        assert (rank, m["inspections"], m["days"], m["score"], m["total"], m["avg_points"]) == (1, 20, 20, 2200, 2200, 110)
+        rank, m = rows["counter2"]
+        assert (rank, m["inspections"], m["score"], m["avg_pct"]) == (2, 1, 120, 100)
+    finally:
+        with engine.uow(SYSTEM) as uow:  # PostgreSQL keeps the tables between tests
+            uow.session.execute(delete(Inspection).where(Inspection.instance_id.like("sum-%")))
+            uow.session.execute(delete(JobResult).where(JobResult.job == "counter_service_score",
+                                                        JobResult.period == "2026-08"))
+
+
+# --------------------------------------------------------------------------- daily coverage (every clerk every day)
+
+SEEDED_CLERKS = {"counter_staff", "counter2", "counter_hall2"}
+
+
+def coverage(api, user: str, **query) -> dict:
+    r = api.get("/api/halls/inspection-coverage" + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""),
+                user)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    return {h["hall"]: ({c["username"] for c in h["unchecked"]} & SEEDED_CLERKS,
+                        {s["username"]: s["checks"] for s in h["staff"] if s["username"] in SEEDED_CLERKS})
+            for h in body["halls"]} | {"day": body["day"]}
+
+
+def test_the_coverage_lists_the_clerks_not_yet_checked_today(inspection, app):
+    api = inspection
+    clock.set(datetime(2026, 10, 13, 1, 0, tzinfo=UTC))  # 09:00 on 13 October in Beijing
+    seen = coverage(api, "duty_manager")
+    assert seen["day"] == "2026-10-13" and set(seen) == {"day", "hall-1"}  # their own hall only
+    assert seen["hall-1"] == ({"counter_staff", "counter2"}, {"counter_staff": 0, "counter2": 0})
+    work(api, "duty_manager", start(api, "duty_manager", "counter_inspection", {})["id"], "inspect",
+         checklist("counter_staff"))
+    # checked once: dropped from the unchecked list; counter2 is still to be checked today
+    assert coverage(api, "hall_manager")["hall-1"] == ({"counter2"}, {"counter_staff": 1, "counter2": 0})
+    # the dashboards page of the monthly score shows the same per hall
+    client, _ = sign_in(app, "hall_manager")
+    html = client.get("/dashboards?job=counter_service_score").get_data(as_text=True)
+    section = html.split('data-testid="coverage"')[1].split("</section>")[0]
+    assert "今日未检查" in section and 'data-hall="hall-1"' in section and 'data-hall="hall-2"' not in section
+    assert 'data-clerk="counter2"' in section and 'data-clerk="counter_staff"' not in section
+    client, _ = sign_in(app, "counter_staff")
+    assert 'data-testid="coverage"' not in client.get("/dashboards?job=counter_service_score").get_data(as_text=True)
+    # another day starts with everyone unchecked again; a past day keeps its checks
+    clock.set(datetime(2026, 10, 14, 1, 0, tzinfo=UTC))
+    assert coverage(api, "duty_manager")["hall-1"][0] == {"counter_staff", "counter2"}
+    assert coverage(api, "duty_manager", day="2026-10-13")["hall-1"][0] == {"counter2"}
+    # hall-2's duty manager sees hall-2; the auditor every hall (or one by ?unit=); a clerk no hall
+    assert set(coverage(api, "duty_hall2")) == {"day", "hall-2"}
+    assert coverage(api, "duty_hall2")["hall-2"] == ({"counter_hall2"}, {"counter_hall2": 0})
+    assert {"hall-1", "hall-2"} <= set(coverage(api, "auditor"))
+    assert set(coverage(api, "auditor", unit="hall-2")) == {"day", "hall-2"}
+    assert set(coverage(api, "counter_staff")) == {"day"}
+    assert api.get("/api/halls/inspection-coverage?day=13.10.2026", "auditor").status_code == 422
+    assert api.get("/api/halls/inspection-coverage", None).status_code == 401

@@ -44,7 +44,7 @@ def scored(engine):
         replace_results(uow, "customer_manager_kpi", Period.parse("2026-10"), user_rows("total", [
             ("hall-1", "a", 96.5), ("hall-1", "b", 83.5), ("hall-2", "c", 110.5)]), status="draft")
         replace_results(uow, "customer_manager_kpi", Period.parse("2026-09"), user_rows("total", [("hall-1", "a", 70)]))
-        replace_results(uow, "counter_service_score", Period.parse("2026-10"), user_rows("score", [
+        replace_results(uow, "counter_service_score", Period.parse("2026-10"), user_rows("avg_pct", [
             ("hall-1", "x", 90), ("hall-1", "y", 96), ("hall-2", "z", 80)]))
         csv = ["period,subject,metric,value"]
         for unit, six_s, activity, innovation in (("hall-1", 92, 85, 78), ("hall-2", 88, 90, 82), ("dept-g", 95, 100, 90)):
