@@ -12,7 +12,7 @@ from engine.extensions import REGISTRY, Registry
 
 def extensions() -> list:
     from engine import seals
-    from engine.forms import options
+    from engine.forms import chronology, options
     from engine.identity import starter_unit
     from engine.jobs import review
     from engine.runtime import calls, events, external, linked, messages, tasks
@@ -20,8 +20,8 @@ def extensions() -> list:
     from engine.sla import extension as sla
 
     return [tasks.EXTENSION, starter_unit.EXTENSION, linked.EXTENSION, messages.EXTENSION, events.EXTENSION,
-            calls.EXTENSION, external.EXTENSION, sla.EXTENSION, options.EXTENSION, seals.EXTENSION,
-            review.EXTENSION, schedules.EXTENSION]
+            calls.EXTENSION, external.EXTENSION, sla.EXTENSION, options.EXTENSION, chronology.EXTENSION,
+            seals.EXTENSION, review.EXTENSION, schedules.EXTENSION]
 
 
 def install(registry: Registry = REGISTRY) -> None:
@@ -30,9 +30,12 @@ def install(registry: Registry = REGISTRY) -> None:
 
 
 def configure(settings) -> None:
-    """Hand the features the settings they keep per process (the seal's font and provider)."""
+    """Hand the features the settings they keep per process (the seal's font and provider);
+    refuse working hours that cannot be read (``BPM_WORKING_HOURS``), naming the bad part."""
     from engine import seals
     from engine.jobs import scoring
+    from engine.sla.policy import working_hours
 
     seals.configure(settings.seals)
     scoring.configure(settings.scoring_rules)
+    working_hours(settings.working_hours)

@@ -260,6 +260,11 @@ STRINGS.update({
     "dash_decided": {"zh-CN": "审核人", "en": "Decided by"},
     "dash_step": {"zh-CN": "当前步骤", "en": "Current step"},
     "dash_yes": {"zh-CN": "是", "en": "yes"},
+    "dash_coverage": {"zh-CN": "今日服务检查（附表四：每天检查每位营业员）", "en": "Service checks today (every counter clerk every day)"},
+    "dash_coverage_clerks": {"zh-CN": "营业员人数", "en": "Counter clerks"},
+    "dash_coverage_checked": {"zh-CN": "已检查", "en": "Checked"},
+    "dash_coverage_unchecked": {"zh-CN": "今日未检查", "en": "Not yet checked today"},
+    "dash_coverage_none": {"zh-CN": "全部已检查", "en": "All checked"},
     "dash_no": {"zh-CN": "否", "en": "no"},
 })
 

@@ -52,8 +52,15 @@ import time
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import requests
+
+
+def _beijing_now() -> str:
+    """A form date-time (no offset) in the halls' time: the engine refuses answers before the registration."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")
+
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "load-test-pw-1"
@@ -335,7 +342,7 @@ class User(threading.Thread):
                               "status": r.status_code if r is not None else None})
 
     def complaint(self, category: str) -> dict | None:
-        data = {"category": category, "customer_name": "张三", "contact_phone": f"138{self.rng.randrange(10**8):08d}",
+        data = {"category": category, "complaint_type": "billing_support", "customer_name": "张三", "contact_phone": f"138{self.rng.randrange(10**8):08d}",
                 "description": "上月话费账单有一笔不明扣费"}
         if self.rng.random() < 0.3:
             doc = self.upload("账单截图.pdf")
@@ -385,7 +392,7 @@ class User(threading.Thread):
         if element == "answer_written":
             return {"written_reply": "经核查，该业务已于次日办结。"}
         if element == "close":
-            return {"resolution": "已向客户说明并解决", "answered_at": datetime.now().strftime("%Y-%m-%dT%H:%M"),
+            return {"resolution": "已向客户说明并解决", "answered_at": _beijing_now(),
                     "satisfaction": rng.choice(["satisfied"] * 4 + ["neutral", "dissatisfied"])}
         if element == "accept":
             if rng.random() < 0.9:
@@ -425,9 +432,10 @@ class User(threading.Thread):
                 return {"outcome": "cleared", "handle_note": "已办结"}
             if roll < 0.95:
                 return {"outcome": "abnormal", "issue_detail": "证件信息与登记不符"}
-            return {"outcome": "technical", "issue_detail": "疑似小区计费错误", "customer_name": "王五"}
+            return {"outcome": "technical", "issue_detail": "疑似小区计费错误", "customer_name": "王五",
+                    "complaint_type": "billing_support"}
         if element == "on_the_spot":
-            return {"spot_action": "核实证件后现场处理"}
+            return {"spot_action": "核实证件后现场处理", "replied_at": _beijing_now()}
         raise ValueError(f"no form data for {element}")
 
 

@@ -1,5 +1,7 @@
-"""Job ``sla_daily_report`` (daily): SLA figures per process, category and hall, and the
-complaint KPIs of DOMAIN.md per hall. Everything is aggregated in SQL.
+"""Job ``sla_daily_report`` (daily, and monthly on the 1st for last month): SLA figures per
+process, category and hall, and the complaint KPIs of DOMAIN.md per hall and per complaint
+type. Everything is aggregated in SQL. A month period counts exactly like a day, over the
+whole month ("that day" below reads "that period").
 
 Cohort. The SLA rows count the *human tasks that carry an SLA* (``bpm_task.due_at`` set by
 an ``sla.*`` policy) and were **created during the local day** (Asia/Shanghai). Their state
@@ -59,6 +61,15 @@ with ``metrics``:
     recorded an answer, those answered ``satisfied``, and ``100 * satisfied / answers``
     (null when no complaint was closed). Satisfaction is only known when the complaint is
     closed, so it follows the closing day, not the registration day.
+
+* ``subject_type='complaint_type'``, ``subject_key=<type>``, ``unit_key=<hall>`` — the same
+  complaint KPIs per complaint type of ``004_*.txt`` (服务营销、网络、计费支撑系统、梦网业务、
+  其它增值业务、数据业务、集团客户、终端销售、热线: field ``complaint_type`` of the registration
+  form ``complaint_intake``; ``-`` for complaints registered before the field existed) and
+  hall; one row per (type, hall) with anything to count: ``type``, ``hall``,
+  ``complaints``, ``complaints_on_time``, ``complaints_breached``,
+  ``on_time_handling_rate``, ``satisfaction_answers``, ``satisfied``,
+  ``satisfaction_rate``, as defined above. The label is the type's label on the form.
 """
 
 from __future__ import annotations
@@ -137,6 +148,39 @@ GROUP BY COALESCE(i.org_unit, '{NONE}')
 """
 
 
+def _types_sql(d: str) -> str:
+    """Complaints registered, their handling on time / breached and the closing answers of the
+    period, per hall and complaint type (each part dated as in the hall KPIs)."""
+    kind = f"COALESCE({json_text(d, 'i.data', 'complaint_type')}, '{NONE}')"
+    hall = f"COALESCE(i.org_unit, '{NONE}')"
+    answer = json_text(d, "t.submitted", "satisfaction")
+    return f"""
+WITH parts AS (
+    SELECT {hall} AS hall, {kind} AS kind, 1 AS registered, 0 AS on_time, 0 AS breached, 0 AS answers, 0 AS satisfied
+    FROM bpm_process_instance i
+    WHERE i.process_key = :complaints AND i.started_at >= :start AND i.started_at < :end
+    UNION ALL
+    SELECT {hall}, {kind}, 0,
+           CASE WHEN t.status = 'completed' AND t.completed_at <= t.due_at THEN 1 ELSE 0 END,
+           CASE WHEN (t.status = 'completed' AND t.completed_at > t.due_at)
+                  OR (t.status = 'open' AND t.due_at <= :now) THEN 1 ELSE 0 END,
+           0, 0
+    FROM bpm_task t JOIN bpm_process_instance i ON i.id = t.instance_id
+    WHERE t.process_key = :complaints AND t.created_at >= :start AND t.created_at < :end AND t.due_at IS NOT NULL
+    UNION ALL
+    SELECT {hall}, {kind}, 0, 0, 0, 1, CASE WHEN {answer} = 'satisfied' THEN 1 ELSE 0 END
+    FROM bpm_task t JOIN bpm_process_instance i ON i.id = t.instance_id
+    WHERE t.completed_at >= :start AND t.completed_at < :end AND t.status = 'completed'
+      AND t.process_key = :complaints AND {answer} IS NOT NULL
+)
+SELECT hall, kind, SUM(registered) AS complaints, SUM(on_time) AS on_time, SUM(breached) AS breached,
+       SUM(answers) AS answers, SUM(satisfied) AS satisfied
+FROM parts
+GROUP BY hall, kind
+ORDER BY hall, kind
+"""
+
+
 def process_names(session) -> dict[str, str]:
     """Process key -> name of its newest deployed version."""
     rows = session.execute(
@@ -145,8 +189,9 @@ def process_names(session) -> dict[str, str]:
     return {key: name or key for key, name in rows}
 
 
-def category_labels(session) -> dict[str, str]:
-    """``category`` option value -> label, from the select fields keyed ``category`` of the forms."""
+def category_labels(session, key: str = "category") -> dict[str, str]:
+    """Option value -> label, from the select fields keyed ``key`` (``category``,
+    ``complaint_type``) of the forms."""
     labels: dict[str, str] = {}
     rows = session.execute(select(FormDefinition.content).order_by(FormDefinition.form_key, FormDefinition.version))
     for (content,) in rows:
@@ -155,7 +200,7 @@ def category_labels(session) -> dict[str, str]:
         except FormDefinitionError:  # a form deployed under older rules: no labels from it
             continue
         for f in fields:
-            if f.path == "category":
+            if f.path == key:
                 labels.update(f.options)
     return labels
 
@@ -238,4 +283,20 @@ def compute_sla_daily_report(uow, period: Period) -> int:
         kpi["satisfaction_rate"] = pct(kpi["satisfied"], kpi["satisfaction_answers"])
         rows.append({"unit_key": None if hall == NONE else hall, "subject_type": "hall", "subject_key": hall,
                      "subject_label": units.get(hall, hall), "metrics": {"hall": hall, **kpi}})
+    types = session.execute(
+        text(_types_sql(d)).bindparams(*times("start", "end", "now")),
+        {**span, "now": utcnow(), "complaints": COMPLAINT_PROCESS},
+    ).all()
+    type_labels = category_labels(session, "complaint_type")
+    for r in types:
+        on_time, breached = int(r.on_time or 0), int(r.breached or 0)
+        answers, satisfied = int(r.answers or 0), int(r.satisfied or 0)
+        metrics = {"type": r.kind, "hall": r.hall, "complaints": int(r.complaints or 0),
+                   "complaints_on_time": on_time, "complaints_breached": breached,
+                   "on_time_handling_rate": pct(on_time, on_time + breached),
+                   "satisfaction_answers": answers, "satisfied": satisfied, "satisfaction_rate": pct(satisfied, answers)}
+        label = type_labels.get(r.kind, "未分类 Unclassified" if r.kind == NONE else r.kind)
+        rows.append({"unit_key": None if r.hall == NONE else r.hall, "subject_type": "complaint_type",
+                     "subject_key": r.kind, "subject_label": f"{label} / {units.get(r.hall, r.hall)}",
+                     "metrics": metrics})
     return replace_results(uow, JOB, period, rows)

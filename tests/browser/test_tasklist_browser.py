@@ -34,8 +34,11 @@ def test_counter_staff_starts_works_and_completes_a_complaint(server, browser_pa
     page.locator("li[data-process-key=complaint_handling] a").click()
     page.wait_for_url(f"{server}/start/complaint_handling")
     page.locator(".fjs-form").wait_for()
-    page.locator(".fjs-form-field-select .fjs-input-group").click()
+    page.locator(".fjs-form-field-select .fjs-input-group").first.click()
     page.locator(".fjs-dropdownlist-item", has_text="标准业务").click()
+    # the complaint type of the statistics (004), a second required select
+    page.locator(".fjs-form-field-select .fjs-input-group").nth(1).click()
+    page.locator(".fjs-dropdownlist-item", has_text="计费支撑系统").click()
     page.get_by_label("客户姓名").fill("张三")
     page.get_by_label("联系电话").fill("13800138000")
     page.get_by_label("问题描述").fill("话费扣费有误")

@@ -117,7 +117,7 @@ def fuzz(sqlite_app):
 
     api = Api(sqlite_app.app.test_client(), sqlite_app.tokens)
     deploy(api)
-    complaint = {"category": "standard", "customer_name": "张三", "contact_phone": "13800138000",
+    complaint = {"category": "standard", "complaint_type": "billing_support", "customer_name": "张三", "contact_phone": "13800138000",
                  "description": "上月话费账单有一笔不明扣费"}
     instances = [
         start(api, "counter_staff", "complaint_handling", complaint)["id"],

@@ -423,12 +423,13 @@ def test_mutated_forms_deploy_cleanly_or_are_refused(deployed):
 
 # (process, starter, start data, first task, who works it, its data)
 RUNS = {
-    "complaint_handling": ("counter_staff", {"category": "standard", "customer_name": "张三",
+    "complaint_handling": ("counter_staff", {"category": "standard", "complaint_type": "billing_support", "customer_name": "张三",
                                              "contact_phone": "13800138000", "description": "不明扣费"},
                            "counter_staff", None),
     "one_counter": ("counter_staff", {"category": "payment", "customer_phone": "13900139000", "description": "缴费",
                                       "amount": 50},
-                    "counter_staff", {"outcome": "technical", "issue_detail": "小区计费错误", "customer_name": "张三"}),
+                    "counter_staff", {"outcome": "technical", "issue_detail": "小区计费错误", "customer_name": "张三",
+                                     "complaint_type": "billing_support"}),
 }
 
 

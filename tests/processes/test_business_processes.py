@@ -189,7 +189,7 @@ def test_tasks_follow_the_conventions(key):
         props = props_of(task)
         assert {p for p in props if not p.startswith("options.")} <= {
             "candidateScope", "sla.kind", "sla.amount", "sla.amountVariable", "sla.warn", "sla.escalate", "seal", "score_review",
-            "review_stage", "record"}, props
+            "review_stage", "record", "notBeforeStart"}, props
         if "seal" in props:
             from engine.seals.templates import TEMPLATES
 
@@ -283,7 +283,7 @@ def supply_request(api, **changes):
 
 
 def complaint(category="standard", **changes):
-    data = {"category": category, "customer_name": "张三", "contact_phone": "13800138000",
+    data = {"category": category, "complaint_type": "billing_support", "customer_name": "张三", "contact_phone": "13800138000",
             "description": "上月话费账单有一笔不明扣费"}
     return _changed(data, changes)
 
@@ -337,6 +337,9 @@ START_CASES = {
     ]),
     "complaint_handling": ("counter_staff", "duty_manager", lambda api: complaint(), [
         ({"category": "urgent"}, "category"),
+        # 004's complaint types: required, one of the nine
+        ({"complaint_type": None}, "complaint_type"),
+        ({"complaint_type": "lottery"}, "complaint_type"),
         ({"contact_phone": "12345"}, "contact_phone"),
         ({"customer_name": ""}, "customer_name"),
         ({"description": None}, "description"),
@@ -499,6 +502,7 @@ COMPLAINT_BRANCHES = {
 @pytest.mark.parametrize("category", sorted(COMPLAINT_BRANCHES))
 def test_complaint_is_handled_in_the_registering_hall_and_closed(api, category):
     starter, element, worker, other_hall, work_data, sla = COMPLAINT_BRANCHES[category]
+    clock.set(datetime(2026, 11, 23, 6, 0, tzinfo=UTC))  # registered Monday 14:00 in Beijing
     deploy(api, "complaint_handling")
     attachment = upload(api, starter, "账单截图.pdf")
     iid = start(api, starter, "complaint_handling", complaint(category, attachments=[attachment]))["id"]
@@ -514,6 +518,11 @@ def test_complaint_is_handled_in_the_registering_hall_and_closed(api, category):
     assert close["candidate_groups"] == ["counter_staff", "customer_manager"] and close["org_unit"] == "hall-1"
     r = try_complete(api, starter, close["id"], {"resolution": "已解决", "satisfaction": "great"})
     assert {"answered_at", "satisfaction"} <= set(errors_of(r))
+    # the customer cannot have been answered before the complaint was registered (14:00)
+    r = try_complete(api, starter, close["id"], {"resolution": "已解决", "answered_at": "2026-11-23T13:59",
+                                                 "satisfaction": "satisfied"})
+    assert list(errors_of(r)) == ["answered_at"]
+    assert "不能早于登记时间（2026-11-23 14:00）" in errors_of(r)["answered_at"][0]
     done = work(api, starter, iid, "close",
                 {"resolution": "已向客户说明并解决", "answered_at": "2026-11-23T15:30", "satisfaction": "satisfied"},
                 wrong=("counter_hall2", "duty_manager"))
@@ -531,6 +540,48 @@ def test_complaint_is_handled_in_the_registering_hall_and_closed(api, category):
     assert api.get(f"/api/process-instances/{iid}", "hall_manager").status_code == 200
 
 
+CLOSED = {"resolution": "已向客户说明并解决", "answered_at": "2026-11-23T15:30", "satisfaction": "satisfied"}
+
+
+def test_complaint_is_closed_by_the_first_responder_unless_a_manager_hands_it_over(api):
+    """000 「二是"首问负责制"」: whoever took the customer in owns the complaint to the end. The
+    closing call is the registering clerk's own step; another clerk of the same hall gets 403;
+    the only hand-over is a manager's explicit reassignment, which must say why and shows on the
+    timeline (who handed over, from whom, to whom, why)."""
+    clock.set(datetime(2026, 11, 23, 6, 0, tzinfo=UTC))  # registered Monday 14:00 in Beijing
+    deploy(api, "complaint_handling")
+    iid = start(api, "counter_staff", "complaint_handling", complaint("written"))["id"]
+    work(api, "duty_manager", iid, "answer_written", {"written_reply": "经核查，该业务已于次日办结。"})
+    close = open_task(api, iid, "close")
+    assert close["properties"]["candidateScope"] == "starter" and close["assignee"] == "counter_staff"
+    # a colleague of the same hall, same role: neither claims nor closes it, nor sees it in the pool
+    assert candidate_task_ids(api, "counter2", iid) == []
+    assert api.post(f"/api/tasks/{close['id']}/claim", "counter2").status_code == 403
+    assert try_complete(api, "counter2", close["id"], CLOSED).status_code == 403
+    # the first responder cannot hand it away by releasing it
+    assert api.post(f"/api/tasks/{close['id']}/unclaim", "counter_staff").status_code == 409
+    # a hand-over is a manager's, explicit and with a reason
+    handover = {"assignee": "counter2", "reason": "首问责任人休假，交接给同班营业员"}
+    assert api.post(f"/api/tasks/{close['id']}/assign", "counter2", json=handover).status_code == 403
+    assert api.post(f"/api/tasks/{close['id']}/assign", "duty_hall2", json=handover).status_code == 403
+    assert "reason" in errors_of(api.post(f"/api/tasks/{close['id']}/assign", "duty_manager",
+                                          json={"assignee": "counter2"}))
+    assert "reason" in errors_of(api.post(f"/api/tasks/{close['id']}/assign", "duty_manager",
+                                          json={"assignee": "counter2", "reason": "  "}))
+    r = api.post(f"/api/tasks/{close['id']}/assign", "duty_manager", json=handover)
+    assert r.status_code == 200 and r.get_json()["assignee"] == "counter2"
+    # now the new owner's: the former one is refused, the new one closes
+    assert try_complete(api, "counter_staff", close["id"], CLOSED).status_code == 403
+    assert work(api, "counter2", iid, "close", CLOSED, wrong=("counter_staff", "customer_manager"))["status"] == "completed"
+    events = api.get(f"/api/process-instances/{iid}/timeline", "auditor").get_json()["events"]
+    handed = [e for e in events if e["action"] == "task_reassigned"]
+    assert len(handed) == 1 and handed[0]["actor"] == "duty_manager" and handed[0]["element_id"] == "close"
+    assert handed[0]["before"] == {"assignee": "counter_staff"} and handed[0]["after"] == {"assignee": "counter2"}
+    assert handed[0]["reason"] == handover["reason"]
+    closed = [e for e in events if e["action"] == "task_completed" and e["element_id"] == "close"]
+    assert [e["actor"] for e in closed] == ["counter2"]
+
+
 FRIDAY = datetime(2026, 3, 6, 1, 0, tzinfo=UTC)  # Friday 09:00 in Beijing (in the past: seeded tokens stay valid)
 
 
@@ -540,11 +591,11 @@ FRIDAY = datetime(2026, 3, 6, 1, 0, tzinfo=UTC)  # Friday 09:00 in Beijing (in t
     # 24 calendar hours, not working hours: due on Saturday morning
     ("complaint_handling", "counter_staff", lambda api: complaint("technical"), "resolve_technical",
      datetime(2026, 3, 7, 1, 0, tzinfo=UTC)),
-    # 3 working days: the end (17:30) of Wednesday
+    # 3 working days: the end (18:30, winter hours) of Wednesday
     ("complaint_handling", "customer_manager", lambda api: complaint("written"), "answer_written",
-     datetime(2026, 3, 11, 9, 30, tzinfo=UTC)),
+     datetime(2026, 3, 11, 10, 30, tzinfo=UTC)),
     # 1 working day: the end of Monday
-    ("supply_approval", "enforcement_officer", supply_request, "review", datetime(2026, 3, 9, 9, 30, tzinfo=UTC)),
+    ("supply_approval", "enforcement_officer", supply_request, "review", datetime(2026, 3, 9, 10, 30, tzinfo=UTC)),
     ("one_counter", "counter_staff", lambda api: counter_business(), "handle", FRIDAY + timedelta(minutes=3)),
     # 001: accepted within 3 minutes of the customer handing in the documents (the acceptance, not the approval)
     ("group_agreement", "customer_manager", agreement_request, "accept", FRIDAY + timedelta(minutes=3)),
@@ -862,13 +913,21 @@ def test_agreement_is_started_only_by_someone_in_a_hall(agreements, engine, toke
             except Conflict:
                 pass  # PostgreSQL keeps users between tests
             tokens[name] = issue_token(uow.session, name, "demo", 10 * 365 * 24 * 3600)[0]
-    before = len(instances_of(api, "group_agreement"))
-    for name, why in (("cm_no_unit", "belongs to an org unit of kind 'hall'"), ("cm_dept", "'dept-1' is not one")):
-        data = agreement_request(api, customer_id_copy=[upload(api, name, "证件.pdf")])
-        r = try_start(api, name, "group_agreement", data)
-        assert r.status_code == 403 and why in r.get_json()["message"], r.get_json()
-    assert len(instances_of(api, "group_agreement")) == before  # nothing was stored
-    assert start(api, "customer_manager", "group_agreement", agreement_request(api))["org_unit"] == "hall-1"
+    try:
+        before = len(instances_of(api, "group_agreement"))
+        for name, why in (("cm_no_unit", "belongs to an org unit of kind 'hall'"), ("cm_dept", "'dept-1' is not one")):
+            data = agreement_request(api, customer_id_copy=[upload(api, name, "证件.pdf")])
+            r = try_start(api, name, "group_agreement", data)
+            assert r.status_code == 403 and why in r.get_json()["message"], r.get_json()
+        assert len(instances_of(api, "group_agreement")) == before  # nothing was stored
+        assert start(api, "customer_manager", "group_agreement", agreement_request(api))["org_unit"] == "hall-1"
+    finally:  # PostgreSQL keeps users between tests: the extra customer managers would be scored by later ones
+        from sqlalchemy import delete
+
+        from engine.store.models import User
+
+        with engine.uow(SYSTEM) as uow:
+            uow.session.execute(delete(User).where(User.username.in_(["cm_no_unit", "cm_dept"])))
 
 
 def test_starter_unit_must_be_a_known_value(agreements):
@@ -922,18 +981,54 @@ def test_one_counter_cleared_at_the_counter(api):
     assert "end_cleared" in instance(api, iid)["completed_elements"]
 
 
-def test_one_counter_abnormal_business_goes_to_the_duty_manager_of_the_hall(api):
+SPOT_SLA = {"candidateScope": "instance_unit", "sla.kind": "calendar", "sla.amount": "PT10M", "sla.warn": "0.8",
+            "sla.escalate": "1.0:hall_manager", "notBeforeStart": "replied_at"}
+
+
+def _abnormal_case(api) -> tuple[str, dict]:
+    """A SIM replacement accepted on Friday 09:00 (Beijing), found abnormal at the counter 2 minutes later."""
+    clock.set(FRIDAY)
     deploy(api, "one_counter")
     iid = start(api, "counter_staff", "one_counter", counter_business("sim_replacement"))["id"]
     handle = open_task(api, iid, "handle")
     assert "issue_detail" in errors_of(try_complete(api, "counter_staff", handle["id"], {"outcome": "abnormal"}))
+    clock.set(FRIDAY + timedelta(minutes=2))
     work(api, "counter_staff", iid, "handle", {"outcome": "abnormal", "issue_detail": "证件信息与登记不符"})
-    spot = open_task(api, iid, "on_the_spot")
+    return iid, open_task(api, iid, "on_the_spot")
+
+
+def test_one_counter_abnormal_business_goes_to_the_duty_manager_of_the_hall(api):
+    iid, spot = _abnormal_case(api)
     assert spot["org_unit"] == "hall-1" and candidate_task_ids(api, "duty_hall2", iid) == []
-    done = work(api, "duty_manager", iid, "on_the_spot", {"spot_action": "核实证件后现场补卡"},
+    # 000 "异常业务中基本业务由值班经理当场处理完毕": on the spot, 10 calendar minutes (no figure in the sources)
+    assert spot["properties"] == SPOT_SLA
+    assert at(spot["due_at"]) == FRIDAY + timedelta(minutes=12) and spot["sla_state"] == "on_time"
+    # the reply cannot come before the customer was accepted (09:00); the field is named
+    r = try_complete(api, "duty_manager", spot["id"], {"spot_action": "核实证件后现场补卡", "replied_at": "2026-03-06T08:59"})
+    assert list(errors_of(r)) == ["replied_at"] and "不能早于登记时间（2026-03-06 09:00）" in errors_of(r)["replied_at"][0]
+    assert "replied_at" in errors_of(try_complete(api, "duty_manager", spot["id"], {"spot_action": "核实证件后现场补卡"}))
+    clock.set(FRIDAY + timedelta(minutes=8))
+    done = work(api, "duty_manager", iid, "on_the_spot", {"spot_action": "核实证件后现场补卡", "replied_at": "2026-03-06T09:08"},
                 wrong=("duty_hall2", "counter_staff", "hall_manager"))
+    assert api.get(f"/api/tasks/{spot['id']}", "auditor").get_json()["sla_state"] == "met"
     assert done["status"] == "completed"
     assert "end_on_spot" in instance(api, iid)["completed_elements"]
+
+
+def test_on_the_spot_handling_not_done_in_10_minutes_goes_to_the_hall_manager(api, engine):
+    iid, spot = _abnormal_case(api)
+    assert candidate_task_ids(api, "hall_manager", iid) == []
+    clock.set(FRIDAY + timedelta(minutes=10, seconds=1))  # past 80 % of the 10 minutes
+    assert fire_due(engine) == 1
+    assert sla_actions(api, iid) == ["sla_warning"]
+    clock.set(FRIDAY + timedelta(minutes=12, seconds=1))
+    assert fire_due(engine) == 2
+    assert sla_actions(api, iid) == ["sla_warning", "sla_breached", "sla_escalated"]
+    assert candidate_task_ids(api, "hall_manager", iid) == [spot["id"]]
+    assert candidate_task_ids(api, "manager_hall2", iid) == []
+    work(api, "hall_manager", iid, "on_the_spot", {"spot_action": "厅经理到场处理", "replied_at": "2026-03-06T09:15"},
+         wrong=("manager_hall2",))
+    assert api.get(f"/api/tasks/{spot['id']}", "auditor").get_json()["sla_state"] == "missed"
 
 
 def _technical_counter_case(api, var_dir) -> str:
@@ -941,9 +1036,10 @@ def _technical_counter_case(api, var_dir) -> str:
     iid = start(api, "counter_staff", "one_counter", counter_business("business_change", description="改套餐后计费异常"))["id"]
     handle = open_task(api, iid, "handle")
     r = try_complete(api, "counter_staff", handle["id"], {"outcome": "technical"})
-    assert {"issue_detail", "customer_name"} <= set(errors_of(r))
+    assert {"issue_detail", "customer_name", "complaint_type"} <= set(errors_of(r))
     done = work(api, "counter_staff", iid, "handle",
-                {"outcome": "technical", "issue_detail": "疑似小区计费错误", "customer_name": "王五"})
+                {"outcome": "technical", "issue_detail": "疑似小区计费错误", "customer_name": "王五",
+                 "complaint_type": "billing_support"})
     # 000 "技术性业务…限24小时解决,并当场回复客户": the customer is told at once, by SMS through the sms topic
     assert done["status"] == "running" and open_elements(api, iid) == []
     sent = work_external(api, iid, "sms", var_dir)
@@ -967,6 +1063,7 @@ def test_one_counter_technical_problem_opens_a_technical_complaint(api, engine):
     assert complaint_inst["org_unit"] == "hall-1"
     data = complaint_inst["data"]
     assert data["category"] == "technical" and data["contact_phone"] == "13900139000"
+    assert data["complaint_type"] == "billing_support"  # 004's type, chosen by the clerk at the counter
     assert data["customer_name"] == "王五"
     assert "改套餐后计费异常" in data["description"] and "疑似小区计费错误" in data["description"]
     task = open_task(api, complaint_inst["id"], "resolve_technical")

@@ -21,6 +21,7 @@ SUBJECT_TYPES: dict[str, tuple[str, str]] = {  # in the order the page and the X
     "process": ("流程", "Process"),
     "category": ("类别", "Category"),
     "hall": ("营业厅", "Hall"),
+    "complaint_type": ("投诉类型（按营业厅）", "Complaint type by hall"),
     "step": ("环节", "Step"),
     "kpi": ("指标", "KPI"),
 }
@@ -36,6 +37,7 @@ METRIC_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "sla_daily_report": {  # engine/jobs/sla_report.py
         "process": ("流程", "Process"),
         "category": ("类别", "Category"),
+        "type": ("投诉类型", "Complaint type"),
         "hall": ("营业厅", "Hall"),
         "total": ("任务数", "Tasks"),
         "completed": ("已完成", "Completed"),
@@ -75,8 +77,9 @@ METRIC_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "days": ("检查天数", "Days checked"),
         "total": ("检查总分", "Points in total"),
         "avg_points": ("平均每次得分", "Average points"),
-        "max_points": ("单次最高分", "Best inspection"),
-        "score": ("月度服务得分", "Monthly service score"),
+        "max_points": ("单次满分", "Full points per check"),
+        "avg_pct": ("平均得分率 %", "Average % of full points"),
+        "score": ("月度服务得分", "Monthly service score (sum of the checks)"),
     },
     "team_ranking": {  # engine/jobs/ranking.py
         "score": ("综合得分", "Overall score"),
@@ -183,6 +186,8 @@ CHARTS: dict[str, list[dict]] = {
          "zh": "各类别按时率 %（按营业厅）", "en": "On time % by category and hall"},
         {"subject_type": "hall", "metrics": ["on_time_handling_rate", "satisfaction_rate"], "multi": True,
          "zh": "各营业厅投诉处理及时率与满意率 %", "en": "Complaint on-time handling and satisfaction % by hall"},
+        {"subject_type": "complaint_type", "metrics": ["complaints"], "horizontal": True,
+         "zh": "各类型投诉量（按营业厅）", "en": "Complaints by type and hall"},
         {"subject_type": "process", "metrics": ["on_time", "breached", "pending"], "stack": True,
          "zh": "各流程按时与超时任务数", "en": "Tasks on time and breached by process"},
     ],

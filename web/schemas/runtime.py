@@ -193,7 +193,11 @@ class TaskQuery(Schema):
 
 class AssignRequest(Schema):
     assignee = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    reason = fields.Str(allow_none=True, validate=validate.Length(max=500))
+    # a hand-over is explicit and says why (首问负责制: the first responder's case changes hands only so);
+    # the audit event task_reassigned keeps who handed over, from whom, to whom and this reason
+    reason = fields.Str(required=True, validate=[validate.Length(min=1, max=500), NO_NUL,
+                                                 validate.Regexp(r"[\s\S]*\S", error="Give the reason for the hand-over.")],
+                        metadata={"description": "Why the task changes hands (audited)"})
 
 
 class CompleteTaskRequest(Schema):

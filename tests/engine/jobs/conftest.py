@@ -68,9 +68,10 @@ class Driver:
         return task_id
 
     # the business vocabulary of the scenario
-    def complaint(self, user: str, category: str) -> str:
+    def complaint(self, user: str, category: str, complaint_type: str = "billing_support") -> str:
         return self.start(user, "complaint_handling", {
-            "category": category, "customer_name": "张三", "contact_phone": "13800138000", "description": "话费有误"})
+            "category": category, "complaint_type": complaint_type, "customer_name": "张三",
+            "contact_phone": "13800138000", "description": "话费有误"})
 
     def resolve(self, user: str, instance_id: str, category: str) -> str:
         data = {"counter_action": "已处理"} if category == "standard" else {
@@ -79,7 +80,7 @@ class Driver:
 
     def close(self, user: str, instance_id: str, satisfaction: str) -> str:
         return self.complete(user, instance_id, {
-            "resolution": "已解决", "answered_at": "2026-10-05T10:00", "satisfaction": satisfaction})
+            "resolution": "已解决", "answered_at": "2026-10-05T21:00", "satisfaction": satisfaction})
 
     def transaction(self, user: str, category: str) -> str:
         data = {"category": category, "customer_phone": "13900139000", "description": "办理业务"}
@@ -101,6 +102,8 @@ def driver(engine):
 def build_scenario(d: Driver) -> dict:
     """The hand-computed day 2026-10-05 (times relative to T0 = 09:00 local).
 
+    Complaint types (004): C2 service_marketing, C3 network, every other one billing_support.
+
     hall-1: C1 standard 0:00, claimed +1 min, resolved +2 min (on time, 120 s), closed +10 min satisfied;
             C2 standard 1:00, resolved +5 min (breached, 300 s), closed 1:15 dissatisfied;
             C3 technical 2:00, resolved 5:00 (on time, 10800 s), closed 5:30 satisfied;
@@ -119,10 +122,10 @@ def build_scenario(d: Driver) -> dict:
     d.at(T0 + m).claim("counter_staff", ids["C1"])
     d.at(T0 + 2 * m).resolve("counter_staff", ids["C1"], "standard")
     d.at(T0 + 10 * m).close("counter_staff", ids["C1"], "satisfied")
-    ids["C2"] = d.at(T0 + h).complaint("counter2", "standard")
+    ids["C2"] = d.at(T0 + h).complaint("counter2", "standard", "service_marketing")
     d.at(T0 + h + 5 * m).resolve("counter2", ids["C2"], "standard")
     d.at(T0 + h + 15 * m).close("counter2", ids["C2"], "dissatisfied")
-    ids["C3"] = d.at(T0 + 2 * h).complaint("counter_staff", "technical")
+    ids["C3"] = d.at(T0 + 2 * h).complaint("counter_staff", "technical", "network")
     d.at(T0 + 5 * h).resolve("duty_manager", ids["C3"], "technical")
     d.at(T0 + 5 * h + 30 * m).close("counter_staff", ids["C3"], "satisfied")
     ids["C4"] = d.at(T0 + 3 * h).complaint("counter_staff", "technical")

@@ -38,7 +38,8 @@ def test_run_sla_daily_report_for_a_day(cli_env, engine, scenario):
     ("args", "message"),
     [
         (["nope"], "error: unknown job 'nope'"),
-        (["sla_daily_report", "--period", "2026-10"], "error: job sla_daily_report takes a day period, not a month"),
+        (["sla_daily_report", "--period", "2026-W41"],
+         "error: job sla_daily_report takes a day or month period, not a week"),
         (["process_cycle_times", "--period", "2026-W60"], "error: invalid period '2026-W60'"),
         (["team_ranking", "--period", "2026-10-05"], "error: job team_ranking takes a month or year period, not a day"),
     ],

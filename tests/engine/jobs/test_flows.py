@@ -134,7 +134,7 @@ def test_flow_body_without_prefect(sqlite_engine, prefect_home, monkeypatch):
     monkeypatch.setattr(module, "_ENGINE", sqlite_engine)
     out = module.sla_daily_report.fn(period="2026-10-05", triggered_by="tester")
     assert (out["status"], out["flow_run_id"]) == ("completed", None)
-    with pytest.raises(Exception, match="takes a day period"):
+    with pytest.raises(Exception, match="takes a day or month period"):
         module.sla_daily_report.fn(period="2026-W41")
 
 
@@ -172,7 +172,7 @@ def test_bpm_jobs_serve_gets_scheduled_runs_from_the_prefect_scheduler(tmp_path)
         scheduled: dict[str, list] = {}
         while time.monotonic() < deadline:
             deployments = {d["name"]: d["id"] for d in _api(url, "/deployments/filter", {})}
-            if len(deployments) == 6:
+            if len(deployments) == 7:
                 scheduled = {
                     name: _api(url, "/flow_runs/filter", {
                         "deployments": {"id": {"any_": [dep_id]}},
@@ -185,7 +185,8 @@ def test_bpm_jobs_serve_gets_scheduled_runs_from_the_prefect_scheduler(tmp_path)
             time.sleep(1)
         assert scheduled and all(scheduled.values()), (scheduled, "".join(lines))
         assert sorted(scheduled) == ["counter_service_score", "customer_manager_kpi", "process_cycle_times",
-                                     "sla_daily_report", "team_ranking", "team_ranking-year"]
+                                     "sla_daily_report", "sla_daily_report-month", "team_ranking",
+                                     "team_ranking-year"]
         local = ZoneInfo("Asia/Shanghai")
 
         def starts(name):
@@ -195,6 +196,7 @@ def test_bpm_jobs_serve_gets_scheduled_runs_from_the_prefect_scheduler(tmp_path)
         daily = starts("sla_daily_report")
         assert all((t.hour, t.minute) == (1, 30) for t in daily)
         assert all((t.weekday(), t.hour) == (0, 2) for t in starts("process_cycle_times"))
+        assert all((t.day, t.hour, t.minute) == (1, 1, 45) for t in starts("sla_daily_report-month"))
         assert all((t.month, t.day, t.hour, t.minute) == (1, 6, 5, 0) for t in starts("team_ranking-year"))
         run = scheduled["team_ranking-year"][0]
         assert run["parameters"] == {"period": None, "kind": "year", "triggered_by": "schedule"}

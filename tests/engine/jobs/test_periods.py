@@ -61,8 +61,12 @@ def test_jobs_accept_only_their_period_kinds():
                           "process_cycle_times"]
     assert get_job("team_ranking").period_kinds == ("month", "year")
     assert resolve("team_ranking", "2026")[1].kind == "year"
-    with pytest.raises(PeriodError, match="takes a day period, not a month"):
-        resolve("sla_daily_report", "2026-10")
+    # the SLA report runs daily and, on the 1st, for last month (per complaint type and hall, 004)
+    assert get_job("sla_daily_report").period_kinds == ("day", "month")
+    assert get_job("sla_daily_report").schedules() == (("day", "30 1 * * *"), ("month", "45 1 1 * *"))
+    assert resolve("sla_daily_report", "2026-10")[1].kind == "month"
+    with pytest.raises(PeriodError, match="takes a day or month period, not a week"):
+        resolve("sla_daily_report", "2026-W41")
     with pytest.raises(NotFound, match="unknown job 'nope'"):
         resolve("nope", "2026-10")
     spec, period = resolve("process_cycle_times", None, now=datetime(2026, 10, 5, 17, 0, tzinfo=UTC))

@@ -334,7 +334,8 @@ def test_without_the_review_process_the_sheet_waits_for_the_next_run(api, engine
 def complaint_closed(api, registrar: str, satisfaction: str, about: str | None = None) -> str:
     """A standard complaint registered by ``registrar`` (its first responder), naming ``about``
     as the manager concerned (涉及人员) or nobody, closed by the registrar with ``satisfaction``."""
-    data = {"category": "standard", "customer_name": "张三", "contact_phone": "13800138000", "description": "账单不明扣费"}
+    data = {"category": "standard", "complaint_type": "billing_support", "customer_name": "张三", "contact_phone": "13800138000",
+            "description": "账单不明扣费"}
     if about is not None:
         data["manager_concerned"] = about
     iid = start(api, registrar, "complaint_handling", data)["id"]

@@ -208,10 +208,10 @@ def test_checklist_points_are_clamped_to_each_item(rules):
     answers = {item["key"]: item["points"] for item in items}
     answers["smile_service"] = 7
     answers["standing_service"] = 99  # more than the item's points
-    answers["greeting_order"] = -3
+    answers["wait_two"] = -3
     points, total = checklist_score(items, answers)
-    assert points["smile_service"] == 7 and points["standing_service"] == 10 and points["greeting_order"] == 0
-    assert total == 100 - 3 - 10
+    assert points["smile_service"] == 7 and points["standing_service"] == 10 and points["wait_two"] == 0
+    assert total == 120 - 3 - 10
 
 
 def test_team_score_reweights_missing_components():
@@ -243,7 +243,9 @@ def test_the_packaged_rules_follow_the_sources(rules):
     retention = kpi["dimensions"][-1]
     assert (retention["method"], retention["line_pct"]) == ("churn", 2.0)
     labels = [item["label_zh"] for item in rules["counter_service"]["items"]]
-    assert {"微笑服务", "站立服务", "接一待二招呼三"} <= set(labels) and 8 <= len(labels) <= 12
+    # 000_*.txt 附表四: "把微笑服务、站立服务、接一、待二、招呼三等等十余项指标设计一个工作表" -- the five items
+    # named, in that order and as separate items, and more than ten in all
+    assert labels[:5] == ["微笑服务", "站立服务", "接一", "待二", "招呼三"] and 10 < len(labels) < 20
     assert all(item["label_en"] for item in rules["counter_service"]["items"])
     assert set(rules["team_ranking"]["weights"]) == {"kpi", "activities", "six_s", "inspections", "innovation"}
 
@@ -276,7 +278,7 @@ def test_the_packaged_rules_follow_the_sources(rules):
     (lambda r: r["metrics"]["six_s_score"].update(subject="user"),
      "team_ranking.facts.six_s: unknown metric 'six_s_score'"),
     (lambda r: r["counter_service"]["items"].append(dict(r["counter_service"]["items"][0])),
-     "counter_service.items[10].key: duplicate key 'smile_service'"),
+     "counter_service.items[12].key: duplicate key 'smile_service'"),
     (lambda r: r.pop("team_ranking"), "team_ranking: Missing data for required field."),
     (lambda r: r["customer_manager_kpi"]["dimensions"][0].update(key="group_revenue"),
      "customer_manager_kpi.dimensions[0].key: 'group_revenue' is a metric name or reserved"),
@@ -322,6 +324,10 @@ def test_the_inspection_form_has_one_field_per_checklist_item(rules):
         assert comp["type"] == "number" and comp["validate"]["max"] == item["points"] and comp["validate"]["min"] == 0
         assert item["label_zh"] in comp["label"]
     assert fields["staff_username"]["required"]
+    # 附表四 (000_*.txt): 微笑服务、站立服务、接一、待二、招呼三 are five separate fields of the sheet, in that order
+    numbers = [c["label"] for c in form["components"] if c["type"] == "number"]
+    assert [label.split("（")[0] for label in numbers[:5]] == ["微笑服务", "站立服务", "接一", "待二", "招呼三"]
+    assert len(numbers) == len(rules["counter_service"]["items"])
     # the inspected person is picked from the hall's counter staff, filled in by the task (engine/forms/options.py)
     assert by_key["staff_username"]["type"] == "select" and by_key["staff_username"]["valuesKey"] == "hall_staff"
     bpmn = (ROOT / "processes" / "counter_inspection.bpmn").read_text(encoding="utf-8")

@@ -65,6 +65,45 @@ def test_complaint_kpis_per_hall(engine, scenario):
     assert (h2["on_time_handling_rate"], h2["satisfaction_answers"], h2["satisfaction_rate"]) == (100.0, 0, None)
 
 
+def _types(got: dict) -> dict:
+    return {(k[1], k[2]): (v["complaints"], v["complaints_on_time"], v["complaints_breached"], v["on_time_handling_rate"],
+                           v["satisfaction_answers"], v["satisfied"], v["satisfaction_rate"])
+            for k, v in got.items() if k[0] == "complaint_type"}
+
+
+def test_complaint_kpis_per_type_and_hall_daily_and_monthly(engine, scenario):
+    """004's complaint types (服务营销、网络、计费支撑系统 ...) per hall: count, on-time handling,
+    satisfaction; for a day and for the month (the same figures over the whole month)."""
+    execute_job(engine, "sla_daily_report", "2026-10-05", "tester")
+    got = results(engine, "sla_daily_report", "2026-10-05")
+    # (complaints, on time, breached, on-time %, answers, satisfied, satisfaction %)
+    assert _types(got) == {
+        # C1 on time and closed satisfied, C4 pending; C6 (registered the day before) closed neutral today
+        ("billing_support", "hall-1"): (2, 1, 0, 100.0, 2, 1, 50.0),
+        ("service_marketing", "hall-1"): (1, 0, 1, 0.0, 1, 0, 0.0),  # C2 late, dissatisfied
+        ("network", "hall-1"): (1, 1, 0, 100.0, 1, 1, 100.0),  # C3
+        ("billing_support", "hall-2"): (1, 1, 0, 100.0, 0, 0, None),  # C5, not closed
+    }
+    row = got[("complaint_type", "service_marketing", "hall-1")]
+    assert row["label"] == "服务营销 / 中心营业厅" and (row["type"], row["hall"], row["unit_key"]) == (
+        "service_marketing", "hall-1", "hall-1")
+    # the types add up to the hall's figures
+    h1 = got[("hall", "hall-1", "hall-1")]
+    kinds = [v for k, v in _types(got).items() if k[1] == "hall-1"]
+    assert sum(v[0] for v in kinds) == h1["complaints"] and sum(v[4] for v in kinds) == h1["satisfaction_answers"]
+
+    run = execute_job(engine, "sla_daily_report", "2026-10", "tester")
+    assert run["status"] == "completed"
+    month = results(engine, "sla_daily_report", "2026-10")
+    assert _types(month) == {
+        ("billing_support", "hall-1"): (3, 2, 0, 100.0, 2, 1, 50.0),  # C6 counted in the month too
+        ("service_marketing", "hall-1"): (1, 0, 1, 0.0, 1, 0, 0.0),
+        ("network", "hall-1"): (1, 1, 0, 100.0, 1, 1, 100.0),
+        ("billing_support", "hall-2"): (1, 1, 0, 100.0, 0, 0, None),
+    }
+    assert month[("hall", "hall-1", "hall-1")]["complaints"] == 5
+
+
 def test_other_days_see_other_cohorts(engine, scenario):
     """The day before holds only C6 (resolved in a minute); the day after is empty but lists the halls."""
     execute_job(engine, "sla_daily_report", "2026-10-04", "tester")

@@ -23,6 +23,7 @@ OPEN_TO_ALL = {
     ("GET", "/api/org-units"),
     ("GET", "/api/notifications"),
     ("GET", "/api/halls/<hall>/congestion"),
+    ("GET", "/api/halls/inspection-coverage"),  # only the halls the caller manages (test_scoring_inspections.py)
     ("GET", "/api/org-units/<key>/seal-image"),
     ("GET", "/api/seals/ca-certificates"),
     # report rows are filtered to the caller's own, their unit's or all (tests/engine/jobs/test_reports_api.py)
@@ -68,7 +69,8 @@ def _forbidden_cases(inst, task, doc):
         ("POST", "/api/tasks/<task_id>/unclaim"): ("counter2", f"/api/tasks/{task}/unclaim", None),
         ("POST", "/api/process-instances/<instance_id>/messages"): ("auditor", f"/api/process-instances/{inst}/messages", {"name": "x"}),
         ("POST", "/api/halls/<hall>/queue-snapshots"): ("counter_hall2", "/api/halls/hall-1/queue-snapshots", {"waiting": 1, "open_counters": 1}),
-        ("POST", "/api/tasks/<task_id>/assign"): ("counter_staff", f"/api/tasks/{task}/assign", {"assignee": "counter2"}),
+        ("POST", "/api/tasks/<task_id>/assign"): ("counter_staff", f"/api/tasks/{task}/assign",
+                                                   {"assignee": "counter2", "reason": "请假"}),
         ("POST", "/api/tasks/<task_id>/complete"): ("hall_manager", f"/api/tasks/{task}/complete", {"data": {"note": "x"}}),
         ("GET", "/api/documents/<doc_id>"): ("hall_manager", f"/api/documents/{doc}", None),
         ("GET", "/api/users"): ("auditor", "/api/users", None),

@@ -14,7 +14,7 @@ from tests.support.pages import sign_in as _sign_in
 def _complaint(api):
     deploy(api, "complaint_handling")
     inst = start(api, "counter_staff", "complaint_handling",
-                 {"category": "standard", "customer_name": "张三", "contact_phone": "13800138000",
+                 {"category": "standard", "complaint_type": "billing_support", "customer_name": "张三", "contact_phone": "13800138000",
                   "description": "话费扣费有误"})
     return inst, open_task(api, inst["id"], "resolve_counter")
 
@@ -117,7 +117,7 @@ def test_start_page_lists_startable_processes_and_starts(app, api):
     doc_id = r.get_json()["id"]
     assert client.post("/uploads", data={"file": (io.BytesIO(PDF), "scan.pdf")},
                        content_type="multipart/form-data").status_code == 400  # no CSRF
-    data = {"category": "standard", "customer_name": "李四", "contact_phone": "13900139000",
+    data = {"category": "standard", "complaint_type": "network", "customer_name": "李四", "contact_phone": "13900139000",
             "description": "网络信号差", "attachments": [doc_id]}
     r = client.post("/start/complaint_handling", json={"data": data}, headers=headers)
     assert r.status_code == 201, r.get_json()
@@ -242,7 +242,7 @@ def test_tasklist_filters_by_due_and_unit(app, api):
     try:
         deploy(api, "complaint_handling", "supply_approval")
         start(api, "counter_staff", "complaint_handling",
-              {"category": "standard", "customer_name": "张三", "contact_phone": "13800138000", "description": "扣费"})
+              {"category": "standard", "complaint_type": "billing_support", "customer_name": "张三", "contact_phone": "13800138000", "description": "扣费"})
         client, _ = _sign_in(app, "counter_staff")
 
         def listed(query=""):
