@@ -65,5 +65,6 @@ def test_the_duty_manager_picks_the_inspected_staff_from_the_hall_list(staff, se
     inst = page.request.get(f"{base}/api/process-instances/{task['instance_id']}",
                             headers=_api(page, base, "auditor")).json()
     assert inst["status"] == "completed" and inst["data"]["staff_username"] == "counter_b"
-    assert inst["data"]["inspection_score"] == 100 and "hall_staff" not in inst["data"]
+    # every item of the sheet at its default full points: 12 items x 10 (接一、待二、招呼三 now three)
+    assert inst["data"]["inspection_score"] == 120 and "hall_staff" not in inst["data"]
     assert errors == []

@@ -243,7 +243,7 @@ INVALID = {
                                 "t1", "candidateScope 'starter-unit' is not one of instance_unit, parent_unit, any_unit, starter"),
     # a property nobody owns (or a typo in one's value) deploys no longer: it would silently do nothing
     "unknown_property": (process_xml(_task_with(("seall", "supply_approval"))), "t1",
-                         "unknown property 'seall' on a userTask; known: candidateScope, options.*"),
+                         "unknown property 'seall' on a userTask; known: candidateScope, notBeforeStart, options.*"),
     "seal_template_typo": (process_xml(_task_with(("seal", "supply_aproval"))), "t1",
                            "unknown seal template 'supply_aproval'"),
     "score_review_typo": (process_xml(_task_with(("score_review", "customer_manager_kp"))), "t1",
