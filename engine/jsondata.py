@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 
+import orjson
+
 MAX_DEPTH = 64
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
@@ -38,3 +40,14 @@ def check_depth(text: str | bytes, limit: int = MAX_DEPTH) -> None:
 def json_size(value) -> int:
     """Bytes of ``value`` as compact UTF-8 JSON (how instance data is measured against its limit)."""
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"))
+
+
+def encode(value, default=None, option: int = 0) -> bytes:
+    """``value`` as compact UTF-8 JSON by orjson (several times faster than the json module),
+    or by the json module for what orjson refuses (an integer beyond 64 bits). ``option`` adds
+    orjson options to ``OPT_NON_STR_KEYS`` (keys that are not strings become strings, as the json
+    module writes them)."""
+    try:
+        return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS | option)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, default=default, ensure_ascii=False).encode("utf-8")

@@ -9,7 +9,6 @@ feeds ``GET /api/openapi.json``.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -19,7 +18,7 @@ from flask.json.provider import DefaultJSONProvider
 from marshmallow import Schema, ValidationError
 
 from engine.errors import BadRequest, NotFound, ValidationFailed
-from engine.jsondata import MAX_DEPTH, check_depth
+from engine.jsondata import MAX_DEPTH, check_depth, encode
 
 
 @dataclass
@@ -51,14 +50,7 @@ def _no_constant(name: str):
 
 
 # datetimes and dataclasses go to Flask's own conversion (HTTP dates), as with the json module
-_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
-def _encode(obj, default) -> bytes:
-    try:
-        return orjson.dumps(obj, default=default, option=_ORJSON)
-    except (orjson.JSONEncodeError, TypeError):  # e.g. an integer beyond 64 bits: the json module copes
-        return json.dumps(obj, default=default, ensure_ascii=False).encode("utf-8")
+_PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -70,12 +62,12 @@ class StrictJSONProvider(DefaultJSONProvider):
     def dumps(self, obj, **kwargs):
         if kwargs:
             return super().dumps(obj, **kwargs)
-        return _encode(obj, self.default).decode("utf-8")
+        return encode(obj, self.default, _PASSTHROUGH).decode("utf-8")
 
     def response(self, *args, **kwargs):
         """The JSON response, encoded by orjson (several times faster than the json module;
         the same output: UTF-8, keys in order, dates as Flask writes them)."""
-        return self._app.response_class(_encode(self._prepare_response_obj(args, kwargs), self.default),
+        return self._app.response_class(encode(self._prepare_response_obj(args, kwargs), self.default, _PASSTHROUGH),
                                         mimetype=self.mimetype)
 
     def loads(self, s, **kwargs):

@@ -8,16 +8,16 @@ PostgreSQL runs at READ COMMITTED; races are settled by the optimistic version c
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from engine.jsondata import encode
 
 _CURRENT: ContextVar[Session | None] = ContextVar("bpm_current_session", default=None)
 
@@ -56,12 +56,8 @@ def postgres_connect_args(connect_timeout: int) -> dict:
 
 
 def json_text(value) -> str:
-    """How JSON columns are written: orjson (compact, UTF-8), or the json module for what orjson
-    refuses (an integer beyond 64 bits)."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
-    except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value, ensure_ascii=False)
+    """How JSON columns are written (``engine.jsondata.encode``)."""
+    return encode(value).decode("utf-8")
 
 
 def make_engine(url: str, echo: bool = False, connect_timeout: int = 5) -> Engine:
