@@ -29,11 +29,8 @@ from engine.store.records import InstanceRecord, load_instance
 STATUSES = ("running", "completed", "incident", "cancelled", "suspended")
 _T, _TM, _D = Task.__table__, Timer.__table__, ProcessDefinition.__table__
 DEFINITION_LABEL = select(_D.c.version, _D.c.name).where(_D.c.id == bindparam("b_id"))
-OPEN_TASKS = (
-    select(_T.c.id, _T.c.element_id, _T.c.name, _T.c.assignee, _T.c.candidate_groups, _T.c.created_at, _T.c.due_at)
-    .where(_T.c.instance_id == bindparam("b_instance"), _T.c.status == "open")
-    .order_by(_T.c.created_at)
-)
+OPEN_TASKS = select(_T).where(_T.c.instance_id == bindparam("b_instance"), _T.c.status == "open").order_by(
+    _T.c.created_at, _T.c.id)
 PENDING_TIMERS = (
     select(_TM.c.id, _TM.c.element_id, _TM.c.kind, _TM.c.fire_at)
     .where(_TM.c.instance_id == bindparam("b_instance"), _TM.c.state == "pending")
@@ -171,6 +168,11 @@ CHILDREN = (select(ProcessInstance.id, ProcessInstance.process_key, ProcessInsta
 WAITING_AT = select(EventSubscription.element_id).where(EventSubscription.instance_id == bindparam("b_instance"))
 
 
+def open_task_rows(session, instance_id: str) -> list:
+    """The instance's open task rows (whole rows), oldest first."""
+    return session.connection().execute(OPEN_TASKS, {"b_instance": instance_id}).all()
+
+
 def instance_to_dict(session, inst: ProcessInstance, detail: bool = True, engine=None, label=None,
                      open_rows=None) -> dict:
     """The instance as the API shows it; with ``engine``, its definition comes from the cache of
@@ -203,7 +205,7 @@ def instance_to_dict(session, inst: ProcessInstance, detail: bool = True, engine
                             "status": c.status} for c in conn.execute(CHILDREN, {"b_parent": inst.id})]
         waits = full is None or subscribes(full)
         out["waiting_at"] = sorted(set(conn.execute(WAITING_AT, {"b_instance": inst.id}).scalars())) if waits else []
-        tasks = open_rows if open_rows is not None else conn.execute(OPEN_TASKS, {"b_instance": inst.id})
+        tasks = open_rows if open_rows is not None else open_task_rows(session, inst.id)
         timers = conn.execute(PENDING_TIMERS, {"b_instance": inst.id})
         out.update(
             data=inst.data,

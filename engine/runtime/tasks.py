@@ -120,18 +120,10 @@ def list_tasks(session, actor: Actor, scope: str, instance_id: str | None, page:
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 
 
-OPEN_OF_INSTANCE = (select(TASKS).where(TASKS.c.instance_id == bindparam("b_instance"), TASKS.c.status == "open")
-                    .order_by(TASKS.c.created_at, TASKS.c.id))
-
-
-def open_task_rows(session, instance_id: str) -> list:
-    """The instance's open task rows, oldest first."""
-    return session.connection().execute(OPEN_OF_INSTANCE, {"b_instance": instance_id}).all()
-
-
 def next_tasks(actor: Actor, rows) -> list[dict]:
-    """Of an instance's open task ``rows``, those ``actor`` may work now: assigned to them, or
-    unclaimed in their roles and unit (what a completion answers, so a client need not list again)."""
+    """Of an instance's open task ``rows`` (``instances.open_task_rows``), those ``actor`` may
+    work now: assigned to them, or unclaimed in their roles and unit (what a completion answers,
+    so a client need not list again)."""
     return [task_to_dict(r) for r in rows
             if r.assignee == actor.username or (r.assignee is None and is_candidate(actor, r))]
 

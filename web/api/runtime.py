@@ -183,7 +183,7 @@ def complete_task(task_id, body):
 
     def describe(session, inst):
         session.flush()  # the open tasks are read before instance_to_dict flushes
-        rows = tasks.open_task_rows(session, inst.id)
+        rows = instances.open_task_rows(session, inst.id)
         return (instances.instance_to_dict(session, inst, engine=current_engine(), open_rows=rows),
                 tasks.next_tasks(who, rows))
 
