@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the halls' time (China Standard Time): local dates, periods, forms
 
 
 class Clock:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from engine.clock import utcnow
+from engine.clock import LOCAL_TZ, utcnow
 
-LOCAL = ZoneInfo("Asia/Shanghai")
+LOCAL = LOCAL_TZ
 
 _NUM = r"(\d+(?:[.,]\d+)?)"
 _DURATION = re.compile(

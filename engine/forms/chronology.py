@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
+from engine.clock import LOCAL_TZ
 from engine.errors import ValidationFailed
 from engine.extensions import Completion, DeployContext, Element, Extension
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the halls' time, as engine/jobs/periods.py
 
 PROPERTY = "notBeforeStart"
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
+from engine.clock import LOCAL_TZ
 from engine.errors import BadRequest
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 KINDS = ("day", "week", "month", "year")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")

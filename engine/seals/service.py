@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.clock import utcnow
+from engine.clock import LOCAL_TZ, utcnow
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms import definitions as formdefs
 from engine.forms.model import form_fields
@@ -39,7 +39,7 @@ from engine.seals.render import DocumentContent, Section, render
 from engine.seals.templates import Slot, Template, template
 from engine.store.models import AuditEvent, Document, DocumentLink, OrgUnit, ProcessInstance, Task, User
 
-LOCAL = ZoneInfo("Asia/Shanghai")
+LOCAL = LOCAL_TZ
 SEAL_ACTIONS = ("seal_applied", "seal_countersigned")
 PIN_FIELD = "seal_pin"
 
