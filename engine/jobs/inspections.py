@@ -30,13 +30,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, func, select, true
 
 from engine.clock import utcnow
 from engine.errors import ValidationFailed
-from engine.identity import policy
 from engine.identity.actor import Actor
 from engine.jobs.periods import LOCAL_TZ
+from engine.jobs.reports import managed_units, sees_everything
 from engine.jobs.results import replace_results
 from engine.jobs.review import STAFF_ROLE
 from engine.jobs.scoring import checklist_max, load_rules
@@ -112,14 +112,11 @@ def _coverage_day(day: str | None) -> str:
 
 
 def _visible_units(actor: Actor):
-    """The SQL condition on ``bpm_user.org_unit`` of the halls ``actor`` may see, or None for none."""
-    if policy.reads_all_results(actor, about_processes=False):
+    """The SQL condition on ``bpm_user.org_unit`` of the halls ``actor`` may see, or None for none
+    (the units whose job results they read: ``engine.jobs.reports``)."""
+    if sees_everything(actor, JOB):
         return true()
-    if policy.reads_units_below(actor):
-        below = select(OrgUnit.key).where(OrgUnit.parent_key == actor.org_unit)
-        return or_(User.org_unit == actor.org_unit, User.org_unit.in_(below))
-    unit = policy.unit_managed_by(actor)
-    return User.org_unit == unit if unit else None
+    return managed_units(actor, User.org_unit)
 
 
 def coverage(session, actor: Actor, day: str | None = None, unit: str | None = None) -> dict:

@@ -47,16 +47,23 @@ PERIODS_LISTED = 400  # newest periods listed per job (over a year of daily repo
 # --------------------------------------------------------------------------- visibility
 
 
+def managed_units(actor: Actor, column):
+    """The SQL condition on a unit ``column`` selecting the units ``actor`` manages: their own and
+    those directly below for a department manager, their own for a unit manager; None for none."""
+    if policy.reads_units_below(actor):
+        below = select(OrgUnit.key).where(OrgUnit.parent_key == actor.org_unit)
+        return or_(column == actor.org_unit, column.in_(below))
+    unit = policy.unit_managed_by(actor)
+    return column == unit if unit else None
+
+
 def visibility(actor: Actor, job: str):
     """The SQL condition on ``bpm_job_result`` selecting the rows ``actor`` may see."""
     if sees_everything(actor, job):
         return true()
     own = and_(JobResult.subject_type == "user", JobResult.subject_key == actor.username)
-    if policy.reads_units_below(actor):
-        below = select(OrgUnit.key).where(OrgUnit.parent_key == actor.org_unit)
-        return or_(own, JobResult.unit_key == actor.org_unit, JobResult.unit_key.in_(below))
-    unit = policy.unit_managed_by(actor)
-    return or_(own, JobResult.unit_key == unit) if unit else own
+    managed = managed_units(actor, JobResult.unit_key)
+    return own if managed is None else or_(own, managed)
 
 
 def sees_everything(actor: Actor, job: str) -> bool:
