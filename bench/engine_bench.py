@@ -56,6 +56,28 @@ def make_engine(url: str | None, var_dir: Path):
     return engine
 
 
+def add_bench_users(engine, extra: tuple[tuple[str, list[str]], ...] = ()) -> None:
+    """One user per role of the model (password ``bench``) and ``extra`` ``(username, roles)``;
+    those already there are kept."""
+    from engine.identity import auth as identity
+    from engine.identity import users
+    from engine.identity.actor import SYSTEM
+
+    with engine.uow(SYSTEM) as uow:
+        known = {u["username"] for u in users.list_users(uow.session, SYSTEM)}
+        for username, roles in (*((role, [role]) for role in ROLES), *extra):
+            if username not in known:
+                identity.add_user(uow.session, username, "bench", roles)
+
+
+def rate_limits_off() -> dict[str, str]:
+    """The server's environment that takes the per-user rate limits out of a benchmark's way (they
+    are still counted, as in production, but never reached: 30 starts a minute would be)."""
+    from engine.config import RATE_LIMITS
+
+    return {f"BPM_RATE_LIMIT_{kind.upper()}": "1000000/minute" for kind in RATE_LIMITS}
+
+
 def in_process(engine, n: int) -> dict:
     from engine.identity.actor import Actor
     from engine.runtime import instances, tasks
@@ -195,11 +217,7 @@ def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int
     import requests
 
     port = _free_port()
-    from engine.config import RATE_LIMITS
-
-    # the per-user rate limits would answer 429 to a benchmark client after 30 starts a minute
-    env = {**os.environ, "BPM_VAR_DIR": str(var_dir),
-           **{f"BPM_RATE_LIMIT_{kind.upper()}": "1000000/minute" for kind in RATE_LIMITS}}
+    env = {**os.environ, "BPM_VAR_DIR": str(var_dir), **rate_limits_off()}
     if url:
         env["BPM_DATABASE_URL"] = url
     server = subprocess.Popen(_server_command(port, workers, server_threads, stack), env=env,
@@ -306,24 +324,18 @@ def main() -> None:
 
     logging.disable(logging.WARNING)
     sys.path.insert(0, str(ROOT))
-    from bench.harness.databases import run_with_database
+    from bench.harness.databases import benchmark_database
 
-    run_with_database(args, "bench_engine", run)
+    with benchmark_database(args, "bench_engine") as url:
+        args.database_url = url
+        run(args)
 
 
 def run(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         var_dir = Path(tmp)
         engine = make_engine(args.database_url, var_dir)
-        from engine.identity import auth as identity
-        from engine.identity import users
-        from engine.identity.actor import SYSTEM
-
-        with engine.uow(SYSTEM) as uow:
-            known = {u["username"] for u in users.list_users(uow.session, SYSTEM)}
-            for role in ROLES:
-                if role not in known:
-                    identity.add_user(uow.session, role, "bench", [role])
+        add_bench_users(engine)
         if args.history:
             add_history(engine, args.history)
         result = {

@@ -26,28 +26,15 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness.databases import temporary_pg_database  # noqa: E402 - after the path is set
+from bench.harness.databases import benchmark_database  # noqa: E402 - after the path is set
 
 TOPICS = {"bench": {"name": "bench", "accounts": ["bench-worker"], "handler": None, "settings": {},
                     "lock_duration_ms": 60_000}}
-
-
-@contextmanager
-def database(args, tmp: Path):
-    if args.database_url:
-        yield args.database_url
-        return
-    if not args.postgres:
-        yield f"sqlite:///{tmp / 'external.sqlite3'}"
-        return
-    with temporary_pg_database(args.postgres, "bench_external") as url:
-        yield url
 
 
 def _engine(url: str, var: Path):
@@ -106,7 +93,8 @@ def main() -> None:
     from engine.store.migrate import upgrade
     from engine.store.models import AuditEvent, ExternalTask
 
-    with tempfile.TemporaryDirectory() as tmp, database(args, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, \
+            benchmark_database(args, "bench_external", Path(tmp) / "external.sqlite3") as url:
         var = Path(tmp) / "var"
         upgrade(url)
         engine = _engine(url, var)

@@ -47,21 +47,11 @@ VIEWS = {  # the engine's work: the view functions of web/api/runtime.py
 
 
 def _setup(url: str | None, var_dir: Path):
-    from engine.config import RATE_LIMITS
-
-    for kind in RATE_LIMITS:
-        os.environ[f"BPM_RATE_LIMIT_{kind.upper()}"] = "1000000/minute"
-    os.environ["BPM_VAR_DIR"] = str(var_dir)
+    os.environ.update(engine_bench.rate_limits_off(), BPM_VAR_DIR=str(var_dir))
     if url:
         os.environ["BPM_DATABASE_URL"] = url
     engine = engine_bench.make_engine(url, var_dir)
-    from engine.identity import auth as identity
-    from engine.identity.actor import SYSTEM
-
-    with engine.uow(SYSTEM) as uow:
-        for role in engine_bench.ROLES:
-            identity.add_user(uow.session, role, "bench", [role])
-        identity.add_user(uow.session, "bench_admin", "bench", ["admin"])
+    engine_bench.add_bench_users(engine, extra=(("bench_admin", ["admin"]),))
     from web import create_app
 
     client = create_app(engine).test_client()
@@ -102,9 +92,11 @@ def main() -> None:
     import logging
 
     logging.disable(logging.WARNING)
-    from bench.harness.databases import run_with_database
+    from bench.harness.databases import benchmark_database
 
-    run_with_database(args, "bench_request", run)
+    with benchmark_database(args, "bench_request") as url:
+        args.database_url = url
+        run(args)
 
 
 def _parts(stats: dict, n_requests: int) -> dict:

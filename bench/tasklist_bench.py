@@ -19,26 +19,14 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness.databases import temporary_pg_database  # noqa: E402 - after the path is set
+from bench.harness.databases import benchmark_database  # noqa: E402 - after the path is set
 
 BATCH = 20_000
-
-
-@contextmanager
-def database(args, folder: Path, n: int):
-    if args.database_url:
-        yield args.database_url
-    elif args.postgres:
-        with temporary_pg_database(args.postgres, "bench_tasklist") as url:
-            yield url
-    else:
-        yield f"sqlite:///{folder / f'tasklist_{n}.sqlite3'}"
 
 
 def run(url: str, var: Path, history: int, args) -> dict:
@@ -108,7 +96,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            with database(args, Path(tmp), n) as url:
+            with benchmark_database(args, "bench_tasklist", Path(tmp) / f"tasklist_{n}.sqlite3") as url:
                 results.append(run(url, Path(tmp) / f"var{n}", n, args))
     print(json.dumps({
         "database": "postgresql" if (args.postgres or (args.database_url or "").startswith("postgresql")) else "sqlite",

@@ -27,12 +27,15 @@ def temporary_pg_database(admin_url: str, prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
-def run_with_database(args, prefix: str, run) -> None:
-    """``run(args)`` on a PostgreSQL database of its own when ``args.postgres`` names an admin
-    URL (``args.database_url`` is set to it), else on ``args.database_url`` as given."""
-    if getattr(args, "postgres", None):
+@contextmanager
+def benchmark_database(args, prefix: str, sqlite_file=None) -> Iterator[str | None]:
+    """The database a benchmark runs on: ``args.database_url`` when given, else a PostgreSQL
+    database of its own when ``args.postgres`` names an admin URL (dropped after), else SQLite in
+    ``sqlite_file`` (``None``: the engine's default SQLite in its var folder)."""
+    if args.database_url:
+        yield args.database_url
+    elif getattr(args, "postgres", None):
         with temporary_pg_database(args.postgres, prefix) as url:
-            args.database_url = url
-            run(args)
+            yield url
     else:
-        run(args)
+        yield f"sqlite:///{sqlite_file}" if sqlite_file is not None else None
