@@ -10,6 +10,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "counter_staff": ("营业员", "Counter staff"),
     "duty_manager": ("值班经理", "Duty manager"),
     "hall_manager": ("厅经理", "Hall manager"),
+    "key_account_manager": ("重要室经理", "Key-account room manager"),
     "department_manager": ("部门经理", "Department manager"),
     "vice_president": ("分管副总", "Vice-president"),
     "process_owner": ("流程负责人", "Process owner"),
@@ -19,8 +20,9 @@ ROLES: dict[str, tuple[str, str]] = {
 }
 
 DEPLOYER_ROLES = frozenset({"process_owner", "admin"})
-# kinds of org units (bpm_org_unit.kind)
-UNIT_KINDS = ("hall", "department", "branch")
+# kinds of org units (bpm_org_unit.kind); a room (室) sits in a department, as the key-account room
+# (重要室) in the group customer department (集团客户部), 001 客户经理考核制度
+UNIT_KINDS = ("hall", "room", "department", "branch")
 
 
 def is_known_role(role: str) -> bool:

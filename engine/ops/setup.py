@@ -54,15 +54,18 @@ def deploy_shipped(engine, processes: tuple[str, ...] = (), echo=print) -> None:
         deploy_path(engine, path, echo)
 
 
-# (key, name, kind, parent): the county branch, its marketing department, two service halls
+# (key, name, kind, parent): the county branch, its marketing department with two service halls,
+# and its group customer department (集团客户部) with the key-account room (重要室)
 DEMO_UNITS = [
     ("branch", "县分公司 County branch", "branch", None),
     ("dept-market", "市场部 Marketing department", "department", "branch"),
+    ("dept-group", "集团客户部 Group customer department", "department", "branch"),
+    ("room-key", "重要室 Key-account room", "room", "dept-group"),
     ("hall-1", "中心营业厅 Central service hall", "hall", "dept-market"),
     ("hall-2", "城东营业厅 East service hall", "hall", "dept-market"),
 ]
 # demo users work in hall-1, except those whose role sits above the halls
-DEMO_USER_UNITS = {"department_manager": "dept-market", "vice_president": "branch"}
+DEMO_USER_UNITS = {"department_manager": "dept-market", "vice_president": "branch", "key_account_manager": "room-key"}
 
 
 def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=print,

@@ -254,8 +254,8 @@ INVALID = {
     "property_on_the_wrong_element": (process_xml(user_task(), process_properties=("seal", "supply_approval")), "p",
                                       "property 'seal' does not belong on a process"),
     # a misspelt unit kind would refuse every start (or, left out, open the steps to every unit)
-    "starter_unit_typo": (process_xml(user_task(), process_properties=("starterUnit", "room")), "p",
-                          "starterUnit 'room' is not one of required, hall, department, branch"),
+    "starter_unit_typo": (process_xml(user_task(), process_properties=("starterUnit", "halls")), "p",
+                          "starterUnit 'halls' is not one of required, hall, room, department, branch"),
     "no_form_key": (process_xml(user_task(form=None)), "t1", "formKey"),
     "unknown_starter_role": (process_xml(user_task(), starters="emperor"), "p", "unknown role 'emperor'"),
     "condition_syntax": (gateway_process("amount &gt;"), "f_cond", "syntax error"),
