@@ -127,12 +127,36 @@ def process_cycle_times(period: str | None = None, kind: str | None = None, trig
     return _job_flow_body("process_cycle_times", period, kind, triggered_by)
 
 
+@flow(name="monthly_pay", description="学习考勤绩效奖惩 Study tests, attendance and pay")
+def monthly_pay(period: str | None = None, kind: str | None = None, triggered_by: str = "schedule") -> dict:
+    return _job_flow_body("monthly_pay", period, kind, triggered_by)
+
+
+@flow(name="retailer_anomalies", description="零售户异常预警 Retailer anomaly alerts")
+def retailer_anomalies(period: str | None = None, kind: str | None = None, triggered_by: str = "schedule") -> dict:
+    return _job_flow_body("retailer_anomalies", period, kind, triggered_by)
+
+
+@flow(name="tobacco_visit_score", description="烟草客户经理拜访考核 Tobacco customer manager visit score")
+def tobacco_visit_score(period: str | None = None, kind: str | None = None, triggered_by: str = "schedule") -> dict:
+    return _job_flow_body("tobacco_visit_score", period, kind, triggered_by)
+
+
+@flow(name="key_account_room_kpi", description="重要室经理月度考核 Key-account room manager monthly assessment")
+def key_account_room_kpi(period: str | None = None, kind: str | None = None, triggered_by: str = "schedule") -> dict:
+    return _job_flow_body("key_account_room_kpi", period, kind, triggered_by)
+
+
 FLOWS = {
     "sla_daily_report": sla_daily_report,
     "customer_manager_kpi": customer_manager_kpi,
     "counter_service_score": counter_service_score,
     "team_ranking": team_ranking,
     "process_cycle_times": process_cycle_times,
+    "monthly_pay": monthly_pay,
+    "retailer_anomalies": retailer_anomalies,
+    "tobacco_visit_score": tobacco_visit_score,
+    "key_account_room_kpi": key_account_room_kpi,
 }
 assert set(FLOWS) == set(JOBS), "every registered job needs a flow"
 

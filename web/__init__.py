@@ -39,6 +39,7 @@ def _register_blueprints(app: Flask, engine: BpmEngine) -> None:
     from web.api import integration as api_integration
     from web.api import migration as api_migration
     from web.api import notify as api_notify
+    from web.api import registers as api_registers
     from web.api import reports as api_reports
     from web.api import runtime as api_runtime
     from web.api import seals as api_seals
@@ -46,14 +47,15 @@ def _register_blueprints(app: Flask, engine: BpmEngine) -> None:
     from web.pages import dashboards as pages_dashboards
     from web.pages import modeler as pages_modeler
     from web.pages import records as pages_records
+    from web.pages import registers as pages_registers
     from web.pages import session, start, tasks  # noqa: F401 - their routes are on the pages blueprint
 
     for module in (api_catalog, api_runtime, api_audit, api_admin, api_notify, api_halls, api_events, api_seals,
-                   api_migration, api_reports, api_integration):
+                   api_migration, api_reports, api_integration, api_registers):
         app.register_blueprint(module.bp)
     if engine.settings.controlled_clock:
         app.register_blueprint(api_notify.testing_bp)
-    for module in (pages, pages_modeler, pages_records, pages_dashboards):
+    for module in (pages, pages_modeler, pages_records, pages_dashboards, pages_registers):
         app.register_blueprint(module.bp)
 
 

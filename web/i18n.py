@@ -233,6 +233,26 @@ STRINGS.update({
     "unit_any": {"zh-CN": "全部单位", "en": "All units"},
 })
 
+# Registers pages (web/pages/registers.py): the paper books (台账) kept as processes.
+STRINGS.update({
+    "nav_registers": {"zh-CN": "台账", "en": "Registers"},
+    "registers_title": {"zh-CN": "台账", "en": "Registers"},
+    "registers_intro": {"zh-CN": "发票收据交接、协议收发存、客户经理出访登记、晨会记录等纸质台账：登记、查询、导出，全部留痕。",
+                        "en": "The paper registers (invoice hand-overs, agreements, visits, morning meetings): entries, lists and exports, all audited."},
+    "registers_none": {"zh-CN": "您没有可查阅的台账", "en": "There is no register you may open"},
+    "registers_back": {"zh-CN": "返回台账列表", "en": "All registers"},
+    "register_add": {"zh-CN": "新增登记", "en": "New entry"},
+    "register_export": {"zh-CN": "导出CSV", "en": "Export CSV"},
+    "register_period": {"zh-CN": "期间", "en": "Period"},
+    "register_all_units": {"zh-CN": "全部单位", "en": "All units"},
+    "register_empty": {"zh-CN": "暂无登记", "en": "No entries"},
+    "register_entered_at": {"zh-CN": "登记时间", "en": "Entered at"},
+    "register_entered_by": {"zh-CN": "登记人", "en": "Entered by"},
+    "register_signed_by": {"zh-CN": "签收人", "en": "Signed by"},
+    "register_signed_at": {"zh-CN": "签收时间", "en": "Signed at"},
+    "register_signed_badge": {"zh-CN": "需签收", "en": "Signed hand-over"},
+})
+
 # Dashboards page (web/pages_dashboards.py): results of the scheduled scoring and reporting jobs.
 STRINGS.update({
     "nav_dashboards": {"zh-CN": "报表看板", "en": "Dashboards"},
@@ -342,4 +362,31 @@ STRINGS.update({
     "mig_confirm": {"zh-CN": "确认迁移到 v{n}", "en": "Confirm: migrate to v{n}"},
     "mig_done": {"zh-CN": "已迁移到版本 {n}", "en": "Migrated to version {n}"},
     "mig_other_versions": {"zh-CN": "预检其他版本", "en": "Check another version"},
+})
+
+# the tobacco side's retailer record and visit content on a task page (web/templates/_retailer_record.html)
+STRINGS.update({
+    "retailer_record": {"zh-CN": "零售户档案", "en": "Retailer record"},
+    "retailer_unregistered": {"zh-CN": "该许可证号不在零售户档案中，请核实。",
+                              "en": "This licence number is not in the retailer register: please check it."},
+    "retailer_licence": {"zh-CN": "许可证号", "en": "Licence number"},
+    "retailer_name": {"zh-CN": "零售户名称", "en": "Retailer"},
+    "retailer_address": {"zh-CN": "经营地址", "en": "Address"},
+    "retailer_type": {"zh-CN": "拜访服务类型", "en": "Visit service type"},
+    "retailer_format": {"zh-CN": "经营业态", "en": "Business format"},
+    "retailer_rating": {"zh-CN": "星级", "en": "Star rating"},
+    "retailer_manager": {"zh-CN": "客户经理", "en": "Customer manager"},
+    "retailer_month": {"zh-CN": "月份", "en": "Month"},
+    "retailer_order_amount": {"zh-CN": "订货金额（元）", "en": "Orders (CNY)"},
+    "retailer_order_count": {"zh-CN": "订货次数", "en": "Orders (count)"},
+    "retailer_violations": {"zh-CN": "违法违章", "en": "Violations"},
+    "retailer_no_facts": {"zh-CN": "暂无导入的订单和星级数据", "en": "No imported orders or ratings yet"},
+    "retailer_visits": {"zh-CN": "之前的拜访", "en": "Earlier visits"},
+    "retailer_no_visits": {"zh-CN": "暂无拜访记录", "en": "No visits yet"},
+    "retailer_minutes": {"zh-CN": "分钟", "en": "min"},
+    "visit_plan": {"zh-CN": "审核通过的拜访内容", "en": "Approved visit content"},
+    "visit_plan_none": {"zh-CN": "该零售户暂无审核通过的服务需求表。", "en": "No approved needs table for this retailer."},
+    "visit_plan_needs": {"zh-CN": "服务内容", "en": "Services"},
+    "visit_plan_notes": {"zh-CN": "拜访计划", "en": "Visit plan"},
+    "visit_plan_guidance": {"zh-CN": "后台指导", "en": "Back-office guidance"},
 })

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from engine.audit.chain import canonical
 from engine.clock import utcnow
 from engine.errors import NotFound, ValidationFailed
+from engine.forms import lists as option_lists
 from engine.forms.model import check_form
 from engine.identity.policy import require_deployer
 from engine.store.models import FormDefinition
@@ -25,7 +26,7 @@ def form_to_dict(row: FormDefinition, with_content: bool = True) -> dict:
         "deployed_by": row.deployed_by,
     }
     if with_content:
-        out["content"] = row.content
+        out["content"] = row.content  # as deployed: a managed list's options are filled in when rendered
     return out
 
 
@@ -61,7 +62,7 @@ def form_content(engine, session: Session, form_key: str, version: int) -> dict:
     content = engine.form_cache.get(key)
     if content is None:
         content = engine.form_cache[key] = get_form(session, form_key, version).content
-    return content
+    return option_lists.resolve(content)  # a select's managed list (optionsList) as it is now
 
 
 def list_forms(session: Session) -> list[dict]:

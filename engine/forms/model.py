@@ -30,6 +30,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, missing, pre_load
 
+from engine.forms import lists as option_lists
 from engine.forms.feel import HIDDEN, evaluate, parse_hide
 from engine.forms.fields import (
     _DATE_FORMATS,
@@ -211,6 +212,9 @@ class _Analyzer:
     def check_input(self, comp: dict, name: str, ctype: str) -> None:
         values = comp.get("values")
         dynamic = any(comp.get(k) for k in ("valuesKey", "valuesExpression"))
+        list_problem = option_lists.check(comp)  # a managed list (engine/forms/lists.py) gives the values
+        if list_problem:
+            self.error(name, list_problem)
         if ctype in _OPTION_TYPES and values is None and not dynamic:  # a bare taglist takes free tags
             self.error(name, "Options need 'values', 'valuesKey' or 'valuesExpression'.")
         if values is not None and not (isinstance(values, list) and all(

@@ -16,8 +16,9 @@ Providers (one kind for now):
   else the instance's), without the reader, labelled ``显示名 (username)``, valued by username,
   sorted by label. A task without an org unit offers none.
 
-The submitted value of a select bound to a provider key must be a string; whether it is an
-acceptable choice is for the task's business hook to decide (e.g. ``record=inspection``).
+The submitted value of a select bound to a provider key must be a string (of a checklist or
+taglist: a list of strings); whether it is an acceptable choice is for the task's business hook
+to decide (e.g. ``record=inspection``, ``study.signin``).
 """
 
 from __future__ import annotations
@@ -108,14 +109,20 @@ def strip(props: dict | None, data: dict) -> dict:
     return {k: v for k, v in data.items() if k not in keys} if keys else data
 
 
+def _usernames(value) -> bool:
+    """A select's username, or a checklist's / taglist's list of usernames."""
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
 def check_submission(props: dict | None, form: dict | None, cleaned: dict) -> None:
-    """422 when a top-level field bound to a provider key holds a non-string (the values are usernames)."""
+    """422 when a top-level field bound to a provider key holds anything but a username (a select)
+    or a list of usernames (a checklist or taglist)."""
     keys = set(declared(props))
     if not keys or not isinstance(form, dict):
         return
     bound = [f.path for f in form_fields(form) if f.top_level and f.values_key in keys]
     bad = {field: ["Not a valid choice."] for field in bound
-           if field in cleaned and cleaned[field] is not None and not isinstance(cleaned[field], str)}
+           if field in cleaned and cleaned[field] is not None and not _usernames(cleaned[field])}
     if bad:
         raise ValidationFailed("form data is invalid", bad)
 

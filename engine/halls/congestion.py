@@ -10,9 +10,20 @@ So that the alert does not flap:
 * debounce: a new level takes effect only after it has been observed continuously for
   ``debounce_seconds`` (default 60 s; every snapshot in between must agree).
 
-Raising to a level starts ``hall_congestion`` for that hall and level (the duty manager
-acts at level 1, the hall manager at level 2). When the level falls below an open
-alert's level, that instance receives the message ``congestion_cleared`` and closes.
+One alert, the right level: a hall has at most one open alert, at the level the hall is at.
+
+* Raising from 0 starts ``hall_congestion`` for that hall and level only (a jump from 0
+  straight to level 2 starts one level-2 alert, never a level-1 alert as well). The duty
+  manager acts at level 1, the hall manager at level 2.
+* Escalating from 1 to 2 interrupts the open level-1 alert with the message
+  ``congestion_escalated`` (an interrupting boundary event, as a Camunda escalation would:
+  its task is cancelled and it ends "escalated") and starts the level-2 alert, which names
+  the alert it replaces (``escalated_from``). A model without that boundary event gets
+  ``congestion_cleared`` instead, so the old alert closes either way.
+* Falling to 0 sends ``congestion_cleared`` to the open alert, which closes by itself.
+  Falling from 2 to 1 (the hall is still congested) closes the level-2 alert the same way
+  and starts a level-1 alert for the duty manager (``de_escalated_from``): the product's
+  choice, the source is silent on the way down.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ UP = {1: 2.5, 2: 3.5}
 HYSTERESIS = 0.5
 PROCESS_KEY = "hall_congestion"
 CLEARED_MESSAGE = "congestion_cleared"
+ESCALATED_MESSAGE = "congestion_escalated"
 
 
 def _ratio(waiting: int, open_counters: int) -> float:
@@ -82,33 +94,46 @@ def record_snapshot(uow, hall: str, waiting: int, open_counters: int) -> dict:
 
 
 def _apply(uow, state: HallState, level: int, waiting: int, open_counters: int) -> None:
-    from engine.errors import Conflict
     from engine.runtime.instances import start_unchecked
-    from engine.runtime.messages import deliver
 
     before = state.level
-    alerts = list(state.instance_ids or [])
-    if level > before:
-        for new_level in range(before + 1, level + 1):
-            data = {"hall": state.hall, "level": new_level, "waiting": waiting, "open_counters": open_counters}
-            inst = start_unchecked(uow, PROCESS_KEY, data, org_unit=state.hall, business_key=f"{state.hall}-L{new_level}")
-            alerts.append({"instance_id": inst.id, "level": new_level})
-    else:
-        keep = []
-        for alert in alerts:
-            if alert["level"] > level:
-                try:
-                    deliver(uow, alert["instance_id"], CLEARED_MESSAGE,
-                            {"cleared_level": level, "waiting": waiting, "open_counters": open_counters},
-                            internal=True)
-                except Conflict:
-                    pass  # the alert was already closed by hand
-            else:
-                keep.append(alert)
-        alerts = keep
-    state.level, state.instance_ids = level, alerts
+    reading = {"waiting": waiting, "open_counters": open_counters}
+    keep, closed = [], []
+    for alert in state.instance_ids or []:
+        if level > 0 and alert["level"] == level:
+            keep.append(alert)  # already at the right level (the one alert of the hall)
+            continue
+        how = _close(uow, alert, level, reading)
+        closed.append({**alert, "closed_as": how})
+    if level > 0 and not keep:
+        data = {"hall": state.hall, "level": level, **reading}
+        previous = closed[-1]["instance_id"] if closed else None
+        if previous is not None:
+            data["escalated_from" if level > before else "de_escalated_from"] = previous
+        inst = start_unchecked(uow, PROCESS_KEY, data, org_unit=state.hall, business_key=f"{state.hall}-L{level}")
+        keep.append({"instance_id": inst.id, "level": level})
+    state.level, state.instance_ids = level, keep
     uow.audit("congestion_level_changed", before={"level": before}, after={"level": level}, hall=state.hall,
-              waiting=waiting, open_counters=open_counters, alerts=alerts)
+              waiting=waiting, open_counters=open_counters, alerts=keep, closed_alerts=closed)
+
+
+def _close(uow, alert: dict, level: int, reading: dict) -> str:
+    """Interrupt an open alert that is no longer at the hall's level: ``escalated`` (the level
+    rose above it), ``cleared`` (it fell below it), or ``gone`` (it had already ended, e.g.
+    resolved by hand)."""
+    from engine.errors import Conflict
+    from engine.runtime.messages import deliver
+
+    tries = [(ESCALATED_MESSAGE, "escalated"), (CLEARED_MESSAGE, "cleared")] if level > alert["level"] else \
+        [(CLEARED_MESSAGE, "cleared")]
+    for message, how in tries:
+        try:
+            deliver(uow, alert["instance_id"], message,
+                    {"cleared_level" if how == "cleared" else "escalated_to": level, **reading}, internal=True)
+            return how
+        except Conflict:
+            continue  # not waiting for this message (an older model, or already closed)
+    return "gone"
 
 
 def state_to_dict(state: HallState) -> dict:

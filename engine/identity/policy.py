@@ -35,7 +35,8 @@ from engine.store.models import Document, DocumentLink, OrgUnit, ProcessInstance
 
 READ_ALL_ROLES = frozenset({"admin", "auditor"})
 # Managers read the instances of their own org unit.
-MANAGER_ROLES = frozenset({"hall_manager", "duty_manager", "service_center_head"})
+# the key-account room manager (重要室经理) manages the room: its customer managers' cases and KPI sheets (001)
+MANAGER_ROLES = frozenset({"hall_manager", "duty_manager", "service_center_head", "key_account_manager"})
 # The hall's staff who report its queue (waiting customers, open counters).
 QUEUE_REPORTER_ROLES = frozenset({"duty_manager", "hall_manager", "counter_staff"})
 

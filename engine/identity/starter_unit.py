@@ -12,7 +12,9 @@ in). Such a process says so on the ``bpmn:process``::
 
 ============== ==========================================================================
 ``required``   whoever starts it by hand must belong to an org unit
-``hall`` ...   ... to an org unit of that kind (``hall``, ``department``, ``branch``)
+``hall`` ...   ... to an org unit of that kind (``hall``, ``room``, ``department``, ``branch``)
+``hall,room``  ... to an org unit of one of those kinds (a group agreement: a service hall
+               or a key-account room, 001)
 ============== ==========================================================================
 
 A start by a user who does not is refused (403) and nothing is stored; the check runs on the
@@ -38,23 +40,29 @@ def required_kind(properties: dict | None) -> str | None:
     return (properties or {}).get(PROPERTY) or None
 
 
+def _kinds(kind: str) -> list[str]:
+    return [k.strip() for k in kind.split(",")]
+
+
 def check(element: Element, ctx: DeployContext) -> list[str]:
     value = element.properties.get(PROPERTY)
-    if value is not None and value not in VALUES:
-        return [f"{PROPERTY} {value!r} is not one of {', '.join(VALUES)}"]
+    if value is not None and (value in ("", ",") or any(k not in VALUES for k in _kinds(value))
+                              or ("required" in _kinds(value) and value != "required")):
+        return [f"{PROPERTY} {value!r} is not one of {', '.join(VALUES)} (or a comma-separated list of unit kinds)"]
     return []
 
 
 def refusal(session, org_unit: str | None, kind: str) -> str | None:
     """Why an instance of ``org_unit`` may not start under ``starterUnit=kind`` (None: it may)."""
+    kinds = " or ".join(repr(k) for k in _kinds(kind))
     if not org_unit:
-        what = "an org unit" if kind == "required" else f"an org unit of kind {kind!r}"
+        what = "an org unit" if kind == "required" else f"an org unit of kind {kinds}"
         return f"only a user who belongs to {what} may start this process (its steps are bounded to the starter's unit)"
     if kind == "required":
         return None
     unit = session.get(OrgUnit, org_unit)
-    if unit is None or unit.kind != kind:
-        return (f"only a user who belongs to an org unit of kind {kind!r} may start this process "
+    if unit is None or unit.kind not in _kinds(kind):
+        return (f"only a user who belongs to an org unit of kind {kinds} may start this process "
                 f"(org unit {org_unit!r} is not one)")
     return None
 

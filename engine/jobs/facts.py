@@ -13,7 +13,8 @@ File format (one fact per row)::
   is ignored; any other column is an error.
 * ``period``: a month ``YYYY-MM`` (or a year ``YYYY`` for yearly facts of the team ranking).
 * ``metric``: one named under ``metrics`` in the scoring rules; each says whether its subject is
-  a user (``subject`` = an active username) or an org unit (``subject`` = an org unit key).
+  a user (``subject`` = an active username), an org unit (``subject`` = an org unit key) or a
+  tobacco retailer (``subject`` = its 12-digit licence number, 许可证号).
 * ``value``: a finite number within the metric's ``min``/``max`` when the rules give them.
 
 Every row is validated (marshmallow) and every problem reported as ``line N: field: message``
@@ -28,6 +29,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from pathlib import Path
 
 from marshmallow import Schema, ValidationError, fields, validates, validates_schema
@@ -50,6 +52,7 @@ COLUMNS = ("period", "subject", "metric", "value")
 PERIOD_KINDS = ("month", "year")
 MAX_BYTES = 20 * 1024 * 1024
 FACTS = Fact.__table__
+LICENCE_RE = re.compile(r"^\d{12}$")  # a tobacco retailer's licence number (许可证号), the subject of its facts
 
 
 class FactsImportError(ValidationFailed):
@@ -102,6 +105,9 @@ class FactRowSchema(Schema):
             raise ValidationError(f"unknown user {subject!r} (metric {data['metric']} is per user)", "subject")
         if rule["subject"] == "unit" and subject not in self.units:
             raise ValidationError(f"unknown org unit {subject!r} (metric {data['metric']} is per org unit)", "subject")
+        if rule["subject"] == "retailer" and not LICENCE_RE.match(subject):
+            raise ValidationError(f"{subject!r} is not a retailer licence number (12 digits; metric {data['metric']} is "
+                                  "per retailer)", "subject")
         value = data.get("value")
         if value is not None and "min" in rule and value < rule["min"]:
             raise ValidationError(f"must be at least {rule['min']:g} for {data['metric']}", "value")

@@ -11,10 +11,17 @@ sla_daily_report       day,    30 1 * * *      01:30 every day, for yesterday; a
                        month   (45 1 1 * *)    schedule at 01:45 on the 1st reports last month
 customer_manager_kpi   month   0 3 5 * *       5th 03:00: the first days are left for
                                                ``bpm facts import`` of last month's facts
+key_account_room_kpi   month   45 3 5 * *      5th 03:45: the room's facts of last month are imported
+                                               and its target plan approved (engine.jobs.room_kpi)
 counter_service_score  month   0 2 1 * *       1st 02:00, for last month
 team_ranking           month,  0 4 6 * *       6th 04:00 (after the KPI sheets); a second
                        year    (0 5 6 1 *)     schedule on 6 January ranks the past year
 process_cycle_times    week    0 2 * * 1       Monday 02:00, for last ISO week
+retailer_anomalies     day,    15 2 * * *      02:15 nightly, for yesterday: its month's retailer facts
+                       month                   (engine.jobs.tobacco_jobs; one alert per month, retailer, kind)
+tobacco_visit_score    month   30 2 1 * *      1st 02:30, for last month's retailer visits
+monthly_pay            month   30 3 5 * *      5th 03:30: after the month's test scores, attendance
+                                               counts and pay are imported (engine.jobs.monthly_pay)
 =====================  ======  ==============  ===========================================
 
 The compute functions of customer_manager_kpi, counter_service_score and team_ranking
@@ -82,6 +89,11 @@ JOBS: dict[str, JobSpec] = {
             "客户经理月度考核", "Customer manager monthly KPI",
         ),
         JobSpec(
+            "key_account_room_kpi", ("month",), "45 3 5 * *",
+            _lazy("engine.jobs.room_kpi", "compute_key_account_room_kpi"),
+            "重要室经理月度考核", "Key-account room manager monthly KPI",
+        ),
+        JobSpec(
             "counter_service_score", ("month",), "0 2 1 * *",
             _lazy("engine.jobs.inspections", "compute_counter_service_score"),
             "营业员服务评分", "Counter service score",
@@ -94,6 +106,20 @@ JOBS: dict[str, JobSpec] = {
             "process_cycle_times", ("week",), "0 2 * * 1",
             _lazy("engine.jobs.cycle_times", "compute_process_cycle_times"),
             "流程环节用时", "Process cycle times",
+        ),
+        JobSpec(  # 000 预警功能模块: nightly, for yesterday (its month's retailer facts)
+            "retailer_anomalies", ("day", "month"), "15 2 * * *",
+            _lazy("engine.jobs.tobacco_jobs", "compute_retailer_anomalies"),
+            "零售户异常预警", "Retailer anomaly alerts",
+        ),
+        JobSpec(  # 000 客户经理走访路线模块: visits and their duration feed the monthly score
+            "tobacco_visit_score", ("month",), "30 2 1 * *",
+            _lazy("engine.jobs.tobacco_jobs", "compute_tobacco_visit_score"),
+            "烟草客户经理拜访考核", "Tobacco customer manager visit score",
+        ),
+        JobSpec(
+            "monthly_pay", ("month",), "30 3 5 * *", _lazy("engine.jobs.monthly_pay", "compute_monthly_pay"),
+            "学习考勤绩效奖惩", "Study tests, attendance and pay",
         ),
     )
 }

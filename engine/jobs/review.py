@@ -4,8 +4,10 @@ A user task marked with a ``camunda:property`` is dispatched here before the tas
 completed, inside the same unit of work; raising refuses the completion and writes nothing:
 
 * ``score_review=customer_manager_kpi`` with ``review_stage`` (``processes/kpi_review.bpmn``):
-  one step of the three-step review of a hall's score sheet (the hall manager reviews, the
-  department checks, the vice-president approves). Each stage has its own form fields
+  one step of the three-step review of a room's score sheet (001 客户经理考核制度: the key-account
+  room manager assesses, stage ``room``; the group customer department checks, ``department``;
+  the vice-president approves, ``vice_president``; stage ``hall`` is the hall manager's step of
+  the reviews started before the rooms, version 2). Each stage has its own form fields
   (``STAGES``), so an earlier step's decision never pre-fills a later one. ``approve`` at an
   intermediate stage is audited ``score_sheet_checked`` and the sheet stays ``in_review``;
   ``approve`` at the final stage makes the hall's result rows and the sheet ``final``
@@ -18,6 +20,10 @@ completed, inside the same unit of work; raising refuses the completion and writ
   (422 naming ``staff_username`` otherwise); the item points (clamped to each item's points in
   the rules) are written as one ``bpm_inspection`` row (audited ``inspection_recorded``) and
   ``inspection_score`` is added to the task's data.
+* ``record=perception_sample`` / ``record=perception_call`` (``processes/perception_survey.bpmn``):
+  the sample of a customer manager's customers and each call of the perception survey
+  (``engine.jobs.perception``); the sample form's select of managers is filled when the task
+  is read (``task_read``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from sqlalchemy import select, update
 from engine.clock import utcnow
 from engine.errors import Conflict, ValidationFailed
 from engine.extensions import Completion, DeployContext, Element, Extension
+from engine.jobs import perception
 from engine.jobs.periods import LOCAL_TZ
 from engine.jobs.scoring import checklist_score, load_rules
 from engine.store.models import Inspection, JobResult, ScoreSheet, User, UserRole
@@ -48,6 +55,7 @@ class Stage:
 
 # review_stage property -> its fields (forms/kpi_review*.form); the last stage decides
 STAGES = {
+    "room": Stage("decision", "reject_reason", "review_comment", final=False),
     "hall": Stage("decision", "reject_reason", "review_comment", final=False),
     "department": Stage("check_decision", "check_reject_reason", "check_comment", final=False),
     "vice_president": Stage("approval_decision", "approval_reject_reason", "approval_comment", final=True),
@@ -55,7 +63,7 @@ STAGES = {
 SINGLE_STEP = Stage("decision", "reject_reason", "review_comment", final=True)  # kpi_review version 1
 
 
-RECORDS = ("inspection",)
+RECORDS = ("inspection", "perception_sample", "perception_call")
 
 
 def check(element: Element, ctx: DeployContext) -> list[str]:
@@ -80,6 +88,10 @@ def completing(ctx: Completion) -> dict:
         return decide_review(ctx.uow, props["score_review"], ctx.task, ctx.inst, ctx.definition, ctx.data)
     if props.get("record") == "inspection":
         return record_inspection(ctx.uow, ctx.task, ctx.inst, ctx.data)
+    if props.get("record") == "perception_sample":
+        return perception.record_sample(ctx.uow, ctx.task, ctx.inst, ctx.data)
+    if props.get("record") == "perception_call":
+        return perception.record_call(ctx.uow, ctx.task, ctx.inst, ctx.data)
     return ctx.data
 
 
@@ -183,4 +195,4 @@ def record_inspection(uow, task, inst, cleaned: dict) -> dict:
 
 
 EXTENSION = Extension("score_review", properties=("score_review", "review_stage", "record"), check=check,
-                      task_completing=completing)
+                      task_completing=completing, task_read=perception.task_read)

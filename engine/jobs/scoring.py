@@ -24,6 +24,15 @@ Scoring decisions (the sources, ``001_*.txt``, give only the first two):
   ``max_bonus``). No customers (total 0) is scored as missing.
 * adjustments: value x points_per_unit, clamped to [min, max] (e.g. -1 per dissatisfied
   complaint about the manager, at most -5).
+* both standards (001 客户经理考核制度 a-c 「对客户经理所负责的集团单位月收入及重要室当月集团收入为标准」):
+  a tiers or delta dimension with ``room_share_pct`` is scored twice when the caller passes the
+  room's figures (``room_values``: the sums over the room's managers, ``room_size`` managers):
+  ``100 - room_share_pct`` % of its points (and of its per-unit points, bonus and penalty) on the
+  manager's own figures (``<key>_own``), ``room_share_pct`` % on the room's month (``<key>_room``,
+  ``<key>_room_tier``; a delta compares the room's actual and target per manager). Without
+  ``room_values`` the dimension is scored on the manager's figures alone, as before.
+* percent (the perception survey's average call score, 0-100): points x value / 100, the value
+  clamped to [0, 100].
 * the sheet's full mark ``max_total`` (满分, default 100; the dimension points must add up to
   it): the total is the dimensions plus the adjustments, never above the full mark (001
   重要室经理考核制度: the challenge target earns 「全分」, full points, not more) nor below 0.
@@ -45,6 +54,13 @@ from pathlib import Path
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from engine.jobs.pay_rules import MonthlyPaySchema
+from engine.jobs.pay_rules import cross_checks as pay_cross_checks
+from engine.jobs.room_rules import PlanSchema, RoomGroupSchema
+from engine.jobs.room_rules import cross_checks as room_cross_checks
+from engine.jobs.tobacco_rules import TobaccoSchema
+from engine.jobs.tobacco_rules import cross_checks as tobacco_cross_checks
+
 DEFAULT_RULES = Path(__file__).resolve().parent / "data" / "scoring_rules.json"
 # Metrics the engine computes from its own tables (engine/jobs/kpi.py); the rules may name them
 # next to imported facts. They cannot be imported from CSV.
@@ -52,9 +68,15 @@ ENGINE_METRICS: dict[str, tuple[str, str]] = {
     "agreements_signed": ("本月签署集团协议数", "Group agreements signed in the month (group_agreement 'sign' tasks)"),
     "complaints_dissatisfied": ("被投诉不满意数",
                                 "Dissatisfied complaints about the manager (manager concerned; closed in the month)"),
+    "perception_score": ("感知度抽查得分（0-100）",
+                         "Perception survey score (0-100): average of the month's reached perception_survey calls"),
 }
-METHODS = ("tiers", "delta", "churn")
+METHODS = ("tiers", "delta", "churn", "percent")
+ROOM_METHODS = ("tiers", "delta")  # the methods that may also score against the room's month (room_share_pct)
+# result keys a dimension adds next to its own key
+DIMENSION_SUFFIXES = ("_tier", "_own", "_room", "_room_tier")
 TEAM_COMPONENTS = ("kpi", "activities", "six_s", "inspections", "innovation")
+PERCEPTION_ANSWERS = ("yes", "partly", "no")  # the answer values of forms/perception_call.form
 RESERVED_KEYS = {"total", "raw_total", "full_marks", "adjustments", "missing", "churn_rate_pct"}
 DEFAULT_MAX_TOTAL = 100.0  # 满分100分: the customer-manager sheet's full mark unless the rules say otherwise
 ROUND = 2
@@ -78,7 +100,8 @@ class _Labelled(Schema):
 
 
 class _MetricSchema(Schema):
-    subject = fields.String(required=True, validate=validate.OneOf(("user", "unit")))
+    # a retailer is named by its 12-digit licence number (the tobacco side, engine/jobs/retailers.py)
+    subject = fields.String(required=True, validate=validate.OneOf(("user", "unit", "retailer")))
     label_zh = fields.String(required=True, validate=validate.Length(min=1, max=100))
     label_en = fields.String(required=True, validate=validate.Length(min=1, max=200))
     min = fields.Float(**_NUM)
@@ -137,18 +160,23 @@ class _DimensionSchema(_Labelled):
     bonus_per_step = fields.Float(validate=_NON_NEGATIVE, **_NUM)
     max_bonus = fields.Float(validate=_NON_NEGATIVE, **_NUM)
     max_penalty = fields.Float(validate=_NON_NEGATIVE, **_NUM)
+    # share of the points scored on the room's month (001 a-c: 「及重要室当月…为标准」), the rest on the manager's own
+    room_share_pct = fields.Float(validate=validate.Range(min=0, max=100), **_NUM)
 
     NEEDS = {
         "tiers": ("actual", "targets"),
         "delta": ("actual", "target", "unit", "points_per_unit", "max_bonus", "max_penalty"),
         "churn": ("churned", "total", "line_pct", "step_pct", "penalty_per_step", "bonus_per_step", "max_bonus",
                   "max_penalty"),
+        "percent": ("actual",),
     }
 
     @validates_schema
     def _method_fields(self, data, **kwargs):
         errors = {name: [f"is required by method {data['method']!r}"]
                   for name in self.NEEDS.get(data.get("method"), ()) if name not in data}
+        if data.get("room_share_pct") and data.get("method") not in ROOM_METHODS:
+            errors["room_share_pct"] = [f"only methods {', '.join(ROOM_METHODS)} score against the room"]
         if errors:
             raise ValidationError(errors)
 
@@ -193,6 +221,34 @@ class _TeamSchema(Schema):
     note = fields.String()
 
 
+class _PerceptionSchema(Schema):
+    """The perception survey (000 篇3/4 客户经理感知度): items asked on each call, the share of an
+    item's points each answer earns, and the size of a manager's sample."""
+
+    label_zh = fields.String(required=True)
+    label_en = fields.String(required=True)
+    items = fields.List(fields.Nested(_ItemSchema), required=True, validate=validate.Length(min=1, max=20))
+    answers = fields.Dict(keys=fields.String(validate=validate.OneOf(PERCEPTION_ANSWERS)),
+                          values=fields.Float(validate=validate.Range(min=0, max=100), **_NUM), required=True)
+    sample_min = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+    sample_max = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+    note = fields.String()
+
+    @validates_schema
+    def _shape(self, data, **kwargs):
+        if set(data.get("answers", {})) != set(PERCEPTION_ANSWERS):
+            raise ValidationError(f"must give a share for each of {', '.join(PERCEPTION_ANSWERS)}", "answers")
+        if data.get("sample_min", 0) > data.get("sample_max", 0):
+            raise ValidationError("must not be greater than sample_max", "sample_min")
+
+
+class _RoomKpiSchema(_KpiSchema):
+    """The key-account room manager's sheet (engine/jobs/room_rules.py): a KPI sheet on the room's facts."""
+
+    groups = fields.List(fields.Nested(RoomGroupSchema), required=True, validate=validate.Length(min=1))
+    plan = fields.Nested(PlanSchema, required=True)
+
+
 class _RulesSchema(Schema):
     version = fields.Integer(required=True, validate=validate.Equal(1))
     description = fields.String()
@@ -200,6 +256,14 @@ class _RulesSchema(Schema):
     customer_manager_kpi = fields.Nested(_KpiSchema, required=True)
     counter_service = fields.Nested(_CounterSchema, required=True)
     team_ranking = fields.Nested(_TeamSchema, required=True)
+    # the customer managers' perception survey (processes/perception_survey.bpmn); optional in a custom file
+    perception_survey = fields.Nested(_PerceptionSchema, load_default=None)
+    # study days, tests and attendance (engine/jobs/pay_rules.py); optional in a custom file
+    monthly_pay = fields.Nested(MonthlyPaySchema, load_default=None)
+    # anomaly alerts and visit scores of the tobacco side (engine/jobs/tobacco_rules.py); optional
+    tobacco = fields.Nested(TobaccoSchema, load_default=None)
+    # the key-account room manager's monthly sheet and target plan (engine/jobs/room_rules.py); optional
+    key_account_room_kpi = fields.Nested(_RoomKpiSchema, load_default=None)
 
 
 def _flatten(messages, prefix: str = "") -> list[str]:
@@ -246,7 +310,7 @@ def _cross_checks(rules: dict) -> list[str]:
         where = f"customer_manager_kpi.dimensions[{i}]"
         if dim["key"] in seen:
             errors.append(f"{where}.key: duplicate key {dim['key']!r}")
-        if dim["key"] in reserved or dim["key"].endswith("_tier"):
+        if dim["key"] in reserved or dim["key"].endswith(DIMENSION_SUFFIXES):
             errors.append(f"{where}.key: {dim['key']!r} is a metric name or reserved: choose another key")
         seen.add(dim["key"])
         if dim["points"] + dim.get("max_bonus", 0) > full_marks + 1e-9:
@@ -295,7 +359,7 @@ def parse_rules(raw: dict, source: str = "rules") -> dict:
         rules = _RulesSchema().load(raw)
     except ValidationError as exc:
         raise RulesError(f"{source}: " + "; ".join(_flatten(exc.messages))) from None
-    errors = _cross_checks(rules)
+    errors = _cross_checks(rules) + pay_cross_checks(rules) + tobacco_cross_checks(rules) + room_cross_checks(rules)
     if errors:
         raise RulesError(f"{source}: " + "; ".join(errors))
     return rules
@@ -453,11 +517,59 @@ def _sum(values: dict, names: list[str]) -> float | None:
     return float(sum(present)) if present else None
 
 
-def score_customer_manager(kpi_rules: dict, values: dict[str, float | None], tier_table: Callable | None = None) -> dict:
+def _dimension_score(dim: dict, values: dict, tiers: dict, tier_table: Callable | None, scale: float,
+                     per: float = 1.0, out: dict | None = None) -> tuple[float, str | None] | None:
+    """``(score, tier or None)`` of one dimension on ``values`` for ``scale`` of its points (and of its
+    per-unit points, bonus and penalty); None when its facts are missing. ``per`` divides a delta's
+    actual and target (the room's sums compared per manager); ``out`` receives ``churn_rate_pct``."""
+    points, method = dim["points"] * scale, dim["method"]
+    if method == "tiers":
+        actual = _sum(values, dim["actual"])
+        targets = {t: values.get(m) for t, m in dim["targets"].items()}
+        if actual is None or targets.get("basic") is None or targets.get("full") is None:
+            return None
+        res = tier_score(points, actual, targets["basic"], targets["full"], targets.get("challenge"),
+                         basic_pct=tiers.get("basic_pct", 90), full_pct=tiers.get("full_pct", 100),
+                         challenge_pct=tiers.get("challenge_pct", 100), below_basic=tiers["below_basic"],
+                         table=tier_table)
+        return res.score, res.tier
+    if method == "delta":
+        actual = _sum(values, dim["actual"])
+        target = values.get(dim["target"])
+        if actual is None or target is None:
+            return None
+        return delta_score(points, actual / per, target / per, unit=dim["unit"],
+                           points_per_unit=dim["points_per_unit"] * scale, max_bonus=dim["max_bonus"] * scale,
+                           max_penalty=dim["max_penalty"] * scale), None
+    if method == "percent":
+        value = _sum(values, dim["actual"])
+        return None if value is None else (percent_score(points, value), None)
+    churned, total_customers = values.get(dim["churned"]), values.get(dim["total"])
+    rate = churn_rate(churned, total_customers) if churned is not None and total_customers is not None else None
+    if rate is None:
+        return None
+    if out is not None:
+        out["churn_rate_pct"] = round(rate, 4)
+    return churn_score(points, rate, line_pct=dim["line_pct"], step_pct=dim["step_pct"],
+                       penalty_per_step=dim["penalty_per_step"] * scale, bonus_per_step=dim["bonus_per_step"] * scale,
+                       max_bonus=dim["max_bonus"] * scale, max_penalty=dim["max_penalty"] * scale), None
+
+
+def percent_score(points: float, value: float) -> float:
+    """Points x value / 100, the value (a 0-100 score) clamped to [0, 100]."""
+    return _r(points * min(max(value, 0.0), 100.0) / 100.0)
+
+
+def score_customer_manager(kpi_rules: dict, values: dict[str, float | None], tier_table: Callable | None = None,
+                           room_values: dict[str, float | None] | None = None, room_size: int = 1) -> dict:
     """One customer manager's month: ``values`` maps metric names to numbers (None = missing).
 
+    ``room_values`` (the sums of the metrics over the manager's room, ``room_size`` managers)
+    scores the dimensions with ``room_share_pct`` against both standards (module docstring).
+
     Returns flat metrics for the result row: one score per dimension key (what the item
-    earned, bonuses included), ``<key>_tier`` for tier dimensions, ``churn_rate_pct``, one
+    earned, bonuses included), ``<key>_tier`` for tier dimensions, ``<key>_own`` and
+    ``<key>_room`` (and ``<key>_room_tier``) for dimensions scored against both standards, ``churn_rate_pct``, one
     score per adjustment key, ``adjustments``, ``total`` (capped to [0, ``max_total``]),
     ``raw_total`` (dimensions + adjustments before the cap), ``full_marks`` (``max_total``),
     ``missing`` (comma-separated dimension keys) and the inputs that were present.
@@ -469,32 +581,24 @@ def score_customer_manager(kpi_rules: dict, values: dict[str, float | None], tie
     missing: list[str] = []
     total = 0.0
     for dim in kpi_rules["dimensions"]:
-        key, points, method = dim["key"], dim["points"], dim["method"]
-        score = None
-        if method == "tiers":
-            actual = _sum(values, dim["actual"])
-            targets = {t: values.get(m) for t, m in dim["targets"].items()}
-            if actual is not None and targets.get("basic") is not None and targets.get("full") is not None:
-                res = tier_score(points, actual, targets["basic"], targets["full"], targets.get("challenge"),
-                                 basic_pct=tiers.get("basic_pct", 90), full_pct=tiers.get("full_pct", 100),
-                                 challenge_pct=tiers.get("challenge_pct", 100), below_basic=tiers["below_basic"],
-                                 table=tier_table)
-                score = res.score
-                out[f"{key}_tier"] = res.tier
-        elif method == "delta":
-            actual = _sum(values, dim["actual"])
-            target = values.get(dim["target"])
-            if actual is not None and target is not None:
-                score = delta_score(points, actual, target, unit=dim["unit"], points_per_unit=dim["points_per_unit"],
-                                    max_bonus=dim["max_bonus"], max_penalty=dim["max_penalty"])
-        else:  # churn
-            churned, total_customers = values.get(dim["churned"]), values.get(dim["total"])
-            rate = churn_rate(churned, total_customers) if churned is not None and total_customers is not None else None
-            if rate is not None:
-                out["churn_rate_pct"] = round(rate, 4)
-                score = churn_score(points, rate, line_pct=dim["line_pct"], step_pct=dim["step_pct"],
-                                    penalty_per_step=dim["penalty_per_step"], bonus_per_step=dim["bonus_per_step"],
-                                    max_bonus=dim["max_bonus"], max_penalty=dim["max_penalty"])
+        key, method = dim["key"], dim["method"]
+        share = dim.get("room_share_pct", 0.0) / 100.0 if room_values is not None and method in ROOM_METHODS else 0.0
+        if share:
+            own = _dimension_score(dim, values, tiers, tier_table, 1.0 - share)
+            room = _dimension_score(dim, room_values, tiers, tier_table, share, per=max(room_size, 1))
+            score = None if own is None else _r(own[0] + (room[0] if room else 0.0))
+            if own is not None:
+                out[f"{key}_own"] = own[0]
+                out[f"{key}_room"] = room[0] if room else 0.0
+                if own[1] is not None:
+                    out[f"{key}_tier"] = own[1]
+                if room and room[1] is not None:
+                    out[f"{key}_room_tier"] = room[1]
+        else:
+            result = _dimension_score(dim, values, tiers, tier_table, 1.0, out=out)
+            score = None if result is None else result[0]
+            if result is not None and result[1] is not None:
+                out[f"{key}_tier"] = result[1]
         if score is None:
             missing.append(key)
             score = 0.0

@@ -70,6 +70,10 @@ with ``metrics``:
   ``complaints``, ``complaints_on_time``, ``complaints_breached``,
   ``on_time_handling_rate``, ``satisfaction_answers``, ``satisfied``,
   ``satisfaction_rate``, as defined above. The label is the type's label on the form.
+
+* ``subject_type='waiting_hall'`` and ``'waiting_hour'`` — the customers' waiting time from
+  their queue ticket to the acceptance (000 「等待办理业务时限5分钟」), per hall and per hall
+  and hour: see ``engine.jobs.waiting``.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ from engine.forms.model import FormDefinitionError, form_fields
 from engine.jobs.periods import Period
 from engine.jobs.results import replace_results
 from engine.jobs.sql import json_text, num, pct, percentile, seconds, times
+from engine.jobs.waiting import waiting_rows
 from engine.store.models import FormDefinition, OrgUnit, ProcessDefinition
 
 JOB = "sla_daily_report"
@@ -299,4 +304,5 @@ def compute_sla_daily_report(uow, period: Period) -> int:
         rows.append({"unit_key": None if r.hall == NONE else r.hall, "subject_type": "complaint_type",
                      "subject_key": r.kind, "subject_label": f"{label} / {units.get(r.hall, r.hall)}",
                      "metrics": metrics})
+    rows.extend(waiting_rows(session, period, units))  # 000 限时服务: waiting <= 5 minutes, per hall and hour
     return replace_results(uow, JOB, period, rows)

@@ -65,7 +65,10 @@ DEMO_UNITS = [
     ("hall-2", "城东营业厅 East service hall", "hall", "dept-market"),
 ]
 # demo users work in hall-1, except those whose role sits above the halls
-DEMO_USER_UNITS = {"department_manager": "dept-market", "vice_president": "branch", "key_account_manager": "room-key"}
+DEMO_USER_UNITS = {"department_manager": "dept-market", "vice_president": "branch", "key_account_manager": "room-key",
+                   # 001 客户经理考核制度: customer managers work in the key-account room, assessed by its manager;
+                   # the data group (000 篇3/4) in the group customer department
+                   "customer_manager": "room-key", "data_analyst": "dept-group"}
 
 
 def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=print,
@@ -96,9 +99,57 @@ def init_database(engine, demo: bool = False, demo_password: str = "demo", echo=
                     after = {k: v for k, v in svc.user_to_dict(uow.session, user).items() if k != "created_at"}
                     uow.audit("user_created", username=role, after=after)
         echo(f"demo users (username = role, password: {demo_password}): {', '.join(ROLES)}")
+        missing = _missing_for_business_demo(engine)
+        if missing:
+            echo(f"demo history skipped: this project does not deploy {', '.join(missing)} (the shipped models)")
+        else:
+            _business_demo(engine, demo_password, echo)
         # --- electronic seal (engine/seals): organisation CA, system signer, the demo head's seal ---
         from engine.seals.admin import setup_demo_seal
 
         for line in setup_demo_seal(engine, demo_seal_pin):
             echo(line)
         echo(f"demo seal PIN of service_center_head: {demo_seal_pin}")
+
+
+# what the demo history drives: a project with models of its own gets the demo users and seal only
+DEMO_PROCESSES = ("kpi_review", "perception_survey", "room_kpi_review", "target_plan", "study_day", "retailer_anomaly",
+                  "retailer_needs_review", "retailer_visit", "invoice_handover", "morning_meeting", "group_visit",
+                  "one_counter", "hall_congestion")
+DEMO_DECISIONS = ("kpi_tier", "one_counter_time_limit", "congestion_response")
+
+
+def _missing_for_business_demo(engine) -> list[str]:
+    from sqlalchemy import select
+
+    from engine.store.models import DecisionDefinition, ProcessDefinition
+
+    with engine.read() as session:
+        processes = set(session.execute(select(ProcessDefinition.key).distinct()).scalars())
+        decisions = set(session.execute(select(DecisionDefinition.key).distinct()).scalars())
+    return [k for k in DEMO_PROCESSES if k not in processes] + [k for k in DEMO_DECISIONS if k not in decisions]
+
+
+def _business_demo(engine, demo_password: str, echo) -> None:
+    """The demo history of the shipped models: the key-account room, scores, surveys, pay rules,
+    the tobacco side, registers and the halls' queues."""
+    from engine.ops.demo_key_accounts import seed_key_account_room
+
+    seed_key_account_room(engine, demo_password, echo)
+    from engine.ops.room_demo import seed_room_demo  # the room manager's own assessment and target plan
+
+    seed_room_demo(engine, demo_password, echo)
+    from engine.ops.pay_demo import seed_pay_demo  # study days, monthly tests, attendance (monthly_pay)
+
+    seed_pay_demo(engine, demo_password, echo)
+    from engine.jobs.tobacco_demo import seed_tobacco_demo  # retailer facts, anomaly alerts, needs reviews, visits
+
+    for line in seed_tobacco_demo(engine):
+        echo(line)
+    from engine.registers.demo import seed_demo_registers  # registers (台账): hand-overs, meetings, visits
+
+    for line in seed_demo_registers(engine, demo_password):
+        echo(line)
+    from engine.ops.halls_demo import seed_halls_demo  # queue tickets, waiting per hall/hour, congestion alerts
+
+    seed_halls_demo(engine, echo)

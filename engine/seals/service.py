@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from engine.clock import LOCAL_TZ, utcnow
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms import definitions as formdefs
+from engine.forms import lists as option_lists
 from engine.forms.model import form_fields
 from engine.identity.actor import Actor
 from engine.identity.policy import may_see_task
@@ -183,7 +184,7 @@ def _sections(engine, session: Session, tpl: Template, inst, data: dict, actor: 
     start_form = (definitions.by_id(engine, session, inst.definition_id).meta or {}).get("start_form")
     if start_form:
         row = formdefs.latest(session, start_form)
-        fields = _form_fields(row.content) if row is not None else {}
+        fields = _form_fields(option_lists.resolve(row.content)) if row is not None else {}  # brands: a managed list
         sections.append(_section("申请内容 Request", data, fields, seen))
         attachments += [d for p, s in fields.items() for d in _doc_ids(_lookup(data, p), s)]
     for name, who, when, submitted, form_key, version in _history(session, inst, actor, now, current):

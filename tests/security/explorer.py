@@ -19,7 +19,8 @@ from datetime import timedelta
 from lxml import etree
 
 from engine.bpmn.model import NS
-from engine.clock import clock, utcnow
+from engine.clock import LOCAL_TZ, clock, utcnow
+from engine.forms import lists as option_lists
 from engine.scheduling.timers import fire_due
 
 SEAL_PIN = "123456"
@@ -33,9 +34,10 @@ def ok(response, *codes):
 
 
 class Explorer:
-    def __init__(self, world, engine_starts: dict[str, Callable] | None = None):
+    def __init__(self, world, engine_starts: dict[str, Callable] | None = None, home_units: dict[str, str] | None = None):
         self.world, self.api = world, world.api
         self.engine_starts = engine_starts or {}
+        self.home_units = home_units or {}  # the unit a process's starter works in (hall-1 unless named)
 
     # ------------------------------------------------------------------ the model
     def definition(self, key: str) -> dict:
@@ -58,7 +60,8 @@ class Explorer:
         if not key:
             return None
         query = f"?version={version}" if version else ""
-        return ok(self.api.get(f"/api/forms/{key}{query}", "admin"))["content"]
+        content = ok(self.api.get(f"/api/forms/{key}{query}", "admin"))["content"]
+        return option_lists.resolve(content)  # a managed list's options, as the start page shows them
 
     # ------------------------------------------------------------------ data a user would enter
     def upload(self, user: str) -> str:
@@ -82,6 +85,8 @@ class Explorer:
         if kind == "number":
             low = rules.get("min")
             return low if low is not None and low > 0 else (1 if rules.get("max") is None or rules["max"] >= 1 else 0)
+        if kind == "datetime" and comp.get("key") == "ticket_time":  # the queue ticket: before the acceptance, same day
+            return utcnow().astimezone(LOCAL_TZ).replace(tzinfo=None).isoformat(timespec="minutes")
         if kind == "datetime":
             day = (utcnow() + timedelta(days=400)).date().isoformat()
             return {"date": day, "time": "09:30", "datetime": f"{day}T09:30"}[comp.get("subtype", "date")]
@@ -134,7 +139,8 @@ class Explorer:
     def start(self, key: str, definition: dict, choices: dict) -> str:
         if key in self.engine_starts:
             return self.engine_starts[key](self.world)
-        starter = next(r for r in definition["candidate_starter_groups"] if r != "admin")
+        role = next(r for r in definition["candidate_starter_groups"] if r != "admin")
+        starter = self.world.member(role, self.home_units.get(key, "hall-1"))
         form = self.form(definition["start_form"])
         data = self.fill(form["components"], starter, {}, choices) if form else {}
         return ok(self.api.post(f"/api/process-definitions/{key}/instances", starter, json={"data": data}))["id"]
@@ -142,7 +148,7 @@ class Explorer:
     def worker(self, task: dict) -> str:
         if task["assignee"]:
             return task["assignee"]
-        return task["candidate_groups"][0]  # the seeded user of the role works where the instance is
+        return self.world.member(task["candidate_groups"][0], task["org_unit"])  # the role's user of the task's unit
 
     def explore(self, key: str, on_task: Callable[[dict, dict], None], wanted: set[str] = frozenset()) -> set[str]:
         """Every user task element reached (it stops once ``wanted`` are); ``on_task(task,

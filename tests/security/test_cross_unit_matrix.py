@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.security.conftest import ROOM, ROOM_STAFF
 from tests.security.explorer import Explorer, ok
 
 
@@ -29,7 +30,56 @@ def start_kpi_review(world) -> str:
     return next(i["id"] for i in reviews if i["org_unit"] == "hall-1" and i["business_key"].endswith(f"{month}:hall-1"))
 
 
-ENGINE_STARTS = {"kpi_review": start_kpi_review}
+def start_retailer_anomaly(world) -> str:
+    """retailer_anomaly is started by the nightly job retailer_anomalies, not by a person: one alert
+    per (month, retailer, kind), in the retailer's unit (辖区) and for its customer manager. Each
+    run imports a breaching POS-scan rate of a hall-1 retailer for a month of its own and runs the job."""
+    from engine.identity.actor import SYSTEM
+    from engine.jobs import retailers
+    from engine.jobs.facts import import_facts
+    from engine.jobs.periods import Period
+    from engine.jobs.tobacco_jobs import business_key, compute_retailer_anomalies
+
+    licence = next((r["licence_no"] for r in retailers.all_retailers().values()
+                    if r.get("unit") == "hall-1" and r.get("customer_manager") == "tobacco_customer_manager"), None)
+    assert licence, "the retailer file has no retailer of hall-1 served by tobacco_customer_manager"
+    world.anomaly_months = getattr(world, "anomaly_months", 0) + 1
+    month = f"{2026 - world.anomaly_months // 12}-{world.anomaly_months % 12 + 1:02d}"
+    with world.engine.uow(SYSTEM) as uow:
+        import_facts(uow, "anomalies.csv", f"period,subject,metric,value\n{month},{licence},pos_scan_rate,50\n".encode())
+        compute_retailer_anomalies(uow, Period.parse(month))
+    key = business_key(month, licence, "pos_scan")
+    alerts = ok(world.api.get("/api/process-instances?key=retailer_anomaly&status=running&per_page=200", "admin"))["items"]
+    return next(i["id"] for i in alerts if i["business_key"] == key)
+
+
+def start_room_kpi_review(world) -> str:
+    """room_kpi_review is started by the monthly job key_account_room_kpi, not by a person: one
+    review per room and month, in the room (whose department checks it). Each run opens the
+    score sheet of a month of its own for the world's room, as the job does for a new sheet."""
+    from engine.identity.actor import SYSTEM
+    from engine.jobs import room_kpi
+    from engine.jobs.periods import Period
+    from engine.jobs.scoring import load_rules
+
+    world.room_months = getattr(world, "room_months", 0) + 1
+    period = Period.parse(f"{2026 - world.room_months // 12}-{world.room_months % 12 + 1:02d}")
+    with world.engine.uow(SYSTEM) as uow:
+        section = load_rules()["key_account_room_kpi"]
+        table = room_kpi._tier_table(uow.session, section["tiers"].get("decision"))
+        head = {"unit_key": ROOM, "subject_type": "user", "subject_key": ROOM_STAFF["key_account_manager"],
+                "subject_label": "重要室经理", "metrics": room_kpi.score_room(section, {}, table), "rank": 1}
+        room_kpi._review(uow, period, section, ROOM, "重要室", [head], None)
+    key = f"{room_kpi.JOB}:{period.key}:{ROOM}"
+    reviews = ok(world.api.get("/api/process-instances?key=room_kpi_review&status=running&per_page=200", "admin"))["items"]
+    return next(i["id"] for i in reviews if i["business_key"] == key)
+
+
+ENGINE_STARTS = {"kpi_review": start_kpi_review, "retailer_anomaly": start_retailer_anomaly,
+                 "room_kpi_review": start_room_kpi_review}
+# the unit an instance of the process lives in (the matrix's outsiders are of another one): hall-1
+# unless the process belongs to a key-account room (starterUnit room, or its job starts it there)
+HOME_UNITS = {"room_kpi_review": ROOM, "study_day": ROOM, "target_plan": ROOM}
 
 
 def outsiders(task: dict) -> list[tuple[str, bool]]:
@@ -49,7 +99,7 @@ def outsiders(task: dict) -> list[tuple[str, bool]]:
 
 def probe(world, task: dict, inst: dict) -> None:
     api = world.api
-    assert inst["org_unit"] == "hall-1", inst
+    assert inst["org_unit"] == HOME_UNITS.get(task["process_key"], "hall-1"), inst
     for user, other_unit in outsiders(task):
         assert user in api.tokens, f"no user {user} in the world"
         where = f"{task['process_key']}.{task['element_id']} as {user}"
@@ -67,14 +117,18 @@ def probe(world, task: dict, inst: dict) -> None:
 
 
 def test_every_user_task_refuses_the_role_of_another_unit(world):
-    explorer = Explorer(world, ENGINE_STARTS)
+    explorer = Explorer(world, ENGINE_STARTS, HOME_UNITS)
     keys = [d["key"] for d in ok(world.api.get("/api/process-definitions", "admin"))["items"]]
     assert len(keys) >= 8
     seen = {}
     for key in keys:
         definition = explorer.definition(key)
         tasks = {t["element_id"] for t in definition["user_tasks"]}
-        reached = explorer.explore(key, lambda task, inst: probe(world, task, inst), wanted=tasks)
+        try:
+            reached = explorer.explore(key, lambda task, inst: probe(world, task, inst), wanted=tasks)
+        except Exception as exc:
+            exc.add_note(f"while exploring {key}")
+            raise
         assert reached == tasks, f"{key}: the explorer did not reach {sorted(tasks - reached)}"
         seen[key] = sorted(reached)
     assert sum(len(v) for v in seen.values()) >= 25, seen

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from engine.errors import BadRequest, NotInitialised, ValidationFailed
 from engine.forms import definitions as formdefs
+from engine.forms import lists as option_lists
 from engine.identity import auth as identity
 from engine.runtime import definitions, documents
 from engine.store.migrate import head_revision, known_revision
@@ -22,6 +23,7 @@ from web.schemas.catalog import (
     DocumentSchema,
     FormBody,
     FormList,
+    FormQuery,
     FormSchema,
     HealthSchema,
     MeSchema,
@@ -144,11 +146,14 @@ def deploy_form(body):
     return jsonify(FormSchema().dump(out)), (201 if created else 200)
 
 
-@api_route(bp, "/forms/<form_id>", summary="A form (latest version unless ?version=N)", query=VersionQuery,
-           response=FormSchema, errors=(404,))
+@api_route(bp, "/forms/<form_id>", summary="A form (latest version unless ?version=N; ?lists=current fills managed "
+           "option lists)", query=FormQuery, response=FormSchema, errors=(404,))
 def get_form(form_id, args):
     with current_engine().read() as session:
-        return formdefs.form_to_dict(formdefs.get_form(session, form_id, args.get("version")))
+        out = formdefs.form_to_dict(formdefs.get_form(session, form_id, args.get("version")))
+    if args["lists"] == "current":
+        out["content"] = option_lists.resolve(out["content"])
+    return out
 
 
 @api_route(bp, "/documents", "POST", summary="Upload a file (multipart field 'file')", response=DocumentSchema,

@@ -15,7 +15,9 @@ from flask import (
 
 from engine.errors import EngineError
 from engine.forms import definitions as formdefs
+from engine.forms import lists as option_lists
 from engine.identity import policy
+from engine.registers import is_register
 from engine.runtime import definitions, instances
 from web.context import current_engine
 from web.i18n import t
@@ -56,7 +58,7 @@ def start_form(key: str):
                 abort(403)
             if not info["start_form"]:
                 return redirect(url_for("pages.start_list"))
-            schema = formdefs.get_form(db, info["start_form"]).content
+            schema = option_lists.resolve(formdefs.get_form(db, info["start_form"]).content)
     except EngineError as exc:
         return _error_page(exc)
     return render_template("start_form.html", definition=info, form_schema=schema, form_data={},
@@ -80,6 +82,8 @@ def start_instance(key: str):
         with engine.uow(g.page_actor) as uow:
             inst = instances.start(engine, uow, key, data)
             name = inst.process_key
+            # an entry of a register (台账) lands on its register, where the new entry is listed
+            register = is_register((definitions.latest(uow.session, key).meta or {}).get("properties"))
     except EngineError as exc:
         if as_json:
             return _json_error(exc)
@@ -88,8 +92,9 @@ def start_instance(key: str):
         flash(exc.message, "error")
         return redirect(url_for("pages.start_list"))
     flash(f"{t('started')}: {name}", "ok")
+    landing = url_for("register_pages.register_page", key=key) if register else url_for("pages.tasklist")
     if as_json:
-        return jsonify({"ok": True, "redirect": url_for("pages.tasklist")}), 201
-    return redirect(url_for("pages.tasklist"))
+        return jsonify({"ok": True, "redirect": landing}), 201
+    return redirect(landing)
 
 

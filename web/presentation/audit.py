@@ -83,6 +83,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "start_scheduled": ("定时启动", "Scheduled start"),
     "calendar_override_set": ("调整工作日历", "Calendar exception set"),
     "congestion_level_changed": ("拥堵等级变化", "Congestion level changed"),
+    "queue_waiting_recorded": ("登记排队等候", "Queue waiting recorded"),
     "job_completed": ("统计任务完成", "Scheduled job completed"),
     "job_failed": ("统计任务失败", "Scheduled job failed"),
     "facts_imported": ("导入考核数据", "Facts imported"),

@@ -21,9 +21,13 @@ SUBJECT_TYPES: dict[str, tuple[str, str]] = {  # in the order the page and the X
     "process": ("流程", "Process"),
     "category": ("类别", "Category"),
     "hall": ("营业厅", "Hall"),
+    "room": ("重要室", "Key-account room"),  # the customer-manager KPI's sheet per room (engine/jobs/kpi.py)
     "complaint_type": ("投诉类型（按营业厅）", "Complaint type by hall"),
+    "waiting_hall": ("客户等候（按营业厅）", "Customer waiting by hall"),
+    "waiting_hour": ("客户等候（按营业厅、时段）", "Customer waiting by hall and hour"),
     "step": ("环节", "Step"),
     "kpi": ("指标", "KPI"),
+    "shift_leader": ("班长/值班长", "Shift leader"),
 }
 STATUS_LABELS = {"final": ("已确认", "Final"), "draft": ("待审核", "Draft"), "in_review": ("审核中", "In review"),
                  "rejected": ("已退回", "Rejected"), "completed": ("已完成", "Completed"),
@@ -58,6 +62,18 @@ METRIC_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "satisfaction_answers": ("回访评价数", "Satisfaction answers"),
         "satisfied": ("满意数", "Satisfied"),
         "satisfaction_rate": ("满意率 %", "Satisfaction %"),
+        "hour": ("取号时段", "Ticket hour"),  # engine/jobs/waiting.py
+        "transactions": ("受理笔数", "Transactions accepted"),
+        "without_ticket": ("未登记取号", "Without a ticket time"),
+        "customers": ("取号客户数", "Customers with a ticket"),
+        "within_limit": ("5分钟内受理", "Accepted within 5 min"),
+        "over_limit": ("等候超时", "Waited too long"),
+        "within_limit_pct": ("等候达标率 %", "Within the waiting limit %"),
+        "avg_waiting_s": ("平均等候", "Average waiting"),
+        "p50_waiting_s": ("等候 P50", "Waiting P50"),
+        "p90_waiting_s": ("等候 P90", "Waiting P90"),
+        "max_waiting_s": ("最长等候", "Longest waiting"),
+        "wait_limit_s": ("等候时限", "Waiting limit"),
     },
     "customer_manager_kpi": {  # engine/jobs/kpi.py
         "total": ("总分", "Total score"),
@@ -71,6 +87,28 @@ METRIC_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "min_total": ("最低总分", "Lowest total"),
         "max_total": ("最高总分", "Highest total"),
         "with_missing": ("缺少数据人数", "With missing data"),
+    },
+    "key_account_room_kpi": {  # engine/jobs/room_kpi.py (dimension and heading labels from the rules)
+        "total": ("总分", "Total score"),
+        "raw_total": ("封顶前合计", "Sum before the cap"),
+        "full_marks": ("满分", "Full marks"),
+        "score_pct": ("得分率 %", "Score % of full marks"),
+        "adjustments": ("加减分", "Adjustments"),
+        "churn_rate_pct": ("离网率 %", "Churn rate %"),
+        "missing": ("缺少数据的维度", "Dimensions without data"),
+        "target": ("本月指标", "Month target"),
+        "target_basic": ("本月基本目标", "Month basic target"),
+        "target_challenge": ("本月挑战目标", "Month challenge target"),
+        "actual": ("本月完成", "Month actual"),
+        "completion_pct": ("完成率 %", "Completion %"),
+        "completion_tier": ("档位", "Tier"),
+        "points": ("分值", "Points"),
+        "score": ("得分", "Score"),
+        "managers": ("客户经理人数", "Customer managers"),
+        "working_days": ("本月工作日", "Working days of the month"),
+        "manager_month": ("每人月指标", "Month target per manager"),
+        "manager_day": ("每人每工作日", "Per manager and working day"),
+        "manager_weeks": ("每人每周", "Per manager and week"),
     },
     "counter_service_score": {  # engine/jobs/inspections.py
         "inspections": ("检查次数", "Inspections"),
@@ -109,6 +147,34 @@ METRIC_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "slowest": ("本流程最慢环节", "Slowest step of its process"),
     },
 }
+METRIC_LABELS["monthly_pay"] = {  # engine/jobs/monthly_pay.py (attendance items: from the rules)
+    "test_score": ("测试成绩", "Test score"),
+    "test_takers": ("参加测试人数", "Test takers"),
+    "study_days": ("本月学习日", "Study days this month"),
+    "study_days_attended": ("学习日到场", "Study days attended"),
+    "best": ("本次最优", "Best this time"),
+    "worst": ("本次最差", "Worst this time"),
+    "best_streak": ("连续最优次数", "Best in a row"),
+    "worst_streak": ("连续最差次数", "Worst in a row"),
+    "certificate": ("颁发奖状", "Certificate"),
+    "consequence": ("奖惩", "Consequence"),
+    "pay_cut_pct": ("扣绩效比例 %", "Pay cut %"),
+    "performance_pay": ("当月绩效（元）", "Performance pay (CNY)"),
+    "pay_cut": ("扣绩效（元）", "Pay cut (CNY)"),
+    "attendance_deduction": ("考勤扣款（元）", "Attendance deductions (CNY)"),
+    "notice": ("片区通报", "Named in the area"),
+    "total_deduction": ("合计扣款（元）", "Total deductions (CNY)"),
+    "hall_result_pct": ("本厅当月服务成绩 %", "Hall's service result this month %"),
+    "prev_result_pct": ("上月服务成绩 %", "Last month's result %"),
+    "improvement_pct": ("改善程度（百分点）", "Improvement (points)"),
+    "inspections": ("服务检查次数", "Service checks"),
+    "linked_score": ("挂钩考核得分", "Linked assessment score"),
+}
+# coded text values shown in words: {job: {metric key: {value: (zh, en)}}}
+VALUE_LABELS: dict[str, dict[str, dict[str, tuple[str, str]]]] = {
+    "monthly_pay": {"consequence": {"certificate": ("颁发奖状", "Certificate"),
+                                    "pay_cut": ("扣除当月绩效", "Performance pay cut")}},
+}
 TIER_LABELS = {"challenge": ("挑战目标", "Challenge"), "full": ("完成指标", "Full"), "basic": ("基本目标", "Basic"),
                "below_basic": ("未达基本目标", "Below basic")}
 
@@ -127,8 +193,24 @@ def _rules_labels(job: str) -> dict[str, tuple[str, str]]:
         for dim in rules["customer_manager_kpi"]["dimensions"]:
             out[dim["key"]] = (dim["label_zh"], dim["label_en"])
             out[f"{dim['key']}_tier"] = (f"{dim['label_zh']}档位", f"{dim['label_en']} tier")
+            if dim.get("room_share_pct"):  # 001 a-c: the manager's own customers and the room's month
+                out[f"{dim['key']}_own"] = (f"{dim['label_zh']}（本人）", f"{dim['label_en']} (own)")
+                out[f"{dim['key']}_room"] = (f"{dim['label_zh']}（重要室）", f"{dim['label_en']} (room)")
+                out[f"{dim['key']}_room_tier"] = (f"{dim['label_zh']}重要室档位", f"{dim['label_en']} room tier")
+        for name, metric in rules.get("metrics", {}).items():
+            if metric.get("subject") == "user":
+                out[f"room_{name}"] = (f"重要室{metric['label_zh']}", f"Room: {metric['label_en']}")
         for adj in rules["customer_manager_kpi"]["adjustments"]:
             out[adj["key"]] = (adj["label_zh"], adj["label_en"])
+    elif job == "monthly_pay" and rules.get("monthly_pay"):
+        for item in rules["monthly_pay"]["attendance"]["items"]:
+            out[f"att_{item['key']}"] = (f"{item['label_zh']}扣款（元）", f"{item['label_en']} (CNY)")
+    elif job == "key_account_room_kpi" and rules.get("key_account_room_kpi"):
+        section = rules["key_account_room_kpi"]
+        for entry in [*section["dimensions"], *section["groups"]]:
+            out[entry["key"]] = (entry["label_zh"], entry["label_en"])
+        for dim in section["dimensions"]:
+            out[f"{dim['key']}_tier"] = (f"{dim['label_zh']}档位", f"{dim['label_en']} tier")
     elif job == "counter_service_score":
         for item in rules["counter_service"]["items"]:
             out[f"avg_{item['key']}"] = (f"{item['label_zh']}（平均）", f"{item['label_en']} (average)")
@@ -155,6 +237,9 @@ def display_value(job: str, key: str, value, lang: str, labels: dict | None = No
     if not isinstance(value, str) or not value:
         return value
     index = 1 if lang == "en" else 0
+    coded = VALUE_LABELS.get(job, {}).get(key, {})
+    if value in coded:
+        return coded[value][index]
     if key.endswith("_tier") and value in TIER_LABELS:
         return TIER_LABELS[value][index]
     if key == "missing":
@@ -190,13 +275,26 @@ CHARTS: dict[str, list[dict]] = {
          "zh": "各类型投诉量（按营业厅）", "en": "Complaints by type and hall"},
         {"subject_type": "process", "metrics": ["on_time", "breached", "pending"], "stack": True,
          "zh": "各流程按时与超时任务数", "en": "Tasks on time and breached by process"},
+        {"subject_type": "waiting_hall", "metrics": ["within_limit_pct"],
+         "zh": "各营业厅等候达标率 %（5分钟内受理）", "en": "Customers accepted within 5 minutes of their ticket, % by hall"},
+        {"subject_type": "waiting_hour", "metrics": ["avg_waiting_s", "p90_waiting_s"], "multi": True, "minutes": True,
+         "zh": "各营业厅分时段等候时间（分钟）", "en": "Waiting time by hall and hour (min)"},
     ],
     "customer_manager_kpi": [
         # "metrics": the dimension keys of the rules file, filled in by charts_of()
         {"subject_type": "user", "stack": True, "dimensions": True, "zh": "客户经理考核得分（按维度）",
          "en": "Customer manager KPI by dimension", "metrics": [], "fallback": ["total"]},
+        {"subject_type": "room", "metrics": ["avg_total", "min_total", "max_total"], "multi": True,
+         "zh": "各重要室客户经理总分", "en": "Customer manager totals by room"},
         {"subject_type": "hall", "metrics": ["avg_total", "min_total", "max_total"], "multi": True,
          "zh": "各营业厅客户经理总分", "en": "Customer manager totals by hall"},
+    ],
+    "key_account_room_kpi": [
+        # the headings of 001 重要室经理考核制度 (离网率10分, 其他指标10分, 企信通5分), stacked
+        {"subject_type": "user", "stack": True, "metrics": ["churn_group", "other_indicators", "qixintong_group"],
+         "zh": "重要室经理考核得分（按考核项）", "en": "Room manager KPI by heading", "fallback": ["total"]},
+        {"subject_type": "kpi", "metrics": ["completion_pct"], "horizontal": True,
+         "zh": "重要室各项指标本月完成率 %", "en": "Room indicators: completion % of the month's target"},
     ],
     "counter_service_score": [
         {"subject_type": "user", "metrics": ["score"], "sort": True,
@@ -207,12 +305,42 @@ CHARTS: dict[str, list[dict]] = {
         {"subject_type": "unit", "metrics": ["kpi", "inspections", "six_s", "activities", "innovation"], "multi": True,
          "zh": "团队比拼各项得分", "en": "Team ranking: component scores"},
     ],
+    "monthly_pay": [
+        {"subject_type": "user", "metrics": ["pay_cut", "attendance_deduction"], "stack": True, "sort": True,
+         "zh": "当月扣款（元）：绩效与考勤", "en": "Deductions this month (CNY): pay cut and attendance"},
+        {"subject_type": "shift_leader", "metrics": ["hall_result_pct", "linked_score"], "multi": True,
+         "zh": "班长/值班长：本厅服务成绩与挂钩得分", "en": "Shift leaders: hall service result and linked score"},
+    ],
     "process_cycle_times": [
         {"subject_type": "step", "horizontal": True, "limit": 10, "sort": True, "stack": True, "minutes": True,
          "metrics": ["p90_waiting_s", "p90_working_s"],
          "zh": "最慢的 10 个环节（P90 等待 + 办理，分钟）", "en": "Slowest 10 steps (P90 waiting + working, min)"},
     ],
 }
+
+# the tobacco side (engine/jobs/tobacco_jobs.py)
+METRIC_LABELS["retailer_anomalies"] = {
+    "kind": ("异常类型", "Kind"), "kind_label": ("异常", "Anomaly"), "metric": ("指标", "Metric"),
+    "value": ("数值", "Value"), "threshold": ("阈值", "Threshold"), "direction": ("方向", "Direction"),
+    "month": ("月份", "Month"), "customer_manager": ("客户经理", "Customer manager"),
+    "alert": ("预警", "Alert"), "instance_id": ("预警流程", "Alert instance"),
+}
+VALUE_LABELS["retailer_anomalies"] = {
+    "alert": {"raised": ("已发出", "Raised"), "already_raised": ("此前已发出", "Raised before"),
+              "unrouted": ("无法分派（未登记零售户）", "Unrouted (retailer not registered)"),
+              "not_deployed": ("流程未部署", "Process not deployed")},
+    "direction": {"below": ("低于", "below"), "above": ("高于", "above")},
+}
+METRIC_LABELS["tobacco_visit_score"] = {
+    "visits": ("拜访次数", "Visits"), "counted_visits": ("有效拜访", "Visits counted"),
+    "short_visits": ("时长不足", "Too short"), "retailers_visited": ("走访客户数", "Retailers visited"),
+    "total_minutes": ("拜访总时长（分钟）", "Minutes in total"), "avg_minutes": ("平均时长（分钟）", "Average minutes"),
+    "min_minutes": ("有效时长下限（分钟）", "Minimum minutes"), "score": ("拜访得分", "Visit score"),
+}
+CHARTS["tobacco_visit_score"] = [
+    {"subject_type": "user", "metrics": ["score"], "sort": True,
+     "zh": "烟草客户经理月度拜访得分", "en": "Tobacco customer managers: monthly visit score"},
+]
 
 
 def is_seconds(key: str) -> bool:

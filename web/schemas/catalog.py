@@ -104,3 +104,12 @@ class DocumentSchema(Schema):
     content_type = fields.Str()
     created_at = fields.DateTime()
     created_by = fields.Str(allow_none=True)
+
+
+class FormQuery(Schema):
+    """``?version=N``; ``?lists=current`` fills a select's managed option list (``optionsList``)
+    with its entries as they are now, as the task and start pages show it; by default the form
+    comes back exactly as deployed."""
+
+    version = fields.Int(validate=validate.Range(min=1, max=2**31 - 1))
+    lists = fields.Str(load_default="deployed", validate=validate.OneOf(["deployed", "current"]))

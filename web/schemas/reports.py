@@ -63,7 +63,7 @@ class ReportRowSchema(Schema):
     period = fields.Str()
     unit_key = fields.Str(allow_none=True)
     unit_name = fields.Str(allow_none=True)
-    subject_type = fields.Str(metadata={"description": "process | category | hall | complaint_type | user | unit | step | kpi"})
+    subject_type = fields.Str(metadata={"description": "process | category | hall | complaint_type | waiting_hall | waiting_hour | user | unit | step | kpi"})
     subject_key = fields.Str()
     subject_label = fields.Str(allow_none=True)
     metrics = fields.Dict()

@@ -172,7 +172,7 @@ def test_bpm_jobs_serve_gets_scheduled_runs_from_the_prefect_scheduler(tmp_path)
         scheduled: dict[str, list] = {}
         while time.monotonic() < deadline:
             deployments = {d["name"]: d["id"] for d in _api(url, "/deployments/filter", {})}
-            if len(deployments) == 7:
+            if len(deployments) == 11:
                 scheduled = {
                     name: _api(url, "/flow_runs/filter", {
                         "deployments": {"id": {"any_": [dep_id]}},
@@ -184,9 +184,10 @@ def test_bpm_jobs_serve_gets_scheduled_runs_from_the_prefect_scheduler(tmp_path)
                     break
             time.sleep(1)
         assert scheduled and all(scheduled.values()), (scheduled, "".join(lines))
-        assert sorted(scheduled) == ["counter_service_score", "customer_manager_kpi", "process_cycle_times",
+        assert sorted(scheduled) == ["counter_service_score", "customer_manager_kpi", "key_account_room_kpi", "monthly_pay",
+                                     "process_cycle_times", "retailer_anomalies",
                                      "sla_daily_report", "sla_daily_report-month", "team_ranking",
-                                     "team_ranking-year"]
+                                     "team_ranking-year", "tobacco_visit_score"]
         local = ZoneInfo("Asia/Shanghai")
 
         def starts(name):

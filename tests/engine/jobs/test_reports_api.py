@@ -88,7 +88,8 @@ def test_jobs_list_titles_periods_newest_first_and_last_run(seeded):
     body = seeded.get("/api/reports/jobs", "counter_staff").get_json()
     jobs = {j["name"]: j for j in body["items"]}
     assert set(jobs) == {"sla_daily_report", "customer_manager_kpi", "counter_service_score", "team_ranking",
-                         "process_cycle_times"}
+                         "process_cycle_times", "monthly_pay", "retailer_anomalies", "tobacco_visit_score",
+                         "key_account_room_kpi"}
     score = jobs["counter_service_score"]
     assert score["title_zh"] == "营业员服务评分" and score["periods"] == [MONTH, "2026-09"]
     assert score["last_run"]["status"] == "completed" and score["last_run"]["rows"] == 3

@@ -125,41 +125,77 @@ FACTS = {
     "member_growth": 64, "member_growth_target": 50,
     "product_promotions": 3, "product_promotion_target": 4,
     "churned_customers": 3, "group_customers_total": 140,
+    "perception_score": 100.0,  # the month's perception survey (engine metric): every call answered yes
 }
 
 
 def test_a_customer_managers_month_matches_the_hand_computation(rules):
+    """001 客户经理考核制度 a)–e) and 000 篇3/4 感知度 「抽查并打分」: the five items and the perception item."""
     kpi = rules["customer_manager_kpi"]
-    # revenue full (30) + informatisation basic only (22.5) + members 14 over (16)
-    # + promotions 3 + 1 signed agreement = 4 = target (15) + churn 2.14 % (14) = 97.5
+    # revenue full (25) + informatisation basic only (18) + members 14 over (16)
+    # + promotions 3 + 1 signed agreement = 4 = target (15) + churn 2.14 % (14) + perception 100 (10) = 98
     m = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 0}, TIERS)
-    assert (m["revenue"], m["informatisation"], m["members"], m["promotion"], m["retention"]) == (
-        30.0, 22.5, 16.0, 15.0, 14.0)
+    assert (m["revenue"], m["informatisation"], m["members"], m["promotion"], m["retention"], m["perception"]) == (
+        25.0, 18.0, 16.0, 15.0, 14.0, 10.0)
     assert m["revenue_tier"] == "full" and m["informatisation_tier"] == "basic"
     assert m["group_revenue"] == 128_000 and m["agreements_signed"] == 1  # the inputs are kept next to the scores
     assert m["churn_rate_pct"] == pytest.approx(2.1429, abs=1e-4)
-    assert m["total"] == 97.5 and m["missing"] == ""
+    assert m["total"] == 98 and m["missing"] == ""
     # two dissatisfied complaints: -1 each
     m2 = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 2}, TIERS)
-    assert m2["complaints"] == -2 and m2["total"] == 95.5
+    assert m2["complaints"] == -2 and m2["total"] == 96
     # eight of them: capped at -5
     assert score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 8},
-                                  TIERS)["total"] == 92.5
+                                  TIERS)["total"] == 93
+    # the perception item: 10 points x the average call score / 100
+    half = score_customer_manager(kpi, {**FACTS, "perception_score": 62.5, "agreements_signed": 1,
+                                        "complaints_dissatisfied": 0}, TIERS)
+    assert (half["perception"], half["total"]) == (6.25, 94.25)
+
+
+def test_a_to_c_score_against_both_standards_when_the_room_is_given(rules):
+    """001 客户经理考核制度 a)「对客户经理所负责的集团单位月收入及重要室当月集团收入为标准」, b), c) likewise;
+    d)「根据当月行业产品的指标」 and e) churn against 2 %: the manager's own figures only.
+
+    The room (two managers) made 218,000 of revenue against 200,000 / 240,000 / 300,000 (basic
+    tier: 90 % of the room's 30 % share, 6.75), the manager 128,000 against 100,000 / 120,000 /
+    150,000 (full: 70 % of 25 = 17.5); members: the room 94 against 100, per manager 47 against 50
+    (less than one whole 10 below: no deduction), the manager 64 against 50 (+1 x 70 %)."""
+    kpi = rules["customer_manager_kpi"]
+    room = {"group_revenue": 218_000, "group_revenue_target_basic": 200_000, "group_revenue_target_full": 240_000,
+            "group_revenue_target_challenge": 300_000, "info_revenue": 52_000, "info_revenue_target_basic": 40_000,
+            "info_revenue_target_full": 50_000, "info_revenue_target_challenge": 60_000,
+            "member_growth": 94, "member_growth_target": 100}
+    m = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 0}, TIERS,
+                               room_values=room, room_size=2)
+    assert (m["revenue_own"], m["revenue_room"], m["revenue"]) == (17.5, 6.75, 24.25)
+    assert (m["revenue_tier"], m["revenue_room_tier"]) == ("full", "basic")
+    assert (m["informatisation_own"], m["informatisation_room"], m["informatisation"]) == (12.6, 6.0, 18.6)
+    assert (m["members_own"], m["members_room"], m["members"]) == (11.2, 4.5, 15.7)
+    assert (m["promotion"], m["retention"]) == (15.0, 14.0) and "promotion_room" not in m and "retention_own" not in m
+    assert m["total"] == 24.25 + 18.6 + 15.7 + 15 + 14 + 10
+    # a room of one is the manager's own month: the same points as without the room
+    alone = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 0}, TIERS,
+                                   room_values=FACTS, room_size=1)
+    plain = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 0}, TIERS)
+    assert [alone[k] for k in ("revenue", "informatisation", "members", "total")] == [
+        plain[k] for k in ("revenue", "informatisation", "members", "total")]
 
 
 # every challenge target met (得全分), 20 members over the target (+2), one promotion over (+1) and
-# a churn of 1.0 % (10 steps below the line: +5, capped at +3): 30 + 25 + 17 + 16 + 18 = 106
+# a churn of 1.0 % (10 steps below the line: +5, capped at +3), perception 100: 25 + 20 + 17 + 16 + 18 + 10 = 106
 OVER = {**FACTS, "group_revenue": 150_000, "info_revenue": 30_000, "member_growth": 70, "product_promotions": 5,
         "churned_customers": 1, "group_customers_total": 100}
 
 
 def test_the_total_never_exceeds_the_full_mark_and_the_items_show_what_they_earned(rules):
-    """满分100分: the bonuses stay in their items (an auditor sees them), the total stops at 100."""
+    """001 重要室经理考核制度 「若完成挑战目标得全分」 and 满分100分: the bonuses stay in their items (an
+    auditor sees them), the total stops at 100."""
     kpi = rules["customer_manager_kpi"]
     assert kpi["max_total"] == 100
     m = score_customer_manager(kpi, {**OVER, "agreements_signed": 0, "complaints_dissatisfied": 0}, TIERS)
     assert (m["revenue"], m["informatisation"], m["members"], m["promotion"], m["retention"]) == (
-        30.0, 25.0, 17.0, 16.0, 18.0)
+        25.0, 20.0, 17.0, 16.0, 18.0)
     assert m["revenue_tier"] == m["informatisation_tier"] == "challenge"
     assert (m["raw_total"], m["total"], m["full_marks"]) == (106.0, 100.0, 100.0)
     # deductions come off the raw sum: 106 - 5 = 101 is still over the full mark
@@ -171,7 +207,7 @@ def test_the_total_never_exceeds_the_full_mark_and_the_items_show_what_they_earn
     assert (under["promotion"], under["raw_total"], under["total"]) == (14.0, 99.0, 99.0)
     # a month within the sheet: the total is the sum, as before
     plain = score_customer_manager(kpi, {**FACTS, "agreements_signed": 1, "complaints_dissatisfied": 0}, TIERS)
-    assert plain["raw_total"] == plain["total"] == 97.5
+    assert plain["raw_total"] == plain["total"] == 98
 
 
 def test_the_full_mark_is_data(rules):
@@ -185,7 +221,7 @@ def test_the_full_mark_is_data(rules):
         dim["points"] *= 2
     kpi = parse_rules(raw)["customer_manager_kpi"]
     m = score_customer_manager(kpi, {**OVER, "agreements_signed": 0, "complaints_dissatisfied": 0}, TIERS)
-    assert (m["revenue"], m["raw_total"], m["total"], m["full_marks"]) == (60.0, 206.0, 200.0, 200.0)
+    assert (m["revenue"], m["raw_total"], m["total"], m["full_marks"]) == (50.0, 206.0, 200.0, 200.0)
 
 
 def test_missing_facts_score_zero_and_are_listed(rules):
@@ -197,7 +233,7 @@ def test_missing_facts_score_zero_and_are_listed(rules):
     # nothing imported at all: every dimension missing (promotion has the engine's 0 agreements but no target)
     empty = score_customer_manager(kpi, {"agreements_signed": 0, "complaints_dissatisfied": 0}, TIERS)
     assert empty["total"] == 0
-    assert empty["missing"] == "revenue,informatisation,members,promotion,retention"
+    assert empty["missing"] == "revenue,informatisation,members,promotion,retention,perception"
 
 
 # --------------------------------------------------------------------------- checklist and ranking
@@ -235,12 +271,17 @@ def test_ranks_share_ties():
 def test_the_packaged_rules_follow_the_sources(rules):
     kpi = rules["customer_manager_kpi"]
     assert [d["label_zh"] for d in kpi["dimensions"]] == ["集团收入", "集团信息化收入", "集团客户到达数", "集团产品推广",
-                                                          "集团客户保有"]
+                                                          "集团客户保有", "客户经理感知度"]
+    # 001 a)-c) 「…及重要室当月…为标准」: both standards; d) e) the manager's own
+    assert [d["key"] for d in kpi["dimensions"] if d.get("room_share_pct")] == ["revenue", "informatisation", "members"]
+    # 000 篇3/4: 满意度、集团资费认知度、当时开展活动内容认知度、客户经理认知度
+    assert [i["label_zh"] for i in rules["perception_survey"]["items"]] == [
+        "满意度", "集团资费认知度", "当时开展活动内容认知度", "客户经理认知度"]
     assert sum(d["points"] for d in kpi["dimensions"]) == 100 == kpi["max_total"]  # 满分100分
     [complaints] = kpi["adjustments"]  # -1 per dissatisfied complaint about the manager, at most -5
     assert (complaints["metric"], complaints["points_per_unit"], complaints["min"]) == ("complaints_dissatisfied", -1, -5)
     assert kpi["tiers"]["decision"] == "kpi_tier"  # the shares: processes/kpi_tier.dmn (tests above)
-    retention = kpi["dimensions"][-1]
+    retention = next(d for d in kpi["dimensions"] if d["key"] == "retention")
     assert (retention["method"], retention["line_pct"]) == ("churn", 2.0)
     labels = [item["label_zh"] for item in rules["counter_service"]["items"]]
     # 000_*.txt 附表四: "把微笑服务、站立服务、接一、待二、招呼三等等十余项指标设计一个工作表" -- the five items
@@ -253,7 +294,7 @@ def test_the_packaged_rules_follow_the_sources(rules):
 @pytest.mark.parametrize(("change", "message"), [
     (lambda r: r["customer_manager_kpi"]["dimensions"][2].update(points="x"),
      "customer_manager_kpi.dimensions[2].points: Not a valid number."),
-    (lambda r: r["customer_manager_kpi"]["dimensions"][0].update(points=35),
+    (lambda r: r["customer_manager_kpi"]["dimensions"][0].update(points=30),
      "customer_manager_kpi.dimensions: points must sum to 100 (they sum to 105)"),
     (lambda r: r["customer_manager_kpi"].update(max_total=90),
      "customer_manager_kpi.dimensions: points must sum to 90 (they sum to 100): max_total, the sheet's full mark"),
@@ -270,7 +311,13 @@ def test_the_packaged_rules_follow_the_sources(rules):
     (lambda r: r["customer_manager_kpi"]["tiers"].pop("decision"),
      "customer_manager_kpi.tiers.basic_pct: name the tier decision, or give basic_pct, full_pct and challenge_pct"),
     (lambda r: r["customer_manager_kpi"]["dimensions"][1].update(method="linear"),
-     "customer_manager_kpi.dimensions[1].method: Must be one of: tiers, delta, churn."),
+     "customer_manager_kpi.dimensions[1].method: Must be one of: tiers, delta, churn, percent."),
+    (lambda r: r["customer_manager_kpi"]["dimensions"][4].update(room_share_pct=30),
+     "customer_manager_kpi.dimensions[4].room_share_pct: only methods tiers, delta score against the room"),
+    (lambda r: r["customer_manager_kpi"]["dimensions"][0].update(room_share_pct=130),
+     "customer_manager_kpi.dimensions[0].room_share_pct: Must be greater than or equal to 0 and less than or equal to 100."),
+    (lambda r: r["perception_survey"]["answers"].pop("partly"),
+     "perception_survey.answers: must give a share for each of yes, partly, no"),
     (lambda r: r["team_ranking"]["weights"].update(kpi=-5),
      "team_ranking.weights.kpi: Must be greater than or equal to 0."),
     (lambda r: r["team_ranking"]["weights"].update(kpi=40),
@@ -352,3 +399,17 @@ def test_a_complaint_can_name_the_manager_it_is_about():
     from engine.jobs.kpi import MANAGER_CONCERNED
 
     assert MANAGER_CONCERNED == "manager_concerned"
+
+
+def test_the_call_form_asks_every_perception_item_with_the_rules_answers(rules):
+    """000 篇3/4 「感知度分满意度、集团资费认知度、当时开展活动内容认知度、客户经理认知度进行抽查并打分」: the
+    call form (forms/perception_call.form) has one question per item of the rules, each answered
+    yes / partly / no, shown only once the call is reached."""
+    form = json.loads((ROOT / "forms" / "perception_call.form").read_text(encoding="utf-8"))
+    assert check_form(form) == []
+    by_key = {c.get("key"): c for c in form["components"] if c.get("key")}
+    for item in rules["perception_survey"]["items"]:
+        question = by_key[item["key"]]
+        assert [v["value"] for v in question["values"]] == list(scoring.PERCEPTION_ANSWERS), item["key"]
+        assert question["conditional"]["hide"] == '=reached != "yes"'
+    assert [v["value"] for v in by_key["reached"]["values"]] == ["yes", "no"]

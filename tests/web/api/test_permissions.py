@@ -30,6 +30,11 @@ OPEN_TO_ALL = {
     ("GET", "/api/reports/jobs"),
     ("GET", "/api/reports/<job>"),
     ("GET", "/api/reports/<job>/export"),
+    # registers (台账): the list is filtered; a register's entries and export refuse roles without a part in it
+    # and units outside the caller's (403, tests/engine/registers/test_registers.py)
+    ("GET", "/api/registers"),
+    ("GET", "/api/registers/<key>"),
+    ("GET", "/api/registers/<key>/export"),
     ("GET", "/api/decision-definitions"),
     ("GET", "/api/decision-definitions/<key>"),
     ("GET", "/api/external-tasks/topics"),  # only the topics the caller works (all: admins, auditors)

@@ -42,11 +42,13 @@
   // key -> component (for labels and form-js error ids), filepicker keys
   var byKey = {};
   var filepickers = [];
+  var passwords = [];  // ids of textfields marked inputType=password (a signature's password): typed unseen
   (function walk(components) {
     (components || []).forEach(function (c) {
       if (c.key) {
         byKey[c.key] = c;
         if (c.type === "filepicker") filepickers.push(c.key);
+        if (c.properties && c.properties.inputType === "password") passwords.push(c.id);
       }
       walk(c.components);
     });
@@ -240,7 +242,14 @@
 
   form.on("submit", onSubmit);
   submitButton.addEventListener("click", function () { form.submit(); });
-  form.importSchema(schema, readJson("form-data")).catch(function (err) {
+  form.importSchema(schema, readJson("form-data")).then(function () {
+    passwords.forEach(function (id) {
+      document.querySelectorAll("#form input[id$='-" + id + "']").forEach(function (input) {
+        input.type = "password";
+        input.autocomplete = "off";
+      });
+    });
+  }).catch(function (err) {
     showErrors([{ key: "", label: config.text.failed, messages: [String(err && err.message || err)] }]);
   });
 
