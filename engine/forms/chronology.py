@@ -7,6 +7,11 @@ before they came in: ``answered_at`` of a complaint's closing call, ``replied_at
 manager's on-the-spot handling. A value before the registration (compared to the minute, as the
 forms record minutes) is refused with a 422 naming the field and the registration time.
 
+The task's reader gets the registration time as ``case_registered_at`` (local time, to the
+minute): a form shows it in a read-only field and declares ``properties.notBefore =
+"case_registered_at"`` on the answer (engine/forms/order.py), so the browser refuses an earlier
+answer before submitting. It is never stored: the registration is the instance's start.
+
 Form date-times without an offset (form-js ``no_timezone``) are local time (Asia/Shanghai,
 the time the halls keep); a value with an offset is compared as it says. Empty values are left
 to the form's ``required`` rule; an unreadable one to the form's own check.
@@ -22,6 +27,7 @@ from engine.errors import ValidationFailed
 from engine.extensions import Completion, DeployContext, Element, Extension
 
 PROPERTY = "notBeforeStart"
+REGISTERED_KEY = "case_registered_at"
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -64,6 +70,18 @@ def too_early(data: dict, names: list[str], started_at: datetime) -> dict[str, l
     return errors
 
 
+def registered(started_at: datetime) -> str:
+    """The instance's start as a form date-time: local time, to the minute."""
+    return _aware(started_at).astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
+
+
+def _read(session, actor, task, inst) -> dict:
+    started_at = getattr(inst, "started_at", None)
+    if started_at is None or not field_names((task.properties or {}).get(PROPERTY)):
+        return {}
+    return {REGISTERED_KEY: registered(started_at)}
+
+
 def _completing(ctx: Completion) -> dict:
     names = field_names((ctx.task.properties or {}).get(PROPERTY))
     started_at = getattr(ctx.inst, "started_at", None)
@@ -71,7 +89,10 @@ def _completing(ctx: Completion) -> dict:
         errors = too_early(ctx.data, names, started_at)
         if errors:
             raise ValidationFailed("form data is invalid", errors)
+    if REGISTERED_KEY in ctx.data:  # shown to the reader, never stored
+        return {k: v for k, v in ctx.data.items() if k != REGISTERED_KEY}
     return ctx.data
 
 
-EXTENSION = Extension("not_before_start", properties=(PROPERTY,), check=_check, task_completing=_completing)
+EXTENSION = Extension("not_before_start", properties=(PROPERTY,), check=_check, task_read=_read,
+                      task_completing=_completing)

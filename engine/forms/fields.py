@@ -219,7 +219,23 @@ class FormList(_FormField, fields.List):
     pass
 
 
-def _text_rules(rules: dict) -> list:
+def pattern_message(comp: dict) -> str:
+    """What a user reads when a text does not match the field's ``validate.pattern``: never the
+    pattern itself. The form's own words first (form-js ``validate.patternErrorMessage``, or
+    ``validate.patternMessage``), else a sentence naming the field with its description (the hint
+    the form shows under the field) when it has one. The browser translates the sentence."""
+    rules = comp.get("validate") or {}
+    for key in ("patternErrorMessage", "patternMessage"):
+        if isinstance(rules.get(key), str) and rules[key].strip():
+            return rules[key].strip()
+    label = comp.get("label") if isinstance(comp.get("label"), str) and comp["label"].strip() else comp.get("key")
+    hint = comp.get("description")
+    if isinstance(hint, str) and hint.strip():
+        return f"Field {str(label).strip()} is not in the expected format: {hint.strip().rstrip('。.')}."
+    return f"Field {str(label).strip()} is not in the expected format."
+
+
+def _text_rules(comp: dict, rules: dict) -> list:
     out = []
     if rules.get("minLength") is not None:
         low = rules["minLength"]
@@ -229,7 +245,7 @@ def _text_rules(rules: dict) -> list:
         out.append(rule(lambda s: len(s) <= high, f"Field must have maximum length of {high}."))
     if rules.get("pattern"):
         regex = compile_pattern(rules["pattern"])
-        out.append(rule(lambda s: regex.search(s), f"Field must match pattern {rules['pattern']}."))
+        out.append(rule(lambda s: regex.search(s), pattern_message(comp)))
     if rules.get("validationType") == "email":
         out.append(rule(_EMAIL_RE.fullmatch, "Field must be a valid email."))
     if rules.get("validationType") == "phone":
@@ -281,7 +297,7 @@ def make_field(comp: dict, required: bool) -> fields.Field:
     rules = comp.get("validate") or {}
     common = {"form_required": required}
     if kind in ("textfield", "textarea"):
-        return _Text(validate=_text_rules(rules), **common)
+        return _Text(validate=_text_rules(comp, rules), **common)
     if kind == "number":
         return _Number(as_string=bool(comp.get("serializeToString")), validate=_number_rules(comp, rules), **common)
     if kind == "checkbox":

@@ -28,9 +28,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import Schema, fields, missing, pre_load
+from marshmallow import Schema, ValidationError, fields, missing, pre_load, validates_schema
 
 from engine.forms import lists as option_lists
+from engine.forms import order
 from engine.forms.feel import HIDDEN, evaluate, parse_hide
 from engine.forms.fields import (
     _DATE_FORMATS,
@@ -241,7 +242,23 @@ def _analyze(form: Any) -> _Analyzer:
     if form.get("type") != "default":
         an.error("form", "Form 'type' must be 'default'.")
     an.walk(form.get("components"), an.root, [], [], "components", 0)
+    _check_order(an, an.root)
     return an
+
+
+def _check_order(an: _Analyzer, level: dict) -> None:
+    """``properties.after`` / ``notBefore`` name a date/time field of the same level (order.py)."""
+    for name, node in level.items():
+        if isinstance(node, (_Obj, _Rows)):
+            _check_order(an, node.children)
+            continue
+        for rule_name, other in order.rules_of(node.comp):
+            target = level.get(other)
+            if node.comp.get("type") != "datetime":
+                an.error(name, f"properties.{rule_name} is for date/time fields.")
+            elif not (isinstance(target, _Leaf) and target.comp.get("type") == "datetime") or other == name:
+                an.error(name, f"properties.{rule_name}: {other!r} is not another date/time field of the same "
+                               "group or row.")
 
 
 def check_form(form: Any) -> list[dict]:
@@ -352,6 +369,36 @@ class _FormSchema(Schema):
         data = dict(data)
         _prepare(self.form_tree, data, [data])
         return data
+
+    @validates_schema(skip_on_field_errors=False)
+    def _check_order(self, data: Any, **kwargs: Any) -> None:
+        errors = _order_errors(self.form_tree, data)
+        if errors:
+            raise ValidationError(errors)
+
+
+def _order_errors(level: dict, data: Any) -> dict:
+    """The fields out of order with the field their ``after``/``notBefore`` names (order.py)."""
+    errors: dict = {}
+    if not isinstance(data, dict):
+        return errors
+    for name, node in level.items():
+        if isinstance(node, _Obj):
+            sub = _order_errors(node.children, data.get(name))
+            if sub:
+                errors[name] = sub
+        elif isinstance(node, _Rows):
+            for i, row in enumerate(data.get(name) if isinstance(data.get(name), list) else []):
+                sub = _order_errors(node.children, row)
+                if sub:
+                    errors.setdefault(name, {})[i] = sub
+        else:
+            for rule_name, other in order.rules_of(node.comp):
+                if other in data and order.out_of_order(rule_name, data.get(name), data[other]):
+                    target = level.get(other)
+                    label = (target.comp.get("label") if isinstance(target, _Leaf) else None) or other
+                    errors.setdefault(name, []).append(order.message(rule_name, label))
+    return errors
 
 
 @dataclass

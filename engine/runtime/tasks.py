@@ -26,6 +26,7 @@ from engine.identity.policy import (
 from engine.runtime import definitions, documents
 from engine.runtime.instances import validate_against
 from engine.runtime.io_params import io_leave
+from engine.runtime.rounds import earlier_rounds
 from engine.runtime.spiff import advance
 from engine.runtime.steps import CANDIDATES, load_workflow, save
 from engine.store.models import ProcessInstance, Task, TaskCandidate
@@ -146,6 +147,8 @@ def get_task(engine, session, actor: Actor, task_id: str) -> dict:
     out["submitted"] = task.submitted
     inst = session.get(ProcessInstance, task.instance_id)
     out["data"] = {**((inst.data or {}) if inst else {}), **(task.local_data or {})}
+    # a step in a loop: its own fields start empty, its earlier rounds are history (engine/runtime/rounds.py)
+    out["data"], out["history"] = earlier_rounds(engine, session, task, inst, out["form"], out["data"])
     for hook in REGISTRY.hooks("task_read"):  # e.g. the option lists of dynamic selects, computed per read
         out["data"].update(hook(session, actor, task, inst))
     return out

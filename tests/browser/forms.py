@@ -30,7 +30,7 @@ def open_task(page, base: str, process: str, name: str) -> str:
     item = page.locator("li.task", has_text=name).first
     item.wait_for()
     task_id = item.get_attribute("data-task-id")
-    item.get_by_role("link", name="办理").click()
+    item.locator(".open-task", has_text="办理").click()  # a claimable task: 办理 claims it and opens it
     page.wait_for_url(f"{base}/tasks/{task_id}")
     page.locator(".fjs-form").wait_for()
     return task_id

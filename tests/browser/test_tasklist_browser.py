@@ -60,7 +60,7 @@ def test_counter_staff_starts_works_and_completes_a_complaint(server, browser_pa
     page.set_viewport_size({"width": 1280, "height": 900})
 
     # task page: the form-js viewer; a missing required field shows its error
-    item.get_by_role("link", name="办理").click()
+    item.get_by_role("button", name="办理").click()  # one action: it claims the task and opens it
     page.wait_for_url(f"{server}/tasks/{task_id}")
     page.locator(".fjs-form").wait_for()
     assert "张三" in page.locator(".fjs-form").inner_text()  # the summary text from the instance data

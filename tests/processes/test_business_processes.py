@@ -1003,16 +1003,18 @@ def test_one_counter_cleared_at_the_counter(api):
     assert "amount" not in instance(api, iid)["data"]
     handle = open_task(api, iid, "handle")
     assert handle["org_unit"] == "hall-1"
-    assert handle["properties"] == {"candidateScope": "instance_unit", "sla.kind": "calendar", "sla.amount": "PT3M",
+    assert handle["properties"] == {"candidateScope": "starter", "sla.kind": "calendar", "sla.amount": "PT3M",
                                     "sla.amountVariable": "time_limit", "sla.warn": "0.8",
                                     "sla.escalate": "1.0:duty_manager"}
     # 000 限时服务 "办理一笔业务时间3分钟": the category's limit from the decision table, on the task's due time
     assert instance(api, iid)["data"]["time_limit"] == "PT3M"
     assert handle["sla"]["amount"] == "PT3M"
+    # 000 「首问负责制」「严格执行“一台清”」: the clerk who accepted the customer handles it, not a pool
+    assert handle["assignee"] == "counter_staff"
     assert candidate_task_ids(api, "counter_hall2", iid) == []
-    assert candidate_task_ids(api, "counter2", iid) == [handle["id"]]
+    assert candidate_task_ids(api, "counter2", iid) == []
     done = work(api, "counter_staff", iid, "handle", {"outcome": "cleared", "handle_note": "已解锁"},
-                wrong=("counter_hall2", "duty_manager"))
+                wrong=("counter_hall2", "counter2", "duty_manager"))
     assert done["status"] == "completed"
     assert "end_cleared" in instance(api, iid)["completed_elements"]
 

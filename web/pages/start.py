@@ -20,8 +20,9 @@ from engine.identity import policy
 from engine.registers import is_register
 from engine.runtime import definitions, instances
 from web.context import current_engine
-from web.i18n import t
+from web.i18n import current_language, t
 from web.pages.common import _error_page, _json_error, bp, signed_in
+from web.presentation.feedback import case_reference, process_label
 from web.ratelimits import per_user
 
 # --------------------------------------------------------------------------- starting processes
@@ -65,6 +66,24 @@ def start_form(key: str):
                            submit_url=url_for("pages.start_instance", key=key))
 
 
+def started_message(inst, name: str | None, key: str = "started") -> dict:
+    """The flash of a start: which process (its name in the page's language), the case's
+    reference (business key, else a short id) and a link to the case page."""
+    label = process_label(name, inst.process_key, current_language())
+    reference = case_reference(inst.business_key, inst.id)
+    return {"text": t(key).format(name=label, reference=reference),
+            "link": url_for("records.instance_page", instance_id=inst.id), "link_text": t("view_case")}
+
+
+def own_next_task(actor, rows) -> str | None:
+    """The id of the open task of a just-started case that is the starter's own (assigned to
+    them: a ``candidateScope=starter`` step), else None; a pool task stays on the tasklist."""
+    for row in rows:
+        if row.assignee == actor.username and row.status == "open":
+            return row.id
+    return None
+
+
 @bp.post("/start/<key>")
 @signed_in()
 @per_user("starts")
@@ -81,9 +100,12 @@ def start_instance(key: str):
     try:
         with engine.uow(g.page_actor) as uow:
             inst = instances.start(engine, uow, key, data)
-            name = inst.process_key
+            latest = definitions.latest(uow.session, key)
             # an entry of a register (台账) lands on its register, where the new entry is listed
-            register = is_register((definitions.latest(uow.session, key).meta or {}).get("properties"))
+            register = is_register((latest.meta or {}).get("properties"))
+            started = started_message(inst, latest.name)
+            uow.session.flush()
+            own = own_next_task(g.page_actor, instances.open_task_rows(uow.session, inst.id))
     except EngineError as exc:
         if as_json:
             return _json_error(exc)
@@ -91,8 +113,13 @@ def start_instance(key: str):
             return _error_page(exc)
         flash(exc.message, "error")
         return redirect(url_for("pages.start_list"))
-    flash(f"{t('started')}: {name}", "ok")
-    landing = url_for("register_pages.register_page", key=key) if register else url_for("pages.tasklist")
+    flash(started, "ok")
+    if register:
+        landing = url_for("register_pages.register_page", key=key)
+    elif own is not None:  # the starter's own next step (e.g. the counter's handling): opened at once
+        landing = url_for("pages.task_page", task_id=own)
+    else:
+        landing = url_for("pages.tasklist")
     if as_json:
         return jsonify({"ok": True, "redirect": landing}), 201
     return redirect(landing)

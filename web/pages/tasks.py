@@ -93,23 +93,28 @@ def _back_to_list():
     return redirect(url_for("pages.tasklist", process=process) if process else url_for("pages.tasklist"))
 
 
-def _task_action(action, task_id: str, done_message: str):
-    """Claim or release from the tasklist: flash the outcome and go back to the list."""
+def _task_action(action, task_id: str, done_message: str, then_open: bool = False):
+    """Claim or release from the tasklist: flash the outcome and go back to the list (``then_open``:
+    a claim by 办理 opens the claimed task's page instead)."""
     try:
         with current_engine().uow(g.page_actor) as uow:
             action(uow, task_id)
-        flash(t(done_message), "ok")
     except EngineError as exc:
         if exc.status == 404:
             return _error_page(exc)
         flash(exc.message, "error")
+        return _back_to_list()
+    if then_open:
+        return redirect(url_for("pages.task_page", task_id=task_id))
+    flash(t(done_message), "ok")
     return _back_to_list()
 
 
 @bp.post("/tasks/<task_id>/claim")
 @signed_in()
 def claim(task_id: str):
-    return _task_action(tasks.claim, task_id, "claimed")
+    """认领; with ``open=1`` (the tasklist's one 办理 button of a claimable task) the task opens."""
+    return _task_action(tasks.claim, task_id, "claimed", then_open=request.form.get("open") == "1")
 
 
 @bp.post("/tasks/<task_id>/unclaim")
@@ -202,8 +207,10 @@ def complete(task_id: str):
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         return jsonify({"message": t("bad_request")}), 400
     engine = current_engine()
+    since = utcnow()
     try:
-        done, inst, _ = tasks.complete_task(engine, g.page_actor, task_id, body["data"])
+        done, inst, linked = tasks.complete_task(engine, g.page_actor, task_id, body["data"],
+                                                 describe=lambda session, inst: _linked_starts(session, inst, since))
         marked = (done.get("properties") or {}).get("seal")
         sealed = (getattr(inst, "data", None) or {}).get("sealed_document") if marked else None
     except SealRefused as exc:  # rolled back: nothing sealed, the task stays open; the unit of work audited it
@@ -217,7 +224,32 @@ def complete(task_id: str):
         return jsonify({"ok": True, "sealed_document": sealed,
                         "redirect": url_for("pages.task_page", task_id=task_id)})
     flash(t("completed"), "ok")
-    return jsonify({"ok": True, "redirect": url_for("pages.tasklist")})
+    answer = {"ok": True, "redirect": url_for("pages.tasklist")}
+    if linked:  # e.g. a technical problem at the counter became a technical complaint: the clerk is told
+        for message in linked:
+            flash(message, "ok")
+        answer["linked"] = linked
+    return jsonify(answer)
+
+
+def _linked_starts(session, inst, since) -> list[dict]:
+    """The flashes of the instances this completion started through a linked start (``startProcess``
+    throw events, engine/runtime/linked.py): their name, reference and link."""
+    from sqlalchemy import select
+
+    from engine.store.models import ProcessDefinition, ProcessInstance
+    from web.pages.start import started_message
+
+    session.flush()
+    rows = session.execute(
+        select(ProcessInstance, ProcessDefinition.name)
+        .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+        .where(ProcessInstance.started_at >= since, ProcessInstance.started_by == g.page_actor.username,
+               ProcessInstance.id != inst.id)
+        .order_by(ProcessInstance.started_at, ProcessInstance.id)
+    ).all()
+    return [started_message(child, name, "linked_started") for child, name in rows
+            if ((child.data or {}).get("linked_from") or {}).get("instance_id") == inst.id]
 
 
 @bp.get("/documents/<doc_id>")

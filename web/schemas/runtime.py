@@ -152,6 +152,22 @@ class Timeline(Schema):
     events = fields.List(fields.Nested(TimelineEvent))
 
 
+class TaskRoundField(Schema):
+    key = fields.Str()
+    label = fields.Str()
+    value = fields.Raw()
+    text = fields.Str(metadata={"description": "the value as shown: a choice's label"})
+
+
+class TaskRoundSchema(Schema):
+    round = fields.Int()
+    task_id = fields.Str()
+    completed_by = fields.Str(allow_none=True)
+    completed_by_name = fields.Str(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    values = fields.List(fields.Nested(TaskRoundField))
+
+
 class TaskSchema(Schema):
     id = fields.Str()
     instance_id = fields.Str()
@@ -175,6 +191,9 @@ class TaskSchema(Schema):
     form = fields.Dict(allow_none=True)
     submitted = fields.Dict(allow_none=True)
     data = fields.Dict()
+    history = fields.List(fields.Nested(TaskRoundSchema), metadata={
+        "description": "earlier rounds of the same step (a loop): who, when, the step's own fields; "
+                       "those fields start empty in data"})
 
 
 class TaskPage(Schema):

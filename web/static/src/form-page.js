@@ -43,16 +43,32 @@
   var byKey = {};
   var filepickers = [];
   var passwords = [];  // ids of textfields marked inputType=password (a signature's password): typed unseen
-  (function walk(components) {
+  var ordered = [];  // [component, rule, other key, data path of its level] (engine/forms/order.py)
+  (function walk(components, path) {
     (components || []).forEach(function (c) {
       if (c.key) {
         byKey[c.key] = c;
         if (c.type === "filepicker") filepickers.push(c.key);
         if (c.properties && c.properties.inputType === "password") passwords.push(c.id);
       }
-      walk(c.components);
+      // a failed pattern reads as the form's words or the field's name, never the regex (as on the server)
+      var rules = c.validate;
+      if (rules && rules.pattern && !rules.patternErrorMessage) {
+        var name = String(c.label || c.key || "").trim();
+        var hint = String(c.description || "").trim().replace(/[。.]+$/, "");
+        rules.patternErrorMessage = String(rules.patternMessage || "").trim() ||
+          ("Field " + name + " is not in the expected format" + (hint ? ": " + hint : "") + ".");
+      }
+      // a time is kept to the minute unless the form asks otherwise (form-js rounds to 15 minutes by default)
+      if (c.type === "datetime" && c.subtype && c.subtype !== "date" && c.timeInterval === undefined) c.timeInterval = 1;
+      ["after", "notBefore"].forEach(function (rule) {
+        var other = c.properties && c.properties[rule];
+        if (c.type === "datetime" && c.key && other) ordered.push([c, rule, String(other).trim(), path]);
+      });
+      if (c.type === "dynamiclist") return;  // rows: checked by the server
+      walk(c.components, c.type === "group" && c.path ? path.concat(String(c.path).split(".")) : path);
     });
-  })(schema.components);
+  })(schema.components, []);
 
   function setStatus(text) {
     statusLine.textContent = text || "";
@@ -68,6 +84,9 @@
       ul.appendChild(li);
     });
     errorBox.hidden = list.length === 0;
+    // "请更正以下字段" heads field errors only; a refusal or a failure is shown without it
+    var heading = errorBox.querySelector("p");
+    if (heading) heading.hidden = !list.some(function (item) { return item.key; });
     if (list.length) errorBox.scrollIntoView({ block: "nearest" });
   }
 
@@ -79,7 +98,11 @@
     [/^Field must have maximum length of (.+)\.$/, function (m) { return "最多 " + m[1] + " 个字符"; }],
     [/^Field must have minimum value of (.+)\.$/, function (m) { return "不能小于 " + m[1]; }],
     [/^Field must have maximum value of (.+)\.$/, function (m) { return "不能大于 " + m[1]; }],
-    [/^Field must match pattern (.+)\.$/, function (m) { return "格式不正确（" + m[1] + "）"; }],
+    [/^Field must match pattern (.+)\.$/, function () { return "格式不正确"; }],
+    [/^Field (.+) is not in the expected format: (.+)\.$/, function (m) { return "「" + m[1] + "」格式不正确：" + m[2]; }],
+    [/^Field (.+) is not in the expected format\.$/, function (m) { return "「" + m[1] + "」格式不正确"; }],
+    [/^Must be later than (.+)\.$/, function (m) { return "应晚于「" + m[1] + "」"; }],
+    [/^Must not be earlier than (.+)\.$/, function (m) { return "不能早于「" + m[1] + "」"; }],
     [/^Field must be a valid email\.?$/, function () { return "请输入有效的电子邮箱"; }],
     [/^Field must be a valid\s+international phone number.*$/, function () { return "请输入有效的国际电话号码"; }],
     [/^Value is not a number\.?$/, function () { return "请输入数字"; }],
@@ -138,12 +161,43 @@
       if (component) onFields[component.id] = (onFields[component.id] || []).concat(messages);
       list.push({ key: key, label: labelOf(key), messages: messages });
     });
+    setFieldErrors(onFields);
+    showErrors(list);
+  }
+
+  function setFieldErrors(onFields) {
     if (typeof form.setErrors === "function") {
       form.setErrors(onFields);
     } else if (typeof form._setState === "function") {
       form._setState({ errors: onFields });
     }
-    showErrors(list);
+  }
+
+  // a form date or date-time as milliseconds (no offset: the browser's local time), or null
+  function when(value) {
+    if (typeof value !== "string" || !value.trim()) return null;
+    var text = value.trim();
+    if (/^\d{4}-\d{2}-\d{2}$/.test(text)) text += "T00:00";
+    var ms = Date.parse(text);
+    return isNaN(ms) ? null : ms;
+  }
+
+  // the date/time fields out of order (properties.after / notBefore), by component id, as the server words it
+  function orderErrors(data) {
+    var out = {};
+    ordered.forEach(function (entry) {
+      var c = entry[0], rule = entry[1], other = entry[2], scope = data;
+      entry[3].forEach(function (seg) { scope = scope && typeof scope === "object" ? scope[seg] : null; });
+      if (!scope || typeof scope !== "object") return;
+      var mine = when(scope[c.key]), theirs = when(scope[other]);
+      if (mine === null || theirs === null) return;
+      if (rule === "after" ? mine <= theirs : mine < theirs) {
+        var target = byKey[other];
+        var label = (target && target.label) || other;
+        out[c.id] = [(rule === "after" ? "Must be later than " : "Must not be earlier than ") + label + "."];
+      }
+    });
+    return out;
   }
 
   function clientErrors(errors) {
@@ -220,8 +274,13 @@
 
   function onSubmit(event) {
     if (busy) return;
-    var errors = event.errors || {};
+    var errors = Object.assign({}, event.errors || {});
     var data = Object.assign({}, event.data);
+    var order = orderErrors(data);
+    Object.keys(order).forEach(function (id) {
+      errors[id] = (errors[id] || []).concat(order[id]);
+    });
+    if (Object.keys(order).length) setFieldErrors(localizeAll(errors) || errors);
     var pinProblem = takePin(data);
     if (Object.keys(errors).length || pinProblem) {
       showErrors(clientErrors(errors).concat(pinProblem ? [pinProblem] : []));
