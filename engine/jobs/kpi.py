@@ -69,27 +69,30 @@ from __future__ import annotations
 
 from sqlalchemy import case, func, select
 
-from engine.clock import utcnow
-from engine.errors import Conflict, NotFound
 from engine.jobs.perception import perception_scores
 from engine.jobs.results import replace_results
 from engine.jobs.review import STAGES
 from engine.jobs.scoring import (
     DEFAULT_MAX_TOTAL,
     ENGINE_METRICS,
-    RulesError,
     competition_ranks,
-    decision_table,
     kpi_metric_names,
     load_rules,
     score_customer_manager,
 )
+from engine.jobs.sheets import SheetReview, review_sheet, tier_table
 from engine.store.models import Fact, JobResult, OrgUnit, ProcessInstance, ScoreSheet, Task, User, UserRole
 
 JOB = "customer_manager_kpi"
 ROLE = "customer_manager"
 REVIEW_PROCESS = "kpi_review"
 RECOMPUTED_MESSAGE = "score_sheet_recomputed"
+# an open review gets new figures when the summary or the number of managers changed; every
+# step's decision fields are cleared so no earlier decision pre-fills a form
+REVIEW = SheetReview(JOB, REVIEW_PROCESS, RECOMPUTED_MESSAGE,
+                     tuple(name for stage in STAGES.values() for name in (stage.decision, stage.reject_reason,
+                                                                          stage.comment)),
+                     compared=("summary", "managers"))
 
 
 def managers_query():
@@ -175,50 +178,6 @@ def _summary(kpi_rules: dict, rows: list[dict], room: dict | None = None) -> str
     return "\n".join(lines)
 
 
-def _start_review(uow, sheet: ScoreSheet, data: dict) -> str | None:
-    from engine.runtime.instances import start_unchecked
-
-    try:
-        inst = start_unchecked(uow, REVIEW_PROCESS, data, org_unit=sheet.unit_key,
-                               business_key=f"{JOB}:{sheet.period}:{sheet.unit_key}", job=JOB, period=sheet.period)
-    except NotFound:
-        uow.audit("score_review_not_started", job=JOB, period=sheet.period, unit_key=sheet.unit_key,
-                  reason=f"process {REVIEW_PROCESS!r} is not deployed")
-        return None
-    return inst.id
-
-
-def _refresh_review(uow, sheet: ScoreSheet, data: dict) -> bool:
-    """Send the new summary to the open review when it changed; False when the review is gone."""
-    from engine.runtime.messages import deliver
-
-    inst = uow.session.get(ProcessInstance, sheet.instance_id) if sheet.instance_id else None
-    if inst is None or inst.status != "running":
-        return False
-    if (inst.data or {}).get("summary") == data["summary"] and (inst.data or {}).get("managers") == data["managers"]:
-        return True
-    # the review starts again at its first step: no earlier decision may pre-fill its forms
-    cleared = {name: None for stage in STAGES.values() for name in (stage.decision, stage.reject_reason, stage.comment)}
-    try:
-        deliver(uow, inst.id, RECOMPUTED_MESSAGE, {**cleared, **data}, internal=True)
-    except Conflict:
-        return True  # the task is being completed right now: its completion decides on the sheet
-    return True
-
-
-def _tier_table(session, key: str | None):
-    """The tier table from the latest deployed version of the decision the rules name."""
-    if not key:
-        return None
-    from engine.runtime import decisions
-
-    row = decisions.find(session, key)
-    if row is None:
-        raise RulesError(f"the KPI tiers come from the decision {key!r}, which is not deployed (bpm init deploys "
-                         "processes/kpi_tier.dmn)")
-    return decision_table(decisions.decision_of(row))
-
-
 def _room_values(names: list[str], people: list[dict]) -> dict:
     """The room's month: each metric summed over the room's managers (None when none has it)."""
     out = {}
@@ -233,7 +192,7 @@ def _score_managers(session, period, rules: dict, frozen: set[str]) -> tuple[dic
     each unit's month (the sums the a-c dimensions are also scored against); units whose sheet
     is final are left out."""
     kpi_rules = rules["customer_manager_kpi"]
-    table = _tier_table(session, kpi_rules["tiers"].get("decision"))
+    table = tier_table(session, kpi_rules["tiers"].get("decision"))
     imported = [name for name in kpi_metric_names(rules) if name not in ENGINE_METRICS]
     managers = session.execute(managers_query().order_by(User.org_unit, User.username)).all()
     facts = {row.subject_key: row._mapping for row in session.execute(_fact_pivot(period.key, imported))}
@@ -289,29 +248,12 @@ def _ranked_rows(by_unit: dict[str, list[dict]], units: dict[str, tuple[str, str
 def _review_sheets(uow, period, kpi_rules: dict, by_unit: dict[str, list[dict]], sheets: dict,
                    unit_names: dict[str, str], rooms: dict[str, dict]) -> None:
     """A score sheet under review per room: started, refreshed, or reopened after a rejection."""
-    now = utcnow()
     for unit, people in sorted(by_unit.items()):
         name = unit_names.get(unit, unit)
         # hall / hall_name: what reviews started before the rooms (kpi_review version 2) show
         data = {"job": JOB, "period": period.key, "unit": unit, "unit_name": name, "hall": unit, "hall_name": name,
                 "managers": len(people), "summary": _summary(kpi_rules, people, rooms.get(unit))}
-        sheet = sheets.get(unit)
-        if sheet is None:
-            sheet = ScoreSheet(job=JOB, period=period.key, unit_key=unit, status="in_review", created_at=now)
-            uow.session.add(sheet)
-            uow.session.flush()
-            sheet.instance_id = _start_review(uow, sheet, {**data, "sheet_id": sheet.id})
-            uow.audit("score_sheet_created", job=JOB, period=period.key, unit_key=unit, sheet_id=sheet.id,
-                      review_instance_id=sheet.instance_id, managers=len(people))
-        elif sheet.status == "in_review" and _refresh_review(uow, sheet, {**data, "sheet_id": sheet.id}):
-            uow.audit("score_sheet_recomputed", job=JOB, period=period.key, unit_key=unit, sheet_id=sheet.id,
-                      review_instance_id=sheet.instance_id, managers=len(people))
-        else:  # rejected, or its review is gone (cancelled / never started): a fresh review
-            before = {"status": sheet.status, "instance_id": sheet.instance_id}
-            sheet.status, sheet.decided_at, sheet.decided_by = "in_review", None, None
-            sheet.instance_id = _start_review(uow, sheet, {**data, "sheet_id": sheet.id})
-            uow.audit("score_sheet_reopened", job=JOB, period=period.key, unit_key=unit, sheet_id=sheet.id,
-                      before=before, after={"status": "in_review", "instance_id": sheet.instance_id})
+        review_sheet(uow, REVIEW, period, unit, sheets.get(unit), data, len(people))
 
 
 def compute_customer_manager_kpi(uow, period) -> int:

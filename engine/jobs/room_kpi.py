@@ -39,12 +39,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine.clock import utcnow
-from engine.errors import Conflict, NotFound
+from engine.errors import NotFound
 from engine.jobs.results import replace_results
-from engine.jobs.scoring import competition_ranks, decision_table, load_rules, score_customer_manager
+from engine.jobs.scoring import competition_ranks, load_rules, score_customer_manager
+from engine.jobs.sheets import SheetReview, review_sheet, tier_table
 from engine.jobs.target_plan import manager_breakdown, plan_number, room_managers, working_days
-from engine.store.models import Fact, JobResult, OrgUnit, ProcessInstance, ScoreSheet, User, UserRole
+from engine.store.models import Fact, JobResult, OrgUnit, ScoreSheet, User, UserRole
 
 JOB = "key_account_room_kpi"
 ROLE = "key_account_manager"
@@ -53,6 +53,7 @@ RECOMPUTED_MESSAGE = "room_score_sheet_recomputed"
 # the review's form fields: a restarted review starts with none of them filled in
 REVIEW_FIELDS = ("check_decision", "check_reject_reason", "check_comment", "approval_decision",
                  "approval_reject_reason", "approval_comment")
+REVIEW = SheetReview(JOB, REVIEW_PROCESS, RECOMPUTED_MESSAGE, REVIEW_FIELDS)
 
 
 def room_heads(session) -> list[tuple[str, str | None, str]]:
@@ -90,18 +91,6 @@ def score_room(section: dict, values: dict, table) -> dict:
         metrics[group["key"]] = round(sum(metrics.get(d, 0.0) for d in group["dimensions"]), 2)
     metrics["score_pct"] = round(metrics["total"] / metrics["full_marks"] * 100.0, 2) if metrics["full_marks"] else 0.0
     return metrics
-
-
-def _tier_table(session, key: str | None):
-    if not key:
-        return None
-    from engine.runtime import decisions
-
-    row = decisions.find(session, key)
-    if row is None:
-        raise NotFound(f"the room KPI tiers come from the decision {key!r}, which is not deployed (bpm init deploys "
-                       "processes/kpi_tier.dmn)")
-    return decision_table(decisions.decision_of(row))
 
 
 def indicator_rows(session, section: dict, period, room: str, values: dict, metrics: dict) -> list[dict]:
@@ -153,53 +142,10 @@ def _summary(section: dict, heads: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _start_review(uow, sheet: ScoreSheet, data: dict) -> str | None:
-    from engine.runtime.instances import start_unchecked
-
-    try:
-        inst = start_unchecked(uow, REVIEW_PROCESS, data, org_unit=sheet.unit_key,
-                               business_key=f"{JOB}:{sheet.period}:{sheet.unit_key}", job=JOB, period=sheet.period)
-    except NotFound:
-        uow.audit("score_review_not_started", job=JOB, period=sheet.period, unit_key=sheet.unit_key,
-                  reason=f"process {REVIEW_PROCESS!r} is not deployed")
-        return None
-    return inst.id
-
-
-def _refresh_review(uow, sheet: ScoreSheet, data: dict) -> bool:
-    from engine.runtime.messages import deliver
-
-    inst = uow.session.get(ProcessInstance, sheet.instance_id) if sheet.instance_id else None
-    if inst is None or inst.status != "running":
-        return False
-    if (inst.data or {}).get("summary") == data["summary"]:
-        return True
-    try:
-        deliver(uow, inst.id, RECOMPUTED_MESSAGE, {**dict.fromkeys(REVIEW_FIELDS), **data}, internal=True)
-    except Conflict:
-        return True  # the task is being completed right now: its completion decides on the sheet
-    return True
-
-
 def _review(uow, period, section: dict, room: str, room_name: str, heads: list[dict], sheet: ScoreSheet | None) -> None:
     data = {"job": JOB, "period": period.key, "room": room, "room_name": room_name,
             "summary": _summary(section, heads)}
-    if sheet is None:
-        sheet = ScoreSheet(job=JOB, period=period.key, unit_key=room, status="in_review", created_at=utcnow())
-        uow.session.add(sheet)
-        uow.session.flush()
-        sheet.instance_id = _start_review(uow, sheet, {**data, "sheet_id": sheet.id})
-        uow.audit("score_sheet_created", job=JOB, period=period.key, unit_key=room, sheet_id=sheet.id,
-                  review_instance_id=sheet.instance_id, managers=len(heads))
-    elif sheet.status == "in_review" and _refresh_review(uow, sheet, {**data, "sheet_id": sheet.id}):
-        uow.audit("score_sheet_recomputed", job=JOB, period=period.key, unit_key=room, sheet_id=sheet.id,
-                  review_instance_id=sheet.instance_id, managers=len(heads))
-    else:  # rejected, or its review is gone: a fresh review
-        before = {"status": sheet.status, "instance_id": sheet.instance_id}
-        sheet.status, sheet.decided_at, sheet.decided_by = "in_review", None, None
-        sheet.instance_id = _start_review(uow, sheet, {**data, "sheet_id": sheet.id})
-        uow.audit("score_sheet_reopened", job=JOB, period=period.key, unit_key=room, sheet_id=sheet.id,
-                  before=before, after={"status": "in_review", "instance_id": sheet.instance_id})
+    review_sheet(uow, REVIEW, period, room, sheet, data, len(heads))
 
 
 def compute_key_account_room_kpi(uow, period) -> int:
@@ -213,7 +159,7 @@ def compute_key_account_room_kpi(uow, period) -> int:
     frozen = {unit for unit, s in sheets.items() if s.status == "final"}
     heads = [h for h in room_heads(session) if h[2] not in frozen]
     rooms = sorted({room for _, _, room in heads})
-    table = _tier_table(session, section["tiers"].get("decision"))
+    table = tier_table(session, section["tiers"].get("decision"), "room KPI")
     facts = room_facts(session, period.key, rooms, metric_names(section))
     unit_names = dict(session.execute(select(OrgUnit.key, OrgUnit.name)).all())
     rows: list[dict] = []

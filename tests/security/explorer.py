@@ -88,7 +88,8 @@ class Explorer:
         if kind == "datetime" and comp.get("key") == "ticket_time":  # the queue ticket: before the acceptance, same day
             return utcnow().astimezone(LOCAL_TZ).replace(tzinfo=None).isoformat(timespec="minutes")
         if kind == "datetime":
-            day = (utcnow() + timedelta(days=400)).date().isoformat()
+            later = bool((comp.get("properties") or {}).get("after"))  # a field that must come after another one
+            day = (utcnow() + timedelta(days=401 if later else 400)).date().isoformat()
             return {"date": day, "time": "09:30", "datetime": f"{day}T09:30"}[comp.get("subtype", "date")]
         if kind == "filepicker":
             return [self.upload(user)]

@@ -61,12 +61,13 @@ def start_room_kpi_review(world) -> str:
     from engine.jobs import room_kpi
     from engine.jobs.periods import Period
     from engine.jobs.scoring import load_rules
+    from engine.jobs.sheets import tier_table
 
     world.room_months = getattr(world, "room_months", 0) + 1
     period = Period.parse(f"{2026 - world.room_months // 12}-{world.room_months % 12 + 1:02d}")
     with world.engine.uow(SYSTEM) as uow:
         section = load_rules()["key_account_room_kpi"]
-        table = room_kpi._tier_table(uow.session, section["tiers"].get("decision"))
+        table = tier_table(uow.session, section["tiers"].get("decision"))
         head = {"unit_key": ROOM, "subject_type": "user", "subject_key": ROOM_STAFF["key_account_manager"],
                 "subject_label": "重要室经理", "metrics": room_kpi.score_room(section, {}, table), "rank": 1}
         room_kpi._review(uow, period, section, ROOM, "重要室", [head], None)
