@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from engine.clock import LOCAL_TZ
 from engine.errors import ValidationFailed
 from engine.extensions import Completion, DeployContext, Element, Extension
+from engine.forms.order import parse
 
 PROPERTY = "notBeforeStart"
 REGISTERED_KEY = "case_registered_at"
@@ -46,23 +47,12 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _parse(value) -> datetime | None:
-    """A form date-time as an aware datetime (no offset: local time), or None when unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=LOCAL_TZ) if parsed.tzinfo is None else parsed
-
-
 def too_early(data: dict, names: list[str], started_at: datetime) -> dict[str, list[str]]:
     """The fields among ``names`` whose time is before ``started_at`` (to the minute), with their message."""
     registered = _aware(started_at).astimezone(LOCAL_TZ).replace(second=0, microsecond=0)
     errors: dict[str, list[str]] = {}
     for name in names:
-        when = _parse(data.get(name))
+        when = parse(data.get(name))
         if when is not None and when < registered:
             shown = registered.strftime("%Y-%m-%d %H:%M")
             errors[name] = [f"答复时间不能早于登记时间（{shown}）。"

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from engine.clock import LOCAL_TZ
 from engine.errors import ValidationFailed
 from engine.extensions import DeployContext, Element, Extension
-from engine.forms.chronology import _parse
+from engine.forms.order import parse
 
 PROPERTY = "queueTicket"
 WAIT_LIMIT_S = 5 * 60  # 000 「等待办理业务时限5分钟」
@@ -51,7 +51,7 @@ def _local_minute(value: datetime) -> datetime:
 
 def ticket_time(value) -> datetime | None:
     """The form value as an aware datetime, None when empty or unreadable."""
-    return _parse(value)
+    return parse(value)
 
 
 def waiting_seconds(ticket, accepted_at: datetime) -> float | None:

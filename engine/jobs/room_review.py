@@ -17,25 +17,16 @@ nothing:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select, update
 
 from engine.clock import utcnow
 from engine.errors import Conflict, ValidationFailed
 from engine.extensions import Completion, DeployContext, Element, Extension
 from engine.jobs import target_plan
+from engine.jobs.review import Stage
 from engine.store.models import JobResult, ScoreSheet
 
 JOB = "key_account_room_kpi"
-
-
-@dataclass(frozen=True)
-class Stage:
-    decision: str
-    reject_reason: str
-    comment: str
-    final: bool
 
 
 STAGES = {
