@@ -75,6 +75,7 @@ def test_auditor_sees_the_room_certificate_and_deductions(server, browser_page):
     page, errors = browser_page
     sign_in(page, server, "auditor")
     page.get_by_role("link", name="报表看板").click()
+    page.wait_for_url(f"{server}/dashboards")  # loaded, so the selector's change handler is attached
     page.locator("#f-job").select_option("monthly_pay")
     page.wait_for_url(f"{server}/dashboards?job=monthly_pay")
     assert _rows(page, "table-user") == ["customer_manager", "customer_manager2", "customer_manager3"]
