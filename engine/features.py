@@ -17,14 +17,14 @@ def extensions() -> list:
     from engine.jobs import review, study
     from engine.jobs import room_review as room_kpi
     from engine.jobs import tobacco as tobacco_side
-    from engine.runtime import calls, events, external, linked, messages, tasks
+    from engine.runtime import calls, events, external, linked, messages, references, tasks
     from engine.scheduling import schedules
     from engine.sla import extension as sla
 
     return [tasks.EXTENSION, starter_unit.EXTENSION, linked.EXTENSION, messages.EXTENSION, events.EXTENSION,
             calls.EXTENSION, external.EXTENSION, sla.EXTENSION, options.EXTENSION, chronology.EXTENSION,
             seals.EXTENSION, review.EXTENSION, room_kpi.EXTENSION, study.EXTENSION, schedules.EXTENSION, queue_ticket.EXTENSION,
-            registers.EXTENSION, tobacco_side.EXTENSION]
+            registers.EXTENSION, tobacco_side.EXTENSION, references.EXTENSION]
 
 
 def install(registry: Registry = REGISTRY) -> None:

@@ -401,3 +401,119 @@ STRINGS.update({
     "visit_plan_notes": {"zh-CN": "拜访计划", "en": "Visit plan"},
     "visit_plan_guidance": {"zh-CN": "后台指导", "en": "Back-office guidance"},
 })
+
+# the process modeler for a process owner (web/templates/modeler.html, web/static/src/modeler.js)
+STRINGS.update({
+    "modeler_undo": {"zh-CN": "撤销", "en": "Undo"},
+    "modeler_redo": {"zh-CN": "重做", "en": "Redo"},
+    "modeler_undo_hint": {"zh-CN": "撤销上一步（Ctrl+Z）", "en": "Undo the last change (Ctrl+Z)"},
+    "modeler_redo_hint": {"zh-CN": "重做（Ctrl+Y）", "en": "Redo (Ctrl+Y)"},
+    "modeler_dirty": {"zh-CN": "有未保存的修改", "en": "Unsaved changes"},
+    "modeler_diff_title": {"zh-CN": "与已部署版本对比", "en": "Compared with the deployed version"},
+    "modeler_diff_confirm": {"zh-CN": "确认部署", "en": "Deploy"},
+    "modeler_diff_cancel": {"zh-CN": "返回修改", "en": "Go back"},
+})
+
+# the case summary of a task page and the case page (web/templates/_case_summary.html)
+STRINGS.update({
+    "case_summary": {"zh-CN": "案件摘要", "en": "Case summary"},
+    "case_summary_empty": {"zh-CN": "暂无已提交的内容", "en": "Nothing submitted yet"},
+    "case_application": {"zh-CN": "申请内容", "en": "Application"},
+    "case_step_no_values": {"zh-CN": "（无填写内容）", "en": "(nothing filled in)"},
+    "tech_details": {"zh-CN": "技术详情", "en": "Technical details"},
+    "tech_details_hint": {"zh-CN": "流程数据原文（JSON），仅管理员可见。", "en": "The raw instance data (JSON), for administrators only."},
+})
+
+# the engine's refusals on a page (web/messages.py): known messages, then one sentence per kind
+STRINGS.update({
+    "msg_task_done": {"zh-CN": "该任务已经办理完成，无需再次提交", "en": "The task is already completed"},
+    "msg_task_cancelled": {"zh-CN": "该任务已被取消", "en": "The task was cancelled"},
+    "msg_task_not_open": {"zh-CN": "该任务当前不能办理", "en": "The task is not open"},
+    "msg_task_claimed_by": {"zh-CN": "该任务已由{person}认领", "en": "The task is claimed by {person}"},
+    "msg_task_release_theirs": {"zh-CN": "该任务已由{person}认领，只有其本人或管理员可以释放",
+                                "en": "The task is claimed by {person}; only they or an administrator may release it"},
+    "msg_stale": {"zh-CN": "该流程刚被他人修改，请刷新页面后重试", "en": "Someone else changed the case just now; reload and try again"},
+    "msg_task_not_found": {"zh-CN": "找不到该任务", "en": "Task not found"},
+    "msg_instance_not_found": {"zh-CN": "找不到该流程实例", "en": "Case not found"},
+    "msg_process_not_found": {"zh-CN": "找不到该流程", "en": "Process not found"},
+    "msg_document_not_found": {"zh-CN": "找不到该文件", "en": "Document not found"},
+    "msg_task_forbidden": {"zh-CN": "您无权查看此任务", "en": "You may not see this task"},
+    "msg_instance_forbidden": {"zh-CN": "您无权查看此流程实例", "en": "You may not see this case"},
+    "msg_document_forbidden": {"zh-CN": "您无权查看此文件", "en": "You may not see this document"},
+    "msg_start_forbidden": {"zh-CN": "您无权发起此流程", "en": "You may not start this process"},
+    "msg_cancel_forbidden": {"zh-CN": "只有管理员可以撤销流程实例", "en": "Only an administrator may cancel a case"},
+    "msg_change_forbidden": {"zh-CN": "只有管理员可以挂起、恢复或修改流程实例",
+                             "en": "Only an administrator may suspend, resume or change a case"},
+    "msg_reassign_forbidden": {"zh-CN": "只有管理员或本单位经理可以转派任务",
+                               "en": "Only an administrator or a manager of the unit may reassign tasks"},
+    "msg_bad_data": {"zh-CN": "流程无法按所填内容继续，请检查后重试", "en": "The process cannot continue with this data"},
+    "msg_no_seal": {"zh-CN": "{person}尚未配置电子印章", "en": "{person} has no seal"},
+    "msg_bad_request": {"zh-CN": "请求无效，请检查后重试", "en": "The request is not valid"},
+    "msg_not_found": {"zh-CN": "找不到所请求的内容", "en": "Not found"},
+    "msg_conflict": {"zh-CN": "操作与当前状态冲突，请刷新页面后重试", "en": "This conflicts with the current state; reload and try again"},
+    "msg_too_large": {"zh-CN": "上传的内容过大", "en": "The upload is too large"},
+    "msg_invalid": {"zh-CN": "所填内容有误，请检查", "en": "Some values are not valid"},
+    "msg_failed": {"zh-CN": "操作失败，请稍后再试", "en": "The operation failed"},
+    "msg_system_actor": {"zh-CN": "系统", "en": "System"},
+})
+
+# the home page's work list, the notifications page and the header's bell (web/pages/worklist.py)
+STRINGS.update({
+    "home_title": {"zh-CN": "工作台", "en": "My work"},
+    "home_open_tasks": {"zh-CN": "待办事项", "en": "Open tasks"},
+    "home_all_tasks": {"zh-CN": "全部待办（{n}）", "en": "All open tasks ({n})"},
+    "home_claimable": {"zh-CN": "待认领", "en": "To claim"},
+    "home_recent_cases": {"zh-CN": "最近的流程", "en": "Recent cases"},
+    "home_all_cases": {"zh-CN": "全部流程", "en": "All cases"},
+    "notify_title": {"zh-CN": "通知", "en": "Notifications"},
+    "notify_bell": {"zh-CN": "通知（{n} 条未读）", "en": "Notifications ({n} unread)"},
+    "notify_unread": {"zh-CN": "未读通知", "en": "Unread notifications"},
+    "notify_unread_line": {"zh-CN": "未读 {n} 条，共 {total} 条", "en": "{n} unread of {total}"},
+    "notify_none": {"zh-CN": "暂无通知", "en": "No notifications"},
+    "notify_at": {"zh-CN": "通知时间", "en": "Sent"},
+    "notify_read_at": {"zh-CN": "已读于", "en": "Read"},
+    "notify_mark_read": {"zh-CN": "标为已读", "en": "Mark read"},
+    "notify_read_all": {"zh-CN": "全部标为已读", "en": "Mark all read"},
+    "notify_all_read": {"zh-CN": "已将 {n} 条通知标为已读", "en": "{n} notifications marked read"},
+    "notify_open_task": {"zh-CN": "查看任务", "en": "Open the task"},
+    "notify_sla_warning": {"zh-CN": "时限预警", "en": "SLA warning"},
+    "notify_sla_breached": {"zh-CN": "已超时", "en": "SLA breached"},
+    "notify_sla_escalated": {"zh-CN": "超时升级", "en": "SLA escalated"},
+    "tasks_new_arrived": {"zh-CN": "有 {n} 个新任务，列表已自动更新", "en": "{n} new tasks: the list was updated"},
+})
+
+
+# the seal step's preview of the exact document it signs (issue 17 item 10)
+STRINGS.update({
+    "seal_preview_title": {"zh-CN": "待盖章文件（共 {n} 页）", "en": "The document to be sealed ({n} pages)"},
+    "seal_preview_hint": {"zh-CN": "以下是即将加盖电子公章的文件原样，请逐页核对后再输入印章PIN。",
+                          "en": "This is exactly the document the seal will be applied to: check every page before "
+                                "you enter the seal PIN."},
+    "seal_preview_page": {"zh-CN": "第 {n} 页", "en": "Page {n}"},
+    "seal_fingerprint": {"zh-CN": "文件指纹 SHA-256", "en": "Document fingerprint SHA-256"},
+    "seal_fingerprint_hint": {"zh-CN": "盖章时将核对此指纹：文件在您核对后如有变化，将拒绝盖章。",
+                              "en": "Sealing checks this fingerprint: if the document changes after you checked it, "
+                                    "nothing is sealed."},
+    "seal_preview_open": {"zh-CN": "打开 PDF 原件", "en": "Open the PDF"},
+    "seal_preview_changed": {"zh-CN": "文件已变化，请刷新页面重新核对", "en": "The document has changed: reload the page "
+                                                                   "and check it again"},
+    "seal_refused_changed": {"zh-CN": "审批表内容在您核对后已变化，未盖章。请刷新页面，重新核对文件后再盖章。",
+                             "en": "The form changed after you checked it: nothing was sealed. Reload the page and "
+                                   "check the document again."},
+})
+
+
+# the audit search by person (issue 17 item 13)
+STRINGS.update({
+    "audit_person": {"zh-CN": "人员", "en": "Person"},
+    "audit_person_hint": {"zh-CN": "姓名或用户名，如 营业员", "en": "Name or username"},
+})
+
+
+# case references, the lists' search and page links (issue 17 item 2)
+STRINGS.update({
+    "case_search": {"zh-CN": "查找", "en": "Search"},
+    "case_search_hint": {"zh-CN": "业务编号、姓名或电话", "en": "Reference, name or phone"},
+    "no_cases_found": {"zh-CN": "没有找到符合条件的业务", "en": "Nothing matches the search"},
+    "case_reference": {"zh-CN": "业务编号", "en": "Reference"},
+})

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.audit.chain import read_head
@@ -33,12 +33,18 @@ class EventFilter:
     start: datetime | None = None
     end: datetime | None = None
     up_to_seq: int | None = None
+    # a person: their username, or a part of their display name (营业员 finds 营业员乙 too)
+    person: str | None = None
 
     def apply(self, query):
         conditions = ((AuditEvent.actor, self.actor), (AuditEvent.action, self.action), (AuditEvent.instance_id, self.instance))
         for column, value in conditions:
             if value is not None:
                 query = query.where(column == value)
+        if self.person is not None:
+            named = select(User.username).where(
+                or_(User.username == self.person, User.display_name.icontains(self.person, autoescape=True)))
+            query = query.where(or_(AuditEvent.actor == self.person, AuditEvent.actor.in_(named)))
         if self.start is not None:
             query = query.where(AuditEvent.at >= self.start)
         if self.end is not None:
@@ -112,12 +118,15 @@ class Enricher:
         }
 
 
-def search(session: Session, actor: Actor, flt: EventFilter, page: int, per_page: int) -> dict:
-    """One page of matching events in seq order, with the total count (auditors, administrators)."""
+def search(session: Session, actor: Actor, flt: EventFilter, page: int, per_page: int,
+           newest_first: bool = False) -> dict:
+    """One page of matching events in seq order, or newest first (by time, then seq), with the
+    total count (auditors, administrators)."""
     require_audit_reader(actor)
     total = session.execute(flt.apply(select(func.count()).select_from(AuditEvent))).scalar_one()
+    order = (AuditEvent.at.desc(), AuditEvent.seq.desc()) if newest_first else (AuditEvent.seq,)
     events = session.execute(
-        flt.apply(select(AuditEvent)).order_by(AuditEvent.seq).offset((page - 1) * per_page).limit(per_page)
+        flt.apply(select(AuditEvent)).order_by(*order).offset((page - 1) * per_page).limit(per_page)
     ).scalars().all()
     return {"items": Enricher(session).rows(list(events)), "page": page, "per_page": per_page, "total": total}
 

@@ -26,7 +26,7 @@ from engine.bpmn.names import named as _named
 from engine.bpmn.restricted import ExpressionError, check_expression, check_script
 from engine.bpmn.rewrite import compensation_parts, prepare, rewrite
 from engine.identity.policy import task_scope
-from engine.identity.roles import is_known_role
+from engine.identity.roles import ROLES, is_known_role
 
 MAX_XML_BYTES = 2 * 1024 * 1024
 ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
@@ -44,11 +44,28 @@ class ParsedModel:
     errors: list[dict] = field(default_factory=list)
 
 
-def _err(element_id: str | None, message: str, message_zh: str | None = None) -> dict:
+def _err(element_id: str | None, message: str, message_zh: str | None = None, code: str | None = None) -> dict:
     out = {"element_id": element_id, "message": message}
     if message_zh:
         out["message_zh"] = message_zh
+    if code:
+        out["code"] = code
     return out
+
+
+def _role_zh(role: str) -> str:
+    """How a Chinese message names a role someone typed: its Chinese name, or what was typed."""
+    return ROLES[role][0] if role in ROLES else role
+
+
+def _unknown_role(el_id: str | None, el, role: str, where: str, field_zh: str) -> dict:
+    """A candidate (starter) group that is no role key; a Chinese role name typed instead of its key
+    says which key to pick."""
+    key = next((k for k, (zh, en) in ROLES.items() if role in (zh, en)), None)
+    hint = (f"“{role}”是角色名称，请在角色列表中选择“{role}”（{key}）" if key
+            else f"没有名为“{role}”的角色，请在角色列表中选择")
+    return _err(el_id, f"unknown role {role!r} in camunda:{where}", f"{_named(el)}的{field_zh}有误：{hint}",
+                "unknown_role")
 
 
 def _split_roles(raw: str | None) -> list[str]:
@@ -190,14 +207,16 @@ def _check_user_task(el, el_id: str | None, info: dict, meta: dict, errors: list
     form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
     if not groups:
         errors.append(_err(el_id, "user task has no camunda:candidateGroups: name the role(s) that may work on it",
-                           "人工任务未设置候选角色（candidateGroups）：请填写可办理的角色"))
+                           f"{_named(el)}没有指定办理角色：请在“办理角色”中选择可以办理的角色", "no_candidate_groups"))
     for role in groups:
         if not is_known_role(role):
-            errors.append(_err(el_id, f"unknown role {role!r} in camunda:candidateGroups", f"候选角色中有未知角色 {role!r}"))
+            errors.append(_unknown_role(el_id, el, role, "candidateGroups", "办理角色"))
     if not form_key:
-        errors.append(_err(el_id, "user task has no camunda:formKey: name the form it shows", "人工任务未设置表单（formKey）"))
+        errors.append(_err(el_id, "user task has no camunda:formKey: name the form it shows",
+                           f"{_named(el)}没有选择表单：请在“表单”中选择办理时显示的表单", "no_form"))
     elif not form_exists(form_key):
-        errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first", f"表单 {form_key!r} 不存在：请先部署"))
+        errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first",
+                           f"{_named(el)}使用的表单“{form_key}”不存在：请先部署该表单", "form_missing"))
     # the unit boundary (engine/identity/policy.py): the instance's unit unless the model says otherwise
     info.update(candidate_groups=groups, form_key=form_key, scope=task_scope(info.get("properties")))
 
@@ -206,7 +225,8 @@ def _check_start_event(el, el_id: str | None, info: dict, meta: dict, errors: li
     form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
     if form_key and meta["process"] is el.getparent():
         if not form_exists(form_key):
-            errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first", f"表单 {form_key!r} 不存在：请先部署"))
+            errors.append(_err(el_id, f"form {form_key!r} does not exist: deploy it first",
+                               f"{_named(el)}使用的表单“{form_key}”不存在：请先部署该表单", "form_missing"))
         meta["start_form"] = form_key
 
 
@@ -440,28 +460,88 @@ _CHECKS = {"callActivity": _check_call_activity, "userTask": _check_user_task, "
            "businessRuleTask": _check_external}
 
 
+KIND_ZH = {
+    "process": "流程", "userTask": "人工任务", "scriptTask": "脚本任务", "serviceTask": "服务任务", "sendTask": "发送任务",
+    "receiveTask": "接收任务", "businessRuleTask": "业务规则任务", "manualTask": "手工任务", "task": "任务",
+    "callActivity": "调用活动", "subProcess": "子流程", "transaction": "事务子流程", "adHocSubProcess": "临时子流程",
+    "startEvent": "开始事件", "endEvent": "结束事件", "intermediateCatchEvent": "中间捕获事件",
+    "intermediateThrowEvent": "中间抛出事件", "boundaryEvent": "边界事件", "exclusiveGateway": "排他网关",
+    "parallelGateway": "并行网关", "inclusiveGateway": "包容网关", "eventBasedGateway": "事件网关",
+    "complexGateway": "复杂网关", "sequenceFlow": "顺序流", "message": "消息", "signal": "信号", "lane": "泳道",
+    "participant": "参与者", "dataObjectReference": "数据对象", "dataStoreReference": "数据存储",
+    "textAnnotation": "注释", "error": "错误", "escalation": "升级",
+}
+
+
+def label_zh(el) -> str:
+    """How a Chinese message names an element for a process owner: its kind and its name
+    (``人工任务「值班经理处理」``); its kind and id only when it has no name."""
+    kind = KIND_ZH.get(_local(el.tag), "元素")
+    name = " ".join((el.get("name") or "").split())
+    return f"{kind}「{name}」" if name else f"{kind} {el.get('id')}"
+
+
+# English messages without a Chinese wording (the extensions' property checks): (pattern, code, Chinese)
+_SLA_ZH = (
+    (r"sla\.kind must be one of", "计时方式须为日历时间、工作时间或工作日"),
+    (r"sla\.amount is missing", "没有填写时限"),
+    (r"working_days amount must be a whole number", "按工作日计时的时限须为整数天"),
+    (r"SLA amount .* is longer than", "时限过长"),
+    (r"sla\.warn must be below 1", "预警须在到期之前（小于 100%）"),
+    (r"sla\.warn .* (is not a number|must be between)", "预警比例无效"),
+    (r"sla\.escalate entry .* names unknown roles", "升级对象中有未知角色，请在角色列表中选择"),
+    (r"sla\.escalate", "升级设置无效"),
+    (r"sla\.amountVariable", "时限变量须为流程变量名"),
+    (r"duration|ISO 8601", "时限须为有效的时长"),
+)
+
+
+def _zh_for(message: str, el) -> tuple[str | None, str]:
+    """A Chinese wording and a code for a message that came without one."""
+    if message.startswith("SLA policy:"):
+        detail = next((zh for pattern, zh in _SLA_ZH if re.search(pattern, message)), "设置无效")
+        return f"{label_zh(el)}的时限（SLA）设置有误：{detail}", "sla_invalid"
+    match = re.match(r"unknown property '([^']*)'", message)
+    if match:
+        return f"{label_zh(el)}有无法识别的扩展属性“{match.group(1)}”：请删除或改正", "unknown_property"
+    match = re.match(r"property '([^']*)' does not belong on", message)
+    if match:
+        return f"{label_zh(el)}上不能使用扩展属性“{match.group(1)}”", "property_misplaced"
+    return None, "invalid"
+
+
 def label_errors(xml: bytes, errors: list[dict]) -> list[dict]:
-    """Every error names its element by kind, id and name (a process owner finds it by its name);
-    one without a Chinese wording gets the element in Chinese before the English sentence."""
+    """Every error names its element: the English message by kind, id and name, the Chinese one
+    by kind and name (a process owner finds the element by its name; by its id when unnamed).
+    Each error keeps its ``element_id`` and gets a ``code`` for machines."""
     if not errors:
         return errors
     try:
         root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
     except (etree.XMLSyntaxError, ValueError):
-        return errors
+        return [{**e, "code": e.get("code") or "invalid"} for e in errors]
     by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
     out = []
     for e in errors:
         el = by_id.get(e.get("element_id"))
         if el is None:
-            out.append(e)
+            out.append({**e, "code": e.get("code") or "invalid"})
             continue
         label = f"{_local(el.tag)} {_named(el)}"
         message = e["message"] if repr(el.get("id")) in e["message"] else f"{label}: {e['message']}"
-        zh = e.get("message_zh") or f"元素 {_named(el)}：{e['message']}"
-        if repr(el.get("id")) not in zh:
-            zh = f"{_named(el)}：{zh}"
-        out.append({**e, "message": message, "message_zh": zh})
+        zh, code = e.get("message_zh"), e.get("code")
+        if not zh:
+            zh, guessed = _zh_for(e["message"], el)
+            code = code or guessed
+            zh = zh or f"{label_zh(el)}设置有误：{e['message']}"
+        zh_label = label_zh(el)
+        kind_zh = KIND_ZH.get(_local(el.tag), "")
+        if kind_zh and f"{kind_zh} {_named(el)}" in zh:
+            zh = zh.replace(f"{kind_zh} {_named(el)}", zh_label)
+        zh = zh.replace(_named(el), zh_label)
+        if zh_label not in zh:
+            zh = f"{zh_label}：{zh}"
+        out.append({**e, "message": message, "message_zh": zh, "code": code or "invalid"})
     return out
 
 
@@ -751,13 +831,15 @@ def read_model(root, form_exists: Callable[[str], bool], process_id: str | None 
     pid = process.get("id") or ""
     errors: list[dict] = []
     if not ID_RE.match(pid):
-        errors.append(_err(pid or None, "process id must start with a letter and use letters, digits, _ . -"))
+        errors.append(_err(pid or None, "process id must start with a letter and use letters, digits, _ . -",
+                           "流程 id 须以字母开头，只能包含字母、数字和 _ . -", "invalid_id"))
     if len(process.get("name") or "") > MAX_NAME:
-        errors.append(_err(pid, f"process name is longer than {MAX_NAME} characters"))
+        errors.append(_err(pid, f"process name is longer than {MAX_NAME} characters",
+                           f"{_named(process)}的名称超过 {MAX_NAME} 个字符"))
     starters = _split_roles(process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups"))
     for role in starters:
         if not is_known_role(role):
-            errors.append(_err(pid, f"unknown role {role!r} in camunda:candidateStarterGroups"))
+            errors.append(_unknown_role(pid, process, role, "candidateStarterGroups", "可发起角色"))
     meta: dict = {
         "name": process.get("name"),
         "version_tag": process.get(f"{{{CAMUNDA_NS}}}versionTag"),

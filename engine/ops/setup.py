@@ -153,3 +153,6 @@ def _business_demo(engine, demo_password: str, echo) -> None:
     from engine.ops.halls_demo import seed_halls_demo  # queue tickets, waiting per hall/hour, congestion alerts
 
     seed_halls_demo(engine, echo)
+    from engine.ops.history_demo import seed_history_demo  # twelve weeks of finished work: every report has rows
+
+    seed_history_demo(engine, echo)

@@ -26,11 +26,10 @@ The list, its filters, the export and who reads what are in :mod:`engine.registe
 
 from __future__ import annotations
 
-import re
-
 from engine.errors import ValidationFailed
 from engine.extensions import Completion, DeployContext, Element, Extension
 from engine.identity.roles import ROLES
+from engine.runtime.references import parse_titled_keys
 
 FLAG = "register"
 COLUMNS = "register.columns"
@@ -40,27 +39,11 @@ PROCESS_KEYS = (FLAG, COLUMNS, READERS)
 SIGN_KINDS = ("password",)
 PASSWORD_FIELD = "sign_password"  # the secret field of a signature step's form
 MAX_COLUMNS = 12
-_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 def parse_columns(raw: str | None) -> list[dict]:
     """``[{key, zh, en}]`` from ``register.columns``; raises ValueError naming the bad part."""
-    columns: list[dict] = []
-    for part in filter(None, (p.strip() for p in (raw or "").split(","))):
-        key, sep, labels = part.partition("=")
-        key = key.strip()
-        if not _KEY.fullmatch(key):
-            raise ValueError(f"column {part!r}: {key!r} is not a data key (lower case, digits, _)")
-        zh, _, en = labels.partition("|")
-        zh, en = zh.strip(), en.strip()
-        if not sep or not zh:
-            raise ValueError(f"column {part!r} needs a title: key=中文标题|English title")
-        if any(c["key"] == key for c in columns):
-            raise ValueError(f"column {key!r} is listed twice")
-        columns.append({"key": key, "zh": zh, "en": en or zh})
-    if len(columns) > MAX_COLUMNS:
-        raise ValueError(f"at most {MAX_COLUMNS} columns, not {len(columns)}")
-    return columns
+    return parse_titled_keys(raw, titles_required=True, limit=MAX_COLUMNS, noun="column ")
 
 
 def is_register(properties: dict | None) -> bool:

@@ -79,6 +79,24 @@ def get_version(session: Session, key: str, version: int | None = None) -> Proce
     return row
 
 
+def diff_against_deployed(session: Session, xml: bytes) -> dict:
+    """What deploying ``xml`` would change against the latest deployed version of its process:
+    ``{key, version (None when never deployed), changes: [...]}`` (engine/bpmn/diff.py)."""
+    from engine.bpmn.diff import diff_documents, process_id_of
+
+    key = process_id_of(xml)
+    if key is None:
+        raise ValidationFailed("the document has no executable process", [])
+    row = latest(session, key)
+    if row is None:
+        return {"key": key, "version": None, "changes": []}
+    try:
+        changes = diff_documents(row.xml.encode("utf-8") if isinstance(row.xml, str) else row.xml, xml, key)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), []) from None
+    return {"key": key, "version": row.version, "changes": changes}
+
+
 def versions(session: Session, key: str) -> list[ProcessDefinition]:
     rows = session.execute(
         select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc())

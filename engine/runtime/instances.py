@@ -20,7 +20,7 @@ from engine.identity.policy import (
     reads_everything,
     unit_managed_by,
 )
-from engine.runtime import definitions, documents
+from engine.runtime import definitions, documents, references
 from engine.runtime.spiff import StepResult, advance, new_workflow, start_on
 from engine.runtime.steps import attach, load_workflow, save, subscribes
 from engine.store.models import EventSubscription, ProcessDefinition, ProcessInstance, Task, Timer
@@ -100,12 +100,14 @@ def start(engine, uow, key: str, data: dict, business_key: str | None = None) ->
         ended_at=None,
         org_unit=uow.actor.org_unit,
     )
+    references.assign(uow.session, definition, inst)
     uow.audit(
         "instance_started",
         instance_id=inst_id,
         key=definition.key,
         version=definition.version,
-        business_key=business_key,
+        business_key=inst.business_key,
+        reference=inst.reference,
         data=data,
     )
     save(uow, inst, definition, workflow, result, new=True)
@@ -144,6 +146,9 @@ def start_unchecked(uow, key: str, data: dict, org_unit: str | None, business_ke
         parent_id=parent[0] if parent else None, parent_element=parent[1] if parent else None,
         parent_task=parent[2] if parent else None,
     )
+    references.assign(uow.session, definition, inst)
+    if inst.reference is not None:
+        audit_details = {**audit_details, "reference": inst.reference}
     uow.audit("instance_started", instance_id=inst.id, key=definition.key, version=definition.version, data=data,
               **audit_details)
     save(uow, inst, definition, workflow, result, new=True)
@@ -192,6 +197,8 @@ def instance_to_dict(session, inst: ProcessInstance, detail: bool = True, engine
         "definition_version": definition.version,
         "name": definition.name,
         "business_key": inst.business_key,
+        "reference": inst.reference,
+        "summary": references.summary_values(inst.summary),
         "status": inst.status,
         "started_by": inst.started_by,
         "started_at": inst.started_at,
@@ -229,10 +236,16 @@ def instance_to_dict(session, inst: ProcessInstance, detail: bool = True, engine
     return out
 
 
-def list_instances(session, actor: Actor, key: str | None, status: str | None, page: int, per_page: int) -> dict:
+def list_instances(session, actor: Actor, key: str | None, status: str | None, page: int, per_page: int,
+                   q: str | None = None) -> dict:
+    """A page of the instances ``actor`` may read, newest first; ``q`` searches the reference, the
+    business key and the list fields' values (engine/runtime/references.py) and the id's start."""
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
     query = select(ProcessInstance)
+    search = references.search_params(q)
+    if search is not None:
+        query = query.where(references.search_clause(ProcessInstance.__table__).params(**search))
     if key:
         query = query.where(ProcessInstance.process_key == key)
     if status:

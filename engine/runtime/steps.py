@@ -20,6 +20,7 @@ from engine.jsondata import json_size
 from engine.runtime.decisions import Decider
 from engine.runtime.definitions import spec_for
 from engine.runtime.io_params import io_values
+from engine.runtime.references import summary_of
 from engine.runtime.spiff import StepResult, bpmn_id, compact, dump_state, load_state
 from engine.store.models import EventSubscription, ProcessDefinition, Task, TaskCandidate, Timer
 from engine.store.records import OPEN_TASKS_DUE, InstanceRecord, insert_instance, update_instance
@@ -208,6 +209,7 @@ def save(uow, inst: InstanceRecord, definition: ProcessDefinition, workflow, res
     inst.status = result.status
     inst.data = result.data
     inst.incident = result.incident
+    inst.summary = summary_of(definition, result.data)  # the list fields' values (engine/runtime/references.py)
     inst.visited = sorted(set(inst.visited or ()) | result.completed_elements)
     decider = getattr(workflow, "decider", None)
     if decider is not None:  # each decision a business rule task took: inputs, matched rules, output

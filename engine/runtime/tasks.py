@@ -23,7 +23,7 @@ from engine.identity.policy import (
     reads_everything,
     task_scope,
 )
-from engine.runtime import definitions, documents
+from engine.runtime import definitions, documents, references
 from engine.runtime.instances import validate_against
 from engine.runtime.io_params import io_leave
 from engine.runtime.rounds import earlier_rounds
@@ -75,13 +75,13 @@ def task_to_dict(task: Task) -> dict:
 
 
 _TC = TaskCandidate.__table__
-_TASKLISTS: dict[tuple[str, bool, bool], tuple] = {}
+_TASKLISTS: dict[tuple[str, bool, bool, bool], tuple] = {}
 
 
-def _tasklist(scope: str, everything: bool, one_instance: bool) -> tuple:
+def _tasklist(scope: str, everything: bool, one_instance: bool, searching: bool = False) -> tuple:
     """The page and count statements of one kind of tasklist, built once (they differ only in
-    their parameters: the user, roles, unit, instance, page)."""
-    key = (scope, everything, one_instance)
+    their parameters: the user, roles, unit, instance, page, search text)."""
+    key = (scope, everything, one_instance, searching)
     built = _TASKLISTS.get(key)
     if built is None:
         # correlated: checked per *open* task (ix_task_open), never the set of every task the roles ever had
@@ -97,6 +97,9 @@ def _tasklist(scope: str, everything: bool, one_instance: bool) -> tuple:
             where.append(mine | in_my_groups)
         if one_instance:
             where.append(TASKS.c.instance_id == bindparam("b_instance"))
+        if searching:
+            found = references.INSTANCES.alias("found")
+            where.append(TASKS.c.instance_id.in_(select(found.c.id).where(references.search_clause(found))))
         page = (select(TASKS).where(*where)
                 .order_by(TASKS.c.due_at.is_(None), TASKS.c.due_at, TASKS.c.created_at, TASKS.c.id)
                 .offset(bindparam("b_offset")).limit(bindparam("b_limit")))
@@ -105,13 +108,16 @@ def _tasklist(scope: str, everything: bool, one_instance: bool) -> tuple:
     return built
 
 
-def list_tasks(session, actor: Actor, scope: str, instance_id: str | None, page: int, per_page: int) -> dict:
-    """mine: assigned to me; candidate: unclaimed in my groups; all: both (admins/auditors: every open task)."""
+def list_tasks(session, actor: Actor, scope: str, instance_id: str | None, page: int, per_page: int,
+               q: str | None = None) -> dict:
+    """mine: assigned to me; candidate: unclaimed in my groups; all: both (admins/auditors: every open task).
+    ``q``: only tasks of cases whose reference, business key or list fields match (engine/runtime/references.py)."""
     if scope not in SCOPES:
         raise BadRequest(f"scope must be one of {', '.join(SCOPES)}")
-    page_of, count_of = _tasklist(scope, reads_everything(actor), bool(instance_id))
+    search = references.search_params(q)
+    page_of, count_of = _tasklist(scope, reads_everything(actor), bool(instance_id), search is not None)
     params = {"b_user": actor.username, "b_unit": actor.org_unit, "b_roles": sorted(actor.roles) or [""],
-              "b_instance": instance_id, "b_offset": (page - 1) * per_page, "b_limit": per_page}
+              "b_instance": instance_id, "b_offset": (page - 1) * per_page, "b_limit": per_page, **(search or {})}
     conn = session.connection()
     items = [task_to_dict(row) for row in conn.execute(page_of, params)]
     if page == 1 and len(items) < per_page:

@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select, update
 from engine.clock import utcnow
 from engine.errors import NotFound
 from engine.identity.actor import Actor
-from engine.store.models import Notification, User, UserRole
+from engine.store.models import Notification, ProcessInstance, Task, User, UserRole
 
 log = logging.getLogger(__name__)
 NOTIFICATIONS = Notification.__table__
@@ -59,14 +59,46 @@ def list_for(session, actor: Actor, unread_only: bool, page: int, per_page: int)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    unread = session.execute(
-        select(func.count()).where(Notification.username == actor.username, Notification.read_at.is_(None))
-    ).scalar_one()
+    unread = unread_count(session, actor)
     rows = session.execute(
         query.order_by(Notification.created_at.desc(), Notification.id.desc()).offset((page - 1) * per_page).limit(per_page)
     ).scalars()
     return {"items": [notification_to_dict(r) for r in rows], "page": page, "per_page": per_page, "total": total,
             "unread": unread}
+
+
+def unread_count(session, actor: Actor) -> int:
+    """How many of ``actor``'s notifications are unread (the header's bell)."""
+    return session.execute(
+        select(func.count()).where(Notification.username == actor.username, Notification.read_at.is_(None))
+    ).scalar_one()
+
+
+def inbox(session, actor: Actor, page: int, per_page: int) -> dict:
+    """:func:`list_for` (every notification, newest first) with what a page shows of each: its
+    task's name, state and due time, and its case's process and business key."""
+    result = list_for(session, actor, False, page, per_page)
+    task_ids = {n["task_id"] for n in result["items"] if n["task_id"]}
+    instance_ids = {n["instance_id"] for n in result["items"] if n["instance_id"]}
+    tasks = {row.id: row for row in session.execute(
+        select(Task.id, Task.name, Task.element_id, Task.status, Task.due_at).where(Task.id.in_(task_ids)))} if task_ids else {}
+    cases = {row.id: row for row in session.execute(
+        select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.business_key)
+        .where(ProcessInstance.id.in_(instance_ids)))} if instance_ids else {}
+    for note in result["items"]:
+        task, case = tasks.get(note["task_id"]), cases.get(note["instance_id"])
+        note.update(task_name=(task.name or task.element_id) if task else None, task_status=task.status if task else None,
+                    due_at=task.due_at if task else None, process_key=case.process_key if case else None,
+                    business_key=case.business_key if case else None)
+    return result
+
+
+def mark_all_read(uow) -> int:
+    """Mark every unread notification of the acting user read; how many were."""
+    return uow.session.connection().execute(
+        update(NOTIFICATIONS).where(NOTIFICATIONS.c.username == uow.actor.username, NOTIFICATIONS.c.read_at.is_(None))
+        .values(read_at=utcnow())
+    ).rowcount
 
 
 def mark_read(uow, notification_id: int) -> dict:

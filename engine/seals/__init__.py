@@ -65,6 +65,17 @@ def configure(seals) -> None:
     provider.configure(seals)
 
 
+def _submitted(task, data: dict) -> dict:
+    """The SHA-256 of the previewed document (``seal_document_sha256``) travels with a seal
+    step's submission but is no form field: it is taken out before the form is validated
+    (:func:`_prepare` reads it from the raw submission)."""
+    if isinstance(data, dict) and "seal_document_sha256" in data:
+        from engine.seals.service import without_fingerprint
+
+        return without_fingerprint(data)
+    return data
+
+
 def _prepare(engine, actor, task_id: str, data: dict) -> dict:
     """The seal PIN, tried before the completion's transaction."""
     from engine.seals.service import reauthenticate
@@ -72,4 +83,5 @@ def _prepare(engine, actor, task_id: str, data: dict) -> dict:
     return reauthenticate(engine, actor, task_id, data)
 
 
-EXTENSION = Extension("seal", properties=("seal",), check=_check, task_completing=_completing, prepare=_prepare)
+EXTENSION = Extension("seal", properties=("seal",), check=_check, task_submitted=_submitted, task_completing=_completing,
+                      prepare=_prepare)

@@ -36,13 +36,14 @@ from engine.seals.errors import SealRefused
 from engine.seals.fonts import cjk_ttf
 from engine.seals.keys import fingerprint
 from engine.seals.provider import Appearance, SignatureField, Signer, get_provider
-from engine.seals.render import DocumentContent, Section, render
-from engine.seals.templates import Slot, Template, template
+from engine.seals.render import DocumentContent, Section, SignerBox, render
+from engine.seals.templates import Box, Slot, Template, template
 from engine.store.models import AuditEvent, Document, DocumentLink, OrgUnit, ProcessInstance, Task, User
 
 LOCAL = LOCAL_TZ
 SEAL_ACTIONS = ("seal_applied", "seal_countersigned")
 PIN_FIELD = "seal_pin"
+FINGERPRINT_FIELD = "seal_document_sha256"  # the SHA-256 of the previewed document, sent with the PIN
 
 
 # --------------------------------------------------------------------------- helpers
@@ -160,24 +161,45 @@ def _doc_ids(value, spec) -> list[str]:
     return []
 
 
-def _history(session: Session, inst, actor: Actor, now, current: dict | None) -> list[tuple]:
-    """``(name, who, when, submitted, form_key, form_version)`` of every completed step, and of
-    the one being completed now."""
+def _history(session: Session, inst) -> list[tuple]:
+    """``(element_id, name, who, when, submitted, form_key, form_version)`` of every completed step."""
     steps = session.execute(
         select(Task).where(Task.instance_id == inst.id, Task.status == "completed").order_by(Task.completed_at, Task.id)
     ).scalars().all()
-    history = [(t.name or t.element_id, t.completed_by, t.completed_at, t.submitted or {}, t.form_key, t.form_version)
-               for t in steps]
-    if current is not None:
-        history.append((current["name"], actor.username, now, current.get("submitted") or {}, current.get("form_key"),
-                        current.get("form_version")))
-    return history
+    return [(t.element_id, t.name or t.element_id, t.completed_by, t.completed_at, t.submitted or {}, t.form_key,
+             t.form_version) for t in steps]
 
 
-def _sections(engine, session: Session, tpl: Template, inst, data: dict, actor: Actor, now,
-              current: dict | None) -> tuple[list[Section], list[str]]:
-    """The request, one section per step and the other data; and the attachments' ids."""
-    skip = {s.data_key for s in tpl.slots}
+def _summary(submitted: dict, fields: dict[str, dict], skip: set[str]) -> str:
+    """A step's submission on one line: ``label：value；...`` (tables as ``n 行``)."""
+    parts = []
+    for key, value in submitted.items():
+        if key in skip or key.startswith("_"):
+            continue
+        spec = fields.get(key)
+        shown = _fmt(value, spec)
+        if isinstance(shown, list):
+            shown = f"{max(len(shown) - 1, 0)} 行"
+        parts.append(f"{(spec or {}).get('label') or key}：{shown}")
+    return "；".join(parts)
+
+
+def _opinion(submitted: dict, fields: dict[str, dict], keys: tuple[str, ...]) -> str:
+    parts = []
+    for key in keys:
+        value = submitted.get(key)
+        if value in (None, "", []):
+            continue
+        shown = _fmt(value, fields.get(key))
+        parts.append(shown if isinstance(shown, str) else str(shown))
+    return "；".join(parts)
+
+
+def _sections(engine, session: Session, tpl: Template, inst, data: dict,
+              steps: list[tuple]) -> tuple[list[Section], list[str], dict[str, tuple]]:
+    """The request, the steps that have no box of their own and the other data; the attachments'
+    ids; and ``{element id: (step, fields)}`` of the last completion of each boxed step."""
+    skip = {s.data_key for s in tpl.slots} | {PIN_FIELD, FINGERPRINT_FIELD}
     seen: set[str] = set(skip)
     attachments: list[str] = []
     sections: list[Section] = []
@@ -185,21 +207,28 @@ def _sections(engine, session: Session, tpl: Template, inst, data: dict, actor: 
     if start_form:
         row = formdefs.latest(session, start_form)
         fields = _form_fields(option_lists.resolve(row.content)) if row is not None else {}  # brands: a managed list
-        sections.append(_section("申请内容 Request", data, fields, seen))
+        sections.append(_section("申请内容", data, fields, seen))
         attachments += [d for p, s in fields.items() for d in _doc_ids(_lookup(data, p), s)]
-    for name, who, when, submitted, form_key, version in _history(session, inst, actor, now, current):
+    boxed = {b.source for b in tpl.boxes}
+    last = {step[0]: i for i, step in enumerate(steps) if step[0] in boxed}
+    in_boxes: dict[str, tuple] = {}
+    history: list[tuple[str, str]] = []
+    for i, step in enumerate(steps):
+        element, name, who, when, submitted, form_key, version = step
         fields = _form_fields(formdefs.form_content(engine, session, form_key, version)) if form_key and version else {}
-        title = f"{name} — {_display(session, who)} · {_local(when)}"
-        section = _section(title, submitted, fields, seen)
-        section.rows += [(k, _fmt(v, None)) for k, v in submitted.items() if k not in fields and k not in skip]
-        if not section.rows:
-            section.rows.append(("—", "（无填写内容）"))
-        sections.append(section)
+        seen.update(submitted)
         attachments += [d for p, s in fields.items() for d in _doc_ids(_lookup(submitted, p), s)]
+        if last.get(element) == i:
+            in_boxes[element] = (step, fields)
+        else:
+            text = _summary(submitted, fields, skip) or "（无填写内容）"
+            history.append((name, f"{_display(session, who)} · {_local(when)}\n{text}"))
+    if history:
+        sections.append(Section("办理记录", history))
     rest = [(k, _fmt(v, None)) for k, v in data.items() if k not in seen and not k.startswith("_")]
     if rest:
-        sections.append(Section("其他数据 Other data", rest))
-    return sections, list(dict.fromkeys(attachments))
+        sections.append(Section("其他数据", rest))
+    return sections, list(dict.fromkeys(attachments)), in_boxes
 
 
 def _attachments(session: Session, ids: list[str]) -> list[dict]:
@@ -209,36 +238,83 @@ def _attachments(session: Session, ids: list[str]) -> list[dict]:
              "sha256": by_id[d].sha256 if d in by_id else None} for d in ids]
 
 
-def build_content(engine, session: Session, tpl: Template, inst, data: dict, actor: Actor, doc_id: str,
-                  current: dict | None = None) -> DocumentContent:
-    """Everything the document shows: header, request, every completed step, attachments.
+LATER_SLOT_SIZE = (118.0, 59.0)  # the blue confirmation stamp is twice as wide as high
 
-    ``current`` is the step being completed now (``name``, ``form_key``, ``form_version``,
-    ``submitted``): it is not a completed task row yet.
+
+def _boxes(session: Session, tpl: Template, inst, actor: Actor, today: str, in_boxes: dict[str, tuple]) -> list[SignerBox]:
+    """The signer grid: the template's boxes (every slot in one of them) with signer, opinion and date."""
+    slots = {s.name: s for s in tpl.slots}
+    specs = list(tpl.boxes) or [Box("经办人", "start"), Box(tpl.seal.label, "seal")]
+    placed = {b.slot for b in specs if b.slot} | {tpl.seal.name for b in specs if b.source == "seal"}
+    specs += [Box(s.label, s.element or s.name, slot=s.name) for s in tpl.slots[1:] if s.name not in placed]
+    out = []
+    for spec in specs:
+        if spec.source == "seal":
+            out.append(SignerBox(spec.label, spec.opinion or tpl.seal.reason, _person(session, actor.username), today,
+                                 slot=tpl.seal.name, slot_label="电子公章"))
+            continue
+        if spec.source == "start":
+            signer, date, opinion = _person(session, inst.started_by), _local(inst.started_at)[:10], spec.opinion
+            if spec.opinion_keys:
+                opinion = _opinion(inst.data or {}, {}, spec.opinion_keys) or opinion
+        elif spec.source in in_boxes:
+            (_, _, who, when, submitted, _, _), fields = in_boxes[spec.source]
+            signer, date = _person(session, who), _local(when)[:10]
+            opinion = _opinion(submitted, fields, spec.opinion_keys) or spec.opinion
+        else:
+            signer, date, opinion = "", "", spec.opinion
+        slot = slots.get(spec.slot) if spec.slot else None
+        out.append(SignerBox(spec.label, opinion, signer, date, slot=slot.name if slot else None,
+                             slot_label=slot.label if slot else "", size=LATER_SLOT_SIZE))
+    return out
+
+
+def _person(session: Session, username: str | None) -> str:
+    """The name a signer box shows: the user's display name (the username when there is none)."""
+    if not username:
+        return ""
+    name = session.execute(select(User.display_name).where(User.username == username)).scalar_one_or_none()
+    return name or username
+
+
+def document_id(tpl: Template, task_id: str) -> str:
+    """The id of the document a seal task produces: derived from the task, so that the document
+    previewed on the task's page and the one signed are the same bytes."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"bpm-seal:{tpl.key}:{task_id}"))
+
+
+def build_content(engine, session: Session, tpl: Template, inst, data: dict, actor: Actor, doc_id: str,
+                  current: dict | None = None, today: str | None = None) -> DocumentContent:
+    """Everything the document shows: reference, header, request, the steps, attachments, signer grid.
+
+    Only stored facts and the date (China time) go in, so the same case gives the same
+    document all day: what the head previews is what is signed. The seal step's own submission
+    (the confirmation, the PIN) is not part of the document; ``current`` is accepted for
+    compatibility and ignored.
     """
     definition = definitions.by_id(engine, session, inst.definition_id)
-    now = utcnow()
-    sections, attachments = _sections(engine, session, tpl, inst, data, actor, now, current)
+    today = today or _local(utcnow())[:10]
+    sections, attachments, in_boxes = _sections(engine, session, tpl, inst, data, _history(session, inst))
     ca = credentials.trust_roots(session)
     ca_print = fingerprint(ca[-1]) if ca else "—"
+    reference = ([("业务编号", inst.business_key)] if inst.business_key else []) + [
+        ("文件编号", doc_id[:8].upper()), ("制表日期", today)]
     header = [
-        ("业务编号 Reference", inst.business_key or "—"),
-        ("流程 Process", f"{definition.name or definition.key} (v{definition.version})"),
-        ("实例编号 Instance", inst.id),
-        ("所属机构 Org unit", _unit_name(session, inst.org_unit) or "—"),
-        ("申请人 Submitted by", _display(session, inst.started_by)),
-        ("申请时间 Submitted at", _local(inst.started_at)),
-        ("文件编号 Document", doc_id),
-        ("生成时间 Generated at", _local(now) + "（北京时间）"),
+        ("申请单位", _unit_name(session, inst.org_unit) or "—"),
+        ("申请人", _display(session, inst.started_by)),
+        ("申请时间", _local(inst.started_at)),
+        ("流程", f"{definition.name or definition.key}（第 {definition.version} 版）"),
     ]
     provider = get_provider()
     organisation = engine.settings.seals.organisation
-    footer = (f"本文件由{organisation}业务流程平台生成，以 {provider.level} 数字签名加盖电子公章；签章后对文件的任何改动都会使签章失效。"
+    footer = (f"本文件由{organisation}业务流程平台生成（文件编号 {doc_id}，实例编号 {inst.id}），以 {provider.level} "
+              f"数字签名加盖电子公章；签章后对文件的任何改动都会使签章失效。"
               f"核验：PDF 阅读器、`bpm seal verify 文件` 或 GET /api/documents/{doc_id}/verification。"
               f"电子印章 CA 证书指纹（SHA-256）：{ca_print}")
     return DocumentContent(title=tpl.title, subtitle=tpl.subtitle, intro=tpl.intro, header=header, sections=sections,
-                           attachments=_attachments(session, attachments), slots=[(s.name, s.label) for s in tpl.slots],
-                           footer=footer, author=organisation)
+                           attachments=_attachments(session, attachments),
+                           boxes=_boxes(session, tpl, inst, actor, today, in_boxes),
+                           footer=footer, author=organisation, reference=reference)
 
 
 # --------------------------------------------------------------------------- sealing
@@ -254,9 +330,12 @@ UNLOCKED = "seal_unlocked"  # uow.secrets key of the seal opened before the tran
 def reauthenticate(engine, actor: Actor, task_id: str, data: dict) -> dict:
     """Before a seal step's transaction: the submission is checked against the form, then the
     head's PIN opens their seal (counted and audited by :func:`credentials.open_seal`). Returns
-    the secrets the transaction uses (the opened seal)."""
+    the secrets the transaction uses (the opened seal, and the SHA-256 of the document the
+    head previewed when the page sent it)."""
     from engine.runtime.instances import validate_form_data
 
+    expected = data.get(FINGERPRINT_FIELD)
+    data = without_fingerprint(data)
     with engine.read() as session:
         task = session.get(Task, task_id)
         if task is None:
@@ -268,14 +347,25 @@ def reauthenticate(engine, actor: Actor, task_id: str, data: dict) -> dict:
         where = {"instance_id": task.instance_id, "task_id": task.id, "element_id": task.element_id}
     pin = data.get(PIN_FIELD)
     unlocked = credentials.open_seal(engine, actor, pin if isinstance(pin, str) else None, unit, where)
-    return {UNLOCKED: unlocked}
+    return {UNLOCKED: unlocked, EXPECTED: expected if isinstance(expected, str) else None}
+
+
+EXPECTED = "seal_expected_sha256"  # uow.secrets key: the previewed document's SHA-256
+
+
+def without_fingerprint(data: dict) -> dict:
+    """The submission without the previewed document's SHA-256 (not a form field, never stored)."""
+    if isinstance(data, dict) and FINGERPRINT_FIELD in data:
+        return {k: v for k, v in data.items() if k != FINGERPRINT_FIELD}
+    return data
 
 
 def seal_task(engine, uow, task, inst, spiff_task, cleaned: dict, template_key: str) -> dict:
     """Seal the instance's document while completing ``task``; returns the data to store.
 
     Only a head of the unit that owns the instance, with that unit's seal, opened with their
-    PIN by :func:`reauthenticate` before this transaction began."""
+    PIN by :func:`reauthenticate` before this transaction began. When the page sent the SHA-256
+    of the document it showed, the document signed must have exactly that SHA-256."""
     tpl = template(template_key)
     slot = tpl.seal
     actor = uow.actor
@@ -288,20 +378,32 @@ def seal_task(engine, uow, task, inst, spiff_task, cleaned: dict, template_key: 
     if inst.org_unit is not None and (actor.org_unit != inst.org_unit or unlocked.row.org_unit != inst.org_unit):
         raise SealRefused(f"only a head of org unit {inst.org_unit} may seal its cases, with its seal", actor=actor,
                           reason="unit", **where)
-    data = {**dict(spiff_task.data), **cleaned}
-    current = {"name": task.name or task.element_id, "form_key": task.form_key, "form_version": task.form_version,
-               "submitted": cleaned}
-    doc = seal_document(engine, uow, tpl, inst, task, data, unlocked, current)
+    doc = seal_document(engine, uow, tpl, inst, task, dict(inst.data or {}), unlocked,
+                        expected_sha256=uow.secrets.get(EXPECTED))
     return {**cleaned, slot.data_key: doc.id}
 
 
-def seal_document(engine, uow, tpl: Template, inst, task, data: dict, unlocked, current: dict | None = None) -> Document:
+def unsigned_document(engine, session: Session, tpl: Template, inst, task_id: str, actor: Actor,
+                      data: dict | None = None) -> tuple[bytes, dict[str, SignatureField], str]:
+    """``(pdf, signature boxes, document id)``: the document the seal task ``task_id`` signs,
+    before it is signed. Deterministic for a case, a signer and a day."""
+    doc_id = document_id(tpl, task_id)
+    content = build_content(engine, session, tpl, inst, dict(inst.data or {}) if data is None else data, actor, doc_id)
+    pdf, positions = render(content, document_font(engine))
+    return pdf, positions, doc_id
+
+
+def seal_document(engine, uow, tpl: Template, inst, task, data: dict, unlocked, current: dict | None = None,
+                  expected_sha256: str | None = None) -> Document:
     """Render, sign, store and audit; the building block of :func:`seal_task` (and the benchmark)."""
     actor, session = uow.actor, uow.session
     slot = tpl.seal
-    doc_id = str(uuid.uuid4())
-    content = build_content(engine, session, tpl, inst, data, actor, doc_id, current)
-    pdf, positions = render(content, document_font(engine))
+    pdf, positions, doc_id = unsigned_document(engine, session, tpl, inst, task.id, actor, data)
+    sha = hashlib.sha256(pdf).hexdigest()
+    if expected_sha256 and sha != expected_sha256.strip().lower():
+        raise SealRefused("the document changed after it was shown: review it again before sealing", actor=actor,
+                          reason="changed", details={"previewed_sha256": expected_sha256[:64], "sha256": sha},
+                          **_where(task, inst))
     unit = inst.org_unit or actor.org_unit  # the seal of the unit that owns the case
     png, _ = images.unit_seal(session, unit, engine.settings.seals.organisation)
     signer = Signer(unlocked.key, unlocked.certificate, unlocked.chain, name=_display(session, actor.username),
@@ -315,8 +417,37 @@ def seal_document(engine, uow, tpl: Template, inst, task, data: dict, unlocked, 
               document_id=doc.id, sha256=doc.sha256, size=doc.size, template=tpl.key, field=slot.name,
               signer=actor.username, certificate_serial=unlocked.row.serial, certificate_fingerprint=unlocked.row.fingerprint,
               certificate_subject=cert.subject.rfc4514_string(), provider=provider.name, level=provider.level,
-              empty_fields=[f.name for f in later])
+              empty_fields=[f.name for f in later], unsigned_sha256=sha, previewed=bool(expected_sha256))
     return doc
+
+
+def seal_preview(engine, session: Session, actor: Actor, task_id: str) -> dict | None:
+    """What the seal task ``task_id`` will sign if ``actor`` seals it now: ``{pdf, sha256,
+    document_id, pages, template, field}``; ``None`` when the task is no open seal step. Only
+    who may see the task sees it."""
+    from engine.store.records import load_instance
+
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id!r} not found")
+    if not may_see_task(session, actor, task):
+        raise Forbidden("you may not see this task")
+    key = (task.properties or {}).get("seal") if task.status == "open" else None
+    if not key:
+        return None
+    tpl = template(key)
+    inst = load_instance(session, task.instance_id)
+    pdf, positions, doc_id = unsigned_document(engine, session, tpl, inst, task.id, actor)
+    return {"pdf": pdf, "sha256": hashlib.sha256(pdf).hexdigest(), "document_id": doc_id, "template": tpl.key,
+            "field": positions[tpl.seal.name], "pages": pdf_page_count(pdf)}
+
+
+def pdf_page_count(pdf: bytes) -> int:
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return int(PdfFileReader(io.BytesIO(pdf), strict=False).root["/Pages"]["/Count"])
 
 
 def _template_of(engine, session: Session, inst) -> Template | None:

@@ -24,6 +24,22 @@ class Slot:
 
 
 @dataclass(frozen=True)
+class Box:
+    """A box of the paper form's signer grid (申请人 / 审核意见 / 审批意见 ...).
+
+    ``source`` is ``"start"`` (the applicant), ``"seal"`` (the head applying the seal: the
+    seal's slot is drawn in it) or the element id of a user task (its last completion's
+    signer and date; ``opinion_keys`` of its submission make the opinion). ``slot`` names a
+    later slot whose signature box is drawn in this box."""
+
+    label: str
+    source: str
+    opinion_keys: tuple[str, ...] = ()
+    opinion: str = ""  # shown when the step has no opinion (yet)
+    slot: str | None = None
+
+
+@dataclass(frozen=True)
 class Template:
     key: str
     title: str
@@ -31,6 +47,7 @@ class Template:
     filename: str
     intro: str
     slots: tuple[Slot, ...]
+    boxes: tuple[Box, ...] = ()
 
     @property
     def seal(self) -> Slot:
@@ -52,6 +69,13 @@ TEMPLATES: dict[str, Template] = {
             Slot("clerk_confirmation", "内务信息员（系统维护确认）", "confirmed_document", element="maintain",
                  roles=("info_clerk",), reason="已维护系统记录"),
         ),
+        boxes=(
+            Box("申请人\n（经办人）", "start", ("reason",)),
+            Box("审核意见", "review", ("decision", "review_comment")),
+            Box("审批意见", "seal", opinion="同意。审核通过，加盖电子公章，审批表生效。"),
+            Box("系统维护", "maintain", ("system_ref", "maintain_note"), opinion="（内务信息员维护系统记录后签名确认）",
+                slot="clerk_confirmation"),
+        ),
     ),
     "group_agreement": Template(
         key="group_agreement",
@@ -63,6 +87,11 @@ TEMPLATES: dict[str, Template] = {
             Slot("seal", "我方盖章（电子公章）", "sealed_document", reason="协议已签署，加盖电子公章"),
             Slot("archive_confirmation", "内务信息员（归档确认）", "archived_document", element="archive",
                  roles=("info_clerk",), reason="协议已归档"),
+        ),
+        boxes=(
+            Box("经办人", "start"),
+            Box("我方签章", "seal", opinion="协议已签署，加盖电子公章。"),
+            Box("归档", "archive", opinion="（内务信息员归档后签名确认）", slot="archive_confirmation"),
         ),
     ),
 }

@@ -181,12 +181,17 @@ class ProcessInstance(Base):
         Index("ix_instance_key_status", "process_key", "status"),
         Index("ix_instance_status_started", "status", "started_at"),
         Index("ix_instance_key_started", "process_key", "started_at"),  # 0005: reporting jobs
+        UniqueConstraint("reference", name="uq_bpm_process_instance_reference"),  # 0010: case references
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("bpm_process_definition.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(128))
     business_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    # 0010: the case's human reference (GH-2026-000123, engine/runtime/references.py), unique, and the
+    # values of the process's listFields as JSON text (shown and searched in the case and task lists)
+    reference: Mapped[str | None] = mapped_column(String(32))
+    summary: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(Text)
@@ -203,6 +208,17 @@ class ProcessInstance(Base):
     parent_task: Mapped[str | None] = mapped_column(String(36))  # the caller's waiting task
 
     __mapper_args__ = {"version_id_col": lock_version}
+
+
+class ReferenceCounter(Base):
+    """The last number handed out per reference prefix and (China) year: ``GH-2026-000123``
+    (engine/runtime/references.py), incremented atomically in the starting transaction."""
+
+    __tablename__ = "bpm_reference_counter"
+
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer)
 
 
 class Task(Base):

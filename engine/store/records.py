@@ -41,6 +41,8 @@ class InstanceRecord:
     parent_id: str | None = None
     parent_element: str | None = None
     parent_task: str | None = None
+    reference: str | None = None  # the case's human reference (engine/runtime/references.py)
+    summary: str | None = None  # its list fields' values, JSON text
 
 
 _COLUMNS = [f.name for f in fields(InstanceRecord)]
@@ -58,6 +60,7 @@ UPDATE_INSTANCE = (
         incident=bindparam("incident"),
         ended_at=bindparam("ended_at"),
         lock_version=bindparam("lock_version"),
+        summary=bindparam("summary"),
     )
 )
 LOAD_TASK = select(TASKS).where(TASKS.c.id == bindparam("b_id"))
@@ -88,6 +91,7 @@ def update_instance(session, inst: InstanceRecord) -> bool:
             "incident": inst.incident,
             "ended_at": inst.ended_at,
             "lock_version": inst.lock_version + 1,
+            "summary": inst.summary,
         },
     ).rowcount
     if done == 1:

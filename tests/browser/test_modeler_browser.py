@@ -56,6 +56,11 @@ INSERT_TASK = """async ([after, taskId, groups, formKey]) => {
 }"""
 
 
+def _confirm_deploy(page) -> None:
+    """Saving first lists the changes against the deployed version; deploy them."""
+    page.get_by_test_id("modeler-diff-confirm").click()
+
+
 def test_process_owner_models_and_deploys_a_new_version(bpm_server, browser_page):
     base, var = bpm_server.base, bpm_server.var
     page, errors = browser_page
@@ -85,6 +90,7 @@ def test_process_owner_models_and_deploys_a_new_version(bpm_server, browser_page
                       "incoming": ["close"], "outgoing": ["end"]}  # inserted into the flow
     page.locator("#modeler-save").focus()
     page.keyboard.press("Enter")  # keyboard-usable save
+    _confirm_deploy(page)
     status = page.locator("[data-testid=modeler-status]")
     wait_until(page, "document.getElementById('modeler-status').textContent.includes('已部署 版本 2')")
     assert "已部署 版本 2" in status.inner_text()
@@ -103,6 +109,7 @@ def test_process_owner_models_and_deploys_a_new_version(bpm_server, browser_page
     # an invalid diagram: a user task without candidate groups
     page.evaluate(INSERT_TASK, ["followup_call", "followup_nogroups", None, "complaint_close"])
     page.locator("#modeler-save").click()
+    _confirm_deploy(page)
     errors_box = page.locator("[data-testid=modeler-errors]")
     errors_box.wait_for()
     assert page.locator("#modeler-errors li[data-element-id=followup_nogroups]").count() >= 1

@@ -46,7 +46,7 @@ def test_receiver_signs_the_handover_and_the_register_lists_filters_and_exports(
     keys = {listed.nth(i).get_attribute("data-register") for i in range(listed.count())}
     assert {"invoice_handover", "group_agreement"} <= keys, keys  # the clerk keeps the agreements too (001 存档)
     assert "morning_meeting" not in keys  # the key-account room's minutes are not the clerk's
-    page.get_by_role("link", name="发票收据交接登记 Invoice and receipt hand-over").click()
+    page.get_by_role("link", name="发票收据交接登记", exact=True).click()  # the Chinese name only on a zh-CN page
     page.wait_for_url(f"{server}/registers/invoice_handover")
     rows = page.locator("[data-testid=register-entries] tbody tr")
     assert rows.count() == 2

@@ -10,13 +10,16 @@ Screenshots go to test-artifacts/; console errors fail the test, except the 403 
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
+import subprocess
 import time
 
 import pytest
 
+from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.browser.conftest import shot as _shot
-from tests.browser.conftest import sign_in
 from tests.browser.forms import api_headers as _api
 from tests.browser.forms import choose as _choose
 from tests.browser.forms import fill as _fill
@@ -34,6 +37,56 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 
 def _open_task(page, base: str, name: str) -> str:
     return open_task(page, base, "supply_approval", name)
+
+
+DESKTOP, PHONE = {"width": 1366, "height": 768}, {"width": 390, "height": 844}
+
+
+def _seal_preview(page, base: str) -> bytes:
+    """The seal step shows the exact document to be sealed, as page images, above the PIN, with its
+    SHA-256; returns the previewed PDF's bytes."""
+    preview = page.locator("[data-testid=seal-preview]")
+    assert preview.is_visible() and "待盖章文件（共 1 页）" in preview.inner_text()
+    images = page.locator("[data-testid=seal-preview-page]")
+    assert images.count() == 1
+    images.first.scroll_into_view_if_needed()
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid=seal-preview-page]')]
+        .every(img => img.complete && img.naturalWidth > 600 && img.naturalHeight > 800)""")
+    # the pictures come before the PIN field in the page
+    assert page.evaluate("""() => !!(document.querySelector('[data-testid=seal-preview]')
+        .compareDocumentPosition(document.getElementById('seal-pin')) & Node.DOCUMENT_POSITION_FOLLOWING)""")
+    box = images.first.bounding_box()
+    assert box["width"] > 500 and box["height"] > box["width"] * 1.3, box  # an A4 page, readable
+    line = page.locator("[data-testid=seal-fingerprint]").inner_text()
+    sha = preview.get_attribute("data-sha256")
+    assert line.startswith("文件指纹 SHA-256") and sha in line and re.fullmatch(r"[0-9a-f]{64}", sha)
+    href = page.locator("[data-testid=seal-preview-pdf]").get_attribute("href")
+    pdf = page.request.get(f"{base}{href}")
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert hashlib.sha256(pdf.body()).hexdigest() == sha
+    image = page.request.get(f"{base}{images.first.get_attribute('src')}")
+    assert image.status == 200 and image.headers["content-type"] == "image/png"
+    for name, size in (("04a-seal-preview-1366", DESKTOP), ("04b-seal-preview-390", PHONE)):
+        page.set_viewport_size(size)
+        preview.scroll_into_view_if_needed()
+        _shot(page, name)
+        if size is PHONE:
+            assert images.first.bounding_box()["width"] <= 390  # the page fits the phone's width
+    page.set_viewport_size(DESKTOP)
+    return pdf.body()
+
+
+def _sealed_png(sealed: bytes) -> None:
+    """The sealed PDF drawn by poppler (pdftoppm) into test-artifacts/, to look at: one A4 page."""
+    if shutil.which("pdftoppm") is None:
+        return
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / "supply-sealed-approval-form"
+    for old in ARTIFACTS.glob("supply-sealed-approval-form*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-r", "110", "-png", "-", str(target)], input=sealed, check=True)
+    pages = sorted(ARTIFACTS.glob("supply-sealed-approval-form*.png"))
+    assert [p.name for p in pages] == ["supply-sealed-approval-form-1.png"], pages
 
 
 def test_officer_head_clerk_supply_with_seal(server, bpm_server, browser_page, tmp_path):
@@ -82,6 +135,7 @@ def test_officer_head_clerk_supply_with_seal(server, bpm_server, browser_page, t
     assert pin.get_attribute("type") == "password" and pin.get_attribute("inputmode") == "numeric"
     assert pin.get_attribute("autocomplete") == "off"
     assert page.locator(".fjs-form input[name*=seal_pin], .fjs-form [id*=seal_pin]").count() == 0
+    preview_pdf = _seal_preview(page, base)
     page.locator(".fjs-form-field-checkbox input[type=checkbox]").check()
     pin.fill("654321")
     _shot(page, "04-seal-task")
@@ -115,6 +169,10 @@ def test_officer_head_clerk_supply_with_seal(server, bpm_server, browser_page, t
     assert download == f"{src}?download=1"
     assert page.request.get(f"{base}{download}").headers["content-disposition"].startswith("attachment")
     _shot(page, "06-sealed")
+    # what was sealed is exactly what the head saw: the signature is appended to the previewed bytes
+    sealed = pdf.body()
+    assert sealed.startswith(preview_pdf) and len(sealed) > len(preview_pdf)
+    _sealed_png(sealed)
 
     # ---- the served demo worker records the sealed approval in the monopoly's system (topic supply_sync)
     deadline = time.monotonic() + 30

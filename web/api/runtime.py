@@ -55,7 +55,7 @@ def start_instance(key, body):
 def list_instances(args):
     with current_engine().read() as session:
         return instances.list_instances(
-            session, actor(), args.get("key"), args.get("status"), args["page"], args["per_page"]
+            session, actor(), args.get("key"), args.get("status"), args["page"], args["per_page"], args.get("q")
         )
 
 
@@ -144,7 +144,8 @@ def retry_incidents(body):
            response=TaskPage)
 def list_tasks(args):
     with current_engine().read() as session:
-        return tasks.list_tasks(session, actor(), args["scope"], args.get("instance"), args["page"], args["per_page"])
+        return tasks.list_tasks(session, actor(), args["scope"], args.get("instance"), args["page"], args["per_page"],
+                                args.get("q"))
 
 
 @api_route(bp, "/tasks/<task_id>", summary="A task with its form", response=TaskSchema, errors=(403, 404))

@@ -39,6 +39,77 @@ for (const [from, to] of DIRS) {
   fs.cpSync(path.join(modules, from), path.join(vendor, to), { recursive: true });
 }
 
+// form-js has no translation hook for its own fixed words (buttons, placeholders, validation
+// messages): the copied viewer routes each of them through __bpmWords(english, ...values), which
+// looks the text up in window.BPM_FORM_WORDS (English text -> the page's words, "{0}" for a value,
+// or a function of the values); web/static/src/form-page.js fills that table on a zh-CN page.
+// Every replacement must match exactly once, so a form-js upgrade that rewords one fails the
+// build instead of showing English again. The bpmn.io watermark is left as it is (its licence).
+const FORM_WORDS_PRELUDE = [
+  "/* bpm: form-js's fixed words through the page's table (web/frontend/build.js) */",
+  "function __bpmWords(text) {",
+  "  var table = typeof window !== 'undefined' && window.BPM_FORM_WORDS;",
+  "  var values = Array.prototype.slice.call(arguments, 1);",
+  "  var out = table && Object.prototype.hasOwnProperty.call(table, text) ? table[text] : text;",
+  "  if (typeof out === 'function') return out.apply(null, values);",
+  "  return String(out).replace(/\\{(\\d)\\}/g, function (m, i) { return String(values[+i]); });",
+  "}",
+  "",
+].join("\n");
+const FORM_WORDS = [
+  ['children: "Browse"', 'children: __bpmWords("Browse")'],
+  ["return 'No files selected';", "return __bpmWords('No files selected');"],
+  ["return `${files.length} files selected`;", "return __bpmWords('{0} files selected', files.length);"],
+  ['"aria-label": `Download ${fileName}`', "\"aria-label\": __bpmWords('Download {0}', fileName)"],
+  ["\" \", 'Add new']", "\" \", __bpmWords('Add new')]"],
+  ["`Expand all (${values.length - 1})`", "__bpmWords('Expand all ({0})', values.length - 1)"],
+  ["\" \", 'Collapse']", "\" \", __bpmWords('Collapse')]"],
+  ["`Remove list item ${itemIndex + 1}`", "__bpmWords('Remove list item {0}', itemIndex + 1)"],
+  ["placeholder: 'Search'", "placeholder: __bpmWords('Search')"],
+  ["readonly ? undefined : 'Search'", "readonly ? undefined : __bpmWords('Search')"],
+  ["valueLabel || 'Select'", "valueLabel || __bpmWords('Select')"],
+  ['children: "Nothing to show."', 'children: __bpmWords("Nothing to show.")'],
+  ['"aria-label": "Previous page"', '"aria-label": __bpmWords("Previous page")'],
+  ['"aria-label": "Next page"', '"aria-label": __bpmWords("Next page")'],
+  ['"aria-label": "Increment"', '"aria-label": __bpmWords("Increment")'],
+  ['"aria-label": "Decrement"', '"aria-label": __bpmWords("Decrement")'],
+  ['title: "Remove tag"', 'title: __bpmWords("Remove tag")'],
+  ['label: "Skip to search"', 'label: __bpmWords("Skip to search")'],
+  ["return `Click to sort by ${label} descending`;", "return __bpmWords('Click to sort by {0} descending', label);"],
+  ["return 'Click to remove sorting';", "return __bpmWords('Click to remove sorting');"],
+  ["return `Click to sort by ${label} ascending`;", "return __bpmWords('Click to sort by {0} ascending', label);"],
+  ["placeholder: getLocaleReadableDateFormat(),", "placeholder: __bpmWords('Date {0}', getLocaleReadableDateFormat()),"],
+  ["placeholder: use24h ? 'hh:mm' : 'hh:mm --',", "placeholder: __bpmWords(use24h ? 'hh:mm' : 'hh:mm --'),"],
+  ["errors.push('Value is not a number.');", "errors.push(__bpmWords('Value is not a number.'));"],
+  ["errors.push('Value is expected to ' + (decimalDigits === 0 ? 'be an integer' : `have at most ${decimalDigits} decimal digit${decimalDigits > 1 ? 's' : ''}`) + '.');",
+    "errors.push(decimalDigits === 0 ? __bpmWords('Value is expected to be an integer.') : __bpmWords('Value is expected to have at most {0} decimal digits.', decimalDigits));"],
+  ["errors.push(`Please select a valid value, the two nearest valid values are ${previousValue} and ${nextValue}.`);",
+    "errors.push(__bpmWords('Please select a valid value, the two nearest valid values are {0} and {1}.', previousValue, nextValue));"],
+  ["errors.push(validation.patternErrorMessage || `Field must match pattern ${validation.pattern}.`);",
+    "errors.push(validation.patternErrorMessage || __bpmWords('Field must match pattern {0}.', validation.pattern));"],
+  ["errors.push('Field is required.');", "errors.push(__bpmWords('Field is required.'));"],
+  ["errors.push(`Field must have minimum value of ${validation.min}.`);", "errors.push(__bpmWords('Field must have minimum value of {0}.', validation.min));"],
+  ["errors.push('Min validation value is not a valid number.');", "errors.push(__bpmWords('Min validation value is not a valid number.'));"],
+  ["errors.push(`Field must have maximum value of ${validation.max}.`);", "errors.push(__bpmWords('Field must have maximum value of {0}.', validation.max));"],
+  ["errors.push('Max validation value is not a valid number.');", "errors.push(__bpmWords('Max validation value is not a valid number.'));"],
+  ["errors.push(`Field must have minimum length of ${validation.minLength}.`);", "errors.push(__bpmWords('Field must have minimum length of {0}.', validation.minLength));"],
+  ["errors.push(`Field must have maximum length of ${validation.maxLength}.`);", "errors.push(__bpmWords('Field must have maximum length of {0}.', validation.maxLength));"],
+  ["errors.push('Field must be a valid  international phone number. (e.g. +4930664040900)');", "errors.push(__bpmWords('Field must be a valid international phone number.'));"],
+  ["errors.push('Field must be a valid email.');", "errors.push(__bpmWords('Field must be a valid email.'));"],
+];
+
+function localizeFormViewer() {
+  const file = path.join(vendor, "form-js", "form-viewer.umd.js");
+  let source = fs.readFileSync(file, "utf8");
+  for (const [from, to] of FORM_WORDS) {
+    const count = source.split(from).length - 1;
+    if (count !== 1) throw new Error(`form-js words: expected "${from}" once in form-viewer.umd.js, found it ${count} times`);
+    source = source.replace(from, () => to);
+  }
+  fs.writeFileSync(file, FORM_WORDS_PRELUDE + source);
+}
+localizeFormViewer();
+
 // bpmnlint's "recommended" config as an ES module with every rule imported (what
 // bpmnlint-loader generates), served to esbuild as the virtual module "bpmnlint-config".
 function bpmnlintConfigSource() {

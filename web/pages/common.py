@@ -10,7 +10,7 @@ field or, for ``fetch`` calls, in the ``X-CSRFToken`` header.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import wraps
 
 from flask import (
@@ -26,8 +26,10 @@ from sqlalchemy import select
 
 from engine.errors import EngineError, ServiceUnavailable, ValidationFailed
 from engine.identity import auth as identity
+from engine.identity.names import local_name, person_name
 from engine.identity.roles import ROLES
 from engine.runtime import definitions
+from engine.runtime.worklist import aware as _aware
 from engine.store.models import OrgUnit
 from web.context import current_engine
 from web.i18n import current_language, t
@@ -69,7 +71,8 @@ def _who(actor) -> dict | None:
             unit = name or unit
         except EngineError:  # the database is away: the error page still shows who is signed in
             pass
-    return {"roles": ("、" if zh else ", ").join(roles), "unit": unit}
+    return {"roles": ("、" if zh else ", ").join(roles), "unit": local_name(unit, current_language()),
+            "name": person_name(actor.display_name, actor.username, actor.roles, current_language())}
 
 
 @bp.app_context_processor
@@ -104,13 +107,20 @@ PAGE_MESSAGES = {403: "forbidden", 404: "not_found"}  # said in the page's langu
 
 
 def _error_page(exc: EngineError):
+    from web.messages import page_message
+
     key = PAGE_MESSAGES.get(exc.status)
-    message, detail = (t(key), exc.message) if key else (exc.message, None)
+    said = page_message(exc)  # the engine's words in the page's language (web/messages.py)
+    message, detail = (t(key), said) if key else (said, None)
+    if detail == message:
+        detail = None
     return render_template("error.html", status=exc.status, message=message, detail=detail), exc.status
 
 
 def _json_error(exc: EngineError):
-    body = {"message": exc.message}
+    from web.messages import page_message
+
+    body = {"message": page_message(exc)}
     if isinstance(exc, ValidationFailed):
         body["errors"] = _localised(exc.errors)
     return jsonify(body), exc.status
@@ -124,30 +134,72 @@ def _localised(errors):
     return [{**e, "message": e.get("message_zh") or e.get("message")} if isinstance(e, dict) else e for e in errors]
 
 
-def _aware(value):
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
-
-
 def _badge(task: dict, now: datetime) -> dict | None:
     """Due badge of a task: its SLA state, or overdue once the due time has passed."""
-    due = _aware(task.get("due_at"))
-    if due is None:
+    from engine.runtime.worklist import due_state
+
+    state = due_state(task, now)
+    if state is None:
         return None
-    state = task.get("sla_state") or "on_time"
-    if state in ("on_time", "warning") and due <= now:
-        state = "breached"
-    return {"state": state, "label": t(f"sla_{state}"), "due": due}
+    return {"state": state, "label": t(f"sla_{state}"), "due": _aware(task.get("due_at"))}
 
 
 def _process_names(session) -> dict[str, str]:
-    return {row.key: row.name or row.key for row in definitions.list_latest(session)}
+    return {row.key: local_name(row.name, current_language()) or row.key for row in definitions.list_latest(session)}
 
 
 # --------------------------------------------------------------------------- tasklist
+
+
+@bp.app_template_filter("lname")
+def lname(value, english: str | None = None) -> str:
+    """A stored two-language name (unit, user, process, task) in the page's language only
+    (engine/identity/names.py): "中心营业厅 Central service hall" -> "中心营业厅" on a zh-CN page."""
+    return local_name(value, current_language(), english)
+
+
+@bp.app_template_filter("local_form")
+def local_form(schema):
+    """A form-js schema with its words in the page's language only (web/presentation/form_words.py)."""
+    from web.presentation.form_words import localize_schema
+
+    return localize_schema(schema, current_language())
+
+
+@bp.app_template_filter("unit")
+def unit_label(key) -> str:
+    """An org unit's name in the page's language, by its key ("hall-1" -> "中心营业厅")."""
+    if not key:
+        return ""
+    names = g.get("unit_names")
+    if names is None:
+        try:
+            with current_engine().read() as db:
+                names = dict(db.execute(select(OrgUnit.key, OrgUnit.name)).all())
+        except EngineError:
+            names = {}
+        g.unit_names = names
+    return local_name(names.get(key), current_language()) or key
+
+
+@bp.app_template_filter("role")
+def role_label(key) -> str:
+    """A role as people read it, in the page's language ("counter_staff" -> "营业员")."""
+    names = ROLES.get(key)
+    return (names[1] if current_language() == "en" else names[0]) if names else str(key or "")
+
+
+@bp.app_template_filter("person")
+def person_label(username) -> str:
+    """A user as people read them (display name in the page's language, else their roles), by username."""
+    from web.messages import person_name as named
+
+    if not username:
+        return ""
+    cache = g.setdefault("person_names", {})
+    if username not in cache:
+        cache[username] = named(username)
+    return cache[username]
 
 
 @bp.app_template_filter("local_time")

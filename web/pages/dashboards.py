@@ -12,12 +12,14 @@ from flask import Blueprint, g, render_template, request
 
 from engine.errors import EngineError
 from engine.jobs import inspections, reports
+from engine.jobs.schedules import job_schedules
 from web.api.reports import download
 from web.context import current_engine
 from web.i18n import current_language, t
 from web.pages.common import _error_page, signed_in
 from web.presentation import reports as presentation
 from web.presentation.cells import csv_cell
+from web.presentation.periods import empty_reason, period_label
 
 bp = Blueprint("dashboards", __name__)
 
@@ -67,6 +69,36 @@ def metric_filter(value, key: str = "") -> str:
     return str(value)
 
 
+@bp.app_template_filter("period_label")
+def period_label_filter(key) -> str:
+    """2026年12月, 2026年第49周 (Dec 2026, 2026 W49) in the page's language."""
+    return period_label(key, current_language())
+
+
+# on time in green, late in red (a count above zero): the SLA report's and the waiting figures
+GOOD_COUNTS = frozenset({"on_time", "complaints_on_time", "within_limit"})
+BAD_COUNTS = frozenset({"breached", "complaints_breached", "over_limit"})
+
+
+def tone(key: str, value) -> str:
+    """The CSS class of a metric cell: ``good`` / ``bad`` for on-time / late counts above zero."""
+    last = key.rsplit(".", 1)[-1]
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        return ""
+    return "good" if last in GOOD_COUNTS else "bad" if last in BAD_COUNTS else ""
+
+
+def _empty_text(report: dict, current: dict, lang: str) -> str:
+    """Why the report has no rows: the job has not run for the period (when it runs next), it ran
+    and found nothing, or the rows are not the caller's to see."""
+    period, run = report["period"], report.get("run")
+    ran_empty = bool(period and run and run.get("status") == "completed" and not run.get("rows"))
+    if period in current["periods"] and not ran_empty:
+        return t("dash_no_rows")  # rows exist, none of them the caller's
+    title = current["title_en"] if lang == "en" else current["title_zh"]
+    return empty_reason(title, job_schedules(current["name"]), lang, run=run if ran_empty else None)
+
+
 def _chart_name(row: dict) -> str:
     name = row["subject_label"] or row["subject_key"]
     if row["subject_type"] in ("category", "process", "step") and row["unit_key"]:
@@ -108,6 +140,8 @@ def dashboard_page():
             job = next((j["name"] for j in jobs if j["periods"]), names[0] if names else None)
         if job is None:
             return _error_page(EngineError("no report jobs are registered"))
+        if period is None:  # the newest period in the selector: with results, or a run that found nothing
+            period = next((j["periods"][0] for j in jobs if j["name"] == job and j["periods"]), None)
         try:
             report = presentation.labelled(reports.report(db, actor, job, period, unit))
         except EngineError as exc:
@@ -121,18 +155,20 @@ def dashboard_page():
     for row in report["rows"]:
         row["flat"] = reports.flatten(row["metrics"])
         row["shown"] = {k: presentation.display_value(job, k, v, lang, labels) for k, v in row["flat"].items()}
+        row["tones"] = {k: tone(k, v) for k, v in row["flat"].items()}
     for group in report["groups"]:
         group["has_unit"] = any(r["unit_key"] for r in report["rows"] if r["subject_type"] == group["subject_type"])
         group["page_columns"] = [{**c, "label": presentation.label(c["key"], lang, with_unit=False, labels=labels)}
                                  for c in group["columns"] if c["key"] not in PAGE_HIDDEN]
     current = next(j for j in jobs if j["name"] == job)
+    empty = None if report["rows"] else _empty_text(report, current, lang)
     has_rank = any(row["rank"] is not None for row in report["rows"])
     has_status = job == "customer_manager_kpi" or any(row["status"] != "final" for row in report["rows"])
     query = {k: v for k, v in (("job", job), ("period", report["period"]), ("unit", report["unit"])) if v}
     return render_template(
         "dashboards.html", jobs=jobs, job=job, current=current, report=report, notice=notice, lang=lang,
         has_rank=has_rank, has_status=has_status, query=query, chart_data=_chart_data(report, lang, labels),
-        coverage=coverage,
+        coverage=coverage, empty=empty,
         status_labels={k: (v[1] if lang == "en" else v[0]) for k, v in presentation.STATUS_LABELS.items()},
     )
 

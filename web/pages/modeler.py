@@ -17,9 +17,10 @@ from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf
 from engine.errors import EngineError
 from engine.forms import definitions as formdefs
 from engine.identity import policy
+from engine.identity.roles import ROLES
 from engine.runtime import decisions, definitions
 from web.context import current_engine
-from web.i18n import t
+from web.i18n import current_language, t
 from web.pages.common import _error_page, _json_error, signed_in
 
 bp = Blueprint("modeler", __name__)
@@ -83,13 +84,31 @@ def modeler_list():
     return render_template("modeler.html", processes=processes, forms=forms, decisions=tables, diagram=None)
 
 
+def _pickers() -> dict:
+    """What the modeler's pickers offer: the roles (key, Chinese and English name) and the deployed
+    forms with the tasks that show them (a form id alone says little to a process owner)."""
+    with current_engine().read() as db:
+        forms = formdefs.list_forms(db)
+        used: dict[str, list[str]] = {}
+        for row in definitions.list_latest(db):
+            for info in ((row.meta or {}).get("elements") or {}).values():
+                form_key = info.get("form_key")
+                if form_key and info.get("name") and info["name"] not in used.setdefault(form_key, []):
+                    used[form_key].append(info["name"])
+    roles = [{"key": key, "zh": zh, "en": en} for key, (zh, en) in ROLES.items() if key != "integration"]
+    return {"roles": roles, "forms": [{"id": f["id"], "usedBy": used.get(f["id"], [])[:3]} for f in forms]}
+
+
 def _modeler_page(xml: str, key: str | None, version: int | None, versions: list[int]):
     config = {
         "xml": xml,
         "key": key,
         "version": version,
+        "lang": current_language(),
         "deployUrl": url_for("modeler.deploy_process"),
+        "diffUrl": url_for("modeler.diff_process"),
         "csrfToken": generate_csrf(),
+        **_pickers(),
         "text": {
             "saving": t("modeler_saving"), "deployed": t("modeler_deployed"), "unchanged": t("modeler_unchanged"),
             "invalid": t("modeler_invalid"), "failed": t("failed"), "importFailed": t("modeler_import_failed"),
@@ -150,6 +169,20 @@ def deploy_process():
         "note": None if startable else t("modeler_not_startable"),
         "url": url_for("modeler.modeler_open", key=key, version=version),
     }), (201 if created else 200)
+
+
+@bp.post("/modeler/diff")
+@_deployer(json_endpoint=True)
+def diff_process():
+    """What deploying the posted XML would change against the deployed version (confirmed on the page)."""
+    data, refused = _posted_xml()
+    if refused:
+        return refused
+    try:
+        with current_engine().read() as db:
+            return jsonify(definitions.diff_against_deployed(db, data))
+    except EngineError as exc:
+        return _json_error(exc)
 
 
 @bp.get("/forms-editor/<form_id>")

@@ -20,18 +20,22 @@ from engine.clock import utcnow
 from engine.errors import EngineError, Forbidden
 from engine.identity import policy
 from engine.identity.policy import require_audit_reader
-from engine.runtime import documents, instances
-from engine.store.models import ProcessDefinition, Task
+from engine.identity.roles import ROLES
+from engine.runtime import documents, instances, references
+from engine.store.models import OrgUnit, ProcessDefinition, Task
 from web.context import current_engine
 from web.downloads import file_response
 from web.i18n import current_language, t
+from web.messages import page_message
 from web.pages.common import _aware, _badge, _error_page, _process_names, signed_in
 from web.presentation import audit as audit_labels
+from web.presentation import cases as case_lists
+from web.presentation.summary import case_sections
 
 bp = Blueprint("records", __name__)
 
 CST = timezone(timedelta(hours=8))  # Asia/Shanghai (no daylight saving)
-INSTANCES_PER_PAGE = 50
+INSTANCES_PER_PAGE = 20
 EVENTS_PER_PAGE = 50
 OVERDUE_STATES = ("breached", "escalated")
 
@@ -73,7 +77,7 @@ class SealChecker:
         except Forbidden:
             return {"valid": False, "problems": ["forbidden"]}
         except EngineError as exc:
-            return {"valid": False, "problems": [exc.message]}
+            return {"valid": False, "problems": [page_message(exc)]}
         except Exception as exc:  # noqa: BLE001 - a broken document shows as invalid, never a 500
             return {"valid": False, "problems": [str(exc)[:200]]}
         return {"valid": bool(report.get("valid")), "problems": report.get("problems") or [],
@@ -92,15 +96,19 @@ def instance_list():
     if status not in instances.STATUSES:
         status = None
     page = _page_arg()
-    with current_engine().read() as db:
+    q = " ".join(request.args.get("q", "").split())[:100] or None
+    engine = current_engine()
+    with engine.read() as db:
         names = _process_names(db)
-        result = instances.list_instances(db, actor, process, status, page, INSTANCES_PER_PAGE)
+        result = instances.list_instances(db, actor, process, status, page, INSTANCES_PER_PAGE, q)
+        cases = references.cases(engine, db, [item["id"] for item in result["items"]])
     for item in result["items"]:
         item["process_name"] = item.get("name") or names.get(item["process_key"], item["process_key"])
+        item["case"] = case_lists.describe(cases.get(item["id"]), item["id"], current_language())
     pages = max(1, -(-result["total"] // INSTANCES_PER_PAGE))
     return render_template("instances.html", result=result, processes=sorted(names.items(), key=lambda kv: kv[1]),
                            process=process, status=status, statuses=instances.STATUSES, page=page, pages=pages,
-                           is_admin=policy.may_retry(actor))
+                           q=q, page_window=case_lists.page_window, is_admin=policy.may_retry(actor))
 
 
 @bp.post("/incidents/retry")
@@ -159,6 +167,7 @@ def instance_page(instance_id: str):
         seals = SealChecker(db, actor)
         timeline = [_timeline_row(row, seals) for row in audit_views.timeline(db, instance_id)]
         migration = _migration_offer(db, actor, inst)
+        case_summary = case_sections(current_engine(), db, instance_id, current_language())
     active, overdue = [], []
     for task in info["open_tasks"]:
         task["sla_state"] = sla.get(task["id"])
@@ -179,7 +188,15 @@ def instance_page(instance_id: str):
     return render_template("instance.html", inst=info, process_name=process_name, xml=xml, diagram=diagram,
                            timeline=timeline, docs=docs, migration=migration, movable=movable,
                            active=sorted(set(active) | set(overdue)),
-                           is_admin=policy.may_cancel_instance(actor))
+                           is_admin=policy.may_cancel_instance(actor), case_summary=case_summary, case_id=instance_id,
+                           raw_data=_raw_json(info.get("data")) if actor.is_admin else None)
+
+
+def _raw_json(data) -> str:
+    """The instance data as it is stored, for the administrators' 技术详情 (technical details)."""
+    import json
+
+    return json.dumps(data or {}, ensure_ascii=False, indent=1, sort_keys=True, default=str)
 
 
 # elements an administrator may move a token to (engine/runtime/admin_ops.modify)
@@ -199,7 +216,7 @@ def _admin_action(instance_id: str, action, done: str):
     except EngineError as exc:
         if exc.status == 404:
             return _error_page(exc)
-        flash(exc.message, "error")
+        flash(page_message(exc), "error")
     else:
         flash(t(done), "ok")
     return redirect(url_for("records.instance_page", instance_id=instance_id))
@@ -283,12 +300,12 @@ def migration_page(instance_id: str):
             with engine.uow(actor) as uow:
                 report = mig.migrate(uow, instance_id, target)
         except mig.MigrationRefused as exc:
-            flash(exc.message, "error")
+            flash(page_message(exc), "error")
             return redirect(url_for("records.migration_page", instance_id=instance_id))
         except EngineError as exc:
             if exc.status in (403, 404):
                 return _error_page(exc)
-            flash(exc.message, "error")
+            flash(page_message(exc), "error")
             return redirect(url_for("records.migration_page", instance_id=instance_id))
         flash(t("mig_done").replace("{n}", str(report["to_version"])), "ok")
         return redirect(url_for("records.instance_page", instance_id=instance_id))
@@ -314,7 +331,12 @@ def download(instance_id: str, doc_id: str):
             return _forbidden()
         except EngineError as exc:
             return _error_page(exc)
-    return file_response(doc.body, doc.filename, doc.content_type, doc.sha256)
+    # ``?inline=1``: a PDF opens in the browser's viewer, an image shows in the case summary
+    inline = request.args.get("inline") == "1" and doc.content_type in INLINE_TYPES
+    return file_response(doc.body, doc.filename, doc.content_type, doc.sha256, "inline" if inline else "attachment")
+
+
+INLINE_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp")
 
 
 # --------------------------------------------------------------------------- audit
@@ -335,17 +357,23 @@ def _local_input(value: str | None) -> datetime | None:
 
 def _filter_from_args() -> tuple[EventFilter, dict]:
     args = {k: (request.args.get(k) or "").strip()[:64] for k in ("actor", "action", "instance", "from", "to")}
-    flt = EventFilter(actor=args["actor"] or None, action=args["action"] or None, instance=args["instance"] or None,
+    # the page's person field: a username or (part of) a display name, e.g. 营业员
+    flt = EventFilter(person=args["actor"] or None, action=args["action"] or None, instance=args["instance"] or None,
                       start=_local_input(args["from"]), end=_local_input(args["to"]))
     return flt, args
 
 
-def _csv_response(scope: str, flt: EventFilter, filename: str) -> Response:
-    from web.api.audit import _rows
+def _events(engine, flt: EventFilter):
+    with engine.read() as session:
+        yield from audit_views.iter_events(session, flt)
 
+
+def _csv_response(scope: str, flt: EventFilter, filename: str) -> Response:
+    """The events as a CSV for people: headers in the page's language, times in China time, a BOM."""
     engine = current_engine()
     bounded = audit_views.record_export(engine, g.page_actor, scope, "csv", flt)
-    response = Response(audit_labels.csv_stream(_rows(engine, bounded)), content_type="text/csv; charset=utf-8")
+    rows = _events(engine, bounded)
+    response = Response(audit_labels.csv_stream(rows, current_language()), content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -359,12 +387,18 @@ def audit_page():
     engine = current_engine()
     try:
         with engine.read() as db:
-            result = audit_views.search(db, g.page_actor, flt, page, EVENTS_PER_PAGE)
+            result = audit_views.search(db, g.page_actor, flt, page, EVENTS_PER_PAGE, newest_first=True)
     except Forbidden:
         return _forbidden()
     lang = current_language()
+    with engine.read() as db:
+        units = dict(db.execute(select(OrgUnit.key, OrgUnit.name)).all())
     for row in result["items"]:
         row["label"] = audit_labels.label(row["action"], lang)
+        # roles and unit by name in the page's language (the codes stay in the CSV)
+        row["roles_shown"] = "、".join(ROLES[r][1 if lang == "en" else 0] if r in ROLES else r
+                                      for r in row["actor_roles"])
+        row["unit_shown"] = units.get(row["actor_unit"]) or row["actor_unit"]
     try:
         verification = audit_checkpoint.verify(engine)
     except Exception as exc:  # noqa: BLE001 - show the failure instead of a 500
@@ -373,7 +407,8 @@ def audit_page():
     pages = max(1, -(-result["total"] // EVENTS_PER_PAGE))
     query = {k: v for k, v in args.items() if v}
     return render_template("audit.html", result=result, args=args, query=query, page=page, pages=pages,
-                           verification=verification, actions=sorted(audit_labels.ACTION_LABELS))
+                           verification=verification, groups=audit_labels.action_groups(lang),
+                           known=set(audit_labels.ACTION_LABELS))
 
 
 @bp.get("/audit/export.csv")

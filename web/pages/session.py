@@ -15,6 +15,7 @@ from engine.identity import auth as identity
 from web.context import current_engine
 from web.i18n import LANGUAGES, t
 from web.pages.common import SESSION_KEY, bp, session_actor
+from web.pages.worklist import home_context
 from web.ratelimits import client_address, per_address
 
 
@@ -23,7 +24,7 @@ def home():
     g.page_actor = session_actor()
     if g.page_actor is None:
         return redirect(url_for("pages.login"))
-    return render_template("home.html")
+    return render_template("home.html", **home_context(g.page_actor))
 
 
 @bp.route("/login", methods=["GET", "POST"])

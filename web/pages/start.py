@@ -18,9 +18,10 @@ from engine.forms import definitions as formdefs
 from engine.forms import lists as option_lists
 from engine.identity import policy
 from engine.registers import is_register
-from engine.runtime import definitions, instances
+from engine.runtime import definitions, instances, worklist
 from web.context import current_engine
 from web.i18n import current_language, t
+from web.messages import page_message
 from web.pages.common import _error_page, _json_error, bp, signed_in
 from web.presentation.feedback import case_reference, process_label
 from web.ratelimits import per_user
@@ -29,12 +30,7 @@ from web.ratelimits import per_user
 
 
 def _startable(db, actor) -> list[dict]:
-    out = []
-    for row in definitions.list_latest(db):
-        info = definitions.definition_to_dict(row)
-        if policy.may_start(actor, info["candidate_starter_groups"]):
-            out.append(info)
-    return out
+    return worklist.startable(db, actor)
 
 
 @bp.get("/start")
@@ -70,7 +66,7 @@ def started_message(inst, name: str | None, key: str = "started") -> dict:
     """The flash of a start: which process (its name in the page's language), the case's
     reference (business key, else a short id) and a link to the case page."""
     label = process_label(name, inst.process_key, current_language())
-    reference = case_reference(inst.business_key, inst.id)
+    reference = case_reference(inst.business_key, inst.id, getattr(inst, "reference", None))
     return {"text": t(key).format(name=label, reference=reference),
             "link": url_for("records.instance_page", instance_id=inst.id), "link_text": t("view_case")}
 
@@ -111,7 +107,7 @@ def start_instance(key: str):
             return _json_error(exc)
         if exc.status in (403, 404):
             return _error_page(exc)
-        flash(exc.message, "error")
+        flash(page_message(exc), "error")
         return redirect(url_for("pages.start_list"))
     flash(started, "ok")
     if register:

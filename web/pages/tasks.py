@@ -17,11 +17,12 @@ from flask import (
 from engine.clock import utcnow
 from engine.errors import EngineError
 from engine.forms.model import form_fields, without_component
-from engine.runtime import documents, tasks
+from engine.runtime import documents, references, tasks, worklist
 from engine.seals.errors import SealRefused
 from web.context import current_engine
 from web.downloads import file_response
-from web.i18n import t
+from web.i18n import current_language, t
+from web.messages import page_message
 from web.pages.common import (
     LIST_SIZE,
     _aware,
@@ -33,6 +34,8 @@ from web.pages.common import (
     log,
     signed_in,
 )
+from web.presentation import cases as case_lists
+from web.presentation.summary import case_sections
 from web.ratelimits import per_user
 
 
@@ -54,11 +57,44 @@ def tasklist():
             task["badge"] = _badge(task, now)
             task["process_name"] = names.get(task["process_key"], task["process_key"])
     units = sorted({task["org_unit"] for items in sections.values() for task in items if task.get("org_unit")})
+    known = sorted(task["id"] for items in sections.values() for task in items)  # what the page's polling compares
     due, unit = request.args.get("due") or "", request.args.get("unit") or ""
     keep = _task_filter(process, due if due in DUE_FILTERS else "", unit, now)
     sections = {scope: [task for task in items if keep(task)] for scope, items in sections.items()}
+    q = " ".join(request.args.get("q", "").split())[:100] or None
+    sections, paging = _search_and_page(sections, q)
     return render_template("tasks.html", sections=sections, processes=[(k, names.get(k, k)) for k in keys],
-                           process=process, due=due, unit=unit, units=units, due_filters=DUE_FILTERS)
+                           process=process, due=due, unit=unit, units=units, due_filters=DUE_FILTERS, known=known,
+                           q=q, paging=paging, page_window=case_lists.page_window)
+
+
+TASKS_PER_PAGE = 20
+
+
+def _search_and_page(sections: dict, q: str | None) -> tuple[dict, dict]:
+    """The sections' tasks whose case matches ``q`` (reference, list fields: engine/runtime/references.py),
+    each section paged by its own ``page_<scope>``; every task shown carries its case's reference and
+    list fields. ``{scope: {page, pages, total}}`` is the paging."""
+    engine = current_engine()
+    ids = [task["instance_id"] for items in sections.values() for task in items]
+    with engine.read() as db:
+        found = references.matching(db, ids, q)
+        if found is not None:
+            sections = {scope: [task for task in items if task["instance_id"] in found] for scope, items in sections.items()}
+        paging, shown = {}, {}
+        for scope, items in sections.items():
+            try:
+                wanted = int(request.args.get(f"page_{scope}", 1))
+            except ValueError:
+                wanted = 1
+            shown[scope], page, pages = case_lists.page_slice(items, wanted, TASKS_PER_PAGE)
+            paging[scope] = {"page": page, "pages": pages, "total": len(items)}
+        cases = references.cases(engine, db, [task["instance_id"] for items in shown.values() for task in items])
+    language = current_language()
+    for items in shown.values():
+        for task in items:
+            task["case"] = case_lists.describe(cases.get(task["instance_id"]), task["instance_id"], language)
+    return shown, paging
 
 
 DUE_FILTERS = ("overdue", "today", "with_due")
@@ -66,10 +102,6 @@ DUE_FILTERS = ("overdue", "today", "with_due")
 
 def _task_filter(process: str | None, due: str, unit: str, now: datetime):
     """Tasklist filters: process, due (overdue / due today in China time / has a due date), unit."""
-    from datetime import timedelta, timezone
-
-    local = timezone(timedelta(hours=8))
-    end_of_today = datetime.combine(now.astimezone(local).date() + timedelta(days=1), datetime.min.time(), local)
 
     def keep(task: dict) -> bool:
         if process and task["process_key"] != process:
@@ -79,9 +111,9 @@ def _task_filter(process: str | None, due: str, unit: str, now: datetime):
         deadline = _aware(task.get("due_at"))
         if due == "with_due" and deadline is None:
             return False
-        if due == "overdue" and not (task.get("badge") and task["badge"]["state"] in ("breached", "escalated")):
+        if due == "overdue" and not worklist.is_overdue(task, now):
             return False
-        if due == "today" and (deadline is None or deadline >= end_of_today):
+        if due == "today" and not worklist.is_due_today(task, now):
             return False
         return True
 
@@ -102,7 +134,7 @@ def _task_action(action, task_id: str, done_message: str, then_open: bool = Fals
     except EngineError as exc:
         if exc.status == 404:
             return _error_page(exc)
-        flash(exc.message, "error")
+        flash(page_message(exc), "error")
         return _back_to_list()
     if then_open:
         return redirect(url_for("pages.task_page", task_id=task_id))
@@ -142,7 +174,82 @@ def _seal_step(db, task: dict, actor) -> dict | None:
     return {"title": tpl.title, "subtitle": tpl.subtitle, "slot": tpl.seal.label, "reason": tpl.seal.reason,
             "signer": actor.display_name or actor.username, "username": actor.username, "unit": actor.org_unit,
             "reference": (inst.business_key if inst is not None else None) or task["instance_id"][:8],
-            "pin_in_form": bool(task.get("form")) and any(f.path == PIN_KEY for f in form_fields(task["form"]))}
+            "pin_in_form": bool(task.get("form")) and any(f.path == PIN_KEY for f in form_fields(task["form"])),
+            "preview": _seal_preview(db, task["id"], actor)}
+
+
+_PREVIEWS: dict[tuple[str, str, str], bytes] = {}  # (task, user, sha256) -> the unsigned PDF shown on the page
+
+
+def _seal_preview(db, task_id: str, actor) -> dict | None:
+    """The exact PDF the seal step signs, drawn as page images, with its SHA-256 (the page
+    sends it back with the PIN; the engine refuses to seal a document that has changed)."""
+    from engine.seals.service import seal_preview
+
+    try:
+        preview = seal_preview(current_engine(), db, actor, task_id)
+    except EngineError:
+        return None
+    if preview is None:
+        return None
+    sha = preview["sha256"]
+    if len(_PREVIEWS) > 64:
+        _PREVIEWS.clear()
+    _PREVIEWS[(task_id, actor.username, sha)] = preview["pdf"]
+    return {"sha256": sha, "document_id": preview["document_id"], "pages": [
+        url_for("pages.seal_preview_page", task_id=task_id, sha=sha, page=n) for n in range(1, preview["pages"] + 1)],
+        "pdf": url_for("pages.seal_preview_pdf", task_id=task_id, sha=sha)}
+
+
+def _previewed_pdf(task_id: str, sha: str) -> bytes:
+    """The previewed PDF with this SHA-256 (generated again when this process has not kept it);
+    404 when the document has changed since (the page must be reloaded)."""
+    from engine.errors import NotFound
+    from engine.seals.service import seal_preview
+
+    actor = g.page_actor
+    pdf = _PREVIEWS.get((task_id, actor.username, sha))
+    if pdf is None:
+        with current_engine().read() as db:
+            preview = seal_preview(current_engine(), db, actor, task_id)
+        if preview is None or preview["sha256"] != sha:
+            raise NotFound(t("seal_preview_changed"))
+        pdf = _PREVIEWS[(task_id, actor.username, sha)] = preview["pdf"]
+    return pdf
+
+
+@bp.get("/tasks/<task_id>/seal-preview/<sha>/page-<int:page>.png")
+@signed_in()
+def seal_preview_page(task_id: str, sha: str, page: int):
+    """Page ``page`` (1-based) of the document the seal step will sign, as a PNG."""
+    from engine.errors import NotFound
+    from engine.seals.raster import page_png
+
+    try:
+        pdf = _previewed_pdf(task_id, sha)
+        try:
+            image = page_png(pdf, page - 1)
+        except IndexError:
+            raise NotFound(f"the document has no page {page}") from None
+    except EngineError as exc:
+        return _error_page(exc)
+    response = file_response(image, f"page-{page}.png", "image/png", f"{sha}-{page}", "inline")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/tasks/<task_id>/seal-preview/<sha>.pdf")
+@signed_in()
+def seal_preview_pdf(task_id: str, sha: str):
+    """The unsigned PDF the seal step will sign (the same bytes as the page images)."""
+    try:
+        pdf = _previewed_pdf(task_id, sha)
+    except EngineError as exc:
+        return _error_page(exc)
+    response = file_response(pdf, f"preview-{sha[:12]}.pdf", "application/pdf", sha, "inline")
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _signed_documents(engine, actor, task_id: str) -> dict | None:
@@ -178,6 +285,11 @@ def task_page(task_id: str):
             task = tasks.get_task(engine, db, g.page_actor, task_id)
             process_name = _process_names(db).get(task["process_key"], task["process_key"])
             seal = _seal_step(db, task, g.page_actor)
+            # the case so far, read-only above the form (its earlier rounds of this step are shown apart)
+            case_summary = case_sections(engine, db, task["instance_id"], current_language(),
+                                         skip_element=task["element_id"] if task.get("history") else None)
+            case_ref = case_lists.describe(references.cases(engine, db, [task["instance_id"]]).get(task["instance_id"]),
+                                           task["instance_id"], current_language())
         signed = _signed_documents(engine, g.page_actor, task_id)
     except EngineError as exc:
         return _error_page(exc)
@@ -185,7 +297,8 @@ def task_page(task_id: str):
     schema = without_component(task["form"], PIN_KEY) if seal else task["form"]
     return render_template("task.html", task=task, process_name=process_name, form_schema=schema,
                            form_data=task["data"], submit_url=url_for("pages.complete", task_id=task_id),
-                           seal=seal, signed=signed)
+                           seal=seal, signed=signed, case_summary=case_summary, case_id=task["instance_id"],
+                           case_link=True, case_collapse_phone=True, case_ref=case_ref)
 
 
 def _refusal(exc: SealRefused) -> str:
@@ -194,9 +307,9 @@ def _refusal(exc: SealRefused) -> str:
     if exc.reason == "wrong_pin":
         left = details.get("attempts_left")
         return t("seal_wrong_pin") + (t("seal_attempts_left").format(n=left) if left is not None else "")
-    if exc.reason in ("no_pin", "locked", "no_seal", "role", "expired", "unit", "seal_unit"):
+    if exc.reason in ("no_pin", "locked", "no_seal", "role", "expired", "unit", "seal_unit", "changed"):
         return t(f"seal_refused_{exc.reason}")
-    return f"{t('seal_refused')}：{exc.message}"
+    return f"{t('seal_refused')}：{page_message(exc)}"
 
 
 @bp.post("/tasks/<task_id>/complete")

@@ -99,6 +99,26 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "history_restored": ("恢复归档流程", "Archived instance restored"),
     "backup_created": ("创建备份", "Backup created"),
     "backup_restored": ("恢复备份", "Backup restored"),
+    "perception_call_recorded": ("记录感知度回访", "Perception call recorded"),
+    "perception_sample_drawn": ("抽取感知度样本", "Perception sample drawn"),
+    "register_exported": ("导出台账", "Register exported"),
+    "register_signed": ("台账签字", "Register signed"),
+    "retailer_anomaly_not_started": ("零售户预警流程未启动", "Retailer alert not started"),
+    "retailer_anomaly_unrouted": ("零售户预警无法分派", "Retailer alert not routed"),
+    "signature_refused": ("签字确认未通过（密码错误）", "Signature refused (wrong password)"),
+    "study_day_signed_in": ("学习日签到", "Study day signed in"),
+    "target_plan_approved": ("目标计划审批通过", "Target plan approved"),
+    "target_plan_drafted": ("拟定目标计划", "Target plan drafted"),
+    "target_plan_rejected": ("目标计划退回", "Target plan rejected"),
+    "timer_failed": ("定时器执行失败", "Timer failed"),
+}
+# the groups of engine.audit.actions.ACTION_GROUPS, as the action filter shows them
+GROUP_LABELS: dict[str, tuple[str, str]] = {
+    "process": ("流程实例", "Process instances"), "task": ("任务", "Tasks"), "external": ("外部系统", "External systems"),
+    "timer": ("定时与时限", "Timers and time limits"), "deploy": ("部署", "Deployment"),
+    "users": ("用户与登录", "Users and sign-in"), "seal": ("电子印章", "Electronic seal"),
+    "reports": ("报表与考核", "Reports and scores"), "halls": ("营业厅与台账", "Service halls and registers"),
+    "ops": ("审计与运维", "Audit and operations"),
 }
 # Families whose members come from other parts of the engine: a generic label until listed.
 PREFIX_LABELS = {"sla_": ("时限事件", "SLA event"), "seal_": ("印章事件", "Seal event")}
@@ -139,16 +159,64 @@ def csv_row(row: dict) -> list:
     return [csv_cell(flat.get(c)) for c in CSV_COLUMNS]
 
 
-def csv_stream(rows: Iterable[dict]) -> Iterator[bytes]:
-    """UTF-8 CSV with a BOM (so Excel reads Chinese), a header row, one line per event."""
+def action_groups(lang: str) -> list[dict]:
+    """The action filter's option groups: ``[{"label", "actions": [{"code", "label"}]}]``, each
+    group's actions in the order of their labels."""
+    from engine.audit.actions import ACTION_GROUPS
+
+    out = []
+    for key, codes in ACTION_GROUPS.items():
+        pair = GROUP_LABELS.get(key, (key, key))
+        actions = sorted(({"code": c, "label": label(c, lang)} for c in codes), key=lambda a: a["label"])
+        out.append({"key": key, "label": pair[1] if lang == "en" else pair[0], "actions": actions})
+    return out
+
+
+# the people's CSV of the audit page: (field, Chinese header, English header)
+LOCAL_COLUMNS = (
+    ("seq", "序号", "No."), ("at", "时间（北京时间）", "Time (China)"), ("actor_name", "姓名", "Name"),
+    ("actor", "用户名", "Username"), ("actor_roles", "角色", "Roles"), ("actor_unit", "单位", "Unit"),
+    ("action_label", "操作", "Action"), ("action", "操作代码", "Action code"), ("instance_id", "流程实例", "Instance"),
+    ("task_id", "任务", "Task"), ("element_name", "环节", "Step"), ("element_id", "环节标识", "Step id"),
+    ("details", "详情", "Details"), ("before", "修改前", "Before"), ("after", "修改后", "After"),
+    ("reason", "原因", "Reason"), ("hash", "哈希值", "Hash"),
+)
+
+
+def china_time(moment) -> str:
+    """``2026-12-06 14:05:09``: an aware moment in China time (Asia/Shanghai)."""
+    from datetime import datetime
+
+    from engine.clock import LOCAL_TZ
+
+    if not moment:
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def local_csv_row(row: dict, lang: str) -> list:
+    from engine.identity.roles import ROLES
+
+    index = 1 if lang == "en" else 0
+    flat = {**row, "at": china_time(row["at"]), "action_label": label(row["action"], lang),
+            "actor_roles": "、".join(ROLES[r][index] if r in ROLES else r for r in row["actor_roles"])}
+    return [csv_cell(flat.get(c)) for c, *_ in LOCAL_COLUMNS]
+
+
+def csv_stream(rows: Iterable[dict], lang: str | None = None) -> Iterator[bytes]:
+    """UTF-8 CSV with a BOM (so Excel reads Chinese), a header row, one line per event. Without
+    ``lang`` (the API's) the header is the field names and times are UTC ISO 8601; with it (the
+    pages') the header is in that language and times are China time, ``2026-12-06 14:05:09``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS if lang is None else [en if lang == "en" else zh for _, zh, en in LOCAL_COLUMNS])
     yield ("\ufeff" + buffer.getvalue()).encode("utf-8")
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(csv_row(row))
+        writer.writerow(csv_row(row) if lang is None else local_csv_row(row, lang))
         yield buffer.getvalue().encode("utf-8")
 
 

@@ -20,6 +20,7 @@ def process_label(name: str | None, key: str, language: str) -> str:
     return match.group("zh").strip() if language.startswith("zh") else match.group("en").strip()
 
 
-def case_reference(business_key: str | None, instance_id: str) -> str:
-    """The reference a clerk can read out: the business key, else the id's first 8 characters."""
-    return business_key or instance_id[:8]
+def case_reference(business_key: str | None, instance_id: str, reference: str | None = None) -> str:
+    """The reference a clerk can read out: the case's reference (``GH-2026-000123``,
+    engine/runtime/references.py), else its business key, else the id's first 8 characters."""
+    return reference or business_key or instance_id[:8]

@@ -44,6 +44,10 @@ class InstanceSchema(Schema):
     definition_version = fields.Int()
     name = fields.Str(allow_none=True)
     business_key = fields.Str(allow_none=True)
+    reference = fields.Str(allow_none=True, metadata={"description": "the case's human reference, e.g. "
+                                                                   "GH-2026-000123 (process property businessKeyPrefix)"})
+    summary = fields.Dict(keys=fields.Str(), values=fields.Str(),
+                          metadata={"description": "the values of the process's listFields"})
     status = fields.Str()
     started_by = fields.Str(allow_none=True)
     started_at = fields.DateTime()
@@ -67,7 +71,13 @@ class InstancePage(Schema):
     total = fields.Int()
 
 
+SEARCH = fields.Str(validate=[validate.Length(max=100), NO_NUL],
+                    metadata={"description": "search: reference, business key, list fields' values (a name, a "
+                                             "phone), or the start of the id"})
+
+
 class InstanceQuery(Schema):
+    q = SEARCH
     key = fields.Str()
     status = fields.Str(validate=validate.OneOf(["running", "completed", "incident", "cancelled"]))
     page = fields.Int(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
@@ -204,6 +214,7 @@ class TaskPage(Schema):
 
 
 class TaskQuery(Schema):
+    q = SEARCH
     scope = fields.Str(load_default="all", validate=validate.OneOf(["mine", "candidate", "all"]))
     instance = fields.Str()
     page = fields.Int(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))

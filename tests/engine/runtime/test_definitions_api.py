@@ -13,6 +13,7 @@ import random
 import re
 
 import pytest
+from lxml import etree
 
 from tests.conftest import deploy_fixture_forms, fixture_text
 
@@ -117,7 +118,7 @@ def assert_rejected(r, element_id, fragment):
     body = r.get_json()
     assert body["error"] == "validation_failed" and body["message"]
     errors = body["details"]["errors"]
-    assert errors and all(set(e) - {"message_zh"} == {"element_id", "message"} for e in errors), errors
+    assert errors and all(set(e) - {"message_zh", "code"} == {"element_id", "message"} for e in errors), errors
     hits = [e for e in errors if e["element_id"] == element_id and fragment.lower() in e["message"].lower()]
     assert hits, errors
 
@@ -392,6 +393,10 @@ def test_a_process_without_starter_groups_deploys_as_not_startable_by_users(api)
 def test_every_deploy_error_names_its_element_in_both_languages(deployed, case):
     document, element_id, _fragment = INVALID[case]
     errors = deployed.deploy_xml(document).get_json()["details"]["errors"]
+    root = etree.fromstring(document if isinstance(document, bytes) else document.encode("utf-8"))
+    named = root.xpath("//*[@id=$id]/@name", id=element_id)
     for e in [e for e in errors if e["element_id"] == element_id]:
-        assert repr(element_id) in e["message"] and repr(element_id) in e["message_zh"], e
+        # English by id (and name); Chinese by name, by id only when the element has none
+        assert repr(element_id) in e["message"] and (f"「{named[0]}」" if named else element_id) in e["message_zh"], e
+        assert e["code"], e
         assert not re.search(r"0x[0-9a-f]{6,}|<Element |b'<", e["message"] + e["message_zh"]), e

@@ -147,7 +147,7 @@ def _reviewed_supply(api, engine):
 
     setup_demo_seal(engine, SEAL_PIN)
     deploy(api, "supply_approval")
-    data = {"licence_no": "420100123456", "retailer_name": "城关便民烟酒店",
+    data = {"licence_no": "420100987650", "retailer_name": "城关便民烟酒店",
             "lines": [{"brand": "huanghelou", "specification": "硬1916", "quantity": 5}],
             "reason": "春节前备货", "attachments": [upload(api, "enforcement_officer", "供货审批表.pdf")]}
     inst = start(api, "enforcement_officer", "supply_approval", data, business_key="GH-2026-777")

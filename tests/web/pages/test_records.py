@@ -105,7 +105,7 @@ def test_audit_pages_are_for_auditors_and_export_csv(app, api, engine):
     body = r.data
     assert body.startswith("\ufeff".encode())
     text = body.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("seq,at,actor,actor_name") and "加盖印章" in text
+    assert text.splitlines()[0].startswith("序号,时间（北京时间）,姓名,用户名") and "加盖印章" in text
     exported = api.get("/api/audit/events?action=audit_exported", "auditor").get_json()["items"]
     assert exported and exported[-1]["actor"] == "auditor" and exported[-1]["details"]["filters"] == {"instance": iid}
     assert exported[-1]["details"]["format"] == "csv"

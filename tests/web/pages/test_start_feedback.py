@@ -30,7 +30,7 @@ def test_the_counter_clerk_lands_on_the_handling_of_the_customer_they_accepted(a
     assert r.get_json()["redirect"] == f"/tasks/{handle['id']}"
     page = client.get(r.get_json()["redirect"]).get_data(as_text=True)
     flash = _flash(page)
-    assert "流程已发起：一台清，编号 " + (case.get("business_key") or case["id"][:8]) in flash
+    assert "流程已发起：一台清，编号 " + (case.get("reference") or case.get("business_key") or case["id"][:8]) in flash
     assert f'href="/instances/{case["id"]}"' in flash and "查看案件" in flash
     assert "one_counter" not in flash and "柜台办理" in page
     # a colleague of the same hall does not find it in a pool
@@ -62,7 +62,7 @@ def test_a_start_whose_first_step_is_a_pool_task_lands_on_the_tasklist_with_the_
     assert r.status_code == 201 and r.get_json()["redirect"] == "/tasks"
     [case] = instances_of(api, "complaint_handling")
     flash = _flash(client.get("/tasks").get_data(as_text=True))
-    assert "流程已发起：投诉处理，编号 " + (case.get("business_key") or case["id"][:8]) in flash
+    assert "流程已发起：投诉处理，编号 " + (case.get("reference") or case.get("business_key") or case["id"][:8]) in flash
     assert f'href="/instances/{case["id"]}"' in flash
 
 
@@ -84,5 +84,5 @@ def test_a_technical_problem_at_the_counter_tells_the_clerk_which_complaint_was_
     assert linked["link"] == f"/instances/{complaint['id']}"
     page = client.get("/tasks").get_data(as_text=True)
     assert "任务已提交" in page
-    assert "已自动发起关联流程：投诉处理，编号 " + (complaint.get("business_key") or complaint["id"][:8]) in page
+    assert "已自动发起关联流程：投诉处理，编号 " + (complaint["reference"] or complaint["id"][:8]) in page
     assert f'href="/instances/{complaint["id"]}"' in page

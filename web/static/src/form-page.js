@@ -8,6 +8,77 @@
     return JSON.parse(document.getElementById(id).textContent);
   }
 
+  var chinese = (document.documentElement.lang || "zh-CN").indexOf("zh") === 0;
+
+  // form-js's own words (buttons, placeholders, validation messages) in Chinese: the vendored
+  // viewer looks every one of them up here (web/frontend/build.js, __bpmWords); "{0}" is a value.
+  var FORM_WORDS_ZH = {
+    "Browse": "选择文件",
+    "No files selected": "未选择文件",
+    "{0} files selected": "已选择 {0} 个文件",
+    "Download {0}": "下载 {0}",
+    "Add new": "添加一行",
+    "Expand all ({0})": "全部展开（{0}）",
+    "Collapse": "收起",
+    "Remove list item {0}": "删除第 {0} 行",
+    "Search": "搜索",
+    "Select": "请选择",
+    "Nothing to show.": "暂无数据",
+    "Previous page": "上一页",
+    "Next page": "下一页",
+    "Increment": "加一",
+    "Decrement": "减一",
+    "Remove tag": "移除",
+    "Skip to search": "跳到搜索",
+    "Click to sort by {0} descending": "按「{0}」降序排列",
+    "Click to sort by {0} ascending": "按「{0}」升序排列",
+    "Click to remove sorting": "取消排序",
+    "Date {0}": function (format) {
+      return String(format).replace(/y+/i, "年").replace(/m+/i, "月").replace(/d+/i, "日");
+    },
+    "hh:mm": "时:分",
+    "hh:mm --": "时:分",
+    "Value is not a number.": "请输入数字",
+    "Value is expected to be an integer.": "请输入整数",
+    "Value is expected to have at most {0} decimal digits.": "最多 {0} 位小数",
+    "Please select a valid value, the two nearest valid values are {0} and {1}.": "请输入有效值，最接近的有效值为 {0} 和 {1}",
+    "Field must match pattern {0}.": "格式不正确",
+    "Field is required.": "此项为必填项",
+    "Field must have minimum value of {0}.": "不能小于 {0}",
+    "Field must have maximum value of {0}.": "不能大于 {0}",
+    "Field must have minimum length of {0}.": "至少 {0} 个字符",
+    "Field must have maximum length of {0}.": "最多 {0} 个字符",
+    "Min validation value is not a valid number.": "表单设置的最小值不是数字",
+    "Max validation value is not a valid number.": "表单设置的最大值不是数字",
+    "Field must be a valid international phone number.": "请输入有效的国际电话号码",
+    "Field must be a valid email.": "请输入有效的电子邮箱"
+  };
+  if (chinese) window.BPM_FORM_WORDS = FORM_WORDS_ZH;
+
+  // the date picker (flatpickr, inside the viewer bundle): weeks start on Monday; Chinese names on a zh-CN page
+  if (window.flatpickr && typeof window.flatpickr.localize === "function") {
+    window.flatpickr.localize(chinese ? {
+      weekdays: {
+        shorthand: ["日", "一", "二", "三", "四", "五", "六"],
+        longhand: ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"]
+      },
+      months: {
+        shorthand: ["1月", "2月", "3月", "4月", "5月", "6月", "7月", "8月", "9月", "10月", "11月", "12月"],
+        longhand: ["一月", "二月", "三月", "四月", "五月", "六月", "七月", "八月", "九月", "十月", "十一月", "十二月"]
+      },
+      firstDayOfWeek: 1,
+      rangeSeparator: " 至 ",
+      weekAbbreviation: "周",
+      scrollTitle: "滚动切换",
+      toggleTitle: "点击切换",
+      yearAriaLabel: "年",
+      monthAriaLabel: "月",
+      hourAriaLabel: "时",
+      minuteAriaLabel: "分",
+      time_24hr: true
+    } : { firstDayOfWeek: 1 });
+  }
+
   var schema = readJson("form-schema");
   var config = readJson("form-config");
   var errorBox = document.getElementById("form-errors");
@@ -36,12 +107,15 @@
     }
     showPinError("");
     data[config.pinKey] = pin;
+    // the SHA-256 of the document shown on the page: the engine seals only exactly that document
+    if (config.sealSha256) data.seal_document_sha256 = config.sealSha256;
     return null;
   }
 
   // key -> component (for labels and form-js error ids), filepicker keys
   var byKey = {};
   var filepickers = [];
+  var rowLabels = {};  // id -> "list · field" of the fields inside a dynamic list's rows
   var passwords = [];  // ids of textfields marked inputType=password (a signature's password): typed unseen
   var ordered = [];  // [component, rule, other key, data path of its level] (engine/forms/order.py)
   (function walk(components, path) {
@@ -57,15 +131,26 @@
         var name = String(c.label || c.key || "").trim();
         var hint = String(c.description || "").trim().replace(/[。.]+$/, "");
         rules.patternErrorMessage = String(rules.patternMessage || "").trim() ||
-          ("Field " + name + " is not in the expected format" + (hint ? ": " + hint : "") + ".");
+          (chinese ? "「" + name + "」格式不正确" + (hint ? "：" + hint : "")
+            : "Field " + name + " is not in the expected format" + (hint ? ": " + hint : "") + ".");
       }
       // a time is kept to the minute unless the form asks otherwise (form-js rounds to 15 minutes by default)
       if (c.type === "datetime" && c.subtype && c.subtype !== "date" && c.timeInterval === undefined) c.timeInterval = 1;
+      // and on a 24-hour clock (form-js's default is AM/PM)
+      if (c.type === "datetime" && c.subtype && c.subtype !== "date" && c.use24h === undefined) c.use24h = true;
       ["after", "notBefore"].forEach(function (rule) {
         var other = c.properties && c.properties[rule];
         if (c.type === "datetime" && c.key && other) ordered.push([c, rule, String(other).trim(), path]);
       });
-      if (c.type === "dynamiclist") return;  // rows: checked by the server
+      if (c.type === "dynamiclist") {  // rows: checked by the server; their fields named for the error list
+        (function labels(list) {
+          (list || []).forEach(function (r) {
+            if (r.id) rowLabels[r.id] = (c.label ? c.label + " · " : "") + String(r.label || r.key || "");
+            labels(r.components);
+          });
+        })(c.components);
+        return;
+      }
       walk(c.components, c.type === "group" && c.path ? path.concat(String(c.path).split(".")) : path);
     });
   })(schema.components, []);
@@ -109,8 +194,6 @@
     [/^Unknown field\.$/, function () { return "表单中没有此项"; }],
     [/^At least (\d+) item\(s\) required\.$/, function (m) { return "至少需要 " + m[1] + " 项"; }]
   ];
-  var chinese = (document.documentElement.lang || "zh-CN").indexOf("zh") === 0;
-
   function localize(message) {
     if (!chinese) return message;
     for (var i = 0; i < ZH_MESSAGES.length; i++) {
@@ -207,7 +290,7 @@
       var key = idToKey[id] || id;
       var messages = errors[id];
       if (!Array.isArray(messages)) messages = [JSON.stringify(messages)];
-      return { key: key, label: labelOf(key), messages: messages.map(localize) };
+      return { key: key, label: rowLabels[id] || labelOf(key), messages: messages.map(localize) };
     });
   }
 
