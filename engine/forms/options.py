@@ -13,7 +13,7 @@ task's submitted data (``strip`` drops the key when a client sends it back).
 Providers (one kind for now):
 
 * ``users:<role>`` - the active users with ``<role>`` in the task's org unit (the task's,
-  else the instance's), without the reader, labelled ``显示名 (username)``, valued by username,
+  else the instance's), without the reader, labelled by the Chinese display name (the username only where two read the same), valued by username,
   sorted by label. A task without an org unit offers none.
 
 The submitted value of a select bound to a provider key must be a string (of a checklist or
@@ -30,6 +30,7 @@ from sqlalchemy import select
 from engine.errors import ValidationFailed
 from engine.extensions import Completion, DeployContext, Element, Extension
 from engine.forms.model import form_fields
+from engine.identity.names import people_options
 
 PREFIX = "options."
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -89,8 +90,7 @@ def _users(session, role: str, unit: str | None, reader: str) -> list[dict]:
         .where(UserRole.role == role, User.org_unit == unit, User.is_active.is_(True), User.username != reader)
         .limit(MAX_OPTIONS)
     ).all()
-    options = [{"label": f"{r.display_name or r.username} ({r.username})", "value": r.username} for r in rows]
-    return sorted(options, key=lambda o: (o["label"], o["value"]))
+    return people_options([(r.username, r.display_name) for r in rows])
 
 
 def for_task(session, actor, task, inst) -> dict[str, list[dict]]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from engine.clock import utcnow
 from engine.errors import Forbidden, NotFound
+from engine.identity.names import split_name
 from engine.identity.policy import may_report_queue
 from engine.store.models import HallState, OrgUnit, QueueSnapshot
 
@@ -106,7 +107,8 @@ def _apply(uow, state: HallState, level: int, waiting: int, open_counters: int) 
         how = _close(uow, alert, level, reading)
         closed.append({**alert, "closed_as": how})
     if level > 0 and not keep:
-        data = {"hall": state.hall, "level": level, **reading}
+        unit = uow.session.get(OrgUnit, state.hall)
+        data = {"hall": state.hall, "hall_name": split_name(unit.name if unit else state.hall)[0], "level": level, **reading}
         previous = closed[-1]["instance_id"] if closed else None
         if previous is not None:
             data["escalated_from" if level > before else "de_escalated_from"] = previous

@@ -66,3 +66,21 @@ def person_name(display_name: str | None, username: str, roles=(), language: str
     english = (language or "").lower().startswith("en")
     names = [ROLES[r][1 if english else 0] for r in sorted(roles or ()) if r in ROLES]
     return (", " if english else "、").join(names) or username
+
+
+def people_options(rows) -> list[dict]:
+    """Select options for people, from ``(username, display_name)`` rows: labelled by the Chinese
+    display name (people's names are Chinese; a picker is data, not page words), the username
+    added only where two people read the same; valued by username; sorted by label."""
+    labels = [split_name(display or username)[0] for username, display in rows]
+    shared = {label for label in labels if labels.count(label) > 1}
+    options = [{"label": f"{label}（{username}）" if label in shared else label, "value": username}
+               for (username, _display), label in zip(rows, labels, strict=True)]
+    return sorted(options, key=lambda o: (o["label"], o["value"]))
+
+
+def local_label(text: str | None, language: str = "zh-CN") -> str | None:
+    """:func:`local_name` of each part of a composed label ("一台清 One counter clears it / 证件")."""
+    if not text:
+        return text
+    return " / ".join(local_name(part, language) for part in text.split(" / "))

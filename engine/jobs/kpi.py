@@ -69,6 +69,7 @@ from __future__ import annotations
 
 from sqlalchemy import case, func, select
 
+from engine.identity.names import split_name
 from engine.jobs.perception import perception_scores
 from engine.jobs.results import replace_results
 from engine.jobs.review import STAGES
@@ -169,7 +170,7 @@ def _summary(kpi_rules: dict, rows: list[dict], room: dict | None = None) -> str
         parts = [f"{label} {m.get(key, 0):g}/{points:g}" for key, label, points in labels]
         if m.get("adjustments"):
             parts.append(f"调整 {m['adjustments']:g}")
-        line = f"{row['rank']}. {row['subject_label'] or row['subject_key']}：总分 {m['total']:g}（{'；'.join(parts)}）"
+        line = f"{row['rank']}. {split_name(row['subject_label'] or row['subject_key'])[0]}：总分 {m['total']:g}（{'；'.join(parts)}）"
         if m.get("raw_total") is not None and m["raw_total"] > m["total"]:
             line += f" 合计{m['raw_total']:g}分，超过满分，按满分{m.get('full_marks', full_marks):g}分计"
         if m.get("missing"):
@@ -249,7 +250,7 @@ def _review_sheets(uow, period, kpi_rules: dict, by_unit: dict[str, list[dict]],
                    unit_names: dict[str, str], rooms: dict[str, dict]) -> None:
     """A score sheet under review per room: started, refreshed, or reopened after a rejection."""
     for unit, people in sorted(by_unit.items()):
-        name = unit_names.get(unit, unit)
+        name = split_name(unit_names.get(unit, unit))[0]  # case data reads in Chinese (names.py)
         # hall / hall_name: what reviews started before the rooms (kpi_review version 2) show
         data = {"job": JOB, "period": period.key, "unit": unit, "unit_name": name, "hall": unit, "hall_name": name,
                 "managers": len(people), "summary": _summary(kpi_rules, people, rooms.get(unit))}

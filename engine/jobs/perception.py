@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 
 from engine.clock import utcnow
 from engine.errors import ValidationFailed
+from engine.identity.names import people_options, split_name
 from engine.jobs.periods import LOCAL_TZ, Period, PeriodError
 from engine.jobs.scoring import PERCEPTION_ANSWERS, load_rules
 from engine.store.models import OrgUnit, ProcessInstance, Task, User, UserRole
@@ -76,8 +77,7 @@ def managers_of(session, unit: str | None) -> list[dict]:
         .join(UserRole, UserRole.user_id == User.id)
         .where(UserRole.role == MANAGER_ROLE, User.is_active.is_(True), User.org_unit.in_(units))
     ).all()
-    return sorted(({"label": f"{r.display_name or r.username} ({r.username})", "value": r.username} for r in rows),
-                  key=lambda o: (o["label"], o["value"]))
+    return people_options([(r.username, r.display_name) for r in rows])
 
 
 def months_offered() -> list[dict]:
@@ -136,7 +136,7 @@ def record_sample(uow, task, inst, cleaned: dict) -> dict:
     uow.audit("perception_sample_drawn", instance_id=inst.id, task_id=task.id, element_id=task.element_id,
               manager=username, manager_unit=manager.org_unit, period=period.key, sample=sample)
     out = {k: v for k, v in cleaned.items() if k not in (OPTIONS_KEY, MONTHS_KEY)}
-    return {**out, "manager": username, "manager_name": manager.display_name or username,
+    return {**out, "manager": username, "manager_name": split_name(manager.display_name or username)[0],
             "manager_unit": manager.org_unit, "period": period.key, "sample": sample, "sample_size": len(sample)}
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from engine.errors import NotFound
+from engine.identity.names import split_name
 from engine.jobs.results import replace_results
 from engine.jobs.scoring import competition_ranks, load_rules, score_customer_manager
 from engine.jobs.sheets import SheetReview, review_sheet, tier_table
@@ -99,7 +100,7 @@ def indicator_rows(session, section: dict, period, room: str, values: dict, metr
     year, month = int(period.key[:4]), int(period.key[5:7])
     days = working_days(session, year, month)
     managers = room_managers(session, room)
-    names = {u: n or u for u, n in managers}
+    names = {u: split_name(n or u)[0] for u, n in managers}  # the Chinese name (engine/identity/names.py)
     rows = []
     for ind in section["plan"]["indicators"]:
         dim = dims[ind["dimension"]]
@@ -116,12 +117,18 @@ def indicator_rows(session, section: dict, period, room: str, values: dict, metr
             row["manager_month"] = {names[u]: d["month"] for u, d in split["managers"].items()}
             row["manager_day"] = {names[u]: d["day"] for u, d in split["managers"].items()}
             row["manager_weeks"] = "；".join(
-                f"{names[u]}: " + "，".join(f"{w} {plan_number(v, ind['kind'])}" for w, v in d["weeks"].items())
+                f"{names[u]}: " + "，".join(f"{_week(w)} {plan_number(v, ind['kind'])}" for w, v in d["weeks"].items())
                 for u, d in split["managers"].items())
         rows.append({"unit_key": room, "subject_type": "kpi", "subject_key": f"{room}:{ind['key']}",
                      "subject_label": ind["label_zh"], "metrics": {k: v for k, v in row.items() if v is not None},
                      "rank": None})
     return rows
+
+
+def _week(key: str) -> str:
+    """An ISO week key as the sheet reads it: "2026-W41" -> "第41周"."""
+    year, sep, week = key.partition("-W")
+    return f"第{int(week)}周" if sep and week.isdigit() else key
 
 
 def _summary(section: dict, heads: list[dict]) -> str:
@@ -131,7 +138,7 @@ def _summary(section: dict, heads: list[dict]) -> str:
     for row in heads:
         m = row["metrics"]
         parts = [f"{g['label_zh']} {m.get(g['key'], 0):g}/{g['points']:g}" for g in section["groups"]]
-        line = f"{row['subject_label'] or row['subject_key']}：总分 {m['total']:g}（{'；'.join(parts)}）"
+        line = f"{split_name(row['subject_label'] or row['subject_key'])[0]}：总分 {m['total']:g}（{'；'.join(parts)}）"
         details = [f"{d['label_zh']} {m.get(d['key'], 0):g}/{d['points']:g}" for d in section["dimensions"]]
         line += "\n  " + "；".join(details)
         if m.get("churn_rate_pct") is not None:
@@ -143,7 +150,7 @@ def _summary(section: dict, heads: list[dict]) -> str:
 
 
 def _review(uow, period, section: dict, room: str, room_name: str, heads: list[dict], sheet: ScoreSheet | None) -> None:
-    data = {"job": JOB, "period": period.key, "room": room, "room_name": room_name,
+    data = {"job": JOB, "period": period.key, "room": room, "room_name": split_name(room_name)[0],
             "summary": _summary(section, heads)}
     review_sheet(uow, REVIEW, period, room, sheet, data, len(heads))
 

@@ -83,13 +83,13 @@ def inbox(session, actor: Actor, page: int, per_page: int) -> dict:
     tasks = {row.id: row for row in session.execute(
         select(Task.id, Task.name, Task.element_id, Task.status, Task.due_at).where(Task.id.in_(task_ids)))} if task_ids else {}
     cases = {row.id: row for row in session.execute(
-        select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.business_key)
+        select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.business_key, ProcessInstance.reference)
         .where(ProcessInstance.id.in_(instance_ids)))} if instance_ids else {}
     for note in result["items"]:
         task, case = tasks.get(note["task_id"]), cases.get(note["instance_id"])
         note.update(task_name=(task.name or task.element_id) if task else None, task_status=task.status if task else None,
                     due_at=task.due_at if task else None, process_key=case.process_key if case else None,
-                    business_key=case.business_key if case else None)
+                    business_key=case.business_key if case else None, reference=case.reference if case else None)
     return result
 
 

@@ -29,6 +29,7 @@ from engine.forms import definitions as formdefs
 from engine.forms import lists as option_lists
 from engine.forms.model import form_fields
 from engine.identity.actor import Actor
+from engine.identity.names import split_name
 from engine.identity.policy import may_see_task
 from engine.runtime import definitions, documents
 from engine.seals import credentials, images
@@ -61,14 +62,15 @@ def _display(session: Session, username: str | None) -> str:
     if not username:
         return "—"
     name = session.execute(select(User.display_name).where(User.username == username)).scalar_one_or_none()
-    return f"{name} ({username})" if name and name != username else username
+    # a Chinese form: the Chinese part of a two-language name (engine/identity/names.py), no login name
+    return split_name(name)[0] if name and name != username else username
 
 
 def _unit_name(session: Session, key: str | None) -> str | None:
     if not key:
         return None
     unit = session.get(OrgUnit, key)
-    return unit.name if unit is not None else key
+    return split_name(unit.name)[0] if unit is not None else key
 
 
 def document_font(engine):
@@ -274,7 +276,7 @@ def _person(session: Session, username: str | None) -> str:
     if not username:
         return ""
     name = session.execute(select(User.display_name).where(User.username == username)).scalar_one_or_none()
-    return name or username
+    return split_name(name)[0] if name else username
 
 
 def document_id(tpl: Template, task_id: str) -> str:
@@ -297,13 +299,17 @@ def build_content(engine, session: Session, tpl: Template, inst, data: dict, act
     sections, attachments, in_boxes = _sections(engine, session, tpl, inst, data, _history(session, inst))
     ca = credentials.trust_roots(session)
     ca_print = fingerprint(ca[-1]) if ca else "—"
-    reference = ([("业务编号", inst.business_key)] if inst.business_key else []) + [
+    # the case's reference, and a business key given at start (an outside system's number) beside it
+    numbers = [("业务编号", inst.reference)] if inst.reference else []
+    if inst.business_key and inst.business_key != inst.reference:
+        numbers.append(("外部编号" if inst.reference else "业务编号", inst.business_key))
+    reference = numbers + [
         ("文件编号", doc_id[:8].upper()), ("制表日期", today)]
     header = [
         ("申请单位", _unit_name(session, inst.org_unit) or "—"),
         ("申请人", _display(session, inst.started_by)),
         ("申请时间", _local(inst.started_at)),
-        ("流程", f"{definition.name or definition.key}（第 {definition.version} 版）"),
+        ("流程", f"{split_name(definition.name or definition.key)[0]}（第 {definition.version} 版）"),
     ]
     provider = get_provider()
     organisation = engine.settings.seals.organisation

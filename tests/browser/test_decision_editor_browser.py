@@ -39,7 +39,12 @@ def test_edit_a_rule_deploy_and_the_next_instance_uses_it(server, browser_page):
     assert "v1" in page.locator("[data-testid=editor-version]").inner_text()
     table_text = page.locator("#decision-editor").inner_text()
     assert "命中策略" in table_text and "当" in table_text and "则" in table_text  # the editor's words in Chinese
+    assert "唯一" in table_text and "文本" in table_text  # the hit policy and the columns' type in Chinese
+    assert not {"Unique", "string", "Hit", "policy"} & set(table_text.split()), table_text
     shot(page, "decision-01-opened")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "decision-01-opened-phone")
+    page.set_viewport_size({"width": 1366, "height": 768})
 
     _type_into(page, "r_payment_out", '"PT5M"')
     page.locator("#editor-save").click()

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.browser.conftest import shot as _shot
-from tests.browser.conftest import sign_in
 from tests.browser.forms import wait_until
 
 pytestmark = pytest.mark.browser
@@ -134,6 +134,22 @@ def test_form_editor_opens_and_deploys(bpm_server, browser_page):
     page.goto(f"{base}/forms-editor/complaint_close")
     page.locator("#form-editor .fjs-editor-container").wait_for()
     page.evaluate("() => window.bpmFormEditorReady")
+    # the editor speaks Chinese: palette groups and entries, the properties panel of a selected field
+    palette = page.locator("#form-editor .fjs-palette").inner_text()
+    for word in ("组件", "输入", "单行文本", "复选框", "下拉选择", "展示", "容器", "按钮"):
+        assert word in palette, (word, palette)
+    assert "Text field" not in palette and "Components" not in palette
+    page.locator("#form-editor .fjs-editor-container .fjs-form-field-textarea").first.click()
+    panel = page.locator("#form-editor .fjs-properties-container")
+    for group in ("常规", "布局", "校验"):
+        panel.locator(".bio-properties-panel-group-header", has_text=group).click()
+    panel.get_by_text("字段键", exact=True).first.wait_for()
+    _shot(page, "form-editor-00-field-selected")
+    panel_text = panel.inner_text()
+    (ARTIFACTS / "form-editor-panel.txt").write_text(panel_text, encoding="utf-8")
+    for word in ("多行文本", "常规", "字段键", "绑定到表单变量", "校验", "必填"):
+        assert word in panel_text, (word, panel_text)
+    assert not {"General", "Key", "Validation", "Required"} & set(panel_text.split()), panel_text
     page.evaluate("""() => { const e = window.bpmFormEditor;
       const schema = e.saveSchema(); schema.components.push({ type: 'text', id: 'Text_note', text: '备注 note' });
       return e.importSchema(schema); }""")
@@ -143,6 +159,13 @@ def test_form_editor_opens_and_deploys(bpm_server, browser_page):
     page.set_viewport_size({"width": 375, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth") <= 376
     _shot(page, "form-editor-02-phone")
+    # the English page keeps the library's English words
+    page.goto(f"{base}/lang/en")
+    page.goto(f"{base}/forms-editor/complaint_close")
+    page.locator("#form-editor .fjs-palette-group-title").first.wait_for()
+    palette = page.locator("#form-editor .fjs-palette").inner_text()
+    assert "Components" in palette and "Text field" in palette and "组件" not in palette
+    page.goto(f"{base}/lang/zh-CN")
     assert errors == []
 
 

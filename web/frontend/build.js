@@ -48,6 +48,7 @@ for (const [from, to] of DIRS) {
 const FORM_WORDS_PRELUDE = [
   "/* bpm: form-js's fixed words through the page's table (web/frontend/build.js) */",
   "function __bpmWords(text) {",
+  "  if (typeof text !== 'string') return text;",
   "  var table = typeof window !== 'undefined' && window.BPM_FORM_WORDS;",
   "  var values = Array.prototype.slice.call(arguments, 1);",
   "  var out = table && Object.prototype.hasOwnProperty.call(table, text) ? table[text] : text;",
@@ -80,6 +81,9 @@ const FORM_WORDS = [
   ["return `Click to sort by ${label} ascending`;", "return __bpmWords('Click to sort by {0} ascending', label);"],
   ["placeholder: getLocaleReadableDateFormat(),", "placeholder: __bpmWords('Date {0}', getLocaleReadableDateFormat()),"],
   ["placeholder: use24h ? 'hh:mm' : 'hh:mm --',", "placeholder: __bpmWords(use24h ? 'hh:mm' : 'hh:mm --'),"],
+];
+// the validation messages: only in the viewer (the editor's preview does not validate)
+const FORM_VALIDATION_WORDS = [
   ["errors.push('Value is not a number.');", "errors.push(__bpmWords('Value is not a number.'));"],
   ["errors.push('Value is expected to ' + (decimalDigits === 0 ? 'be an integer' : `have at most ${decimalDigits} decimal digit${decimalDigits > 1 ? 's' : ''}`) + '.');",
     "errors.push(decimalDigits === 0 ? __bpmWords('Value is expected to be an integer.') : __bpmWords('Value is expected to have at most {0} decimal digits.', decimalDigits));"],
@@ -98,17 +102,52 @@ const FORM_WORDS = [
   ["errors.push('Field must be a valid email.');", "errors.push(__bpmWords('Field must be a valid email.'));"],
 ];
 
-function localizeFormViewer() {
-  const file = path.join(vendor, "form-js", "form-viewer.umd.js");
+// The form editor (form-js-editor 1.x has no translate hook either: its palette, properties panel
+// and the panel library's own words are fixed English): the same table, filled on the form editor
+// page by web/static/src/form-editor-words.js. Its preview renders the viewer's fields, so it gets
+// the viewer's rendering words too.
+const FORM_EDITOR_WORDS = [
+  // palette: its title, search box, group names and entries (the form fields' names)
+  ['title: "Components",\n\t      children: "Components"', 'title: __bpmWords("Components"),\n\t      children: __bpmWords("Components")'],
+  ['placeholder: "Search components"', 'placeholder: __bpmWords("Search components")'],
+  ['title: "Clear content"', 'title: __bpmWords("Clear content")'],
+  ['children: "No components found."', 'children: __bpmWords("No components found.")'],
+  ['class: "fjs-palette-group-title",\n\t          children: label', 'class: "fjs-palette-group-title",\n\t          children: __bpmWords(label)'],
+  ["label: fieldConfig.name || fieldConfig.label,", "label: __bpmWords(fieldConfig.name || fieldConfig.label),"],
+  // properties panel: the selected element's kind, group titles and entry labels (all through
+  // TooltipWrapper), descriptions, select options, the panel's own words (translateFallback)
+  ['class: "bio-properties-panel-header-type",\n\t        children: type', 'class: "bio-properties-panel-header-type",\n\t        children: __bpmWords(type)'],
+  ["  if (!value) {\n\t    return props.children;\n\t  }\n\t  return o$1(Tooltip, {\n\t    ...props,",
+    "  if (!value) {\n\t    return typeof props.children === 'string' ? __bpmWords(props.children) : props.children;\n\t  }\n\t  return o$1(Tooltip, {\n\t    ...props,\n\t    children: typeof props.children === 'string' ? __bpmWords(props.children) : props.children,"],
+  ['class: "bio-properties-panel-description",\n\t      children: description', 'class: "bio-properties-panel-description",\n\t      children: typeof description === \'string\' ? __bpmWords(description) : description'],
+  ["disabled: child.disabled,\n\t              children: child.label", "disabled: child.disabled,\n\t              children: __bpmWords(child.label)"],
+  ["disabled: option.disabled,\n\t          children: option.label\n\t        }, idx);", "disabled: option.disabled,\n\t          children: __bpmWords(option.label)\n\t        }, idx);"],
+  ["function translateFallback(template, replacements) {\n\t  replacements = replacements || {};", "function translateFallback(template, replacements) {\n\t  template = __bpmWords(template);\n\t  replacements = replacements || {};"],
+  // the preview's placeholders of views without content of their own
+  ...["Text view is empty", "Text view is populated by an expression", "Text view is templated", "Html view is empty",
+    "Html view is populated by an expression", "Html view is templated", "Document preview"]
+    .map((text) => [`}), "${text}"]`, `}), __bpmWords("${text}")]`]),
+  ["text: 'Select a form field to edit its properties.'", "text: __bpmWords('Select a form field to edit its properties.')"],
+];
+// The properties panel's FEEL fields (CodeMirror) mount their styles as a <style> element: it gets
+// the page's CSP nonce (meta csp-nonce), as in the decision editor's bundle below.
+FORM_EDITOR_WORDS.push([
+  "let set = root[SET], nonce = options && options.nonce;",
+  "let set = root[SET], nonce = options && options.nonce || (document.querySelector('meta[name=csp-nonce]') || {}).content;",
+]);
+
+function localizeForm(name, words) {
+  const file = path.join(vendor, "form-js", name);
   let source = fs.readFileSync(file, "utf8");
-  for (const [from, to] of FORM_WORDS) {
+  for (const [from, to] of words) {
     const count = source.split(from).length - 1;
-    if (count !== 1) throw new Error(`form-js words: expected "${from}" once in form-viewer.umd.js, found it ${count} times`);
+    if (count !== 1) throw new Error(`form-js words: expected ${JSON.stringify(from)} once in ${name}, found it ${count} times`);
     source = source.replace(from, () => to);
   }
   fs.writeFileSync(file, FORM_WORDS_PRELUDE + source);
 }
-localizeFormViewer();
+localizeForm("form-viewer.umd.js", [...FORM_WORDS, ...FORM_VALIDATION_WORDS]);
+localizeForm("form-editor.umd.js", [...FORM_WORDS, ...FORM_EDITOR_WORDS]);
 
 // bpmnlint's "recommended" config as an ES module with every rule imported (what
 // bpmnlint-loader generates), served to esbuild as the virtual module "bpmnlint-config".

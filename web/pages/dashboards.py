@@ -11,11 +11,13 @@ from __future__ import annotations
 from flask import Blueprint, g, render_template, request
 
 from engine.errors import EngineError
+from engine.identity.names import local_label
 from engine.jobs import inspections, reports
 from engine.jobs.schedules import job_schedules
 from web.api.reports import download
 from web.context import current_engine
 from web.i18n import current_language, t
+from web.messages import person_name
 from web.pages.common import _error_page, signed_in
 from web.presentation import reports as presentation
 from web.presentation.cells import csv_cell
@@ -31,7 +33,8 @@ def _arg(name: str, limit: int) -> str | None:
 
 # Metrics that repeat what the row's name and unit already say: left out of the page's
 # tables (the API and the exports keep them).
-PAGE_HIDDEN = frozenset({"process", "category", "hall", "element_id", "step_name"})
+# codes a row carries for the CSV and the charts, not for reading: kept out of the page's tables
+PAGE_HIDDEN = frozenset({"process", "category", "hall", "element_id", "step_name", "kind", "metric", "instance_id"})
 
 
 def _number(value) -> str:
@@ -152,10 +155,17 @@ def dashboard_page():
         # the counter checklist is checked every day for every clerk: who is not yet checked today
         coverage = inspections.coverage(db, actor, None, unit) if job == "counter_service_score" else None
     labels = presentation.metric_labels(job)
+    for u in report.get("units") or ():
+        u["name"] = local_label(u.get("name"), lang)
     for row in report["rows"]:
+        # names in the page's language only (engine/identity/names.py); the keys stay in the CSV
+        row["subject_label"] = local_label(row["subject_label"], lang)
+        row["unit_name"] = local_label(row["unit_name"], lang)
         row["flat"] = reports.flatten(row["metrics"])
         row["shown"] = {k: presentation.display_value(job, k, v, lang, labels) for k, v in row["flat"].items()}
         row["tones"] = {k: tone(k, v) for k, v in row["flat"].items()}
+        if row["flat"].get("customer_manager"):  # a person by name, not by login name
+            row["shown"]["customer_manager"] = person_name(row["flat"]["customer_manager"])
     for group in report["groups"]:
         group["has_unit"] = any(r["unit_key"] for r in report["rows"] if r["subject_type"] == group["subject_type"])
         group["page_columns"] = [{**c, "label": presentation.label(c["key"], lang, with_unit=False, labels=labels)}

@@ -22,7 +22,7 @@ from engine.identity import policy
 from engine.identity.policy import require_audit_reader
 from engine.identity.roles import ROLES
 from engine.runtime import documents, instances, references
-from engine.store.models import OrgUnit, ProcessDefinition, Task
+from engine.store.models import OrgUnit, ProcessDefinition, ProcessInstance, Task
 from web.context import current_engine
 from web.downloads import file_response
 from web.i18n import current_language, t
@@ -30,6 +30,7 @@ from web.messages import page_message
 from web.pages.common import _aware, _badge, _error_page, _process_names, signed_in
 from web.presentation import audit as audit_labels
 from web.presentation import cases as case_lists
+from web.presentation.diagram import localized_xml
 from web.presentation.summary import case_sections
 
 bp = Blueprint("records", __name__)
@@ -159,7 +160,7 @@ def instance_page(instance_id: str):
             return _error_page(exc)
         info = instances.instance_to_dict(db, inst)
         definition = db.get(ProcessDefinition, inst.definition_id)
-        xml = definition.xml
+        xml = localized_xml(definition.xml, current_language())
         process_name = definition.name or definition.key
         sla = dict(db.execute(select(Task.id, Task.sla_state).where(
             Task.instance_id == instance_id, Task.status == "open")).all())
@@ -391,9 +392,13 @@ def audit_page():
     except Forbidden:
         return _forbidden()
     lang = current_language()
+    case_ids = {row["instance_id"] for row in result["items"] if row["instance_id"]}
     with engine.read() as db:
         units = dict(db.execute(select(OrgUnit.key, OrgUnit.name)).all())
+        case_refs = dict(db.execute(select(ProcessInstance.id, ProcessInstance.reference)
+                                    .where(ProcessInstance.id.in_(case_ids))).all()) if case_ids else {}
     for row in result["items"]:
+        row["reference"] = case_refs.get(row["instance_id"])
         row["label"] = audit_labels.label(row["action"], lang)
         # roles and unit by name in the page's language (the codes stay in the CSV)
         row["roles_shown"] = "、".join(ROLES[r][1 if lang == "en" else 0] if r in ROLES else r

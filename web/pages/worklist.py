@@ -61,7 +61,7 @@ def home_context(actor) -> dict:
                          if task["due_state"] else None)
     for case in summary["recent_cases"]:
         case["process_name"] = _label(case.get("name") or names.get(case["process_key"]), case["process_key"])
-        case["reference"] = case_reference(case.get("business_key"), case["id"])
+        case["reference"] = case_reference(case.get("business_key"), case["id"], case.get("reference"))
     for info in summary["startable"]:
         info["label"] = _label(info.get("name"), info["key"])
     return {**summary, "unread": unread, "api_docs": policy.may_deploy(actor) or actor.is_admin}
@@ -85,7 +85,7 @@ def notification_list():
         note["label"] = t(f"notify_{note['kind']}") if f"notify_{note['kind']}" in _KINDS else note["title"]
         note["task_label"] = _label(note["task_name"], "") if note["task_name"] else None
         note["process_name"] = _label(names.get(note["process_key"]), note["process_key"]) if note["process_key"] else None
-        note["reference"] = case_reference(note["business_key"], note["instance_id"]) if note["instance_id"] else None
+        note["reference"] = case_reference(note["business_key"], note["instance_id"], note.get("reference")) if note["instance_id"] else None
         if note["task_id"] and note["task_status"] == "open":
             note["link"], note["link_text"] = url_for("pages.task_page", task_id=note["task_id"]), t("notify_open_task")
         elif note["instance_id"]:

@@ -200,7 +200,10 @@ def local_csv_row(row: dict, lang: str) -> list:
     from engine.identity.roles import ROLES
 
     index = 1 if lang == "en" else 0
+    from engine.identity.names import local_name
+
     flat = {**row, "at": china_time(row["at"]), "action_label": label(row["action"], lang),
+            "actor_name": local_name(row.get("actor_name"), lang), "element_name": local_name(row.get("element_name"), lang),
             "actor_roles": "、".join(ROLES[r][index] if r in ROLES else r for r in row["actor_roles"])}
     return [csv_cell(flat.get(c)) for c, *_ in LOCAL_COLUMNS]
 

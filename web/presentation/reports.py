@@ -28,6 +28,7 @@ SUBJECT_TYPES: dict[str, tuple[str, str]] = {  # in the order the page and the X
     "step": ("环节", "Step"),
     "kpi": ("指标", "KPI"),
     "shift_leader": ("班长/值班长", "Shift leader"),
+    "retailer": ("零售户", "Retailer"),  # the tobacco anomalies and visits (engine/jobs/tobacco_jobs.py)
 }
 STATUS_LABELS = {"final": ("已确认", "Final"), "draft": ("待审核", "Draft"), "in_review": ("审核中", "In review"),
                  "rejected": ("已退回", "Rejected"), "completed": ("已完成", "Completed"),

@@ -9,7 +9,7 @@
   var marked = [];
 
   // dmn-js speaks English; on a zh-CN page its words are translated (what a process owner reads
-  // and clicks in a decision table); the rest stays English
+  // and clicks in a decision table). The model's own content (labels, names, FEEL) stays as written.
   var ZH = {
     "When": "当", "And": "且", "Then": "则", "Annotations": "备注", "Annotation": "备注", "Hit policy": "命中策略",
     "Hit policy:": "命中策略：", "View DRD": "查看决策需求图", "Add rule": "添加规则", "Add rule above": "在上方添加规则",
@@ -26,6 +26,46 @@
     "Strings must be in double quotes": "字符串须用双引号", "Decision name": "决策名称", "Decision name: ": "决策名称：",
     "Enter expression": "输入表达式", "Equals": "等于", "Comparison": "比较", "Range": "区间", "Include": "包含",
     "Exclude": "排除", "Match one": "匹配其一", "Match none": "均不匹配",
+    // hit policies (the table's header and its select) and their explanations (the header's tooltip)
+    "Unique": "唯一", "First": "首个命中", "Priority": "优先级", "Any": "任一", "Collect": "汇集",
+    "Collect (Sum)": "汇集（求和）", "Collect (Min)": "汇集（最小值）", "Collect (Max)": "汇集（最大值）",
+    "Collect (Count)": "汇集（计数）", "Rule order": "规则顺序", "Output order": "输出顺序",
+    "No overlap is possible and all rules are disjoint. Only a single rule can be matched": "规则互不重叠，只能命中一条规则",
+    "Rules may overlap. The first matching rule will be chosen": "规则可以重叠，取第一条命中的规则",
+    "Rules may overlap. The one with the highest priority will be chosen": "规则可以重叠，取优先级最高的规则",
+    "Rules may overlap. Their output have to match": "规则可以重叠，其输出必须一致",
+    "Collects the values of all matching rules": "汇集所有命中规则的值",
+    "Collects the values of all matching rules and sums up to a single value": "汇集所有命中规则的值并求和",
+    "Collects the values of all matching rules and uses the lowest value": "汇集所有命中规则的值并取最小值",
+    "Collects the values of all matching rules and uses the highest value": "汇集所有命中规则的值并取最大值",
+    "Collects the values of all matching rules and counts the number of them": "统计命中规则的数量",
+    "Collects the values of all matching rules in rule order": "按规则顺序汇集所有命中规则的值",
+    "Collects the values of all matching rules in decreasing output priority order": "按输出优先级从高到低汇集所有命中规则的值",
+    // FEEL data types (column headers, the type select)
+    "string": "文本", "boolean": "布尔", "number": "数字", "integer": "整数", "long": "长整数", "double": "小数",
+    "date": "日期", "time": "时间", "dateTime": "日期时间", "dayTimeDuration": "时长（日时）",
+    "yearMonthDuration": "时长（年月）", "any": "任意类型",
+    // column and cell editors, context menus
+    "Output name: ": "输出名称：", "Output label: ": "输出标签：", "Edit input": "编辑输入列", "Edit output": "编辑输出列",
+    "Copy input column": "复制输入列", "Copy output column": "复制输出列", "Cut input column": "剪切输入列",
+    "Cut output column": "剪切输出列", "Paste input column left": "粘贴到左侧（输入列）",
+    "Paste input column right": "粘贴到右侧（输入列）", "Paste output column left": "粘贴到左侧（输出列）",
+    "Paste output column right": "粘贴到右侧（输出列）", "Expression language": "表达式语言",
+    "Expression language: {expressionLanguageLabel}": "表达式语言：{expressionLanguageLabel}",
+    "Change cell expression language": "更改单元格表达式语言", "Test type": "判断方式", "Predefined values": "预设取值",
+    "Add predefined values": "添加预设取值", "Clear predefined values": "清除预设取值", "Add values": "添加取值",
+    "Custom values": "自定义取值", "No values": "无取值", "Set value": "设定值", "Edit string": "编辑文本",
+    "Edit number": "编辑数字", "Edit boolean": "编辑布尔值", "Edit date": "编辑日期", "Edit time": "编辑时间",
+    "Edit date and time": "编辑日期时间", "Edit duration": "编辑时长", "String value": "文本值", "Boolean value": "布尔值",
+    "Comparison operator": "比较运算符", "Exactly": "等于", "Less": "小于", "Less or equals": "小于等于",
+    "Greater": "大于", "Greater or equals": "大于等于", "Range start value": "区间起始值", "Range end value": "区间结束值",
+    "Range start operator": "区间起始运算符", "Range end operator": "区间结束运算符", "Before": "早于", "After": "晚于",
+    "Between": "介于", "Date value": "日期值", "Time value": "时间值", "Date and time value": "日期时间值",
+    "Duration value": "时长值", "Start value": "起始值", "End value": "结束值", "Use today": "使用今天",
+    "Date": "日期", "Time": "时间", "Date and time": "日期时间", "Start date": "开始日期", "End date": "结束日期",
+    "Start time": "开始时间", "End time": "结束时间", "Start date and time": "开始日期时间", "End date and time": "结束日期时间",
+    "Set date": "设定日期", "Set time": "设定时间", "Set date and time": "设定日期时间", "Set duration": "设定时长",
+    "Use now": "使用当前时间", "Resize": "调整宽度", "Editing not supported for set expression language": "该表达式语言不支持编辑",
   };
   var zh = (document.documentElement.lang || "").indexOf("zh") === 0;
   function translate(template, replacements) {
