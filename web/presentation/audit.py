@@ -8,7 +8,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 
-from web.presentation.cells import csv_cell
+from web.presentation.cells import china_time, csv_cell
 
 ACTION_LABELS: dict[str, tuple[str, str]] = {
     "instance_started": ("启动流程", "Instance started"),
@@ -181,19 +181,6 @@ LOCAL_COLUMNS = (
     ("details", "详情", "Details"), ("before", "修改前", "Before"), ("after", "修改后", "After"),
     ("reason", "原因", "Reason"), ("hash", "哈希值", "Hash"),
 )
-
-
-def china_time(moment) -> str:
-    """``2026-12-06 14:05:09``: an aware moment in China time (Asia/Shanghai)."""
-    from datetime import datetime
-
-    from engine.clock import LOCAL_TZ
-
-    if not moment:
-        return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def local_csv_row(row: dict, lang: str) -> list:

@@ -1,8 +1,11 @@
-"""Cells of downloaded tables (CSV and XLSX), shared by the audit and report exports."""
+"""Cells of downloaded tables (CSV and XLSX), shared by the audit, register and report exports."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
+
+from engine.clock import LOCAL_TZ
 
 # A cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -16,3 +19,13 @@ def csv_cell(value) -> str | int:
         return value
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def china_time(moment, seconds: bool = True) -> str:
+    """``2026-12-06 14:05:09`` (``14:05`` without seconds): a stored moment in China time
+    (Asia/Shanghai); ISO strings are parsed; empty for none."""
+    if not moment:
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")

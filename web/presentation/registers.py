@@ -10,8 +10,7 @@ import csv
 import io
 from datetime import datetime
 
-from engine.clock import LOCAL_TZ
-from web.presentation.cells import csv_cell
+from web.presentation.cells import china_time, csv_cell
 
 STATUS = {"running": ("待签收", "Awaiting signature"), "completed": ("已完成", "Completed"),
           "cancelled": ("已作废", "Cancelled"), "incident": ("异常", "Incident"), "suspended": ("已挂起", "Suspended")}
@@ -27,11 +26,7 @@ def _zh(lang: str) -> bool:
 
 
 def local(value) -> str:
-    if not value:
-        return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    return china_time(value, seconds=False)
 
 
 def cell_text(value, lang: str = "zh-CN") -> str:
