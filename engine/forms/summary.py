@@ -179,7 +179,8 @@ class _Presenter:
             return _separator(self.language).join(self.text(f, v) for v in value if not _empty(v))
         if isinstance(value, dict):
             return "；".join(f"{k}: {self.text(f, v)}" for k, v in value.items() if not str(k).startswith("_"))
-        return str(value)
+        # a text that is a known login name or org unit key reads as the name ("hall-1" -> 中心营业厅)
+        return self.people.get(value, str(value)) if isinstance(value, str) else str(value)
 
     def docs(self, value: Any) -> list[DocRef]:
         ids = value if isinstance(value, list) else [value]

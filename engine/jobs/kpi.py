@@ -174,7 +174,8 @@ def _summary(kpi_rules: dict, rows: list[dict], room: dict | None = None) -> str
         if m.get("raw_total") is not None and m["raw_total"] > m["total"]:
             line += f" 合计{m['raw_total']:g}分，超过满分，按满分{m.get('full_marks', full_marks):g}分计"
         if m.get("missing"):
-            line += f" 缺数据：{m['missing']}"
+            names = {key: label for key, label, _points in labels}
+            line += " 缺数据：" + "、".join(names.get(k, k) for k in str(m["missing"]).split(",") if k)
         lines.append(line)
     return "\n".join(lines)
 

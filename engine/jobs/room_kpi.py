@@ -144,7 +144,8 @@ def _summary(section: dict, heads: list[dict]) -> str:
         if m.get("churn_rate_pct") is not None:
             line += f"\n  离网率 {m['churn_rate_pct']:g}%"
         if m.get("missing"):
-            line += f"\n  缺数据：{m['missing']}"
+            names = {d["key"]: d["label_zh"] for d in section["dimensions"]}
+            line += "\n  缺数据：" + "、".join(names.get(k, k) for k in str(m["missing"]).split(",") if k)
         lines.append(line)
     return "\n".join(lines)
 

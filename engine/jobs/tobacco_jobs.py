@@ -25,6 +25,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from engine.errors import NotFound
+from engine.identity.names import split_name
 from engine.jobs import retailers
 from engine.jobs.results import replace_results
 from engine.jobs.scoring import load_rules
@@ -68,7 +69,7 @@ def compute_retailer_anomalies(uow, period) -> int:
         .where(Fact.period == month, Fact.metric.in_(list(by_metric)))
         .order_by(Fact.subject_key, Fact.metric)
     ).all()
-    labels = {u.username: u.display_name or u.username
+    labels = {u.username: split_name(u.display_name or u.username)[0]  # the Chinese name (engine/identity/names.py)
               for u in uow.session.execute(select(User.username, User.display_name))}
     rows = []
     for fact in facts:

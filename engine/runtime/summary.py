@@ -21,7 +21,7 @@ from engine.forms import lists as option_lists
 from engine.forms import summary as presenter
 from engine.identity.names import local_name, person_name
 from engine.runtime import definitions
-from engine.store.models import AuditEvent, Document, FormDefinition, ProcessInstance, Task, User, UserRole
+from engine.store.models import AuditEvent, Document, FormDefinition, OrgUnit, ProcessInstance, Task, User, UserRole
 
 
 def _start_form(engine, session, key: str, inst: ProcessInstance) -> dict | None:
@@ -85,6 +85,8 @@ def case_summary(engine, session, inst: ProcessInstance, *, language: str = "zh-
     usernames = {s.by for s, _, _ in parts if s.by} | set().union(
         *[presenter.people_values(form, data) for _, form, data in parts])
     people = _people(session, usernames, language)
+    # org unit keys typed into a form (the congestion alert's 营业厅) read as the unit's name
+    people.update({key: local_name(name, language) for key, name in session.execute(select(OrgUnit.key, OrgUnit.name))})
     out = []
     for section, form, data in parts:
         section.by_name = people.get(section.by) or section.by

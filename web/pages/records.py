@@ -401,8 +401,8 @@ def audit_page():
         row["reference"] = case_refs.get(row["instance_id"])
         row["label"] = audit_labels.label(row["action"], lang)
         # roles and unit by name in the page's language (the codes stay in the CSV)
-        row["roles_shown"] = "、".join(ROLES[r][1 if lang == "en" else 0] if r in ROLES else r
-                                      for r in row["actor_roles"])
+        row["roles_shown"] = "、".join(ROLES[r][1 if lang == "en" else 0] if r in ROLES
+                                      else t("msg_system_actor") if r == "system" else r for r in row["actor_roles"])
         row["unit_shown"] = units.get(row["actor_unit"]) or row["actor_unit"]
     try:
         verification = audit_checkpoint.verify(engine)

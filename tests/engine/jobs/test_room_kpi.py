@@ -267,7 +267,7 @@ def test_room_manager_is_scored_on_the_rooms_month_with_the_sources_points(room)
     assert (revenue["target"], revenue["actual"], revenue["completion_pct"]) == (300000.0, 320000.0, 106.67)
     assert revenue["manager_month"] == {"王芳": 150000.0, "赵强": 150000.0}
     assert revenue["working_days"] == 18  # October 2026: the National Day holidays are not working days
-    assert revenue["manager_weeks"].startswith("王芳: 2026-W41 25,000，2026-W42 41,666.67")
+    assert revenue["manager_weeks"].startswith("王芳: 第41周 25,000，第42周 41,666.67")
 
 
 def test_challenge_everywhere_earns_the_full_mark_never_more(room):
