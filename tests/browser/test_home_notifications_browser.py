@@ -23,6 +23,7 @@ import time
 import pytest
 
 from tests.browser.conftest import shot, sign_in
+from tests.browser.forms import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -123,7 +124,9 @@ def test_the_hall_manager_is_told_of_the_escalation_follows_it_and_marks_it_read
     assert _fire_sla(bpm_server.var, task_id) == ["warning", "breach", "escalation", "escalation"]
     # no reload: the next poll (30 s) brings the count
     page.clock.fast_forward("00:31")
-    page.wait_for_function(f"document.querySelector('[data-testid=bell-count]').textContent.trim() === '{before + 1}'")
+    # polled through page.evaluate: wait_for_function's eval is refused by the page's CSP (tests/browser/forms.py)
+    wait_until(page, f"document.querySelector('[data-testid=bell-count]').textContent.trim() === '{before + 1}'",
+               timeout=60)
     assert _bell(page) == before + 1 and f"{before + 1} 条未读" in page.locator("[data-testid=bell]").get_attribute("aria-label")
     _header_fits(page)
 

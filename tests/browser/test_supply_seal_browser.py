@@ -23,7 +23,7 @@ from tests.browser.conftest import shot as _shot
 from tests.browser.forms import api_headers as _api
 from tests.browser.forms import choose as _choose
 from tests.browser.forms import fill as _fill
-from tests.browser.forms import open_task
+from tests.browser.forms import open_task, wait_until
 from tests.browser.forms import settled as _settled
 from tests.browser.forms import submit_task as _submit
 
@@ -50,7 +50,7 @@ def _seal_preview(page, base: str) -> bytes:
     images = page.locator("[data-testid=seal-preview-page]")
     assert images.count() == 1
     images.first.scroll_into_view_if_needed()
-    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid=seal-preview-page]')]
+    wait_until(page, """[...document.querySelectorAll('[data-testid=seal-preview-page]')]
         .every(img => img.complete && img.naturalWidth > 600 && img.naturalHeight > 800)""")
     # the pictures come before the PIN field in the page
     assert page.evaluate("""() => !!(document.querySelector('[data-testid=seal-preview]')
