@@ -184,7 +184,10 @@ def unit_label(key) -> str:
 
 @bp.app_template_filter("role")
 def role_label(key) -> str:
-    """A role as people read it, in the page's language ("counter_staff" -> "营业员")."""
+    """A role as people read it, in the page's language ("counter_staff" -> "营业员"; the engine's
+    own ``system`` role as 系统)."""
+    if key == "system":
+        return t("msg_system_actor")
     names = ROLES.get(key)
     return (names[1] if current_language() == "en" else names[0]) if names else str(key or "")
 

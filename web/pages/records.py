@@ -20,9 +20,8 @@ from engine.clock import utcnow
 from engine.errors import EngineError, Forbidden
 from engine.identity import policy
 from engine.identity.policy import require_audit_reader
-from engine.identity.roles import ROLES
 from engine.runtime import documents, instances, references
-from engine.store.models import OrgUnit, ProcessDefinition, ProcessInstance, Task
+from engine.store.models import ProcessDefinition, ProcessInstance, Task
 from web.context import current_engine
 from web.downloads import file_response
 from web.i18n import current_language, t
@@ -394,16 +393,11 @@ def audit_page():
     lang = current_language()
     case_ids = {row["instance_id"] for row in result["items"] if row["instance_id"]}
     with engine.read() as db:
-        units = dict(db.execute(select(OrgUnit.key, OrgUnit.name)).all())
         case_refs = dict(db.execute(select(ProcessInstance.id, ProcessInstance.reference)
                                     .where(ProcessInstance.id.in_(case_ids))).all()) if case_ids else {}
     for row in result["items"]:
         row["reference"] = case_refs.get(row["instance_id"])
         row["label"] = audit_labels.label(row["action"], lang)
-        # roles and unit by name in the page's language (the codes stay in the CSV)
-        row["roles_shown"] = "、".join(ROLES[r][1 if lang == "en" else 0] if r in ROLES
-                                      else t("msg_system_actor") if r == "system" else r for r in row["actor_roles"])
-        row["unit_shown"] = units.get(row["actor_unit"]) or row["actor_unit"]
     try:
         verification = audit_checkpoint.verify(engine)
     except Exception as exc:  # noqa: BLE001 - show the failure instead of a 500
