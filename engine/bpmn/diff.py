@@ -52,7 +52,8 @@ def _parts(el) -> dict:
         if tag == "extensionElements":
             for prop in child.iterfind("camunda:properties/camunda:property", NS):
                 name = prop.get("name") or ""
-                parts.setdefault("sla" if name.startswith("sla.") else "properties", []).append((name, prop.get("value")))
+                aspect = "name" if name == "name.en" else "sla" if name.startswith("sla.") else "properties"
+                parts.setdefault(aspect, []).append((name, prop.get("value")))
             rest = deepcopy(child)
             for props in rest.findall("camunda:properties", NS):
                 rest.remove(props)

@@ -143,11 +143,27 @@ def parse_xml(xml: bytes) -> tuple[etree._Element | None, list[dict]]:
     return root, []
 
 
-def _properties(el) -> dict:
+NAME_EN = "name.en"  # the English name of an element drawn with a Chinese one
+
+
+def two_language_name(el) -> str | None:
+    """An element's name as the engine stores it: the drawn ``name`` (Chinese), and where the model
+    gives its English as ``camunda:properties`` ``name.en``, both as ``中文|English``
+    (engine/identity/names.py shows one of the two). A name without ``name.en`` is stored as drawn."""
+    name = (el.get("name") or "").strip()
+    english = (_properties(el, with_name=True).get(NAME_EN) or "").strip()
+    if english and name and english != name:
+        return f"{name}|{english}"
+    return name or english or None
+
+
+def _properties(el, *, with_name: bool = False) -> dict:
+    """An element's ``camunda:properties``; its English name (``name.en``) only ``with_name``:
+    it is part of the element's name (:func:`two_language_name`), not a setting."""
     props = {}
     for prop in el.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", NS):
         name = prop.get("name")
-        if name:
+        if name and (with_name or name != NAME_EN):
             props[name] = prop.get("value")
     return props
 
@@ -606,7 +622,7 @@ def _check_element(el, meta: dict, errors: list[dict], form_exists: Callable[[st
     if el_id and len(el_id) > MAX_ELEMENT_ID:
         errors.append(_err(el_id, f"element id is longer than {MAX_ELEMENT_ID} characters", f"元素 id 超过 {MAX_ELEMENT_ID} 个字符"))
         return True
-    info = {"type": kind, "name": el.get("name")}
+    info = {"type": kind, "name": two_language_name(el)}
     props = _properties(el)
     if props:
         info["properties"] = props
@@ -841,7 +857,7 @@ def read_model(root, form_exists: Callable[[str], bool], process_id: str | None 
         if not is_known_role(role):
             errors.append(_unknown_role(pid, process, role, "candidateStarterGroups", "可发起角色"))
     meta: dict = {
-        "name": process.get("name"),
+        "name": two_language_name(process),
         "version_tag": process.get(f"{{{CAMUNDA_NS}}}versionTag"),
         "candidate_starter_groups": starters,
         "start_form": None,
@@ -853,7 +869,7 @@ def read_model(root, form_exists: Callable[[str], bool], process_id: str | None 
     }
     for lane in process.iterfind(".//bpmn:lane", NS):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
-            meta["lanes"][(ref.text or "").strip()] = lane.get("name") or lane.get("id")
+            meta["lanes"][(ref.text or "").strip()] = two_language_name(lane) or lane.get("id")
     refused: set = set()
     for el in process.iter():
         if isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN_NS}}}") and el is not process:
@@ -877,7 +893,7 @@ def read_model(root, form_exists: Callable[[str], bool], process_id: str | None 
         except ValueError as exc:
             errors.append(_err(timer["element_id"], f"timer start event: {exc}", f"定时开始事件：{exc}"))
     del meta["ids"], meta["process"]
-    return ParsedModel(pid, process.get("name"), meta, errors)
+    return ParsedModel(pid, two_language_name(process), meta, errors)
 
 
 def spiff_parse(xml: bytes, process_id: str):

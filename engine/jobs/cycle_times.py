@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from engine.identity.names import split_name
 from engine.jobs.periods import Period
 from engine.jobs.results import replace_results
 from engine.jobs.sla_report import process_names
@@ -86,6 +87,13 @@ ORDER BY process_key, version, step_rank, element_id
 """
 
 
+def _versioned(name: str, version: int) -> str:
+    """A process's name with its version, in both its languages ("投诉处理 v1|Complaint handling v1"):
+    a page shows one of them (engine/identity/names.py local_label)."""
+    zh, en = split_name(name)
+    return f"{zh} v{version}" if zh == en else f"{zh} v{version}|{en} v{version}"
+
+
 def compute_process_cycle_times(uow, period: Period) -> int:
     session = uow.session
     d = session.get_bind().dialect.name
@@ -101,7 +109,7 @@ def compute_process_cycle_times(uow, period: Period) -> int:
                 "unit_key": None,
                 "subject_type": "step",
                 "subject_key": f"{r.process_key}:v{r.version}:{r.element_id}",
-                "subject_label": f"{names.get(r.process_key, r.process_key)} v{r.version} / {step}",
+                "subject_label": f"{_versioned(names.get(r.process_key, r.process_key), r.version)} / {step}",
                 "rank": int(r.step_rank),
                 "metrics": {
                     "process": r.process_key,

@@ -115,7 +115,7 @@ def test_process_owner_sets_roles_form_and_time_limit_and_deploys(bpm_server, br
     dialog.wait_for()
     assert f"与已部署的第 {before} 版相比" in dialog.inner_text()
     changed = dialog.locator("li[data-element-id=close]")
-    assert changed.inner_text() == "修改 人工任务「结案回访 Close and follow up」（办理角色、时限）"
+    assert changed.inner_text() == "修改 人工任务「结案回访」（办理角色、时限）"
     assert dialog.locator("li").count() == 1
     shot(page, "modeler-owner-02-diff")
     page.get_by_test_id("modeler-diff-confirm").click()

@@ -146,7 +146,10 @@ def test_diagram_interchange_is_complete_and_readable(key):
     for node in nodes:
         assert node.get("id") in shapes, f"{node.get('id')} has no BPMNShape"
         name = node.get("name") or ""
-        assert CJK.search(name) and re.search(r"[A-Za-z]", name), f"{node.get('id')}: name {name!r} is not 中文 English"
+        english = node.find("bpmn:extensionElements/camunda:properties/camunda:property[@name='name.en']", NS)
+        assert CJK.search(name) and not re.search(r"[A-Za-z]", name), f"{node.get('id')}: name {name!r} is not Chinese only"
+        assert english is not None and re.search(r"[A-Za-z]", english.get("value") or "") \
+            and not CJK.search(english.get("value")), f"{node.get('id')}: no English name (camunda:properties name.en)"
     # lanes: one per role, inside the pool, every node in exactly one lane and inside its bounds
     pool = bounds(participant.get("id"))
     lanes = process.findall("bpmn:laneSet/bpmn:lane", NS)
@@ -205,7 +208,7 @@ def test_tasks_follow_the_conventions(key):
         assert lane_of[task.get("id")] == groups[0], f"{task.get('id')} is drawn in the lane of its first role"
         assert task.get(f"{CAMUNDA}formKey") in form_ids()
         props = props_of(task)
-        assert {p for p in props if not p.startswith(("options.", "tobacco.", "study."))} <= {
+        assert {p for p in props if not p.startswith(("options.", "tobacco.", "study.")) and p != "name.en"} <= {
             "candidateScope", "sla.kind", "sla.amount", "sla.amountVariable", "sla.warn", "sla.escalate", "seal", "score_review",
             "review_stage", "record", "notBeforeStart", "register.sign", "room_review", "target_plan"}, props
         if "seal" in props:

@@ -1,5 +1,6 @@
-"""A read-only diagram in the page's language: the BPMN XML with each element's two-language
-name ("审核 Review") reduced to the page's one (engine/identity/names.py). Only the names of
+"""A read-only diagram in the page's language: the BPMN XML with each element's name in the
+page's one: the drawn (Chinese) name, or on an English page its ``camunda:properties``
+``name.en`` (an older model's glued "审核 Review" is split, engine/identity/names.py). Only the names of
 BPMN elements change (not camunda:property names, which are keys); the ids, and so the
 done/active/overdue markers, stay as deployed."""
 
@@ -10,6 +11,8 @@ from lxml import etree
 from engine.identity.names import local_name
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+_NAME_EN = (f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}properties/{{{CAMUNDA_NS}}}property[@name='name.en']")
 
 
 def localized_xml(xml: str | None, language: str) -> str | None:
@@ -23,5 +26,6 @@ def localized_xml(xml: str | None, language: str) -> str | None:
     for element in root.iter(f"{{{BPMN_NS}}}*"):
         name = element.get("name")
         if name:
-            element.set("name", local_name(name, language))
+            english = element.find(_NAME_EN)
+            element.set("name", local_name(name, language, english.get("value") if english is not None else None))
     return etree.tostring(root, encoding="unicode")

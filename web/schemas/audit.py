@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from marshmallow import Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
 from web.presentation.audit import action_label
-from web.schemas.common import MAX_PAGE, NO_NUL
+from web.schemas.common import MAX_PAGE, NO_NUL, Name
 
 FORMAT_HELP = "omit for JSON; 'csv' or 'json' to download every matching event (Accept: text/csv also selects csv)"
 
@@ -36,7 +36,7 @@ class AuditEventSchema(Schema):
     instance_id = fields.Str(allow_none=True)
     task_id = fields.Str(allow_none=True)
     element_id = fields.Str(allow_none=True)
-    element_name = fields.Str(allow_none=True, metadata={"description": "the BPMN element's name"})
+    element_name = Name(allow_none=True, metadata={"description": "the BPMN element's name"})
     details = fields.Dict()
     before = fields.Raw(allow_none=True)
     after = fields.Raw(allow_none=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from web.schemas.common import NO_NUL
+from web.schemas.common import NO_NUL, Name
 
 
 class TokenRequest(Schema):
@@ -34,12 +34,12 @@ class HealthSchema(Schema):
 
 class UserTaskInfo(Schema):
     element_id = fields.Str()
-    name = fields.Str(allow_none=True)
+    name = Name(allow_none=True)
     candidate_groups = fields.List(fields.Str())
     scope = fields.Str(metadata={"description": "who among the candidate roles may work on it (candidateScope): "
                                                 "instance_unit (default), parent_unit, any_unit or starter"})
     form_key = fields.Str(allow_none=True)
-    lane = fields.Str(allow_none=True)
+    lane = Name(allow_none=True)
     properties = fields.Dict()
 
 
@@ -47,7 +47,7 @@ class DefinitionSchema(Schema):
     id = fields.Int()
     key = fields.Str()
     version = fields.Int()
-    name = fields.Str(allow_none=True)
+    name = Name(allow_none=True)
     sha256 = fields.Str()
     deployed_at = fields.DateTime()
     deployed_by = fields.Str(allow_none=True)

@@ -11,6 +11,23 @@ MAX_INT32 = 2**31 - 1
 MAX_PAGE = 1_000_000
 
 
+class Name(fields.Str):
+    """A model's name (a process, a step, a lane) in the request's language: models carry a Chinese
+    name and an English one (``camunda:properties`` ``name.en``, stored together, see
+    engine/identity/names.py); the API answers with the Chinese one, or the English one for a
+    request with ``Accept-Language: en``, never both glued together."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        from flask import has_request_context, request
+
+        from engine.identity.names import local_name
+
+        english = has_request_context() and request.accept_languages.best_match(["zh-CN", "zh", "en"]) == "en"
+        return local_name(str(value), "en" if english else "zh-CN")
+
+
 class ErrorSchema(Schema):
     error = fields.Str(required=True, metadata={"description": "machine-readable code"})
     message = fields.Str(required=True)

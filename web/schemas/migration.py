@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from web.schemas.common import MAX_INT32
+from web.schemas.common import MAX_INT32, Name
 
 
 class MigrationRequest(Schema):
@@ -22,10 +22,10 @@ class BulkMigrationRequest(Schema):
 
 class SpecElement(Schema):
     element_id = fields.Str()
-    name = fields.Str(allow_none=True)
+    name = Name(allow_none=True)
     type = fields.Str(allow_none=True)
     to_element_id = fields.Str()
-    to_name = fields.Str(allow_none=True)
+    to_name = Name(allow_none=True)
     changes = fields.List(fields.Str())
 
 
@@ -38,9 +38,9 @@ class SpecChanges(Schema):
 class TaskMove(Schema):
     task_id = fields.Str()
     element_id = fields.Str(allow_none=True)
-    name = fields.Str(allow_none=True)
+    name = Name(allow_none=True)
     to_element_id = fields.Str()
-    to_name = fields.Str(allow_none=True)
+    to_name = Name(allow_none=True)
     candidate_groups = fields.List(fields.Str())
     to_candidate_groups = fields.List(fields.Str())
     assignee = fields.Str(allow_none=True)
@@ -67,7 +67,7 @@ class TimerChanges(Schema):
 
 class Refusal(Schema):
     element_id = fields.Str(allow_none=True)
-    name = fields.Str(allow_none=True)
+    name = Name(allow_none=True)
     task_id = fields.Str(allow_none=True)
     state = fields.Str(allow_none=True)
     reason = fields.Str(metadata={"description": "removed | type_changed | definition_changed | form_changed | "

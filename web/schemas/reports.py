@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from engine.jobs import reports
-from web.schemas.common import NO_NUL
+from web.schemas.common import NO_NUL, Name
 
 
 class JobRunSchema(Schema):
@@ -84,7 +84,7 @@ class ScoreSheetSchema(Schema):
     created_at = fields.DateTime()
     decided_at = fields.DateTime(allow_none=True)
     decided_by = fields.Str(allow_none=True)
-    step = fields.Str(allow_none=True, metadata={"description": "the open step of a sheet in review (its task name)"})
+    step = Name(allow_none=True, metadata={"description": "the open step of a sheet in review (its task name)"})
 
 
 class ReportSchema(Schema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from web.schemas.catalog import DocumentSchema  # noqa: F401
-from web.schemas.common import MAX_PAGE, NO_NUL
+from web.schemas.common import MAX_PAGE, NO_NUL, Name
 
 
 class StartInstanceRequest(Schema):
@@ -16,7 +16,7 @@ class StartInstanceRequest(Schema):
 class OpenTaskSummary(Schema):
     id = fields.Str()
     element_id = fields.Str()
-    name = fields.Str(allow_none=True)
+    name = Name(allow_none=True)
     assignee = fields.Str(allow_none=True)
     candidate_groups = fields.List(fields.Str())
     created_at = fields.DateTime()
@@ -33,7 +33,7 @@ class TimerSummary(Schema):
 class InstanceLink(Schema):
     id = fields.Str()
     process_key = fields.Str()
-    name = fields.Str(allow_none=True)
+    name = Name(allow_none=True)
     element_id = fields.Str(allow_none=True, metadata={"description": "the call activity"})
     status = fields.Str()
 
@@ -42,7 +42,7 @@ class InstanceSchema(Schema):
     id = fields.Str()
     process_key = fields.Str()
     definition_version = fields.Int()
-    name = fields.Str(allow_none=True)
+    name = Name(allow_none=True)
     business_key = fields.Str(allow_none=True)
     reference = fields.Str(allow_none=True, metadata={"description": "the case's human reference, e.g. "
                                                                    "GH-2026-000123 (process property businessKeyPrefix)"})
@@ -183,7 +183,7 @@ class TaskSchema(Schema):
     instance_id = fields.Str()
     process_key = fields.Str()
     element_id = fields.Str()
-    name = fields.Str(allow_none=True)
+    name = Name(allow_none=True)
     status = fields.Str()
     form_key = fields.Str(allow_none=True)
     form_version = fields.Int(allow_none=True)

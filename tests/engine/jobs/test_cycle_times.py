@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.identity.names import local_label
 from engine.jobs.runner import execute_job
 from tests.engine.jobs.conftest import results
 
@@ -13,7 +14,9 @@ def test_waiting_working_and_slowest_steps(engine, scenario):
     # resolve_counter completed this week: C1 (claimed after 60 s, worked 60 s), C2 (never claimed:
     # 300 s waiting), C5 (never claimed: 60 s). C6's was completed the week before.
     rc = got["complaint_handling:v1:resolve_counter"]
-    assert rc["unit_key"] is None and rc["label"] == "投诉处理 Complaint handling v1 / 柜台处理 Counter handling"
+    assert rc["unit_key"] is None and rc["label"] == "投诉处理 v1|Complaint handling v1 / 柜台处理|Counter handling"
+    assert local_label(rc["label"]) == "投诉处理 v1 / 柜台处理"  # a page shows one language, with the version
+    assert local_label(rc["label"], "en") == "Complaint handling v1 / Counter handling"
     assert (rc["process"], rc["version"], rc["element_id"], rc["count"]) == ("complaint_handling", 1, "resolve_counter", 3)
     assert (rc["p50_waiting_s"], rc["p90_waiting_s"], rc["avg_waiting_s"]) == (60, 300, 140)
     assert (rc["p50_working_s"], rc["p90_working_s"], rc["avg_working_s"]) == (0, 60, 20)
