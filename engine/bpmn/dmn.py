@@ -37,6 +37,9 @@ DMN_NAMESPACES = (
     "http://www.omg.org/spec/DMN/20180521/MODEL/",  # DMN 1.2
     "http://www.omg.org/spec/DMN/20151101/dmn.xsd",  # DMN 1.1
 )
+# The English name of a decision drawn with a Chinese one, as on BPMN elements: a camunda:properties
+# entry name.en (label.en on a column) in the element's extensionElements
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 HIT_POLICIES = ("UNIQUE", "FIRST", "PRIORITY", "ANY", "COLLECT", "RULE ORDER", "OUTPUT ORDER")
 AGGREGATIONS = ("SUM", "MIN", "MAX", "COUNT")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True)
@@ -607,7 +610,17 @@ def _read_table(el, table, ns: str, label: str, error: Callable[[str | None, str
                 error(cell, f"{where}, {_column('output', column)}: {entry.strip()!r}: {err}")
     if policy not in HIT_POLICIES:
         return None
-    return Decision(did, el.get("name"), policy, aggregation, tuple(inputs), tuple(outputs), tuple(rules))
+    return Decision(did, _two_language_name(el), policy, aggregation, tuple(inputs), tuple(outputs), tuple(rules))
+
+
+def _two_language_name(el) -> str | None:
+    """A decision's name as the engine stores it: ``中文|English`` when the model gives its English
+    name (``name.en``), else as drawn (engine/identity/names.py shows one of the two)."""
+    name = (el.get("name") or "").strip()
+    ns = etree.QName(el).namespace
+    prop = el.find(f"{{{ns}}}extensionElements/{{{CAMUNDA_NS}}}properties/{{{CAMUNDA_NS}}}property[@name='name.en']")
+    english = (prop.get("value") or "").strip() if prop is not None else ""
+    return f"{name}|{english}" if name and english and english != name else (name or english or None)
 
 
 def validate(xml: bytes | str) -> list[dict]:

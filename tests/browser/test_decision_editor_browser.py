@@ -52,6 +52,12 @@ def test_edit_a_rule_deploy_and_the_next_instance_uses_it(server, browser_page):
     status.filter(has_text="已部署").wait_for()
     assert "2" in status.inner_text() and "v2" in page.locator("[data-testid=editor-version]").inner_text()
     shot(page, "decision-02-deployed")
+    # the editor keeps the model's English name (camunda:properties name.en) through the save
+    owner = api_headers(page, base, "process_owner")
+    for language, name in (("zh-CN", "一台清办理时限"), ("en", "Time limit by category")):
+        got = page.request.get(f"{base}/api/decision-definitions/one_counter_time_limit",
+                               headers={**owner, "Accept-Language": language}).json()
+        assert [(v["version"], v["name"]) for v in got["versions"]] == [(2, name), (1, name)], got
 
     # the next payment at the counter is timed by the new row
     headers = api_headers(page, base, "counter_staff")

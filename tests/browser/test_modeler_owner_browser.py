@@ -26,6 +26,11 @@ SLA_OF = """(id) => { const bo = window.bpmModeler.get('elementRegistry').get(id
   const out = {};
   ((props && props.get('values')) || []).forEach((p) => { if (p.name.startsWith('sla.')) out[p.name] = p.value; });
   return out; }"""
+PROPERTY_OF = """([id, name]) => { const bo = window.bpmModeler.get('elementRegistry').get(id).businessObject;
+  const ext = bo.get('extensionElements');
+  const props = ext && ext.get('values').find((v) => v.$type === 'camunda:Properties');
+  const found = ((props && props.get('values')) || []).find((p) => p.name === name);
+  return found ? found.value : null; }"""
 
 # a named user task after `close` (before the end event), through the modeler's services
 ADD_TASK = """async ([taskId, name, groups]) => {
@@ -92,7 +97,7 @@ def test_process_owner_sets_roles_form_and_time_limit_and_deploys(bpm_server, br
     # the form from the list of deployed forms, said with the tasks that show it
     form = settings.get_by_test_id("ts-form")
     assert form.input_value() == "complaint_close"
-    assert "结案回访" in form.locator("option[value=complaint_close]").inner_text()
+    assert form.locator("option[value=complaint_close]").inner_text() == "complaint_close（用于：结案回访）"  # one language
 
     # the time limit through a small form: clock, amount, warning, escalation
     assert page.evaluate(SLA_OF, "close") == {}
@@ -106,6 +111,13 @@ def test_process_owner_sets_roles_form_and_time_limit_and_deploys(bpm_server, br
                                               "sla.escalate": "1:duty_manager"}
     assert "值班经理" in settings.get_by_test_id("ts-sla-escalations").locator("select").evaluate(
         "(s) => s.options[s.selectedIndex].text")
+    # the English name beside the Chinese one drawn on the diagram (camunda:properties name.en)
+    english = settings.get_by_test_id("ts-name-en")
+    assert english.input_value() == "Close and follow up"
+    english.fill("Close the case and call back")
+    english.press("Tab")
+    assert page.evaluate(PROPERTY_OF, ["close", "name.en"]) == "Close the case and call back"
+    assert page.evaluate("() => window.bpmModeler.get('elementRegistry').get('close').businessObject.name") == "结案回访"
     assert page.get_by_test_id("modeler-dirty").is_visible()
     shot(page, "modeler-owner-01-settings")
 
@@ -115,7 +127,7 @@ def test_process_owner_sets_roles_form_and_time_limit_and_deploys(bpm_server, br
     dialog.wait_for()
     assert f"与已部署的第 {before} 版相比" in dialog.inner_text()
     changed = dialog.locator("li[data-element-id=close]")
-    assert changed.inner_text() == "修改 人工任务「结案回访」（办理角色、时限）"
+    assert changed.inner_text() == "修改 人工任务「结案回访」（名称、办理角色、时限）"
     assert dialog.locator("li").count() == 1
     shot(page, "modeler-owner-02-diff")
     page.get_by_test_id("modeler-diff-confirm").click()
@@ -126,6 +138,7 @@ def test_process_owner_sets_roles_form_and_time_limit_and_deploys(bpm_server, br
     assert re.search(r'id="close"[^>]*camunda:candidateGroups="[^"]*duty_manager', deployed) or \
         re.search(r'camunda:candidateGroups="[^"]*duty_manager[^"]*"[^>]*id="close"', deployed)
     assert 'name="sla.amount" value="P2D"' in deployed
+    assert 'name="name.en" value="Close the case and call back"' in deployed and 'name="结案回访"' in deployed
 
     # at phone width the settings sit under the canvas and nothing sticks out sideways
     page.set_viewport_size({"width": 390, "height": 844})

@@ -17,6 +17,7 @@ from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf
 from engine.errors import EngineError
 from engine.forms import definitions as formdefs
 from engine.identity import policy
+from engine.identity.names import local_name
 from engine.identity.roles import ROLES
 from engine.runtime import decisions, definitions
 from web.context import current_engine
@@ -90,11 +91,12 @@ def _pickers() -> dict:
     with current_engine().read() as db:
         forms = formdefs.list_forms(db)
         used: dict[str, list[str]] = {}
+        language = current_language()
         for row in definitions.list_latest(db):
             for info in ((row.meta or {}).get("elements") or {}).values():
-                form_key = info.get("form_key")
-                if form_key and info.get("name") and info["name"] not in used.setdefault(form_key, []):
-                    used[form_key].append(info["name"])
+                form_key, name = info.get("form_key"), local_name(info.get("name"), language)
+                if form_key and name and name not in used.setdefault(form_key, []):
+                    used[form_key].append(name)
     roles = [{"key": key, "zh": zh, "en": en} for key, (zh, en) in ROLES.items() if key != "integration"]
     return {"roles": roles, "forms": [{"id": f["id"], "usedBy": used.get(f["id"], [])[:3]} for f in forms]}
 

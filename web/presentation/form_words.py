@@ -48,10 +48,13 @@ def _walk(components, language: str) -> None:
             continue
         props = c.get("properties") if isinstance(c.get("properties"), dict) else {}
         english_only = _english_only(c.get("description")) and _CJK.search(str(c.get("label") or ""))
+        english_page = (language or "").lower().startswith("en")
         for field, min_words in WORDED.items():
             if field in c:
                 c[field] = _words(c[field], props.get(f"{field}.en"), language, min_words)
-        if english_only and not language.lower().startswith("en"):
+            elif english_page and isinstance(props.get(f"{field}.en"), str):
+                c[field] = props[f"{field}.en"]  # English only (a Chinese label explains enough on a Chinese page)
+        if english_only and not english_page:
             c.pop("description")  # a Chinese label's English-only description is its English: not on a Chinese page
         for option in c.get("values") or ():
             if isinstance(option, dict) and isinstance(option.get("label"), str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from web.schemas.common import MAX_INT32, NO_NUL
+from web.schemas.common import MAX_INT32, NO_NUL, Name
 
 WORKER = fields.Str(required=True, validate=[validate.Length(min=1, max=128), NO_NUL],
                     metadata={"description": "the worker's own id (one service account may run many workers)"})
@@ -111,7 +111,7 @@ class DecisionSchema(Schema):
     id = fields.Int()
     key = fields.Str()
     version = fields.Int()
-    name = fields.Str(allow_none=True)
+    name = Name(allow_none=True)
     sha256 = fields.Str()
     deployed_at = fields.DateTime()
     deployed_by = fields.Str(allow_none=True)

@@ -12,6 +12,9 @@ SCHEMA = {"components": [
      "components": [{"type": "number", "key": "quantity", "label": "数量（条） Quantity"}]},
     {"type": "radio", "key": "reached", "label": "是否接通", "description": "Was the customer reached?",
      "values": [{"value": "yes", "label": "接通"}]},
+    {"type": "textfield", "key": "topic", "label": "主题", "description": "如：服务规范",
+     "properties": {"description.en": "Topic"}},
+    {"type": "number", "key": "smile", "label": "微笑服务", "properties": {"description.en": "Smiling service"}},
 ]}
 
 
@@ -24,6 +27,8 @@ def test_chinese_page_shows_the_chinese_words():
     assert zh[1]["key"] == "customer_name" and zh[2]["values"][0]["value"] == "standard"
     # an English-only description under a Chinese label is the label's English
     assert zh[4]["label"] == "是否接通" and "description" not in zh[4]
+    # the English kept apart (properties description.en, as the shipped forms do) stays off the page
+    assert zh[5]["description"] == "如：服务规范" and "description" not in zh[6]
 
 
 def test_english_page_shows_the_english_words_and_the_schema_is_not_changed():
@@ -31,4 +36,5 @@ def test_english_page_shows_the_english_words_and_the_schema_is_not_changed():
     assert en[1]["label"] == "Customer name" and en[2]["label"] == "Category"
     assert en[3]["components"][0]["label"] == "Quantity"
     assert en[4]["description"] == "Was the customer reached?"
+    assert en[5]["description"] == "Topic" and en[6]["description"] == "Smiling service"
     assert SCHEMA["components"][1]["label"] == "客户姓名 Customer name"

@@ -348,7 +348,8 @@ const ZH = {
 // the page's own texts (task settings, diff dialog, error list), in both languages
 const PAGE = {
   "zh-CN": {
-    settingsTitle: "任务设置", processSettingsTitle: "流程设置",
+    settingsTitle: "任务设置", processSettingsTitle: "流程设置", elementSettingsTitle: "元素设置",
+    englishName: "英文名称", englishNameHint: "图上和中文页面显示中文名称，英文页面显示此名称",
     roles: "办理角色", rolesHint: "可以办理此任务的角色（可多选）", starterRoles: "可发起角色",
     starterHint: "可以手动发起此流程的角色", form: "表单", formNone: "（请选择表单）", formUsedBy: "用于",
     formUnknown: "（未部署）",
@@ -362,7 +363,8 @@ const PAGE = {
     unnamed: "（未命名）", confirmLeave: "有未保存的修改，确定离开吗？", saved: "已保存",
   },
   en: {
-    settingsTitle: "Task settings", processSettingsTitle: "Process settings",
+    settingsTitle: "Task settings", processSettingsTitle: "Process settings", elementSettingsTitle: "Element settings",
+    englishName: "English name", englishNameHint: "Shown on English pages; the diagram and Chinese pages show the Chinese name",
     roles: "Roles", rolesHint: "The roles that may work on this task (one or more)", starterRoles: "Starter roles",
     starterHint: "The roles that may start this process by hand", form: "Form", formNone: "(choose a form)",
     formUsedBy: "used by", formUnknown: "(not deployed)",

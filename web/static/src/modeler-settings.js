@@ -1,10 +1,15 @@
 // "Task settings" beside the modeler's canvas, for a process owner: the roles of a user task (or
 // the starter roles of the process) picked from the list of roles by their names, its form picked
 // from the deployed forms, and its time limit (the sla.* camunda:properties, engine/sla/policy.py)
-// as a small form: clock, amount, warning, escalations. Every change is one command on the
-// modeler's command stack, so Ctrl+Z undoes it like any other edit.
+// as a small form: clock, amount, warning, escalations. Every named element also gets its English
+// name (camunda:properties name.en: the diagram carries the Chinese name, English pages show this
+// one). Every change is one command on the modeler's command stack, so Ctrl+Z undoes it like any
+// other edit.
 
 const SLA_KEYS = ["sla.kind", "sla.amount", "sla.warn", "sla.escalate"];
+const NAME_EN = "name.en";
+// elements whose name the engine shows (processes, steps, events, gateways, flows, lanes)
+const NAMED = /^bpmn:(Process|Participant|Lane|SequenceFlow|.*(Task|Event|Gateway|SubProcess)|CallActivity)$/;
 
 function el(tag, attrs, children) {
   const node = document.createElement(tag);
@@ -22,6 +27,12 @@ function el(tag, attrs, children) {
 function properties(bo) {
   const ext = bo.get("extensionElements");
   return ext ? (ext.get("values") || []).find((v) => v.$type === "camunda:Properties") : undefined;
+}
+
+export function readProperty(bo, name) {
+  const props = properties(bo);
+  const found = ((props && props.get("values")) || []).find((p) => p.name === name);
+  return found ? found.value || "" : "";
 }
 
 export function readSla(bo) {
@@ -81,7 +92,11 @@ export function taskSettings(modeler, container, config, tr) {
   let current = null;
 
   function writeSla(element, values) {
-    // one undoable command: the sla.* properties replaced, the others kept
+    writeProperties(element, SLA_KEYS, values);
+  }
+
+  function writeProperties(element, keys, values) {
+    // one undoable command: the properties named in keys replaced, the others kept
     const bo = element.businessObject;
     const commands = [];
     let ext = bo.get("extensionElements");
@@ -98,8 +113,8 @@ export function taskSettings(modeler, container, config, tr) {
       commands.push({ cmd: "element.updateModdleProperties",
         context: { element, moddleElement: ext, properties: { values: [...(ext.get("values") || []), props] } } });
     }
-    const kept = (props.get("values") || []).filter((p) => !SLA_KEYS.includes(p.name));
-    const added = SLA_KEYS.filter((k) => values[k]).map((k) => {
+    const kept = (props.get("values") || []).filter((p) => !keys.includes(p.name));
+    const added = keys.filter((k) => values[k]).map((k) => {
       const p = moddle.create("camunda:Property", { name: k, value: values[k] });
       p.$parent = props;
       return p;
@@ -237,6 +252,16 @@ export function taskSettings(modeler, container, config, tr) {
     return fieldset;
   }
 
+  function englishName(element) {
+    const input = el("input", { id: "ts-name-en", "data-testid": "ts-name-en", type: "text", maxlength: "200",
+      lang: "en", value: readProperty(element.businessObject, NAME_EN) });
+    input.addEventListener("change", () => writeProperties(element, [NAME_EN], { [NAME_EN]: input.value.trim() }));
+    return el("div", {}, [
+      el("div", { class: "row" }, [el("label", { for: "ts-name-en", text: tr("englishName") }), input]),
+      el("p", { class: "hint", text: tr("englishNameHint") }),
+    ]);
+  }
+
   function target() {
     const selected = selection.get();
     if (selected.length === 1) return selected[0];
@@ -266,13 +291,19 @@ export function taskSettings(modeler, container, config, tr) {
     if (type === "bpmn:UserTask") {
       const name = element.businessObject.name;
       container.appendChild(el("h2", { id: "task-settings-title", text: tr("settingsTitle") + (name ? "：" + name : "") }));
+      container.appendChild(englishName(element));
       container.appendChild(rolePicker(element, "camunda:candidateGroups", tr("roles"), tr("rolesHint"), "ts-roles"));
       container.appendChild(formPicker(element));
       container.appendChild(slaForm(element));
     } else if (type === "bpmn:Process") {
       container.appendChild(el("h2", { id: "task-settings-title", text: tr("processSettingsTitle") }));
+      container.appendChild(englishName(element));
       container.appendChild(rolePicker(element, "camunda:candidateStarterGroups", tr("starterRoles"), tr("starterHint"),
         "ts-starter-roles"));
+    } else if (type && NAMED.test(type) && element.type !== "label") {
+      const name = element.businessObject.name;
+      container.appendChild(el("h2", { id: "task-settings-title", text: tr("elementSettingsTitle") + (name ? "：" + name : "") }));
+      container.appendChild(englishName(element));
     }
     container.hidden = !container.firstChild;
   }
