@@ -10,6 +10,7 @@ abbreviations. Every visited page is kept as a screenshot at 1366x768 and 390x84
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from urllib.parse import urlsplit
@@ -34,70 +35,29 @@ ALLOWED = {
     "A", "B", "C", "D",  # grades and tiers (A 档)
 }
 
-# TEMPORARY (issue 17, being rebuilt by other helpers while this test was written): the Latin words
-# each page kind still shows, by page kind (see kind()). The lead tightens this list when those
-# pages are done; a word listed here is not a proper name and must go.
-TEMPORARY: dict[str, set[str]] = {
-    # decision editor: dmn-js's words are Chinese (web/static/src/decision-editor.js); what remains is the
-    # model's own identifiers and content, not UI words: decision keys, the English half of the tables'
-    # bilingual labels, FEEL values and durations written in the rules
-    '/decisions-editor': {
-        'Actual', 'Category', 'Level', 'PT10M', 'PT2M', 'PT3M', 'PT5M', 'Required', 'Responder', 'Response',
-        'Share', 'Tier', 'Time', 'actions', 'basic', 'below_basic', 'business_change', 'by', 'category',
-        'certificates', 'challenge', 'congestion_response', 'duty_manager', 'full', 'hall_manager',
-        'kpi_tier', 'level', 'limit', 'of', 'one_counter_time_limit', 'other', 'payment', 'points',
-        'reports', 'sim_replacement', 'the', 'tier', 'transfer_ownership', 'unlock', 'value_added'
-    },
-    # form editor: the form-js editor's words are Chinese (web/static/src/form-editor-words.js); what
-    # remains is the model's own identifiers and content, not UI words: form ids and the English half
-    # of the forms' bilingual descriptions
-    '/forms-editor': {
-        'Complaint', 'Username', 'about', 'above', 'agreement_accept', 'agreement_active', 'agreement_approval',
-        'agreement_archive', 'agreement_expiry', 'agreement_request', 'agreement_rework', 'agreement_sign',
-        'agreement_supplement', 'agreement_void', 'category', 'complaint', 'complaint_close',
-        'complaint_counter', 'complaint_intake', 'complaint_technical', 'complaint_written', 'congestion_alert',
-        'congestion_response', 'empty', 'follows', 'group', 'handling', 'is', 'it', 'manager', 'no', 'of', 'one',
-        'path', 'statistics', 'still', 'the', 'time', 'type', 'when'
-    },
-    # modeler: bpmn-js and the properties panel are Chinese (web/static/src/modeler-i18n.js); what remains
-    # is the models' own content: process, form and decision keys, and the English half of the
-    # elements' two-language names as drawn ("审核 Review"), which the modeler edits as they are stored.
-    # Open (issue 17 item 7): store the English name as camunda:properties name.en so that the drawn
-    # name is Chinese only; then this entry keeps only the keys.
-    '/modeler': {
-        'Abandon', 'Abandoned', 'Abnormal', 'Accept', 'Accepted', 'Active', 'Anomaly', 'Apply', 'Approval', 'Approve',
-        'Approved', 'Archive', 'Call', 'Carry', 'Category', 'Check', 'Cleared', 'Close', 'Closed', 'Complaint',
-        'Complete', 'Congestion', 'Count', 'Counted', 'Counter', 'Customer', 'Customer-manager', 'Decision',
-        'Department', "Department's", 'Documents', 'Draft', 'Draw', 'Enter', 'Escalated', 'Expiry', 'Fortnightly',
-        'Group', 'Hall', 'Handle', 'Handled', 'Incomplete', 'Instruct', 'Invoice', 'Join', 'Level', 'Maintain',
-        'Monthly', 'Morning', 'New', 'One', 'Outcome', 'Plan', 'Receive', 'Recomputed', 'Record', 'Recorded',
-        'Register', 'Reject', 'Rejected', 'Renew', 'Resolved', 'Responder', 'Response', 'Resubmit', 'Retailer',
-        'Review', 'Revise', 'Rework', 'Room', 'Score', 'Scores', 'Send', 'Sign', 'Signed', 'Standard', 'Start',
-        'Study', 'Submit', 'Supplement', 'Supplied', 'Supply', 'Survey', 'Targets', 'Technical', 'Terminate',
-        'Terminated', 'Time', 'To', 'Vice-president', 'Visit', 'Visited', 'Void', 'Voided', 'Withdraw', 'Withdrawn',
-        'Written', 'a', 'add', 'agreement', 'agreement_accept', 'agreement_active', 'agreement_approval',
-        'agreement_archive', 'agreement_expiry', 'agreement_inventory', 'agreement_request', 'agreement_rework',
-        'agreement_sign', 'agreement_supplement', 'agreement_void', 'alert', 'and', 'anomaly', 'answer', 'approval',
-        'assessment', 'at', 'back', 'before', 'by', 'category', 'check', 'checklist', 'clears', 'complaint',
-        'complaint_close', 'complaint_counter', 'complaint_handling', 'complaint_intake', 'complaint_technical',
-        'complaint_written', 'computed', 'congestion', 'congestion_alert', 'congestion_response',
-        'congestion_response_l2', 'counter', 'counter_handle', 'counter_inspection', 'counter_intake',
-        'counter_on_the_spot', 'customer', 'day', 'days', 'decision', 'department', 'documents', 'done', 'e-seal',
-        'end', 'final', 'follow', 'force', 'found', 'group_agreement', 'group_visit', 'guidance', 'hall_congestion',
-        'hand-over', 'handed', 'handling', 'handover_receive', 'in', 'inspection', 'inventory', 'inventory_check',
-        'inventory_count', 'invoice_handover', 'it', 'kpi_review', 'kpi_review_approve', 'kpi_review_check',
-        'kpi_tier', 'level', 'limit', 'manager', "manager's", 'meeting', 'minutes', "monopoly's", 'morning_meeting',
-        'needs', 'needs_draft', 'needs_plan', 'needs_review', 'on', 'one_counter', 'one_counter_time_limit', 'opened',
-        'out', 'perception', 'perception_call', 'perception_sample', 'perception_survey', 'plan', 'process',
-        'receipt', 'record', 'reminder', 'request', 'response', 'retailer_anomaly', 'retailer_anomaly_handle',
-        'retailer_anomaly_instruct', 'retailer_needs_review', 'retailer_visit', 'review', 'room_kpi_review',
-        'room_kpi_review_approve', 'room_kpi_review_check', 'sample', 'score', 'service', 'sheet', 'sign', 'spot',
-        'started', 'study_day', 'study_day_signin', 'supply', 'supply_approval', 'supply_execute', 'supply_maintain',
-        'supply_request', 'supply_review', 'supply_revise', 'supply_seal', 'survey', 'system', 'table', 'target',
-        'target_plan', 'target_plan_approve', 'targets', 'technical', 'the', 'tier', 'to', 'up', 'visit',
-        'visit_check_in', 'visit_check_out', 'visit_start', 'void', 'yearly'
-    },
-}
+# The editors show a model as its owner works on it: besides its names (Chinese on the diagram, the
+# English ones kept apart as camunda:properties name.en), a model has identifiers. Allowed on the
+# editor pages only: the ids of the shipped processes, forms and decisions (how the modeler lists and
+# links them, like file names), and on the decision editor the FEEL text of the rules (the codes a
+# rule compares and returns, e.g. "payment", "duty_manager", and durations such as PT3M).
+def _model_identifiers() -> dict[str, set[str]]:
+    from pathlib import Path
+
+    from lxml import etree
+
+    root = Path(__file__).resolve().parents[2]
+    ids = {json.loads(f.read_text(encoding="utf-8"))["id"] for f in (root / "forms").glob("*.form")}
+    feel: set[str] = set()
+    for f in (root / "processes").glob("*.bpmn"):
+        ids.update(p.get("id") for p in etree.parse(str(f)).iter("{*}process"))
+    for f in (root / "processes").glob("*.dmn"):
+        tree = etree.parse(str(f))
+        ids.update(d.get("id") for d in tree.iter("{*}decision"))
+        for text in tree.iter("{*}text"):
+            feel.update(LATIN.findall(text.text or ""))
+    return {"/modeler": ids, "/forms-editor": ids, "/decisions-editor": ids | feel}
+
+
 
 LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[._'’-][A-Za-z0-9]+)*")
 SKIP = re.compile(r"^/(api|static|lang|logout|live)\b|\.(csv|pdf|png|xlsx|json)$|/export|/documents/|/seal-preview/"
@@ -117,7 +77,7 @@ def kind(path: str, label: str) -> str:
 
 
 def area_of(page_kind: str) -> str:
-    """The area a page kind belongs to (what TEMPORARY is keyed by): its first path segment, "/" for home."""
+    """The area a page kind belongs to (what the allowed model identifiers are keyed by): its first path segment, "/" for home."""
     return "/" + page_kind.split(":")[0].strip("/").split("/")[0]
 
 
@@ -173,6 +133,7 @@ def test_no_english_on_chinese_pages(server, browser_page):
     page, errors = browser_page
     page.set_viewport_size({"width": 1366, "height": 768})
     page.set_default_timeout(60000)  # a long walk on a shared machine: a slow page is not a failure here
+    identifiers = _model_identifiers()
     found: dict[str, list[str]] = defaultdict(list)
     by_area: dict[str, set[str]] = defaultdict(set)
     seen_kinds: set[str] = set()
@@ -204,7 +165,7 @@ def test_no_english_on_chinese_pages(server, browser_page):
                 date_picker_seen = True
                 text += "\n" + page.locator(".flatpickr-calendar.open").inner_text()
             area = area_of(k)
-            words = offending(text, TEMPORARY.get(area, set()))
+            words = offending(text, identifiers.get(area, set()))
             if words:
                 found[f"{role} {path}"] = sorted(set(words))
                 by_area[area].update(words)

@@ -33,8 +33,19 @@ NEW_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" \
 xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" \
 id="defs_new_process" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="new_process" name="新流程 New process" isExecutable="true">
-    <bpmn:startEvent id="start" name="开始 Start" />
+  <bpmn:process id="new_process" name="新流程" isExecutable="true">
+    <bpmn:extensionElements>
+      <camunda:properties>
+        <camunda:property name="name.en" value="New process" />
+      </camunda:properties>
+    </bpmn:extensionElements>
+    <bpmn:startEvent id="start" name="开始">
+      <bpmn:extensionElements>
+        <camunda:properties>
+          <camunda:property name="name.en" value="Start" />
+        </camunda:properties>
+      </bpmn:extensionElements>
+    </bpmn:startEvent>
   </bpmn:process>
   <bpmndi:BPMNDiagram id="diagram_new_process">
     <bpmndi:BPMNPlane id="plane_new_process" bpmnElement="new_process">
