@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+
+from lxml import etree
 
 from tests.support.business import deploy, start, upload, work, work_external
 from tests.support.pages import sign_in
@@ -33,6 +36,13 @@ def _sealed_supply(api, engine) -> str:
     return iid
 
 
+def _diagram_names(page: str) -> dict[str, str]:
+    """Element id -> name in the diagram the case page hands to its viewer."""
+    xml = json.loads(re.search(r'<script type="application/json" id="diagram-xml">(.*?)</script>', page, re.S).group(1))
+    return {el.get("id"): el.get("name") for el in etree.fromstring(xml.encode()).iter() if el.get("name") is not None
+            and isinstance(el.tag, str) and "BPMN/20100524/MODEL" in el.tag}
+
+
 def test_records_pages_need_sign_in(app):
     client = app.test_client()
     for path in ("/instances", "/instances/x", "/audit", "/audit/export.csv"):
@@ -59,9 +69,15 @@ def test_instance_page_access_timeline_and_seal_badge(app, api, engine):
     assert doc_links
     r = client.get(doc_links[0])
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
-    # English labels on request
+    # the diagram names each step in the page's language: the drawn Chinese name here
+    names = _diagram_names(page)
+    assert names["review"] == "审核" and names["seal"] == "加盖电子公章"
+    # English labels on request, and the steps' English names (camunda:properties name.en)
     client.get("/lang/en")
-    assert "Seal applied" in client.get(f"/instances/{iid}").get_data(as_text=True)
+    english = client.get(f"/instances/{iid}").get_data(as_text=True)
+    assert "Seal applied" in english
+    names = _diagram_names(english)
+    assert names["review"] == "Review" and names["seal"] == "Apply e-seal"
     # outsiders: 403 page; unknown instance: 404 page
     other = _sign_in(app, "counter_hall2")
     r = other.get(f"/instances/{iid}")
