@@ -159,6 +159,8 @@ def test_diagram_interchange_is_complete_and_readable(key):
         role = lane.get("id").removeprefix("lane_")
         assert role in ROLES, lane.get("id")
         assert CJK.search(lane.get("name")), lane.get("name")
+        lane_en = lane.find("bpmn:extensionElements/camunda:properties/camunda:property[@name='name.en']", NS)
+        assert lane_en is not None and not CJK.search(lane_en.get("value")), f"{lane.get('id')}: no English name"
         assert shapes[lane.get("id")].get("isHorizontal") == "true"
         lx, ly, lw, lh = bounds(lane.get("id"))
         assert pool[0] <= lx and lx + lw <= pool[0] + pool[2] and pool[1] <= ly and ly + lh <= pool[1] + pool[3]

@@ -78,6 +78,7 @@ def test_instance_page_access_timeline_and_seal_badge(app, api, engine):
     assert "Seal applied" in english
     names = _diagram_names(english)
     assert names["review"] == "Review" and names["seal"] == "Apply e-seal"
+    assert names["lane_service_center_head"] == "Service-center head"  # a lane too
     # outsiders: 403 page; unknown instance: 404 page
     other = _sign_in(app, "counter_hall2")
     r = other.get(f"/instances/{iid}")
