@@ -106,6 +106,12 @@ def current_language() -> str:
     lang = session.get("lang")
     if lang in LANGUAGES:
         return lang
+    return accepted_language()
+
+
+def accepted_language() -> str:
+    """The language the request's ``Accept-Language`` asks for: English only when it prefers
+    English; Chinese otherwise, and outside a request."""
     best = request.accept_languages.best_match(["zh-CN", "zh", "en"]) if request else None
     return "en" if best == "en" else "zh-CN"
 

@@ -10,7 +10,7 @@ from copy import deepcopy
 from lxml import etree
 
 from engine.bpmn.model import KIND_ZH, executable_processes
-from engine.bpmn.names import CAMUNDA_NS, NS
+from engine.bpmn.names import CAMUNDA_NS, NAME_EN, NS
 from engine.bpmn.names import local as _local
 
 # what about an element changed, in words a process owner knows (attribute or part -> aspect)
@@ -52,7 +52,7 @@ def _parts(el) -> dict:
         if tag == "extensionElements":
             for prop in child.iterfind("camunda:properties/camunda:property", NS):
                 name = prop.get("name") or ""
-                aspect = "name" if name == "name.en" else "sla" if name.startswith("sla.") else "properties"
+                aspect = "name" if name == NAME_EN else "sla" if name.startswith("sla.") else "properties"
                 parts.setdefault(aspect, []).append((name, prop.get("value")))
             rest = deepcopy(child)
             for props in rest.findall("camunda:properties", NS):

@@ -30,16 +30,15 @@ from typing import Any
 from lxml import etree
 
 from engine.bpmn.expressions import evaluate as evaluate_expression
+from engine.bpmn.names import CAMUNDA_NS, NAME_EN
 from engine.bpmn.restricted import ExpressionError, check_expression
+from engine.identity.names import join_name
 
 DMN_NAMESPACES = (
     "https://www.omg.org/spec/DMN/20191111/MODEL/",  # DMN 1.3
     "http://www.omg.org/spec/DMN/20180521/MODEL/",  # DMN 1.2
     "http://www.omg.org/spec/DMN/20151101/dmn.xsd",  # DMN 1.1
 )
-# The English name of a decision drawn with a Chinese one, as on BPMN elements: a camunda:properties
-# entry name.en (label.en on a column) in the element's extensionElements
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 HIT_POLICIES = ("UNIQUE", "FIRST", "PRIORITY", "ANY", "COLLECT", "RULE ORDER", "OUTPUT ORDER")
 AGGREGATIONS = ("SUM", "MIN", "MAX", "COUNT")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True)
@@ -615,12 +614,11 @@ def _read_table(el, table, ns: str, label: str, error: Callable[[str | None, str
 
 def _two_language_name(el) -> str | None:
     """A decision's name as the engine stores it: ``中文|English`` when the model gives its English
-    name (``name.en``), else as drawn (engine/identity/names.py shows one of the two)."""
-    name = (el.get("name") or "").strip()
+    name (``name.en`` in a camunda:properties of its extensionElements, as on BPMN elements), else
+    as drawn (engine/identity/names.py shows one of the two)."""
     ns = etree.QName(el).namespace
-    prop = el.find(f"{{{ns}}}extensionElements/{{{CAMUNDA_NS}}}properties/{{{CAMUNDA_NS}}}property[@name='name.en']")
-    english = (prop.get("value") or "").strip() if prop is not None else ""
-    return f"{name}|{english}" if name and english and english != name else (name or english or None)
+    prop = el.find(f"{{{ns}}}extensionElements/{{{CAMUNDA_NS}}}properties/{{{CAMUNDA_NS}}}property[@name='{NAME_EN}']")
+    return join_name(el.get("name"), prop.get("value") if prop is not None else None)
 
 
 def validate(xml: bytes | str) -> list[dict]:

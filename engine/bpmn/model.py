@@ -20,11 +20,12 @@ from lxml import etree
 from engine.bpmn import coverage
 from engine.bpmn.cycles import timer_start_cycle
 from engine.bpmn.expressions import evaluate
-from engine.bpmn.names import BPMN_NS, CAMUNDA_NS, NS, is_external
+from engine.bpmn.names import BPMN_NS, CAMUNDA_NS, NAME_EN, NS, is_external
 from engine.bpmn.names import local as _local
 from engine.bpmn.names import named as _named
 from engine.bpmn.restricted import ExpressionError, check_expression, check_script
 from engine.bpmn.rewrite import compensation_parts, prepare, rewrite
+from engine.identity.names import join_name
 from engine.identity.policy import task_scope
 from engine.identity.roles import ROLES, is_known_role
 
@@ -143,18 +144,11 @@ def parse_xml(xml: bytes) -> tuple[etree._Element | None, list[dict]]:
     return root, []
 
 
-NAME_EN = "name.en"  # the English name of an element drawn with a Chinese one
-
-
 def two_language_name(el) -> str | None:
     """An element's name as the engine stores it: the drawn ``name`` (Chinese), and where the model
     gives its English as ``camunda:properties`` ``name.en``, both as ``中文|English``
     (engine/identity/names.py shows one of the two). A name without ``name.en`` is stored as drawn."""
-    name = (el.get("name") or "").strip()
-    english = (_properties(el, with_name=True).get(NAME_EN) or "").strip()
-    if english and name and english != name:
-        return f"{name}|{english}"
-    return name or english or None
+    return join_name(el.get("name"), _properties(el, with_name=True).get(NAME_EN))
 
 
 def _properties(el, *, with_name: bool = False) -> dict:

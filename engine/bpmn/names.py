@@ -7,6 +7,9 @@ from lxml import etree
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+# the English name of an element drawn with a Chinese one: a camunda:properties entry (BPMN elements,
+# DMN decisions), stored with the drawn name (engine/identity/names.py join_name)
+NAME_EN = "name.en"
 
 
 def local(tag) -> str:

@@ -49,6 +49,16 @@ def split_name(text: str | None, english: str | None = None, min_words: int = 1)
     return zh, english or rest
 
 
+def join_name(name: str | None, english: str | None) -> str | None:
+    """The one stored string of a name drawn in Chinese with its English given apart (a model's
+    ``name`` and ``name.en``): ``中文|English``, read back by :func:`split_name`; the name alone
+    when there is no other English, the English alone when nothing was drawn."""
+    name, english = (name or "").strip(), (english or "").strip()
+    if name and english and english != name:
+        return f"{name}|{english}"
+    return name or english or None
+
+
 def local_name(text: str | None, language: str = "zh-CN", english: str | None = None) -> str:
     """The name as a page in ``language`` shows it: the English one on an English page, else the Chinese one."""
     zh, en = split_name(text, english)

@@ -8,6 +8,8 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 
+from engine.identity.names import local_name
+from engine.identity.roles import ROLES
 from web.presentation.cells import china_time, csv_cell
 
 ACTION_LABELS: dict[str, tuple[str, str]] = {
@@ -184,11 +186,7 @@ LOCAL_COLUMNS = (
 
 
 def local_csv_row(row: dict, lang: str) -> list:
-    from engine.identity.roles import ROLES
-
     index = 1 if lang == "en" else 0
-    from engine.identity.names import local_name
-
     flat = {**row, "at": china_time(row["at"]), "action_label": label(row["action"], lang),
             "actor_name": local_name(row.get("actor_name"), lang), "element_name": local_name(row.get("element_name"), lang),
             "actor_roles": "、".join(ROLES[r][index] if r in ROLES else r for r in row["actor_roles"])}

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from lxml import etree
 
+from engine.bpmn.names import BPMN_NS, CAMUNDA_NS, NAME_EN
 from engine.identity.names import local_name
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-_NAME_EN = (f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}properties/{{{CAMUNDA_NS}}}property[@name='name.en']")
+_NAME_EN = f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}properties/{{{CAMUNDA_NS}}}property[@name='{NAME_EN}']"
 
 
 def localized_xml(xml: str | None, language: str) -> str | None:

@@ -43,12 +43,12 @@ def _english_only(text) -> bool:
 
 
 def _walk(components, language: str) -> None:
+    english_page = (language or "").lower().startswith("en")
     for c in components or ():
         if not isinstance(c, dict):
             continue
         props = c.get("properties") if isinstance(c.get("properties"), dict) else {}
         english_only = _english_only(c.get("description")) and _CJK.search(str(c.get("label") or ""))
-        english_page = (language or "").lower().startswith("en")
         for field, min_words in WORDED.items():
             if field in c:
                 c[field] = _words(c[field], props.get(f"{field}.en"), language, min_words)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from engine.identity.names import local_name
+from web.i18n import accepted_language
+
 # Limits that keep values inside what the database columns can hold: PostgreSQL text
 # cannot contain NUL characters, and its INTEGER is 32-bit.
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
@@ -18,14 +21,7 @@ class Name(fields.Str):
     request with ``Accept-Language: en``, never both glued together."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        from flask import has_request_context, request
-
-        from engine.identity.names import local_name
-
-        english = has_request_context() and request.accept_languages.best_match(["zh-CN", "zh", "en"]) == "en"
-        return local_name(str(value), "en" if english else "zh-CN")
+        return None if value is None else local_name(str(value), accepted_language())
 
 
 class ErrorSchema(Schema):
