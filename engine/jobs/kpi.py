@@ -81,7 +81,7 @@ from engine.jobs.scoring import (
     load_rules,
     score_customer_manager,
 )
-from engine.jobs.sheets import SheetReview, review_sheet, tier_table
+from engine.jobs.sheets import SheetReview, missing_text, review_sheet, tier_table
 from engine.store.models import Fact, JobResult, OrgUnit, ProcessInstance, ScoreSheet, Task, User, UserRole
 
 JOB = "customer_manager_kpi"
@@ -174,8 +174,7 @@ def _summary(kpi_rules: dict, rows: list[dict], room: dict | None = None) -> str
         if m.get("raw_total") is not None and m["raw_total"] > m["total"]:
             line += f" 合计{m['raw_total']:g}分，超过满分，按满分{m.get('full_marks', full_marks):g}分计"
         if m.get("missing"):
-            names = {key: label for key, label, _points in labels}
-            line += " 缺数据：" + "、".join(names.get(k, k) for k in str(m["missing"]).split(",") if k)
+            line += " " + missing_text(m["missing"], {key: label for key, label, _points in labels})
         lines.append(line)
     return "\n".join(lines)
 

@@ -43,7 +43,7 @@ from engine.errors import NotFound
 from engine.identity.names import split_name
 from engine.jobs.results import replace_results
 from engine.jobs.scoring import competition_ranks, load_rules, score_customer_manager
-from engine.jobs.sheets import SheetReview, review_sheet, tier_table
+from engine.jobs.sheets import SheetReview, missing_text, review_sheet, tier_table
 from engine.jobs.target_plan import manager_breakdown, plan_number, room_managers, working_days
 from engine.store.models import Fact, JobResult, OrgUnit, ScoreSheet, User, UserRole
 
@@ -144,8 +144,7 @@ def _summary(section: dict, heads: list[dict]) -> str:
         if m.get("churn_rate_pct") is not None:
             line += f"\n  离网率 {m['churn_rate_pct']:g}%"
         if m.get("missing"):
-            names = {d["key"]: d["label_zh"] for d in section["dimensions"]}
-            line += "\n  缺数据：" + "、".join(names.get(k, k) for k in str(m["missing"]).split(",") if k)
+            line += "\n  " + missing_text(m["missing"], {d["key"]: d["label_zh"] for d in section["dimensions"]})
         lines.append(line)
     return "\n".join(lines)
 

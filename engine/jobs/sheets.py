@@ -32,6 +32,12 @@ class SheetReview:
     compared: tuple[str, ...] = ("summary",)  # the data whose change is worth sending to an open review
 
 
+def missing_text(missing, labels: dict[str, str]) -> str:
+    """A sheet's "缺数据：…" line part: the score keys without data (stored comma-separated) by their
+    Chinese labels, a key without one as it is."""
+    return "缺数据：" + "、".join(labels.get(k, k) for k in str(missing).split(",") if k)
+
+
 def tier_table(session, key: str | None, what: str = "KPI"):
     """The tier table from the latest deployed version of the decision ``key`` (None: no tiers)."""
     if not key:
