@@ -351,3 +351,11 @@ def test_rerun_during_the_review_keeps_one_review_and_restarts_it_with_the_new_f
     data = instance_data(engine, review)[1]
     assert "总分 19.3" in data["summary"] and data["check_decision"] is None
     assert audit(engine, "score_sheet_recomputed")[-1]["review_instance_id"] == review
+
+
+def test_a_sheet_names_the_missing_data_by_its_label():
+    """The review summary's 缺数据 line reads the score items' Chinese labels; a key without one stays."""
+    from engine.jobs.sheets import missing_text
+
+    assert missing_text("qixintong,new_key", {"qixintong": "企信通"}) == "缺数据：企信通、new_key"
+    assert missing_text("", {}) == "缺数据："
