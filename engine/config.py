@@ -114,7 +114,7 @@ class Settings:
     workflow_cache_mb: int = 64  # BPM_WORKFLOW_CACHE_MB: ... and at most this much of their stored state
     # rate limits (web/ratelimits.py): BPM_RATE_LIMIT_<KIND> in Flask-Limiter's syntax, e.g. "30/minute;500/hour"
     rate_limits: dict = field(default_factory=lambda: dict(RATE_LIMITS))
-    rate_limit_storage: str | None = None  # BPM_RATE_LIMIT_STORAGE: memory:// (SQLite default), bpmdb:// (PostgreSQL)
+    rate_limit_storage: str | None = None  # BPM_RATE_LIMIT_STORAGE: bpmmemory:// (SQLite default), bpmdb:// (PostgreSQL)
     smtp: SmtpSettings | None = None
     seals: SealSettings = field(default_factory=SealSettings)
     # BPM_WORKING_HOURS: "08:30-12:00,14:00-17:30" (all year) or seasons "summer 05-01..09-30=09:20-12:30,15:20-18:30;

@@ -5,8 +5,8 @@
   in Flask-Limiter's syntax, ``;`` between several) on the actions one user could flood the
   system with: starting instances, completing tasks, uploading files; sign-in attempts per
   address, and failed ones separately.
-* **Where counted**: in process (``memory://``) for the embedded SQLite default, which serves
-  from one process; in the database (``bpm_rate_counter``, :class:`DatabaseStorage`) on
+* **Where counted**: in process (``bpmmemory://``, :class:`ProcessStorage`) for the embedded
+  SQLite default, which serves from one process; in the database (``bpm_rate_counter``, :class:`DatabaseStorage`) on
   PostgreSQL, so that every web process behind the load balancer shares the same counts.
   ``BPM_RATE_LIMIT_STORAGE`` overrides (e.g. ``redis://...``).
 * **Bodies**: each route reads at most what it needs (:func:`body_limit`): JSON bodies the
@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 
 from flask import current_app, g, request
@@ -61,13 +62,67 @@ def per_address(kind: str, failures_only: bool = False):
 def init_app(app, engine) -> None:
     settings = engine.settings
     app.config["BPM_RATE_LIMITS"] = dict(settings.rate_limits)
-    storage = settings.rate_limit_storage or ("memory://" if settings.is_sqlite else "bpmdb://")
+    storage = settings.rate_limit_storage or ("bpmmemory://" if settings.is_sqlite else "bpmdb://")
     app.config["RATELIMIT_STORAGE_URI"] = storage
     app.config["RATELIMIT_STORAGE_OPTIONS"] = {"engine": engine} if storage.startswith("bpmdb") else {}
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     # counters in the database fail open while it is away: the request itself then answers 503
     app.config["RATELIMIT_SWALLOW_ERRORS"] = True
     limiter.init_app(app)
+
+
+class ProcessStorage(Storage):
+    """Fixed-window counters in this process (``bpmmemory://``): a dict under one lock, windows
+    that have ended dropped when read and swept when many keys pile up.
+
+    ``limits``' own ``memory://`` storage starts a timer thread after every count whose last
+    timer has run out (10 ms), to expire its entries: about one new thread per counted request
+    at a clerk's pace, which costs the request that starts it and wakes the server's other
+    threads for nothing. Fixed windows need no such timer.
+    """
+
+    STORAGE_SCHEME = ["bpmmemory"]
+    SWEEP_AT = 10_000  # keys held before the windows that have ended are swept
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options) -> None:
+        self._windows: dict[str, tuple[int, float]] = {}  # key -> (count, expires_at)
+        self._lock = threading.Lock()
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self):
+        return ValueError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        with self._lock:
+            count, expires = self._windows.get(key, (0, 0.0))
+            if expires <= now:
+                count, expires = 0, now + expiry
+                if len(self._windows) >= self.SWEEP_AT:
+                    self._windows = {k: w for k, w in self._windows.items() if w[1] > now}
+            self._windows[key] = (count + amount, expires)
+            return count + amount
+
+    def get(self, key: str) -> int:
+        count, expires = self._windows.get(key, (0, 0.0))
+        return count if expires > time.time() else 0
+
+    def get_expiry(self, key: str) -> float:
+        count, expires = self._windows.get(key, (0, 0.0))
+        return expires if expires > time.time() else time.time()
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int | None:
+        with self._lock:
+            gone, self._windows = len(self._windows), {}
+        return gone
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._windows.pop(key, None)
 
 
 # the same SQL on PostgreSQL and SQLite (3.35+); as text it is compiled once (SQLAlchemy does
