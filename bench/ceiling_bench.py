@@ -108,6 +108,7 @@ def statements_per_lifecycle() -> int:
 
     sys.path.insert(0, str(ROOT / "bench"))
     import engine_bench
+
     from engine.identity.actor import Actor
     from engine.runtime import instances, tasks
 
