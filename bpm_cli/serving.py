@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 
 from gunicorn.app.base import BaseApplication
@@ -16,13 +17,38 @@ class _App(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
-        if self.timers:
-            self.cfg.set("post_worker_init", _start_timer_thread)
+        self.cfg.set("post_worker_init", _with_timers if self.timers else _stop_waits_on_shutdown)
 
     def load(self):
         from web import create_app
 
         return create_app()
+
+
+def _stop_waits_on_shutdown(worker) -> None:
+    """When the worker is told to stop (SIGTERM: gracefully; SIGINT/SIGQUIT: at once), the engine
+    hears it first (``engine.stopping``): external workers' long polls then answer at once instead
+    of holding the worker's shutdown for up to their wait (30 s), which gunicorn's graceful timeout
+    would cut with a reset connection."""
+    engine = worker.wsgi.extensions["bpm"]
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        previous = signal.getsignal(signum)
+        if callable(previous):
+            signal.signal(signum, _stopping_then(engine, previous))
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn set it: active requests' system calls go on
+
+
+def _stopping_then(engine, previous):
+    def handler(signum, frame):
+        engine.stopping.set()
+        previous(signum, frame)
+
+    return handler
+
+
+def _with_timers(worker) -> None:
+    _stop_waits_on_shutdown(worker)
+    _start_timer_thread(worker)
 
 
 def _start_timer_thread(worker) -> None:

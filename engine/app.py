@@ -6,6 +6,7 @@ modules (``engine.runtime.definitions``, ``engine.runtime.instances``, ``engine.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -60,6 +61,9 @@ class BpmEngine:
         self.form_cache: dict[tuple[str, int], dict] = {}
         self.definitions: dict[int, object] = {}
         self.audit_head: tuple[int, str] | None = None  # (seq, hash) of this process's last committed append
+        # set when the process that serves this engine begins to stop: waits that are only waiting
+        # (an external worker's long poll) answer at once instead of holding the shutdown
+        self.stopping = threading.Event()
 
     @contextmanager
     def uow(self, actor: Actor) -> Iterator[UnitOfWork]:
@@ -112,4 +116,5 @@ class BpmEngine:
             raise
 
     def close(self) -> None:
+        self.stopping.set()
         self.db.dispose()

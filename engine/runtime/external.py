@@ -172,7 +172,9 @@ def _lock_ms(value, topic_spec: dict) -> int:
 def fetch_and_lock(engine, actor: Actor, worker_id: str, max_tasks: int, wanted: list[dict],
                    wait_ms: int = 0) -> list[dict]:
     """Lock up to ``max_tasks`` open tasks of the requested topics for ``worker_id``; with
-    ``wait_ms`` (long polling) wait that long for one to arrive when none is there."""
+    ``wait_ms`` (long polling) wait that long for one to arrive when none is there; a process that
+    begins to stop (``engine.stopping``) ends the wait at once, answering what it has (nothing),
+    so that a restart does not wait for idle polls and the worker polls again elsewhere."""
     if not wanted:
         raise BadRequest("name at least one topic")
     specs = {}
@@ -185,9 +187,9 @@ def fetch_and_lock(engine, actor: Actor, worker_id: str, max_tasks: int, wanted:
     while True:
         with engine.uow(actor) as uow:
             got = _lock_some(uow, worker_id, max_tasks, specs)
-        if got or time.monotonic() >= deadline:
+        if got or time.monotonic() >= deadline or engine.stopping.is_set():
             return got
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        engine.stopping.wait(min(delay, max(0.0, deadline - time.monotonic())))
         delay = min(delay * 2, 0.5)
 
 

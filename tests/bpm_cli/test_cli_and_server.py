@@ -111,6 +111,54 @@ def test_bpm_serve_answers_the_api(home):
     assert "Listening at" in log and "Control socket" not in log  # no per-host socket shared between servers
 
 
+def test_a_stopping_server_answers_a_waiting_long_poll_instead_of_dropping_it(home):
+    """An external worker's long poll (fetch-and-lock waiting 25 s for work) is answered, empty, as
+    soon as the server is told to stop: the restart is not held up by idle polls, and the worker is
+    not left with a connection reset when gunicorn's graceful timeout (10 s) runs out."""
+    import threading
+
+    (home / "processes" / "connectors.toml").write_text(
+        '[topics.idle]\nname = "nothing to do"\naccounts = ["integration"]\nlock_duration_ms = 10000\n', encoding="utf-8")
+    assert CliRunner().invoke(main, ["init", "--demo"]).exit_code == 0
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bpm_cli.main", "serve", "--port", str(port), "--no-timers"],
+                              env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if requests.get(base + "/api/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        else:
+            pytest.fail("server did not come up")
+        signed_in = requests.post(base + "/api/auth/token", json={"username": "integration", "password": "demo"})
+        assert signed_in.status_code == 200, signed_in.text
+        headers = {"Authorization": f"Bearer {signed_in.json()['token']}"}
+        body = {"worker_id": "w1", "topics": [{"name": "idle"}], "async_response_timeout": 25_000}
+        answer: dict = {}
+
+        def poll():
+            try:
+                r = requests.post(base + "/api/external-tasks/fetch-and-lock", headers=headers, timeout=60,
+                                  json=body)
+                answer["status"], answer["items"] = r.status_code, r.json()["items"]
+            except requests.RequestException as exc:
+                answer["error"] = repr(exc)
+
+        waiting = threading.Thread(target=poll)
+        waiting.start()
+        time.sleep(1.5)  # the poll is in the server, waiting
+        assert waiting.is_alive()
+        server.terminate()
+        waiting.join(60)
+        assert answer == {"status": 200, "items": []}
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def test_production_mode_refuses_the_development_secret(home, monkeypatch):
     monkeypatch.setenv("BPM_ENV", "production")
     monkeypatch.delenv("BPM_SECRET_KEY", raising=False)

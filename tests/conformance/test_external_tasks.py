@@ -117,6 +117,25 @@ def actor_by_name_pair(engine):
         return actor_by_name(session, "integration"), actor_by_name(session, "worker2")
 
 
+def test_a_long_poll_gets_the_task_that_arrives_while_it_waits(api, engine):
+    Run(api, engine, straight("ext_poll"), "ext_poll")
+    integration, _ = actor_by_name_pair(engine)
+    [first] = external.fetch_and_lock(engine, integration, "w1", 5, [{"name": "work"}])
+    polling = threading.Event()
+    got: list = []
+
+    def worker():
+        polling.set()
+        got.extend(external.fetch_and_lock(engine, integration, "w1", 5, [{"name": "work"}], wait_ms=25_000))
+
+    t = threading.Thread(target=worker)
+    t.start()
+    polling.wait()
+    second = start(api, "ext_poll")  # arrives while the worker waits
+    t.join(60)
+    assert [task["instance_id"] for task in got] == [second] and first["instance_id"] != second
+
+
 def test_an_expired_lock_goes_back_to_the_pool_and_the_first_worker_can_no_longer_complete(api, engine):
     run = Run(api, engine, straight("ext_expiry"), "ext_expiry")
     [task] = fetch(api, worker="slow", lock_duration=1000)
