@@ -1,7 +1,8 @@
 """Shared browser-test fixtures: a real `bpm serve` and a Playwright page in Debian's chromium.
 
-Each test module gets its own server (`bpm init --demo` into a fresh SQLite database, then
-`bpm serve --no-timers --demo-workers` on a free port). Browser tests are skipped when /usr/bin/chromium,
+Each test module gets its own server: a copy of one `bpm init --demo` of the session (a fresh
+SQLite database with the demo data and seal keys), then `bpm serve --no-timers --demo-workers`
+on a free port. Browser tests are skipped when /usr/bin/chromium,
 Playwright or the front-end bundles are missing, unless BPM_REQUIRE_BROWSER=1. Any browser
 console error fails a test, except the refusals a module lists in ``EXPECTED_REFUSALS``
 as ``(status, url suffix)`` pairs (requests the test makes to see them refused).
@@ -10,6 +11,7 @@ as ``(status, url suffix)`` pairs (requests the test makes to see them refused).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -62,19 +64,30 @@ class Server:
     var: Path
 
 
+@pytest.fixture(scope="session")
+def demo_var(tmp_path_factory) -> Path:
+    """A var folder after `bpm init --demo`, made once per session: each module's server starts
+    from a copy of it (the init takes seconds, mostly hashing the demo users' passwords)."""
+    var = tmp_path_factory.mktemp("browser-demo")
+    env = {**os.environ, "BPM_VAR_DIR": str(var)}
+    env.pop("BPM_DATABASE_URL", None)
+    subprocess.run([str(BPM), "init", "--demo"], env=env, check=True, capture_output=True, timeout=300)
+    return var
+
+
 @pytest.fixture(scope="module")
-def bpm_server(tmp_path_factory) -> Server:
+def bpm_server(request, tmp_path_factory) -> Server:
     reason = _missing()
     if reason:
         if os.environ.get("BPM_REQUIRE_BROWSER") == "1":
             pytest.fail(f"browser tests required: {reason}")
         pytest.skip(reason)
     var = tmp_path_factory.mktemp("browser-var")
+    shutil.copytree(request.getfixturevalue("demo_var"), var, dirs_exist_ok=True)
     # every test signs in from 127.0.0.1: the per-address sign-in limits would count the whole suite as one client
     env = {**os.environ, "BPM_VAR_DIR": str(var), "BPM_RATE_LIMIT_LOGINS": "10000/minute",
            "BPM_RATE_LIMIT_FAILED_LOGINS": "10000/minute"}
     env.pop("BPM_DATABASE_URL", None)
-    subprocess.run([str(BPM), "init", "--demo"], env=env, check=True, capture_output=True, timeout=300)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
