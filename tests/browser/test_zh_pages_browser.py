@@ -92,11 +92,33 @@ def offending(text: str, allowed: set[str]) -> list[str]:
     return words
 
 
-def _settle(page) -> None:
-    try:
-        page.wait_for_load_state("networkidle", timeout=5000)
-    except Exception:  # noqa: BLE001 - the bell polls; what matters is that the page has rendered
-        pass
+class InFlight:
+    """The page's requests still open (what Playwright's "networkidle" waits out with a fixed
+    half-second quiet window on every page)."""
+
+    def __init__(self, page) -> None:
+        self.open = 0
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
+
+    def _started(self, _request) -> None:
+        self.open += 1
+
+    def _ended(self, _request) -> None:
+        self.open = max(0, self.open - 1)
+
+
+def _settle(page, inflight: InFlight) -> None:
+    """Loaded, and no request open across two short looks (a script that fetches after load
+    has then had its answer); a page whose requests never end is read after 5 s."""
+    page.wait_for_load_state("load")
+    quiet = 0
+    for _ in range(100):  # 100 x 50 ms
+        quiet = quiet + 1 if inflight.open == 0 else 0
+        if quiet >= 2:
+            break
+        page.wait_for_timeout(50)
     if page.locator("#form").count():
         page.locator("#form .fjs-form, #form-errors:not([hidden])").first.wait_for(timeout=15000)
 
@@ -131,6 +153,7 @@ def _links(page, base: str) -> list[tuple[str, str]]:
 
 def test_no_english_on_chinese_pages(server, browser_page):
     page, errors = browser_page
+    inflight = InFlight(page)
     page.set_viewport_size({"width": 1366, "height": 768})
     page.set_default_timeout(60000)  # a long walk on a shared machine: a slow page is not a failure here
     identifiers = _model_identifiers()
@@ -157,7 +180,7 @@ def test_no_english_on_chinese_pages(server, browser_page):
             response = page.goto(server + path, wait_until="domcontentloaded")
             if response is None or response.status >= 400:
                 continue
-            _settle(page)
+            _settle(page, inflight)
             count += 1
             visited += 1
             text = page.evaluate("document.body.innerText")
