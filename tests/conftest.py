@@ -81,6 +81,22 @@ def _seed(url: str, var_dir: Path) -> dict[str, str]:
     return tokens
 
 
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashing():
+    """The suite's own users get argon2id at its lowest cost: at the production cost a hash (and a
+    check) takes about 0.12 s here, and the two-unit security world alone signs up 27 users and
+    signs each in. Hashes are still argon2id, checked by the same code (a check reads the cost
+    from the hash); the servers the browser and system tests start hash at the production cost."""
+    from argon2 import PasswordHasher
+
+    from engine.identity import auth
+
+    production = auth._hasher
+    auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    auth._hasher = production
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sqlite-template")
