@@ -138,15 +138,25 @@ def pg_database(tmp_path_factory):
         yield url, _seed(url, tmp_path_factory.mktemp("pg"))
 
 
+_WIPERS: dict[str, object] = {}  # url -> the engine that empties it
+
+
 def _truncate(url: str) -> None:
-    eng = create_engine(url)
-    with eng.begin() as conn:
-        conn.execute(text("SET session_replication_role = replica"))  # bypass the append-only audit triggers
+    """Empty every table but the seeded users' (``KEEP_TABLES``) and restart the emptied tables'
+    sequences, as ``TRUNCATE ... RESTART IDENTITY`` would, but with ``DELETE`` under
+    ``session_replication_role = replica`` (no foreign-key or append-only audit triggers): TRUNCATE
+    of some 30 tables took about 150 ms a test, this a few. No kept table refers to an emptied one."""
+    if url not in _WIPERS:
+        _WIPERS[url] = create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+    with _WIPERS[url].begin() as conn:
         tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
-        wipe = [t for t in tables if t not in KEEP_TABLES]
-        if wipe:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in wipe) + " RESTART IDENTITY CASCADE"))
-    eng.dispose()
+        owned = conn.execute(text(
+            "SELECT s.relname, t.relname FROM pg_class s JOIN pg_depend d ON d.objid = s.oid AND d.deptype = 'a' "
+            "JOIN pg_class t ON d.refobjid = t.oid WHERE s.relkind = 'S'")).all()
+        wipe = sorted(t for t in tables if t not in KEEP_TABLES)
+        conn.exec_driver_sql(" ".join([
+            "SET LOCAL session_replication_role = replica;", *(f'DELETE FROM "{t}";' for t in wipe),
+            *(f"SELECT setval('\"{seq}\"', 1, false);" for seq, table in owned if table in wipe)]))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
