@@ -135,7 +135,8 @@ def test_rerun_replaces_results_and_keeps_one_run(engine, scenario):
         runs = session.execute(select(JobRun)).scalars().all()
         assert [(r.job, r.period, r.status, r.triggered_by, r.rows) for r in runs] == [
             ("sla_daily_report", "2026-10-05", "completed", "bob", len(after))]
-        audits = session.execute(select(AuditEvent.details).where(AuditEvent.action == "job_completed")).scalars().all()
+        audits = session.execute(select(AuditEvent.details).where(AuditEvent.action == "job_completed")
+                                 .order_by(AuditEvent.seq)).scalars().all()
         assert [(a["job"], a["period"], a["rows"], a["triggered_by"]) for a in audits] == [
             ("sla_daily_report", "2026-10-05", len(after), "alice"), ("sla_daily_report", "2026-10-05", len(after), "bob")]
 
