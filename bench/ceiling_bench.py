@@ -33,7 +33,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -139,14 +138,62 @@ def statements_per_lifecycle() -> int:
         return len(counted)
 
 
-def transaction(statements: int, n: int) -> dict:
-    """ms per write transaction of ``statements`` statements (about half inserts, half reads)."""
-    from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, create_engine, event, insert, select
+ROW = "x" * 500  # a scratch row's text
+
+
+def _measure(fn, n: int, server_pid: int | None = None) -> dict:
+    """``fn`` run 200 times to warm up, then 3 rounds of ``n``: per call, the medians of the wall
+    ms, this process's CPU ms, the server's CPU ms and the whole machine's CPU ms."""
+    from bench.harness.cpu import CpuWatch
+
+    for _ in range(200):
+        fn()
+    rounds = []
+    for _ in range(3):
+        with CpuWatch(server_pid) as watch:
+            for _ in range(n):
+                fn()
+        machine = watch.machine_busy * watch.wall * (os.cpu_count() or 1)
+        rounds.append((watch.wall, watch.client, watch.server, machine))
+    return {key: statistics.median(r[k] for r in rounds) / n * 1000
+            for k, key in enumerate(("wall", "client_cpu", "server_cpu", "machine_cpu"))}
+
+
+def _session_transaction(sa, statements: int):
+    """One write transaction of ``statements`` statements through a SQLAlchemy ORM session on
+    ``sa`` (the engine's way: prebuilt statements), on a scratch table made here; with the table's
+    prebuilt insert and read, for other ways of running the same statements."""
+    from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select
     from sqlalchemy.orm import Session
 
-    inserts = statements // 2
-    reads = statements - inserts
-    row = "x" * 500
+    meta = MetaData()
+    table = Table("t", meta, Column("id", String, primary_key=True), Column("a", String), Column("b", Integer))
+    meta.create_all(sa)
+    insert_row = insert(table)
+    read_row = select(table.c.a).where(table.c.id == bindparam("k"))
+    inserts, reads = _split(statements)
+
+    def orm():
+        with Session(sa) as session:
+            for j in range(inserts):
+                session.execute(insert_row, {"id": uuid.uuid4().hex, "a": ROW, "b": j})
+            for _ in range(reads):
+                session.execute(read_row, {"k": "absent"}).all()
+            session.commit()
+
+    return orm, insert_row, read_row
+
+
+def _split(statements: int) -> tuple[int, int]:
+    """(inserts, primary-key reads) of a transaction of ``statements``: about half each."""
+    return statements // 2, statements - statements // 2
+
+
+def transaction(statements: int, n: int) -> dict:
+    """ms per write transaction of ``statements`` statements on SQLite, three ways."""
+    from sqlalchemy import create_engine, event
+
+    inserts, reads = _split(statements)
     out = {"statements": statements}
     with tempfile.TemporaryDirectory() as tmp:
         con = sqlite3.connect(os.path.join(tmp, "driver.db"), isolation_level=None)
@@ -157,7 +204,7 @@ def transaction(statements: int, n: int) -> dict:
         def driver():
             con.execute("BEGIN IMMEDIATE")
             for j in range(inserts):
-                con.execute("INSERT INTO t VALUES (?, ?, ?)", (uuid.uuid4().hex, row, j))
+                con.execute("INSERT INTO t VALUES (?, ?, ?)", (uuid.uuid4().hex, ROW, j))
             for _ in range(reads):
                 con.execute("SELECT a FROM t WHERE id = ?", ("absent",)).fetchall()
             con.execute("COMMIT")
@@ -174,37 +221,17 @@ def transaction(statements: int, n: int) -> dict:
         def _begin(conn):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-        meta = MetaData()
-        table = Table("t", meta, Column("id", String, primary_key=True), Column("a", String), Column("b", Integer))
-        meta.create_all(sa)
-        insert_row = insert(table)
-        read_row = select(table.c.a).where(table.c.id == bindparam("k"))
+        orm, insert_row, read_row = _session_transaction(sa, statements)
 
         def core():
             with sa.begin() as conn:
                 for j in range(inserts):
-                    conn.execute(insert_row, {"id": uuid.uuid4().hex, "a": row, "b": j})
+                    conn.execute(insert_row, {"id": uuid.uuid4().hex, "a": ROW, "b": j})
                 for _ in range(reads):
                     conn.execute(read_row, {"k": "absent"}).all()
 
-        def orm():
-            with Session(sa) as session:
-                for j in range(inserts):
-                    session.execute(insert_row, {"id": uuid.uuid4().hex, "a": row, "b": j})
-                for _ in range(reads):
-                    session.execute(read_row, {"k": "absent"}).all()
-                session.commit()
-
         for name, fn in (("sqlite3_driver_ms", driver), ("sqlalchemy_core_ms", core), ("sqlalchemy_orm_session_ms", orm)):
-            for _ in range(200):
-                fn()
-            runs = []
-            for _ in range(3):
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    fn()
-                runs.append((time.perf_counter() - t0) / n * 1000)
-            out[name] = round(statistics.median(runs), 3)
+            out[name] = round(_measure(fn, n)["wall"], 3)
         con.close()
         sa.dispose()
     return out
@@ -213,69 +240,29 @@ def transaction(statements: int, n: int) -> dict:
 def pg_transaction(url: str, statements: int, n: int) -> dict:
     """ms per transaction through a SQLAlchemy session on PostgreSQL, and the machine's CPU ms per
     transaction (this process and the database server)."""
-    from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, create_engine, insert, select
-    from sqlalchemy.orm import Session
+    from sqlalchemy import create_engine
 
-    from bench.harness.cpu import CpuWatch
-
-    inserts = statements // 2
-    reads = statements - inserts
-    row = "x" * 500
     sa = create_engine(url)
-    meta = MetaData()
-    table = Table("t", meta, Column("id", String, primary_key=True), Column("a", String), Column("b", Integer))
-    meta.create_all(sa)
-    insert_row = insert(table)
-    read_row = select(table.c.a).where(table.c.id == bindparam("k"))
-
-    def orm():
-        with Session(sa) as session:
-            for j in range(inserts):
-                session.execute(insert_row, {"id": uuid.uuid4().hex, "a": row, "b": j})
-            for _ in range(reads):
-                session.execute(read_row, {"k": "absent"}).all()
-            session.commit()
-
-    for _ in range(200):
-        orm()
-    walls, cpus = [], []
-    for _ in range(3):
-        with CpuWatch() as watch:
-            for _ in range(n):
-                orm()
-        walls.append(watch.wall / n * 1000)
-        cpus.append(watch.machine_busy * watch.wall * (os.cpu_count() or 1) / n * 1000)
+    orm, _, _ = _session_transaction(sa, statements)
+    measured = _measure(orm, n)
     sa.dispose()
-    return {"statements": statements, "sqlalchemy_orm_session_ms": round(statistics.median(walls), 3),
-            "machine_cpu_ms": round(statistics.median(cpus), 3)}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return {"statements": statements, "sqlalchemy_orm_session_ms": round(measured["wall"], 3),
+            "machine_cpu_ms": round(measured["machine_cpu"], 3)}
 
 
 def http_request(n: int) -> dict:
     import requests
 
-    port = _free_port()
+    from bench.harness.servers import free_port, wait_ready
+
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--chdir", str(ROOT), "--bind", f"127.0.0.1:{port}", "--workers", "1",
          "--worker-class", "gthread", "--threads", "4", "--keep-alive", "75", "bench.ceiling_bench:floor_app()"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base + "/tasks", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"gunicorn did not serve the floor app on {base}")
-            time.sleep(0.2)
+        wait_ready(server, base + "/tasks", 60, "gunicorn with the floor app")
         headers = {"Authorization": "Bearer " + "t" * 43}
         s = requests.Session()
         conn = http.client.HTTPConnection("127.0.0.1", port)
@@ -291,24 +278,12 @@ def http_request(n: int) -> dict:
                          headers={**headers, "Content-Type": "application/json"})
             conn.getresponse().read()
 
-        from bench.harness.cpu import CpuWatch
-
         out = {"server": "gunicorn 1 worker, gthread, 4 threads (as bpm serve)", "app": "Flask, two JSON routes, no work"}
         for name, fn in (("requests", with_requests), ("http_client", with_http_client)):
-            for _ in range(200):
-                fn()
-            runs, client, server_cpu = [], [], []
-            for _ in range(3):
-                with CpuWatch(server.pid) as watch:
-                    for _ in range(n // 2):
-                        fn()
-                count = 2 * (n // 2)
-                runs.append(watch.wall / count * 1000)
-                client.append(watch.client / count * 1000)
-                server_cpu.append(watch.server / count * 1000)
-            out[f"{name}_ms"] = round(statistics.median(runs), 3)
-            out[f"{name}_client_cpu_ms"] = round(statistics.median(client), 3)
-            out[f"{name}_server_cpu_ms"] = round(statistics.median(server_cpu), 3)
+            per_call = _measure(fn, n // 2, server.pid)  # a call is two requests
+            out[f"{name}_ms"] = round(per_call["wall"] / 2, 3)
+            out[f"{name}_client_cpu_ms"] = round(per_call["client_cpu"] / 2, 3)
+            out[f"{name}_server_cpu_ms"] = round(per_call["server_cpu"] / 2, 3)
         return out
     finally:
         server.terminate()

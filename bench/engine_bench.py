@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -197,12 +196,6 @@ def add_history(engine, count: int) -> None:
                  "completed_by": ROLES[n % len(ROLES)]} for n in range(start, min(count, start + 20_000))])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _server_command(port: int, workers: int, server_threads: int, stack: bool) -> list[str]:
     if stack:  # the production shape: supervisor, gunicorn, a timer worker (no Prefect jobs)
         return [sys.executable, "-c", "import sys; from bpm_cli.main import main; sys.exit(main(prog_name='bpm'))",
@@ -216,7 +209,9 @@ def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int
               stack: bool = False) -> dict:
     import requests
 
-    port = _free_port()
+    from bench.harness.servers import free_port, wait_ready
+
+    port = free_port()
     env = {**os.environ, "BPM_VAR_DIR": str(var_dir), **rate_limits_off()}
     if url:
         env["BPM_DATABASE_URL"] = url
@@ -224,16 +219,7 @@ def over_http(var_dir: Path, url: str | None, n: int, clients: int, workers: int
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:  # ready when the health check answers 200; a slow first answer is not a failure
-            try:
-                if requests.get(base + "/api/health", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"bpm serve did not become ready on {base} (exit code {server.poll()})")
-            time.sleep(0.2)
+        wait_ready(server, base + "/api/health", 120, "bpm serve")
         tokens = {}
         for role in ROLES:
             r = requests.post(base + "/api/auth/token", json={"username": role, "password": "bench"}, timeout=10)

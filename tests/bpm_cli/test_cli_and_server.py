@@ -77,6 +77,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _until_serving(base: str) -> None:
+    for _ in range(150):
+        try:
+            if requests.get(base + "/api/health", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    pytest.fail("server did not come up")
+
+
 def test_bpm_serve_answers_the_api(home):
     runner = CliRunner()
     assert runner.invoke(main, ["init", "--demo"]).exit_code == 0
@@ -88,14 +98,7 @@ def test_bpm_serve_answers_the_api(home):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                if requests.get(base + "/api/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        else:
-            pytest.fail("server did not come up")
+        _until_serving(base)
         token = requests.post(base + "/api/auth/token", json={"username": "counter_staff", "password": "demo"}).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         r = requests.post(base + "/api/process-definitions/four_step/instances", json={"data": {}}, headers=headers)
@@ -125,14 +128,7 @@ def test_a_stopping_server_answers_a_waiting_long_poll_instead_of_dropping_it(ho
                               env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                if requests.get(base + "/api/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        else:
-            pytest.fail("server did not come up")
+        _until_serving(base)
         signed_in = requests.post(base + "/api/auth/token", json={"username": "integration", "password": "demo"})
         assert signed_in.status_code == 200, signed_in.text
         headers = {"Authorization": f"Bearer {signed_in.json()['token']}"}
